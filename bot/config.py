@@ -1,0 +1,191 @@
+"""Settings: read once from the environment (and `.env`), validated, frozen."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Mapping
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message names it and never shows a secret."""
+
+
+SECRET_FIELDS = frozenset(
+    {"antbuddy_app_secret", "slack_bot_token", "slack_app_token", "slack_signing_secret", "secret_key"}
+)
+
+HISTORY_DATE_FORMATS = ("iso", "unix", "unix_ms", "date", "gregorian")
+HISTORY_HASHES = ("list", "short", "auto")
+WS_PROTOCOLS = ("socketio", "socketio09", "kazoo", "auto")
+LOG_FORMATS = ("text", "json")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+@dataclass(frozen=True)
+class Settings:
+    antbuddy_app_id: str
+    antbuddy_app_secret: str = field(repr=False)
+    antbuddy_account_id: str
+    slack_bot_token: str = field(repr=False)
+    alert_channel: str
+    antbuddy_domain: str = ""
+    antbuddy_email: str = ""
+    antbuddy_api_url: str = "https://openapi.antbuddy.com"
+    antbuddy_ws_url: str = "https://ws.antbuddy.com:5557"
+    history_date_format: str = "iso"
+    history_hash: str = "auto"
+    ws_protocol: str = "auto"
+    slack_app_token: str = field(default="", repr=False)
+    slack_signing_secret: str = field(default="", repr=False)
+    slack_api_url: str = "https://slack.com/api/"
+    db_path: str = "./ringbot.db"
+    timezone: str = "Asia/Ho_Chi_Minh"
+    secret_key: str = field(default="", repr=False)
+    admins: tuple[str, ...] = ()
+    http_host: str = "0.0.0.0"
+    http_port: int = 3000
+    reconcile_seconds: int = 300
+    grace_seconds: float = 2.0
+    log_level: str = "INFO"
+    log_format: str = "text"
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def socket_mode(self) -> bool:
+        """Socket Mode is the default whenever an app-level token is configured."""
+        return bool(self.slack_app_token)
+
+    def secrets(self) -> list[str]:
+        """Every non-empty secret value, for log scrubbing and leak tests."""
+        return [v for f in fields(self) if f.name in SECRET_FIELDS and (v := getattr(self, f.name))]
+
+
+# env var -> (field, required)
+_ENV = {
+    "ANTBUDDY_APP_ID": ("antbuddy_app_id", True),
+    "ANTBUDDY_APP_SECRET": ("antbuddy_app_secret", True),
+    "ANTBUDDY_ACCOUNT_ID": ("antbuddy_account_id", True),
+    "ANTBUDDY_DOMAIN": ("antbuddy_domain", False),
+    "ANTBUDDY_EMAIL": ("antbuddy_email", False),
+    "ANTBUDDY_API_URL": ("antbuddy_api_url", False),
+    "ANTBUDDY_WS_URL": ("antbuddy_ws_url", False),
+    "ANTBUDDY_HISTORY_DATE_FORMAT": ("history_date_format", False),
+    "ANTBUDDY_HISTORY_HASH": ("history_hash", False),
+    "ANTBUDDY_WS_PROTOCOL": ("ws_protocol", False),
+    "SLACK_BOT_TOKEN": ("slack_bot_token", True),
+    "SLACK_APP_TOKEN": ("slack_app_token", False),
+    "SLACK_SIGNING_SECRET": ("slack_signing_secret", False),
+    "SLACK_API_URL": ("slack_api_url", False),
+    "RINGBOT_ALERT_CHANNEL": ("alert_channel", True),
+    "RINGBOT_DB": ("db_path", False),
+    "RINGBOT_TIMEZONE": ("timezone", False),
+    "RINGBOT_SECRET_KEY": ("secret_key", False),
+    "RINGBOT_ADMINS": ("admins", False),
+    "RINGBOT_HTTP_HOST": ("http_host", False),
+    "RINGBOT_HTTP_PORT": ("http_port", False),
+    "RINGBOT_RECONCILE_SECONDS": ("reconcile_seconds", False),
+    "RINGBOT_GRACE_SECONDS": ("grace_seconds", False),
+    "RINGBOT_LOG_LEVEL": ("log_level", False),
+    "RINGBOT_LOG_FORMAT": ("log_format", False),
+}
+
+
+def read_dotenv(path: str | Path = ".env") -> dict[str, str]:
+    """The `.env` file's variables (none if it is absent); the environment still wins over them."""
+    p = Path(path)
+    if not p.is_file():
+        return {}
+    from dotenv import dotenv_values
+
+    return {k: v for k, v in dotenv_values(p).items() if v is not None}
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, *, dotenv: str | Path | None = ".env", mode: str | None = None
+) -> Settings:
+    """Build Settings from `.env` overlaid by the environment; raise ConfigError naming the bad variable.
+
+    `mode` is the run mode asked for on the command line ("http" needs a signing secret).
+    """
+    env: dict[str, str] = dict(read_dotenv(dotenv)) if dotenv else {}
+    env.update(os.environ if environ is None else environ)
+    values: dict[str, object] = {}
+    for var, (name, required) in _ENV.items():
+        raw = env.get(var, "").strip()
+        if not raw:
+            if required:
+                raise ConfigError(f"{var} is not set (required)")
+            continue
+        values[name] = _parse(var, name, raw)
+    settings = Settings(**values)  # type: ignore[arg-type]
+    _check(settings, mode)
+    return settings
+
+
+def _parse(var: str, name: str, raw: str) -> object:
+    if name == "admins":
+        return tuple(a for a in (p.strip() for p in raw.replace(";", ",").split(",")) if a)
+    if name in ("http_port", "reconcile_seconds"):
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ConfigError(f"{var} must be a whole number, got {raw!r}") from None
+        if value <= 0 or (name == "http_port" and value > 65535):
+            raise ConfigError(f"{var} is out of range: {raw!r}")
+        return value
+    if name == "grace_seconds":
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ConfigError(f"{var} must be a number of seconds, got {raw!r}") from None
+        if not 0 <= value <= 60:
+            raise ConfigError(f"{var} must be between 0 and 60 seconds, got {raw!r}")
+        return value
+    if name == "log_level":
+        return raw.upper()
+    if name == "slack_api_url":
+        return raw if raw.endswith("/") else raw + "/"  # slack_sdk urljoins: a path needs its slash
+    if name == "antbuddy_api_url":
+        return raw.rstrip("/")
+    if name in ("history_date_format", "history_hash", "ws_protocol", "log_format"):
+        return raw.lower()
+    return raw
+
+
+def _check(s: Settings, mode: str | None) -> None:
+    choices = {
+        "ANTBUDDY_HISTORY_DATE_FORMAT": (s.history_date_format, HISTORY_DATE_FORMATS),
+        "ANTBUDDY_HISTORY_HASH": (s.history_hash, HISTORY_HASHES),
+        "ANTBUDDY_WS_PROTOCOL": (s.ws_protocol, WS_PROTOCOLS),
+        "RINGBOT_LOG_FORMAT": (s.log_format, LOG_FORMATS),
+        "RINGBOT_LOG_LEVEL": (s.log_level, LOG_LEVELS),
+    }
+    for var, (value, allowed) in choices.items():
+        if value not in allowed:
+            raise ConfigError(f"{var} must be one of {', '.join(allowed)}; got {value!r}")
+    for var, url in (
+        ("ANTBUDDY_API_URL", s.antbuddy_api_url),
+        ("ANTBUDDY_WS_URL", s.antbuddy_ws_url),
+        ("SLACK_API_URL", s.slack_api_url),
+    ):
+        if not url.startswith(("http://", "https://", "ws://", "wss://")):
+            raise ConfigError(f"{var} must be an http(s) URL, got {url!r}")
+    if not s.slack_bot_token.startswith("xoxb-"):
+        raise ConfigError("SLACK_BOT_TOKEN must be a bot token starting with xoxb-")
+    if s.slack_app_token and not s.slack_app_token.startswith("xapp-"):
+        raise ConfigError("SLACK_APP_TOKEN must be an app-level token starting with xapp-")
+    if mode == "http" and not s.slack_signing_secret:
+        raise ConfigError("SLACK_SIGNING_SECRET is not set (required in HTTP mode)")
+    if mode == "socket" and not s.slack_app_token:
+        raise ConfigError("SLACK_APP_TOKEN is not set (required in Socket Mode)")
+    if not s.alert_channel[:1] in ("C", "G", "D") and not s.alert_channel.startswith("#"):
+        raise ConfigError(f"RINGBOT_ALERT_CHANNEL must be a channel id like C0123ABCD, got {s.alert_channel!r}")
+    try:
+        ZoneInfo(s.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"RINGBOT_TIMEZONE is not a known time zone: {s.timezone!r}") from None

@@ -1,0 +1,144 @@
+"""Every table, created in one place; WAL on so readers never wait for the writer."""
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from sqlite_utils import Database
+
+SCHEMA_VERSION = 1
+
+_TABLES = """
+CREATE TABLE IF NOT EXISTS legs (
+    leg_id TEXT PRIMARY KEY,
+    call_id TEXT,
+    direction TEXT,
+    caller TEXT,
+    destination TEXT,
+    username TEXT,
+    created_at REAL,
+    answered_at REAL,
+    destroyed_at REAL,
+    hangup_cause TEXT
+);
+CREATE INDEX IF NOT EXISTS legs_call ON legs(call_id);
+
+CREATE TABLE IF NOT EXISTS calls (
+    call_id TEXT PRIMARY KEY,
+    direction TEXT NOT NULL,            -- inbound | outbound
+    outcome TEXT NOT NULL,              -- bot.tracker.Outcome values
+    customer_number TEXT,
+    customer_key TEXT,                  -- bot.numbers.number_key: one per caller
+    dialled TEXT,
+    queue_id TEXT,
+    started_at REAL,                    -- unix seconds
+    ended_at REAL,
+    ring_seconds INTEGER DEFAULT 0,
+    talk_seconds INTEGER DEFAULT 0,
+    hangup_cause TEXT,
+    agents_rung TEXT DEFAULT '[]',      -- JSON list
+    answered_by TEXT,
+    source TEXT DEFAULT 'stream',       -- stream | history
+    in_history INTEGER DEFAULT 0,       -- 1 once reconciliation saw it in AntBuddy's history
+    recording TEXT,
+    detail TEXT DEFAULT '{}',           -- JSON: what history added (queue_stat: misses, end reason...)
+    decided_at REAL
+);
+CREATE INDEX IF NOT EXISTS calls_customer ON calls(customer_key, started_at);
+CREATE INDEX IF NOT EXISTS calls_started ON calls(started_at);
+
+CREATE TABLE IF NOT EXISTS alerts (
+    id INTEGER PRIMARY KEY,
+    call_id TEXT NOT NULL UNIQUE,       -- the call that raised it
+    customer_number TEXT,
+    customer_key TEXT,
+    outcome TEXT NOT NULL,              -- missed | abandoned
+    channel TEXT NOT NULL,
+    ts TEXT,                            -- Slack message ts once posted
+    thread_ts TEXT,                     -- burst summary it was folded under, if any
+    status TEXT NOT NULL DEFAULT 'open',-- open | calling_back | handled | resolved
+    repeat_count INTEGER NOT NULL DEFAULT 1,
+    last_call_id TEXT,
+    last_call_at REAL,
+    claimed_by TEXT,
+    claimed_at REAL,
+    handled_by TEXT,
+    handled_at REAL,
+    resolved_at REAL,
+    resolved_by TEXT,
+    resolved_detail TEXT DEFAULT '{}',  -- JSON: direction, talk_seconds, call_id
+    version INTEGER NOT NULL DEFAULT 1, -- bumped on every change; the outbox renders the latest
+    created_at REAL,
+    updated_at REAL
+);
+CREATE INDEX IF NOT EXISTS alerts_customer ON alerts(customer_key, status);
+CREATE INDEX IF NOT EXISTS alerts_status ON alerts(status, created_at);
+
+CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER PRIMARY KEY,
+    alert_id INTEGER,
+    kind TEXT NOT NULL,                 -- post | update | reply | summary
+    channel TEXT NOT NULL,
+    thread_ts TEXT,
+    body TEXT DEFAULT '{}',             -- JSON: what the kind needs beyond the alert (reply text...)
+    status TEXT NOT NULL DEFAULT 'pending', -- pending | inflight | sent | dead
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_at REAL NOT NULL DEFAULT 0,
+    created_at REAL,
+    sent_at REAL,
+    ts TEXT,
+    error TEXT
+);
+CREATE INDEX IF NOT EXISTS outbox_due ON outbox(status, next_at);
+
+CREATE TABLE IF NOT EXISTS routes (
+    key TEXT PRIMARY KEY,               -- queue:<id> | did:<number key> | default
+    channel TEXT NOT NULL,
+    set_by TEXT,
+    set_at REAL
+);
+
+CREATE TABLE IF NOT EXISTS links (
+    slack_user TEXT PRIMARY KEY,
+    sip_user TEXT NOT NULL,
+    sip_password_enc TEXT NOT NULL,     -- Fernet token; never the plaintext
+    linked_by TEXT,
+    linked_at REAL
+);
+
+CREATE TABLE IF NOT EXISTS audit (
+    id INTEGER PRIMARY KEY,
+    at REAL NOT NULL,
+    slack_user TEXT,
+    sip_user TEXT,
+    number TEXT,
+    alert_id INTEGER,
+    action TEXT NOT NULL,               -- click_to_call | handled | unhandled | link | unlink | route
+    result TEXT NOT NULL,               -- ok | offline | refused | error ...
+    detail TEXT
+);
+CREATE INDEX IF NOT EXISTS audit_alert ON audit(alert_id);
+CREATE INDEX IF NOT EXISTS audit_user ON audit(slack_user, at);
+
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value TEXT
+);
+"""
+
+
+def open_db(path: str | Path) -> Database:
+    """Open (creating if needed) the database with WAL, sane sync and a busy timeout, schema applied."""
+    if str(path) != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(str(path), timeout=5.0)
+    db = Database(conn)
+    if str(path) != ":memory:":
+        db.enable_wal()
+    # NORMAL in WAL survives a process crash (kill -9); only power loss could drop the last commit.
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.executescript(_TABLES)
+    conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+    conn.commit()
+    return db

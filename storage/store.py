@@ -1,0 +1,407 @@
+"""Store: every read and write of ringbot's state, as short statements on the loop thread."""
+from __future__ import annotations
+
+import json
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+from sqlite_utils import Database
+
+from storage.schema import open_db
+
+OPEN_STATUSES = ("open", "calling_back")
+CALL_COLUMNS = (
+    "call_id", "direction", "outcome", "customer_number", "customer_key", "dialled", "queue_id",
+    "started_at", "ended_at", "ring_seconds", "talk_seconds", "hangup_cause", "agents_rung",
+    "answered_by", "source", "in_history", "recording", "detail", "decided_at",
+)
+_JSON_COLUMNS = ("agents_rung", "detail", "resolved_detail", "body")
+
+
+def _decode(row: dict[str, Any]) -> dict[str, Any]:
+    for col in _JSON_COLUMNS:
+        if col in row and isinstance(row[col], str):
+            try:
+                row[col] = json.loads(row[col])
+            except ValueError:
+                pass
+    return row
+
+
+class Store:
+    """Owns the SQLite connection. Methods are small and synchronous; each is one short transaction
+    unless called inside `transaction()`, which makes a group of them atomic."""
+
+    def __init__(self, db: Database, *, clock=time.time) -> None:
+        self.db = db
+        self.conn = db.conn
+        self.clock = clock
+
+    @classmethod
+    def open(cls, path: str | Path, **kw: Any) -> "Store":
+        return cls(open_db(path), **kw)
+
+    def close(self) -> None:
+        try:
+            self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except Exception:  # noqa: BLE001 - closing must not fail
+            pass
+        self.conn.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator["Store"]:
+        with self.db.atomic():
+            yield self
+
+    # -- plumbing ---------------------------------------------------------------------------------
+    def _rows(self, sql: str, params: Iterable[Any] | dict = ()) -> list[dict[str, Any]]:
+        cur = self.conn.execute(sql, params)
+        names = [d[0] for d in cur.description]
+        return [_decode(dict(zip(names, r))) for r in cur.fetchall()]
+
+    def _row(self, sql: str, params: Iterable[Any] | dict = ()) -> dict[str, Any] | None:
+        rows = self._rows(sql, params)
+        return rows[0] if rows else None
+
+    def _write(self, sql: str, params: Iterable[Any] | dict = ()) -> Any:
+        return self.db.execute(sql, params)
+
+    def checkpoint(self) -> None:
+        self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
+    def writable(self) -> bool:
+        """True when a write goes through (for `ringbot doctor` and /healthz)."""
+        self.set_meta("doctor_probe", str(self.clock()))
+        return True
+
+    # -- legs (batched by the pipeline) -----------------------------------------------------------
+    def save_legs(self, legs: list[dict[str, Any]]) -> None:
+        """Upsert a batch of leg rows in one transaction (one fsync per batch, not per event)."""
+        if not legs:
+            return
+        with self.db.atomic():
+            self.conn.executemany(
+                """INSERT INTO legs(leg_id, call_id, direction, caller, destination, username,
+                                    created_at, answered_at, destroyed_at, hangup_cause)
+                   VALUES (:leg_id, :call_id, :direction, :caller, :destination, :username,
+                           :created_at, :answered_at, :destroyed_at, :hangup_cause)
+                   ON CONFLICT(leg_id) DO UPDATE SET
+                     call_id=COALESCE(excluded.call_id, legs.call_id),
+                     direction=COALESCE(excluded.direction, legs.direction),
+                     caller=COALESCE(excluded.caller, legs.caller),
+                     destination=COALESCE(excluded.destination, legs.destination),
+                     username=COALESCE(excluded.username, legs.username),
+                     created_at=COALESCE(legs.created_at, excluded.created_at),
+                     answered_at=COALESCE(legs.answered_at, excluded.answered_at),
+                     destroyed_at=COALESCE(legs.destroyed_at, excluded.destroyed_at),
+                     hangup_cause=COALESCE(excluded.hangup_cause, legs.hangup_cause)""",
+                [{k: leg.get(k) for k in (
+                    "leg_id", "call_id", "direction", "caller", "destination", "username",
+                    "created_at", "answered_at", "destroyed_at", "hangup_cause")} for leg in legs],
+            )
+
+    def count_legs(self) -> int:
+        return self.conn.execute("SELECT count(*) FROM legs").fetchone()[0]
+
+    # -- calls ------------------------------------------------------------------------------------
+    def insert_call(self, call: dict[str, Any]) -> bool:
+        """Store a decided call once; False (and nothing written) when the call id is already stored."""
+        row = {k: call.get(k) for k in CALL_COLUMNS}
+        for col in ("agents_rung", "detail"):
+            if not isinstance(row[col], str):
+                row[col] = json.dumps(row[col] if row[col] is not None else ([] if col == "agents_rung" else {}))
+        row["decided_at"] = row["decided_at"] or self.clock()
+        row["source"] = row["source"] or "stream"
+        row["in_history"] = int(bool(row["in_history"]))
+        cur = self._write(
+            f"INSERT OR IGNORE INTO calls({', '.join(CALL_COLUMNS)}) VALUES ({', '.join(':' + c for c in CALL_COLUMNS)})",
+            row,
+        )
+        return cur.rowcount == 1
+
+    def get_call(self, call_id: str) -> dict[str, Any] | None:
+        return self._row("SELECT * FROM calls WHERE call_id = ?", (call_id,))
+
+    def update_call(self, call_id: str, **fields: Any) -> None:
+        if not fields:
+            return
+        for col in ("agents_rung", "detail"):
+            if col in fields and not isinstance(fields[col], str):
+                fields[col] = json.dumps(fields[col])
+        sets = ", ".join(f"{k} = :{k}" for k in fields)
+        self._write(f"UPDATE calls SET {sets} WHERE call_id = :_id", {**fields, "_id": call_id})
+
+    def find_call_near(
+        self, customer_key: str, at: float, *, window: float = 120.0, direction: str | None = None
+    ) -> dict[str, Any] | None:
+        """The stored call from this caller closest to `at` within ±window seconds (history ↔ stream matching)."""
+        sql = "SELECT * FROM calls WHERE customer_key = ? AND started_at BETWEEN ? AND ?"
+        params: list[Any] = [customer_key, at - window, at + window]
+        if direction:
+            sql += " AND direction = ?"
+            params.append(direction)
+        sql += " ORDER BY abs(started_at - ?) LIMIT 1"
+        params.append(at)
+        return self._row(sql, params)
+
+    def calls(
+        self,
+        *,
+        customer_key: str | None = None,
+        answered_by: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        outcomes: Iterable[str] | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[dict[str, Any]]:
+        """Calls newest first, filtered (for /ring history and App Home)."""
+        where, params = ["1=1"], []
+        if customer_key:
+            where.append("customer_key = ?")
+            params.append(customer_key)
+        if answered_by:
+            where.append("(answered_by = ? OR agents_rung LIKE ?)")
+            params += [answered_by, f'%"{answered_by}"%']
+        if since is not None:
+            where.append("started_at >= ?")
+            params.append(since)
+        if until is not None:
+            where.append("started_at < ?")
+            params.append(until)
+        if outcomes:
+            outs = list(outcomes)
+            where.append(f"outcome IN ({', '.join('?' * len(outs))})")
+            params += outs
+        params += [limit, offset]
+        return self._rows(
+            f"SELECT * FROM calls WHERE {' AND '.join(where)} ORDER BY started_at DESC LIMIT ? OFFSET ?", params
+        )
+
+    def count_calls_from(self, customer_key: str, since: float, *, direction: str = "inbound") -> int:
+        return self.conn.execute(
+            "SELECT count(*) FROM calls WHERE customer_key = ? AND started_at >= ? AND direction = ?",
+            (customer_key, since, direction),
+        ).fetchone()[0]
+
+    def queue_totals(self, since: float) -> list[dict[str, Any]]:
+        """Per-queue counts and waits from our own stored calls since `since` (complements AntBuddy's dashboard)."""
+        return self._rows(
+            """SELECT queue_id,
+                      count(*) AS offered,
+                      sum(outcome = 'answered') AS handled,
+                      sum(outcome = 'abandoned') AS abandoned,
+                      sum(outcome = 'missed') AS missed,
+                      avg(ring_seconds) AS avg_wait,
+                      max(ring_seconds) AS max_wait,
+                      avg(CASE WHEN outcome = 'answered' THEN talk_seconds END) AS avg_talk
+               FROM calls WHERE direction = 'inbound' AND queue_id IS NOT NULL AND started_at >= ?
+               GROUP BY queue_id ORDER BY offered DESC""",
+            (since,),
+        )
+
+    # -- alerts -----------------------------------------------------------------------------------
+    def create_alert(self, alert: dict[str, Any]) -> int:
+        now = self.clock()
+        row = {
+            "status": "open", "repeat_count": 1, "version": 1, "created_at": now, "updated_at": now,
+            "last_call_id": alert.get("call_id"), **alert,
+        }
+        if "resolved_detail" in row and not isinstance(row["resolved_detail"], str):
+            row["resolved_detail"] = json.dumps(row["resolved_detail"])
+        cols = list(row)
+        cur = self._write(
+            f"INSERT INTO alerts({', '.join(cols)}) VALUES ({', '.join(':' + c for c in cols)})", row
+        )
+        return int(cur.lastrowid)
+
+    def get_alert(self, alert_id: int) -> dict[str, Any] | None:
+        return self._row("SELECT * FROM alerts WHERE id = ?", (alert_id,))
+
+    def alert_for_call(self, call_id: str) -> dict[str, Any] | None:
+        """The alert raised by this call, or the one it was folded into as a repeat."""
+        return self._row(
+            "SELECT * FROM alerts WHERE call_id = ? OR last_call_id = ? ORDER BY id LIMIT 1", (call_id, call_id)
+        )
+
+    def open_alert_for(self, customer_key: str) -> dict[str, Any] | None:
+        return self._row(
+            f"SELECT * FROM alerts WHERE customer_key = ? AND status IN {OPEN_STATUSES} ORDER BY id DESC LIMIT 1",
+            (customer_key,),
+        )
+
+    def update_alert(self, alert_id: int, **fields: Any) -> dict[str, Any] | None:
+        """Change an alert; bumps its version so the outbox renders the newest state. Returns the new row."""
+        if "resolved_detail" in fields and not isinstance(fields["resolved_detail"], str):
+            fields["resolved_detail"] = json.dumps(fields["resolved_detail"])
+        fields["updated_at"] = self.clock()
+        sets = ", ".join(f"{k} = :{k}" for k in fields)
+        self._write(f"UPDATE alerts SET {sets}, version = version + 1 WHERE id = :_id", {**fields, "_id": alert_id})
+        return self.get_alert(alert_id)
+
+    def open_alerts(self, *, limit: int = 50, channel: str | None = None) -> list[dict[str, Any]]:
+        """Open (not handled, not resolved) alerts, oldest first."""
+        sql = f"SELECT * FROM alerts WHERE status IN {OPEN_STATUSES}"
+        params: list[Any] = []
+        if channel:
+            sql += " AND channel = ?"
+            params.append(channel)
+        sql += " ORDER BY created_at ASC, id ASC LIMIT ?"
+        params.append(limit)
+        return self._rows(sql, params)
+
+    def count_open_alerts(self) -> int:
+        return self.conn.execute(f"SELECT count(*) FROM alerts WHERE status IN {OPEN_STATUSES}").fetchone()[0]
+
+    def count_alerts(self) -> int:
+        return self.conn.execute("SELECT count(*) FROM alerts").fetchone()[0]
+
+    # -- outbox -----------------------------------------------------------------------------------
+    def enqueue(
+        self,
+        kind: str,
+        channel: str,
+        *,
+        alert_id: int | None = None,
+        thread_ts: str | None = None,
+        body: dict[str, Any] | None = None,
+        not_before: float = 0.0,
+    ) -> int:
+        cur = self._write(
+            """INSERT INTO outbox(alert_id, kind, channel, thread_ts, body, status, attempts, next_at, created_at)
+               VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?)""",
+            (alert_id, kind, channel, thread_ts, json.dumps(body or {}), not_before, self.clock()),
+        )
+        return int(cur.lastrowid)
+
+    def due_outbox(self, now: float, *, limit: int = 100) -> list[dict[str, Any]]:
+        """Pending rows whose time has come, oldest first."""
+        return self._rows(
+            "SELECT * FROM outbox WHERE status = 'pending' AND next_at <= ? ORDER BY id LIMIT ?", (now, limit)
+        )
+
+    def pending_outbox(self, *, channel: str | None = None, kind: str | None = None) -> list[dict[str, Any]]:
+        sql, params = "SELECT * FROM outbox WHERE status = 'pending'", []
+        if channel:
+            sql += " AND channel = ?"
+            params.append(channel)
+        if kind:
+            sql += " AND kind = ?"
+            params.append(kind)
+        return self._rows(sql + " ORDER BY id", params)
+
+    def next_outbox_at(self) -> float | None:
+        row = self.conn.execute("SELECT min(next_at) FROM outbox WHERE status = 'pending'").fetchone()
+        return row[0]
+
+    def get_outbox(self, row_id: int) -> dict[str, Any] | None:
+        return self._row("SELECT * FROM outbox WHERE id = ?", (row_id,))
+
+    def inflight_outbox(self) -> list[dict[str, Any]]:
+        return self._rows("SELECT * FROM outbox WHERE status = 'inflight' ORDER BY id")
+
+    def mark_outbox(self, row_id: int, status: str, **fields: Any) -> None:
+        """Move an outbox row to `status` (inflight | sent | pending | dead) with extra fields (ts, error...)."""
+        if status == "inflight":
+            fields.setdefault("attempts", None)
+        sets = ["status = :status"]
+        for k in fields:
+            if k == "attempts":
+                sets.append("attempts = attempts + 1")
+            else:
+                sets.append(f"{k} = :{k}")
+        params = {k: v for k, v in fields.items() if k != "attempts"}
+        self._write(f"UPDATE outbox SET {', '.join(sets)} WHERE id = :_id", {**params, "status": status, "_id": row_id})
+
+    def outbox_depth(self) -> int:
+        return self.conn.execute("SELECT count(*) FROM outbox WHERE status IN ('pending', 'inflight')").fetchone()[0]
+
+    def outbox_counts(self) -> dict[str, int]:
+        return dict(self.conn.execute("SELECT status, count(*) FROM outbox GROUP BY status").fetchall())
+
+    # -- routes -----------------------------------------------------------------------------------
+    def set_route(self, key: str, channel: str, *, by: str | None = None) -> None:
+        self.db["routes"].upsert({"key": key, "channel": channel, "set_by": by, "set_at": self.clock()}, pk="key")
+
+    def delete_route(self, key: str) -> bool:
+        return self._write("DELETE FROM routes WHERE key = ?", (key,)).rowcount == 1
+
+    def routes(self) -> list[dict[str, Any]]:
+        return self._rows("SELECT * FROM routes ORDER BY key")
+
+    def route_for(self, *, queue_id: str | None, did_key: str | None) -> str | None:
+        """Channel for an alert: by queue, then by DID, then the stored default (None: use the configured one)."""
+        keys = [k for k in (f"queue:{queue_id}" if queue_id else None, f"did:{did_key}" if did_key else None) if k]
+        keys.append("default")
+        rows = {r["key"]: r["channel"] for r in self._rows(
+            f"SELECT key, channel FROM routes WHERE key IN ({', '.join('?' * len(keys))})", keys)}
+        for k in keys:
+            if k in rows:
+                return rows[k]
+        return None
+
+    # -- links (Slack user <-> SIP device) --------------------------------------------------------
+    def save_link(self, slack_user: str, sip_user: str, sip_password_enc: str, *, by: str | None = None) -> None:
+        self.db["links"].upsert(
+            {"slack_user": slack_user, "sip_user": sip_user, "sip_password_enc": sip_password_enc,
+             "linked_by": by or slack_user, "linked_at": self.clock()},
+            pk="slack_user",
+        )
+
+    def get_link(self, slack_user: str) -> dict[str, Any] | None:
+        return self._row("SELECT * FROM links WHERE slack_user = ?", (slack_user,))
+
+    def delete_link(self, slack_user: str) -> bool:
+        return self._write("DELETE FROM links WHERE slack_user = ?", (slack_user,)).rowcount == 1
+
+    def links(self) -> list[dict[str, Any]]:
+        return self._rows("SELECT slack_user, sip_user, linked_by, linked_at FROM links ORDER BY slack_user")
+
+    # -- audit ------------------------------------------------------------------------------------
+    def add_audit(
+        self, action: str, result: str, *, slack_user: str | None = None, sip_user: str | None = None,
+        number: str | None = None, alert_id: int | None = None, detail: str | None = None,
+    ) -> int:
+        cur = self._write(
+            "INSERT INTO audit(at, slack_user, sip_user, number, alert_id, action, result, detail)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (self.clock(), slack_user, sip_user, number, alert_id, action, result, detail),
+        )
+        return int(cur.lastrowid)
+
+    def audit(self, *, alert_id: int | None = None, slack_user: str | None = None, action: str | None = None,
+              since: float | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        where, params = ["1=1"], []
+        for col, val in (("alert_id", alert_id), ("slack_user", slack_user), ("action", action)):
+            if val is not None:
+                where.append(f"{col} = ?")
+                params.append(val)
+        if since is not None:
+            where.append("at >= ?")
+            params.append(since)
+        params.append(limit)
+        return self._rows(f"SELECT * FROM audit WHERE {' AND '.join(where)} ORDER BY at DESC, id DESC LIMIT ?", params)
+
+    def callbacks_for_numbers(self, numbers: Iterable[str], since: float) -> dict[str, dict[str, Any]]:
+        """Latest successful click-to-call per number since `since` (for "called back by" in history)."""
+        nums = list(set(numbers))
+        if not nums:
+            return {}
+        rows = self._rows(
+            f"""SELECT number, slack_user, max(at) AS at FROM audit
+                WHERE action = 'click_to_call' AND result = 'ok' AND at >= ? AND number IN ({', '.join('?' * len(nums))})
+                GROUP BY number""",
+            [since, *nums],
+        )
+        return {r["number"]: r for r in rows}
+
+    # -- meta -------------------------------------------------------------------------------------
+    def get_meta(self, key: str, default: str | None = None) -> str | None:
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else default
+
+    def set_meta(self, key: str, value: str) -> None:
+        self._write("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                    (key, value))
