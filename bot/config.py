@@ -50,6 +50,8 @@ class Settings:
     grace_seconds: float = 2.0
     log_level: str = "INFO"
     log_format: str = "text"
+    routes_file: str = ""
+    channel_posts_per_second: float = 1.0
 
     @property
     def tz(self) -> ZoneInfo:
@@ -92,6 +94,8 @@ _ENV = {
     "RINGBOT_GRACE_SECONDS": ("grace_seconds", False),
     "RINGBOT_LOG_LEVEL": ("log_level", False),
     "RINGBOT_LOG_FORMAT": ("log_format", False),
+    "RINGBOT_ROUTES_FILE": ("routes_file", False),
+    "RINGBOT_CHANNEL_POSTS_PER_SECOND": ("channel_posts_per_second", False),
 }
 
 
@@ -135,8 +139,16 @@ def _parse(var: str, name: str, raw: str) -> object:
             value = int(raw)
         except ValueError:
             raise ConfigError(f"{var} must be a whole number, got {raw!r}") from None
-        if value <= 0 or (name == "http_port" and value > 65535):
+        if value < 0 or (name == "reconcile_seconds" and value == 0) or (name == "http_port" and value > 65535):
             raise ConfigError(f"{var} is out of range: {raw!r}")
+        return value
+    if name == "channel_posts_per_second":
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ConfigError(f"{var} must be a number, got {raw!r}") from None
+        if not 0 < value <= 50:
+            raise ConfigError(f"{var} must be above 0 and at most 50, got {raw!r}")
         return value
     if name == "grace_seconds":
         try:

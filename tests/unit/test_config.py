@@ -1,0 +1,81 @@
+"""Settings: required variables, defaults, validation, .env, and secrets kept out of repr and errors."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.config import ConfigError, load_settings
+
+BASE = {
+    "ANTBUDDY_APP_ID": "app",
+    "ANTBUDDY_APP_SECRET": "very-secret-value",
+    "ANTBUDDY_ACCOUNT_ID": "acct",
+    "SLACK_BOT_TOKEN": "xoxb-123-secret",
+    "RINGBOT_ALERT_CHANNEL": "C0123",
+}
+
+
+def test_defaults_follow_the_spec() -> None:
+    s = load_settings(BASE, dotenv=None)
+    assert s.antbuddy_api_url == "https://openapi.antbuddy.com"
+    assert s.antbuddy_ws_url == "https://ws.antbuddy.com:5557"
+    assert (s.history_date_format, s.history_hash, s.ws_protocol) == ("iso", "auto", "auto")
+    assert s.slack_api_url == "https://slack.com/api/"
+    assert (s.db_path, s.timezone, s.http_host, s.http_port) == ("./ringbot.db", "Asia/Ho_Chi_Minh", "0.0.0.0", 3000)
+    assert (s.reconcile_seconds, s.grace_seconds, s.log_level, s.log_format) == (300, 2.0, "INFO", "text")
+    assert s.socket_mode is False
+
+
+@pytest.mark.parametrize("missing", sorted(BASE))
+def test_each_missing_required_variable_is_named(missing: str) -> None:
+    env = {k: v for k, v in BASE.items() if k != missing}
+    with pytest.raises(ConfigError, match=missing):
+        load_settings(env, dotenv=None)
+
+
+@pytest.mark.parametrize("var,value", [
+    ("RINGBOT_HTTP_PORT", "eighty"), ("RINGBOT_HTTP_PORT", "70000"), ("RINGBOT_GRACE_SECONDS", "-1"),
+    ("RINGBOT_RECONCILE_SECONDS", "0"), ("ANTBUDDY_WS_PROTOCOL", "smoke-signals"),
+    ("ANTBUDDY_HISTORY_DATE_FORMAT", "roman"), ("ANTBUDDY_HISTORY_HASH", "md5"), ("RINGBOT_TIMEZONE", "Mars/Base"),
+    ("SLACK_BOT_TOKEN", "xoxp-user-token"), ("SLACK_APP_TOKEN", "xoxb-not-app"), ("ANTBUDDY_API_URL", "ftp://x"),
+    ("RINGBOT_LOG_FORMAT", "xml"), ("RINGBOT_ALERT_CHANNEL", "general"),
+])
+def test_malformed_values_are_refused_with_the_variable_named(var: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=var):
+        load_settings({**BASE, var: value}, dotenv=None)
+
+
+def test_secrets_never_appear_in_repr_or_errors() -> None:
+    s = load_settings({**BASE, "SLACK_APP_TOKEN": "xapp-1-topsecret", "RINGBOT_SECRET_KEY": "k" * 44}, dotenv=None)
+    text = repr(s)
+    for secret in ("very-secret-value", "xoxb-123-secret", "xapp-1-topsecret", "k" * 44):
+        assert secret not in text
+    assert set(s.secrets()) == {"very-secret-value", "xoxb-123-secret", "xapp-1-topsecret", "k" * 44}
+    with pytest.raises(ConfigError) as err:
+        load_settings({**BASE, "SLACK_BOT_TOKEN": "xoxp-very-secret-value"}, dotenv=None)
+    assert "very-secret-value" not in str(err.value)
+
+
+def test_dotenv_is_read_and_the_environment_wins(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("RINGBOT_TIMEZONE=Asia/Bangkok\nRINGBOT_HTTP_PORT=4000\n" +
+                        "".join(f"{k}={v}\n" for k, v in BASE.items()))
+    s = load_settings({"RINGBOT_HTTP_PORT": "5000"}, dotenv=env_file)
+    assert s.timezone == "Asia/Bangkok"
+    assert s.http_port == 5000
+
+
+def test_slack_api_url_gets_its_trailing_slash_and_admins_split() -> None:
+    s = load_settings({**BASE, "SLACK_API_URL": "http://127.0.0.1:9/api", "RINGBOT_ADMINS": "U1, U2,,U3"},
+                      dotenv=None)
+    assert s.slack_api_url == "http://127.0.0.1:9/api/"
+    assert s.admins == ("U1", "U2", "U3")
+
+
+def test_http_mode_needs_a_signing_secret_and_socket_mode_an_app_token() -> None:
+    with pytest.raises(ConfigError, match="SLACK_SIGNING_SECRET"):
+        load_settings(BASE, dotenv=None, mode="http")
+    with pytest.raises(ConfigError, match="SLACK_APP_TOKEN"):
+        load_settings(BASE, dotenv=None, mode="socket")
+    assert load_settings({**BASE, "SLACK_APP_TOKEN": "xapp-1"}, dotenv=None).socket_mode
