@@ -74,12 +74,15 @@ class FakeSlack:
         self.url = ""  # http://127.0.0.1:PORT/api/ once started (with the trailing slash slack_sdk needs)
         self.base = ""  # http://127.0.0.1:PORT
         self._changed = asyncio.Event()
+        self.socket_clients: list[web.WebSocketResponse] = []
+        self.socket_acks: list[dict[str, Any]] = []  # what the app sent back over Socket Mode
 
     # -- lifecycle --------------------------------------------------------------------------------
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
         app = web.Application(client_max_size=8 * 1024 * 1024)
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/webhook/{hook}", self._webhook)
+        app.router.add_get("/socket-mode", self._socket_mode)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port)
@@ -186,7 +189,12 @@ class FakeSlack:
             extra = {"Retry-After": str(int(fault.retry_after))} if fault.retry_after is not None else {}
             return web.json_response({"ok": False, "error": fault.error}, status=fault.status, headers=extra)
         token = headers.get("Authorization", "")
-        if not token.startswith("Bearer xoxb-") and method not in ("apps.connections.open",):
+        if method == "apps.connections.open":
+            ok = token.startswith("Bearer xapp-")
+            self._record(SlackCall(method, body, headers, time.monotonic(), 200))
+            return web.json_response({"ok": True, "url": self.base.replace("http", "ws", 1) + "/socket-mode"}
+                                     if ok else {"ok": False, "error": "invalid_auth"})
+        if not token.startswith("Bearer xoxb-"):
             self._record(SlackCall(method, body, headers, time.monotonic(), 200))
             return web.json_response({"ok": False, "error": "invalid_auth"})
         result = self._answer(method, body)
@@ -232,9 +240,39 @@ class FakeSlack:
                 {"type": "message", "ts": m.ts, "text": m.text, "metadata": m.metadata} for m in msgs]}
         if method == "conversations.info":
             return {"ok": True, "channel": {"id": body.get("channel"), "name": "calls", "is_member": True}}
-        if method == "apps.connections.open":
-            return {"ok": False, "error": "not_supported_by_fake"}
         return {"ok": True}
+
+    # -- Socket Mode ------------------------------------------------------------------------------
+    async def _socket_mode(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(heartbeat=None)
+        await ws.prepare(request)
+        self.socket_clients.append(ws)
+        await ws.send_json({"type": "hello", "num_connections": 1,
+                            "debug_info": {"host": "fake", "approximate_connection_time": 18060},
+                            "connection_info": {"app_id": "A0RINGBOT"}})
+        self._changed.set()
+        try:
+            async for msg in ws:
+                if msg.type.name == "TEXT":
+                    try:
+                        self.socket_acks.append(json.loads(msg.data))
+                    except ValueError:
+                        pass
+                    self._changed.set()
+        finally:
+            if ws in self.socket_clients:
+                self.socket_clients.remove(ws)
+        return ws
+
+    async def socket_send(self, envelope_type: str, payload: dict[str, Any], *, accepts_response_payload: bool = True
+                          ) -> str:
+        """Push one Socket Mode envelope (slash_commands, interactive, events_api) to the connected app."""
+        envelope_id = f"env-{next(self._ts)}"
+        doc = {"envelope_id": envelope_id, "type": envelope_type, "payload": payload,
+               "accepts_response_payload": accepts_response_payload, "retry_attempt": 0, "retry_reason": ""}
+        for ws in list(self.socket_clients):
+            await ws.send_json(doc)
+        return envelope_id
 
 
 # -- signed requests into the bot ---------------------------------------------------------------------

@@ -405,3 +405,62 @@ class Store:
     def set_meta(self, key: str, value: str) -> None:
         self._write("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                     (key, value))
+
+    # -- alerts + outbox: queries for bot/outbox.py and bot/alerting.py (alerts piece) ------------------
+    def set_alert_message(self, alert_id: int, *, ts: str, thread_ts: str | None = None) -> None:
+        """Record where the alert was posted. No version bump: the content did not change."""
+        self._write("UPDATE alerts SET ts = ?, thread_ts = COALESCE(?, thread_ts) WHERE id = ?",
+                    (ts, thread_ts, alert_id))
+
+    def outbox_post_heads(self) -> list[dict[str, Any]]:
+        """Per channel, the oldest pending row that posts a message (post | reply | summary): id order per channel."""
+        return self._rows(
+            """SELECT * FROM outbox WHERE id IN (
+                   SELECT min(id) FROM outbox WHERE status = 'pending' AND kind != 'update' GROUP BY channel)
+               ORDER BY id"""
+        )
+
+    def pending_updates(self, *, limit: int = 200) -> list[dict[str, Any]]:
+        return self._rows("SELECT * FROM outbox WHERE status = 'pending' AND kind = 'update' ORDER BY id LIMIT ?",
+                          (limit,))
+
+    def pending_update_ids(self, alert_id: int) -> list[int]:
+        return [r[0] for r in self.conn.execute(
+            "SELECT id FROM outbox WHERE status = 'pending' AND kind = 'update' AND alert_id = ? ORDER BY id",
+            (alert_id,)).fetchall()]
+
+    def pending_posts_in(self, channel: str) -> tuple[int, int | None]:
+        """(how many alert posts wait in `channel`, the newest one's id): burst folding looks at both."""
+        count, newest = self.conn.execute(
+            "SELECT count(*), max(id) FROM outbox WHERE status = 'pending' AND kind = 'post' AND channel = ?",
+            (channel,)).fetchone()
+        return int(count), newest
+
+    def outbox_post_for_alert(self, alert_id: int) -> dict[str, Any] | None:
+        return self._row("SELECT * FROM outbox WHERE kind = 'post' AND alert_id = ? ORDER BY id LIMIT 1", (alert_id,))
+
+    def requeue_outbox(self, row_id: int, *, next_at: float, error: str | None, count_attempt: bool = True) -> None:
+        """Back to pending for a later try; `count_attempt=False` (a 429) gives back the attempt inflight took."""
+        self._write(
+            "UPDATE outbox SET status = 'pending', next_at = ?, error = ?,"
+            " attempts = CASE WHEN ? THEN attempts ELSE max(attempts - 1, 0) END WHERE id = ?",
+            (next_at, error, 1 if count_attempt else 0, row_id))
+
+    def fold_stats(self, channel: str, thread_ts: str | None, upto_id: int) -> dict[str, Any]:
+        """Alerts in a burst fold: already posted under `thread_ts`, or still waiting (post rows up to `upto_id`).
+
+        Returns count and the first/last call time among them (for the summary message)."""
+        row = self.conn.execute(
+            """SELECT count(*), min(coalesce(c.started_at, a.created_at)), max(coalesce(c.started_at, a.created_at))
+               FROM alerts a LEFT JOIN calls c ON c.call_id = a.call_id
+               WHERE a.channel = :ch AND ((:ts IS NOT NULL AND a.thread_ts = :ts) OR a.id IN (
+                   SELECT alert_id FROM outbox WHERE channel = :ch AND kind = 'post'
+                   AND status IN ('pending', 'inflight') AND id <= :upto))""",
+            {"ch": channel, "ts": thread_ts, "upto": upto_id}).fetchone()
+        return {"count": int(row[0]), "first_at": row[1], "last_at": row[2]}
+
+    def slack_user_for_sip(self, sip_user: str) -> str | None:
+        """The Slack user linked to this SIP username (to @mention the agent who answered)."""
+        row = self.conn.execute("SELECT slack_user FROM links WHERE sip_user = ? ORDER BY linked_at DESC LIMIT 1",
+                                (sip_user,)).fetchone()
+        return row[0] if row else None

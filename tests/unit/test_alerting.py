@@ -1,0 +1,255 @@
+"""AlertService on a real temporary SQLite store: new / repeat / resolve / duplicate, routing, buttons, history."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from bot.alerting import AlertNotFound, AlertService, NotAllowed
+from bot.antbuddy import HistoryRecord, QueueStat
+from bot.tracker import CallDecision, Outcome
+from storage import Store
+
+T0 = datetime(2026, 11, 24, 7, 5, tzinfo=timezone.utc)
+
+
+class Clock:
+    def __init__(self, t: float) -> None:
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = Store.open(tmp_path / "ringbot.db")
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def wakes():
+    return []
+
+
+@pytest.fixture
+def svc(store, wakes):
+    return AlertService(store, default_channel="C0DEFAULT", clock=Clock(T0.timestamp() + 3600),
+                        wake=lambda: wakes.append(1))
+
+
+def decision(call_id="a1", outcome=Outcome.MISSED, number="0987654321", at=T0, **kw) -> CallDecision:
+    base = dict(call_id=call_id, outcome=outcome, customer_number=number, dialled="02873019555", queue_id=None,
+                started_at=at, ended_at=at + timedelta(seconds=30), ring_seconds=25, talk_seconds=0,
+                hangup_cause="ORIGINATOR_CANCEL", agents_rung=("an",))
+    base.update(kw)
+    return CallDecision(**base)
+
+
+def outbox(store, kind=None):
+    return [(r["kind"], r["alert_id"], r["channel"]) for r in store.pending_outbox(kind=kind)]
+
+
+def test_missed_call_creates_one_alert_and_one_post_in_the_default_channel(svc, store, wakes):
+    assert svc.handle_decision(decision()) == "new"
+    alert = store.alert_for_call("a1")
+    assert alert["channel"] == "C0DEFAULT" and alert["status"] == "open" and alert["customer_key"] == "+84987654321"
+    assert outbox(store) == [("post", alert["id"], "C0DEFAULT")]
+    call = store.get_call("a1")
+    assert call["agents_rung"] == ["an"] and call["started_at"] == T0.timestamp() and call["source"] == "stream"
+    assert wakes == [1]
+
+
+def test_same_call_twice_is_a_duplicate_and_changes_nothing(svc, store, wakes):
+    svc.handle_decision(decision())
+    assert svc.handle_decision(decision(source="history")) == "duplicate"
+    assert store.count_alerts() == 1 and len(store.pending_outbox()) == 1 and wakes == [1]
+
+
+def test_repeat_call_from_same_number_in_another_spelling_updates_the_open_alert(svc, store):
+    svc.handle_decision(decision())
+    later = T0 + timedelta(minutes=4)
+    assert svc.handle_decision(decision("a2", number="+84 987 654 321", at=later, ring_seconds=12,
+                                        hangup_cause="NO_ANSWER")) == "repeat"
+    alert = store.alert_for_call("a1")
+    assert alert["repeat_count"] == 2 and alert["last_call_id"] == "a2" and alert["last_call_at"] == later.timestamp()
+    assert store.count_alerts() == 1
+    assert outbox(store) == [("post", 1, "C0DEFAULT"), ("update", 1, "C0DEFAULT"), ("reply", 1, "C0DEFAULT")]
+    reply = store.pending_outbox(kind="reply")[0]
+    assert reply["body"]["text"] == "Called again at 14:09 (rang 12 s, nobody answered)"
+
+
+def test_abandoned_call_is_alerted_like_a_missed_one(svc, store):
+    assert svc.handle_decision(decision(outcome=Outcome.ABANDONED, queue_id="q1")) == "new"
+    assert store.alert_for_call("a1")["outcome"] == "abandoned"
+
+
+@pytest.mark.parametrize("outcome, direction", [(Outcome.ANSWERED, "inbound"),
+                                                (Outcome.OUTBOUND_ANSWERED, "outbound")])
+def test_later_answered_call_with_that_number_resolves_the_alert(svc, store, outcome, direction):
+    store.save_link("U0AN", "an", "enc")
+    svc.handle_decision(decision())
+    res = svc.handle_decision(decision("b1", outcome=outcome, at=T0 + timedelta(minutes=10), talk_seconds=134,
+                                       answered_by="an", hangup_cause="NORMAL_CLEARING"))
+    assert res == "resolved"
+    alert = store.alert_for_call("a1")
+    assert alert["status"] == "resolved" and alert["resolved_by"] == "an"
+    assert alert["resolved_detail"] == {"direction": direction, "talk_seconds": 134, "call_id": "b1",
+                                        "agent": "an", "slack_user": "U0AN"}
+    assert outbox(store, "update") == [("update", alert["id"], "C0DEFAULT")]
+
+
+def test_answered_call_from_before_the_miss_does_not_resolve_it(svc, store):
+    svc.handle_decision(decision())
+    assert svc.handle_decision(decision("b0", outcome=Outcome.ANSWERED, at=T0 - timedelta(minutes=5),
+                                        answered_by="an")) == "recorded"
+    assert store.alert_for_call("a1")["status"] == "open"
+
+
+def test_unanswered_outbound_and_unrelated_answered_calls_are_only_recorded(svc, store, wakes):
+    assert svc.handle_decision(decision("o1", outcome=Outcome.OUTBOUND_UNANSWERED)) == "recorded"
+    assert svc.handle_decision(decision("i1", outcome=Outcome.ANSWERED, number="0911222333")) == "recorded"
+    assert store.count_alerts() == 0 and store.pending_outbox() == [] and wakes == []
+    assert store.get_call("o1")["direction"] == "outbound"
+
+
+def test_anonymous_callers_never_fold_into_each_other(svc, store):
+    assert svc.handle_decision(decision("x1", number="")) == "new"
+    assert svc.handle_decision(decision("x2", number="")) == "new"
+
+
+def test_routing_prefers_queue_then_did_then_stored_default_then_configured(svc, store):
+    store.set_route("queue:q1", "C0QUEUE")
+    store.set_route("did:+842873019555", "C0DID")
+    svc.handle_decision(decision("r1", number="0900000001", outcome=Outcome.ABANDONED, queue_id="q1"))
+    svc.handle_decision(decision("r2", number="0900000002", dialled="028 7301 9555"))
+    svc.handle_decision(decision("r3", number="0900000003", dialled="19001234"))
+    store.set_route("default", "C0STORED")
+    svc.handle_decision(decision("r4", number="0900000004", dialled="19001234"))
+    assert [store.alert_for_call(c)["channel"] for c in ("r1", "r2", "r3", "r4")] == [
+        "C0QUEUE", "C0DID", "C0DEFAULT", "C0STORED"]
+
+
+def test_decision_is_all_or_nothing_when_the_outbox_write_fails(svc, store, monkeypatch):
+    def broken(*a, **kw):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(store, "enqueue", broken)
+    with pytest.raises(RuntimeError):
+        svc.handle_decision(decision())
+    assert store.get_call("a1") is None and store.count_alerts() == 0
+    monkeypatch.undo()
+    assert svc.handle_decision(decision()) == "new"  # the retry is not mistaken for a duplicate
+
+
+def test_claim_then_handled_then_undo_by_the_same_user(svc, store):
+    svc.handle_decision(decision())
+    alert_id = store.alert_for_call("a1")["id"]
+    claimed = svc.claim(alert_id, "U0AN")
+    assert claimed["status"] == "calling_back" and claimed["claimed_by"] == "U0AN"
+    handled = svc.mark_handled(alert_id, "U0AN")
+    assert handled["status"] == "handled" and handled["handled_by"] == "U0AN"
+    undone = svc.undo_handled(alert_id, "U0AN", is_admin=False)
+    assert undone["status"] == "calling_back" and undone["handled_by"] is None
+    assert undone["version"] == 4
+    assert [r["kind"] for r in store.pending_outbox()] == ["post", "update", "update", "update"]
+    assert [a["action"] for a in store.audit(alert_id=alert_id)] == ["unhandled", "handled"]
+
+
+def test_only_the_marker_or_an_admin_may_undo_handled(svc, store):
+    svc.handle_decision(decision())
+    alert_id = store.alert_for_call("a1")["id"]
+    svc.mark_handled(alert_id, "U0AN")
+    with pytest.raises(NotAllowed):
+        svc.undo_handled(alert_id, "U0BINH", is_admin=False)
+    assert store.get_alert(alert_id)["status"] == "handled"
+    assert svc.undo_handled(alert_id, "U0BOSS", is_admin=True)["status"] == "open"
+
+
+def test_buttons_on_a_missing_alert_raise_alert_not_found(svc):
+    with pytest.raises(AlertNotFound):
+        svc.claim(999, "U0AN")
+
+
+def test_resolved_alert_stays_resolved_when_marked_handled(svc, store):
+    svc.handle_decision(decision())
+    svc.handle_decision(decision("b1", outcome=Outcome.ANSWERED, at=T0 + timedelta(minutes=1), answered_by="an"))
+    alert_id = store.alert_for_call("a1")["id"]
+    assert svc.mark_handled(alert_id, "U0AN")["status"] == "resolved"
+
+
+def _record(call_id="a1", wait=47, reason="member_timeout"):
+    qs = QueueStat(call_id=call_id, queue_id="q1", status="abandoned", wait_time=wait, talk_time=None,
+                   agent_id=None, username=None, hung_up_by="caller", end_call_reason=reason,
+                   caller_id_number="0987654321", entered_at=None, misses=({"agent_id": "ag1", "reason": "NO_ANSWER"},),
+                   raw={})
+    return HistoryRecord(call_id=call_id, caller_number="0987654321", caller_type="realnumber",
+                         callee_number="q1", callee_type="queue", callee_username=None, call_class="trunking",
+                         did_number="02873019555", direction="to_ab", status_detail="SUCCESS", duration_seconds=50,
+                         billing_seconds=47, started_at=T0, recording="rec.mp3", queue_stats=(qs,), raw={})
+
+
+def test_history_enrichment_updates_the_alert_only_when_something_visible_changed(svc, store, wakes):
+    svc.handle_decision(decision(outcome=Outcome.ABANDONED, queue_id="q1", hangup_cause="NORMAL_CLEARING"))
+    alert = store.alert_for_call("a1")
+    assert svc.enrich_from_history("a1", _record()) is True
+    call = store.get_call("a1")
+    assert call["in_history"] == 1 and call["recording"] == "rec.mp3"
+    assert call["detail"]["queue_stat"]["end_call_reason"] == "member_timeout"
+    assert call["detail"]["queue_stat"]["misses"] == [{"agent_id": "ag1", "reason": "NO_ANSWER"}]
+    assert store.get_alert(alert["id"])["version"] == alert["version"] + 1
+    assert len(store.pending_outbox(kind="update")) == 1
+    assert svc.enrich_from_history("a1", _record()) is False  # the overlap re-reads it: nothing new
+    assert len(store.pending_outbox(kind="update")) == 1
+
+
+def test_enrichment_of_an_unknown_call_does_nothing(svc, store):
+    assert svc.enrich_from_history("nope", _record("nope")) is False
+
+
+# -- routes file (bot/routes.py) ------------------------------------------------------------------
+from bot.routes import RoutesFileError, load_routes_file  # noqa: E402
+
+
+def test_routes_file_in_yaml_fills_the_routes_table_and_steers_alerts(svc, store, tmp_path):
+    path = tmp_path / "routes.yml"
+    path.write_text("default: C0ALL\nqueues:\n  CSKH: C0CSKH\n  q_raw: C0RAW\ndids:\n  '028 7301 9555': C0HOT\n")
+    assert load_routes_file(store, path, queue_ids={"cskh": "q1"}) == 4
+    assert {r["key"]: r["channel"] for r in store.routes()} == {
+        "default": "C0ALL", "queue:q1": "C0CSKH", "queue:q_raw": "C0RAW", "did:+842873019555": "C0HOT"}
+    svc.handle_decision(decision("r1", outcome=Outcome.ABANDONED, queue_id="q1", number="0900000001"))
+    svc.handle_decision(decision("r2", number="0900000002"))
+    svc.handle_decision(decision("r3", number="0900000003", dialled="19001234"))
+    assert [store.alert_for_call(c)["channel"] for c in ("r1", "r2", "r3")] == ["C0CSKH", "C0HOT", "C0ALL"]
+
+
+def test_routes_file_in_json_can_replace_every_other_route(store, tmp_path):
+    store.set_route("queue:old", "C0OLD")
+    path = tmp_path / "routes.json"
+    path.write_text('{"default": "C0ALL"}')
+    load_routes_file(store, path, replace=True)
+    assert [r["key"] for r in store.routes()] == ["default"]
+
+
+@pytest.mark.parametrize("content, words", [
+    ("queues: [a, b]\n", "queues must be a mapping"),
+    ("default: general\n", "default must be a channel id"),
+    ("queues:\n  CSKH: 42\n", "queues.CSKH must be a channel id"),
+    ("channels: {}\n", "unknown section(s) channels"),
+    ("- C0ALL\n", "expected a mapping"),
+    ("default: [C0ALL\n", "not valid YAML at line"),
+    ("dids:\n  hotline: C0HOT\n", "'hotline' is not a number"),
+])
+def test_a_malformed_routes_file_is_refused_with_the_file_and_entry_named(store, tmp_path, content, words):
+    path = tmp_path / "routes.yml"
+    path.write_text(content)
+    with pytest.raises(RoutesFileError) as err:
+        load_routes_file(store, path)
+    assert words in str(err.value) and str(path) in str(err.value)
+    assert store.routes() == []
+
+
+def test_a_missing_routes_file_says_so(store, tmp_path):
+    with pytest.raises(RoutesFileError, match="cannot read it"):
+        load_routes_file(store, tmp_path / "nope.yml")
