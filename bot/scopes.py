@@ -1,0 +1,12 @@
+"""The Slack bot scopes ringbot needs, each with the methods that need it (the manifest test checks both ways)."""
+
+SCOPE_METHODS: dict[str, tuple[str, ...]] = {
+    "commands": ("/ring",),
+    "chat:write": ("chat.postMessage", "chat.update", "chat.postEphemeral"),
+    "chat:write.public": ("chat.postMessage to public channels the bot was not invited to",),
+    "users:read": ("users.info",),
+    "channels:history": ("conversations.history (outbox crash recovery, public channels)",),
+    "groups:history": ("conversations.history (outbox crash recovery, private channels)",),
+}
+
+REQUIRED_SCOPES = frozenset(SCOPE_METHODS)

@@ -1,0 +1,67 @@
+"""The pipeline: payloads in, decisions committed with their alerts, malformed input counted, legs batched."""
+from __future__ import annotations
+
+import json
+
+from bot.alerting import AlertService
+from bot.pipeline import Pipeline
+from bot.tracker import Tracker
+from tests.unit.payloads import ANSWERED_7_1, ring_group
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def build(store, grace: float = 2.0) -> tuple[Pipeline, Clock]:
+    clock = Clock()
+    alerts = AlertService(store, default_channel="C0ALERTS")
+    return Pipeline(Tracker(grace_seconds=grace), store, alerts, grace_seconds=grace, clock=clock), clock
+
+
+def test_a_missed_call_becomes_one_alert_and_one_outbox_row_after_the_grace_window(store) -> None:
+    pipeline, clock = build(store)
+    scenario = ring_group(1, "kazoo", ("101", "102"), answer=None, a_cause="ORIGINATOR_CANCEL")
+    for name, body in scenario.events:
+        pipeline.on_event(name, body)
+    assert pipeline.flush() == []  # still inside the grace window: nothing decided, legs written
+    assert store.count_legs() == 3
+    clock.now += 2.5
+    decisions = pipeline.flush()
+    assert [d.outcome.value for d in decisions] == ["missed"]
+    assert store.count_alerts() == 1
+    assert [r["kind"] for r in store.pending_outbox()] == ["post"]
+    # the same events again (a replay after reconnect) change nothing
+    for name, body in scenario.events:
+        pipeline.on_event(name, body)
+    clock.now += 5
+    pipeline.flush()
+    assert store.count_alerts() == 1
+
+
+def test_an_answered_call_is_recorded_without_an_alert(store) -> None:
+    pipeline, clock = build(store)
+    for name, body in ANSWERED_7_1:
+        pipeline.on_event(name, body)
+    clock.now += 3
+    assert [d.outcome.value for d in pipeline.flush()] == ["answered"]
+    assert store.count_alerts() == 0
+    assert store.get_call("5e2a91c07d1b4f1e8a3b@203.0.113.10")["outcome"] == "answered"
+
+
+def test_malformed_payloads_are_counted_and_the_stream_goes_on(store) -> None:
+    pipeline, clock = build(store)
+    for name, payload in [("CHANNEL_CREATE", {"no": "call id"}), ("CHANNEL_DESTROY", "not json {"),
+                          ("CHANNEL_CREATE", 42), ("CHANNEL_CREATE", {"call_id": {"nested": True}}),
+                          ("CHANNEL_CREATE", json.dumps({"call_id": "", "x": "y" * 1_000_000}))]:
+        pipeline.on_event(name, payload)
+    assert pipeline.stats.rejected == 5
+    scenario = ring_group(2, "snake", ("101",), answer=None, a_cause="NO_ANSWER")
+    for name, body in scenario.events:
+        pipeline.on_event(name, body)
+    clock.now += 3
+    assert [d.outcome.value for d in pipeline.flush()] == ["missed"]
