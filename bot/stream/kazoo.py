@@ -1,0 +1,175 @@
+"""Kazoo 4+ Blackhole client: plain JSON over a WebSocket (no Socket.IO)."""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+from typing import Any, Callable
+
+import aiohttp
+
+from bot.stream.transport import ConnectError, NotConnected, Transport, websocket_url
+
+log = logging.getLogger(__name__)
+
+MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+PING_SECONDS = 20.0
+
+
+class KazooTransport(Transport):
+    protocol = "kazoo"
+
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic, ping_seconds: float = PING_SECONDS) -> None:
+        super().__init__(clock=clock)
+        self.ping_seconds = ping_seconds
+        self._session: aiohttp.ClientSession | None = None
+        self._ws: aiohttp.ClientWebSocketResponse | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._closed: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._pending: dict[str, str] = {}  # request_id -> binding, for subscribe replies
+        self._send_timeout = 10.0
+
+    async def connect(self, url: str, *, timeout: float) -> None:
+        self._send_timeout = timeout
+        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None, sock_connect=timeout))
+        try:
+            self._ws = await asyncio.wait_for(
+                self._session.ws_connect(
+                    websocket_url(url, "/"), autoping=True, heartbeat=None, max_msg_size=MAX_MESSAGE_BYTES,
+                    timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=timeout),
+                ),
+                timeout,
+            )
+        except asyncio.TimeoutError:
+            await self._abort()
+            raise ConnectError(f"kazoo websocket connect timed out after {timeout:g}s") from None
+        except (aiohttp.ClientError, OSError) as exc:
+            await self._abort()
+            raise ConnectError(f"kazoo websocket connect failed: {exc.__class__.__name__}: {exc}") from None
+        except BaseException:
+            await self._abort()
+            raise
+        self.touch()
+        self._tasks = [
+            asyncio.create_task(self._read(), name="stream-kazoo-reader"),
+            asyncio.create_task(self._ping(), name="stream-kazoo-ping"),
+        ]
+
+    async def _send(self, message: dict[str, Any]) -> None:
+        if self._ws is None or self._ws.closed:
+            raise NotConnected("kazoo websocket is not open")
+        try:
+            await asyncio.wait_for(self._ws.send_str(json.dumps(message, separators=(",", ":"))), self._send_timeout)
+        except (asyncio.TimeoutError, aiohttp.ClientError, ConnectionError) as exc:
+            raise NotConnected(f"kazoo send failed: {exc!r}") from None
+
+    async def subscribe(self, body: dict[str, Any]) -> None:
+        request_id = uuid.uuid4().hex
+        self._pending[request_id] = str(body.get("binding", ""))
+        await self._send({
+            "action": "subscribe",
+            "auth_token": body.get("auth_token"),
+            "request_id": request_id,
+            "data": {"account_id": body.get("account_id"), "binding": body.get("binding")},
+        })
+
+    async def _ping(self) -> None:
+        # Kazoo never speaks first on a quiet line; our pings' replies keep the watchdog fed.
+        try:
+            while True:
+                await asyncio.sleep(self.ping_seconds)
+                await self._send({"action": "ping", "request_id": uuid.uuid4().hex})
+        except NotConnected:
+            pass
+
+    def _handle(self, text: str) -> None:
+        try:
+            message = json.loads(text)
+        except ValueError:
+            self.malformed("frame is not JSON", text)
+            return
+        if not isinstance(message, dict):
+            self.malformed("frame is not a JSON object", text)
+            return
+        action = message.get("action")
+        if action == "event":
+            name = message.get("name")
+            if not isinstance(name, str):
+                self.malformed("event without a name", text)
+                return
+            self.deliver(name, message.get("data"))
+        elif action == "reply":
+            binding = self._pending.pop(str(message.get("request_id")), None)
+            status = message.get("status")
+            if binding is not None and status != "success":
+                # The 0.9 server says `auth_failure`; Kazoo 4 says it in the reply: one code path in the client.
+                data = message.get("data")
+                detail = data.get("message") if isinstance(data, dict) else data
+                self.deliver("auth_failure", {
+                    "message": str(detail or f"subscribe {status}"), "binding": binding, "status": status,
+                })
+        elif action == "pong" or action == "ping":
+            pass
+        else:
+            self.malformed(f"unknown action {action!r}", text)
+
+    async def _read(self) -> None:
+        assert self._ws is not None
+        reason = "connection closed"
+        try:
+            while True:
+                message = await self._ws.receive()
+                if message.type == aiohttp.WSMsgType.TEXT:
+                    self.touch()
+                    self._handle(message.data)
+                elif message.type == aiohttp.WSMsgType.BINARY:
+                    self.touch()
+                    self.malformed("binary frame", message.data)
+                elif message.type == aiohttp.WSMsgType.ERROR:
+                    reason = f"transport error: {self._ws.exception()!r}"
+                    break
+                else:
+                    reason = "connection closed"
+                    break
+        except asyncio.CancelledError:
+            reason = "client close"
+            raise
+        except (aiohttp.ClientError, OSError) as exc:
+            reason = f"transport error: {exc.__class__.__name__}: {exc}"
+        finally:
+            self._finish(reason)
+            for task in self._tasks:
+                if task is not asyncio.current_task():
+                    task.cancel()
+            await self._abort()
+
+    def _finish(self, reason: str) -> None:
+        if not self._closed.done():
+            self._closed.set_result(reason)
+
+    async def closed(self) -> str:
+        return await asyncio.shield(self._closed)
+
+    async def _abort(self) -> None:
+        ws, session = self._ws, self._session
+        if ws is not None and not ws.closed:
+            try:
+                await asyncio.wait_for(ws.close(), 2.0)
+            except (asyncio.TimeoutError, aiohttp.ClientError, OSError):
+                pass
+        if session is not None and not session.closed:
+            await session.close()
+
+    async def close(self) -> None:
+        self._finish("client close")
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            try:
+                await task
+            except asyncio.CancelledError:
+                pass
+        await self._abort()

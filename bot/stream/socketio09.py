@@ -1,0 +1,211 @@
+"""Socket.IO 0.9 client (Kazoo 3.x Blackhole) on aiohttp's WebSocket: python-socketio cannot speak 0.9."""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from typing import Any, Callable
+
+import aiohttp
+
+from bot.stream import socketio09_frames as frames
+from bot.stream.transport import ConnectError, NotConnected, ProtocolError, Transport, websocket_url
+
+log = logging.getLogger(__name__)
+
+MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+
+
+class SocketIO09Transport(Transport):
+    protocol = "socketio09"
+
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__(clock=clock)
+        self.handshake: frames.Handshake | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self._ws: aiohttp.ClientWebSocketResponse | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._closed: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._send_timeout = 10.0
+
+    async def connect(self, url: str, *, timeout: float) -> None:
+        self._send_timeout = timeout
+        # No total timeout on the session: it would also cut the long-lived WebSocket; wait_for bounds the connect.
+        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None, sock_connect=timeout))
+        try:
+            await asyncio.wait_for(self._open(url, timeout), timeout)
+        except asyncio.TimeoutError:
+            await self._abort()
+            raise ConnectError(f"socket.io 0.9 connect timed out after {timeout:g}s") from None
+        except (aiohttp.ClientError, OSError) as exc:
+            await self._abort()
+            raise ConnectError(f"socket.io 0.9 connect failed: {exc.__class__.__name__}: {exc}") from None
+        except BaseException:
+            await self._abort()
+            raise
+        self._reader = asyncio.create_task(self._read(), name="stream-socketio09-reader")
+
+    async def _open(self, url: str, timeout: float) -> None:
+        assert self._session is not None
+        handshake_url = f"{url.rstrip('/')}/socket.io/1/?t={int(time.time() * 1000)}"
+        async with self._session.get(handshake_url) as response:
+            body = await response.text(errors="replace")
+        try:
+            self.handshake = frames.parse_handshake(body)
+        except frames.FrameError:
+            raise ProtocolError(
+                f"not a socket.io 0.9 server: GET /socket.io/1/ answered {response.status} {body[:80]!r}"
+            ) from None
+        if "websocket" not in self.handshake.transports:
+            raise ProtocolError(
+                f"socket.io 0.9 server offers no websocket transport (offers {','.join(self.handshake.transports)})"
+            )
+        ws_url = websocket_url(url, f"/socket.io/1/websocket/{self.handshake.sid}")
+        self._ws = await self._session.ws_connect(
+            ws_url, autoping=True, heartbeat=None, max_msg_size=MAX_MESSAGE_BYTES,
+            timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=timeout),
+        )
+        # The server opens with `1::`; an error packet here means the handshake was refused.
+        while True:
+            message = await self._ws.receive()
+            if message.type != aiohttp.WSMsgType.TEXT:
+                raise ConnectError(f"socket.io 0.9 connection closed during connect ({message.type.name})")
+            self.touch()
+            packets = self._packets(message.data)
+            for index, packet in enumerate(packets):
+                if packet.type == frames.CONNECT and not packet.endpoint:
+                    # Anything that came in the same frame after `1::` is ordinary traffic.
+                    for rest in packets[index + 1:]:
+                        await self._handle(rest)
+                    return
+                if packet.type == frames.ERROR:
+                    reason, _ = frames.error_text(packet.data)
+                    raise ConnectError(f"socket.io 0.9 server refused the connection: {reason}")
+                await self._handle(packet)
+
+    def _packets(self, text: str) -> list[frames.Packet]:
+        try:
+            raw = frames.decode_frame(text)
+        except frames.FrameError as exc:
+            self.malformed(str(exc), text)
+            return []
+        packets = []
+        for item in raw:
+            try:
+                packets.append(frames.decode_packet(item))
+            except frames.FrameError as exc:
+                self.malformed(str(exc), item)
+        return packets
+
+    async def _handle(self, packet: frames.Packet) -> str | None:
+        """Act on one packet; return a reason when it ends the connection."""
+        if packet.type == frames.HEARTBEAT:
+            await self._send(frames.encode_packet(frames.Packet(frames.HEARTBEAT)))
+        elif packet.type == frames.EVENT:
+            try:
+                name, args = frames.decode_event(packet.data)
+            except frames.FrameError as exc:
+                self.malformed(str(exc), packet.data)
+                return None
+            self.deliver(name, frames.event_payload(args))
+        elif packet.type in (frames.MESSAGE, frames.JSON):
+            payload: Any = packet.data
+            if packet.type == frames.JSON:
+                try:
+                    payload = json.loads(packet.data)
+                except ValueError:
+                    self.malformed("json packet data is not JSON", packet.data)
+                    return None
+            self.deliver("message", payload)
+        elif packet.type == frames.DISCONNECT and not packet.endpoint:
+            return "server disconnect"
+        elif packet.type == frames.ERROR:
+            reason, reconnect = frames.error_text(packet.data)
+            log.warning("stream server error protocol=socketio09 reason=%s reconnect=%s", reason, reconnect)
+            if reconnect:
+                return f"server error: {reason}"
+        # CONNECT (again), NOOP, ACK: nothing to do.
+        return None
+
+    async def _read(self) -> None:
+        assert self._ws is not None and self.handshake is not None
+        silence = self.handshake.heartbeat_timeout or frames.DEFAULT_HEARTBEAT_TIMEOUT
+        reason = "connection closed"
+        try:
+            while True:
+                try:
+                    message = await asyncio.wait_for(self._ws.receive(), silence)
+                except asyncio.TimeoutError:
+                    reason = "heartbeat timeout"
+                    break
+                if message.type == aiohttp.WSMsgType.TEXT:
+                    self.touch()
+                    ended = None
+                    for packet in self._packets(message.data):
+                        ended = await self._handle(packet) or ended
+                    if ended:
+                        reason = ended
+                        break
+                elif message.type == aiohttp.WSMsgType.BINARY:
+                    self.touch()
+                    self.malformed("binary frame", message.data)
+                elif message.type == aiohttp.WSMsgType.ERROR:
+                    reason = f"transport error: {self._ws.exception()!r}"
+                    break
+                else:  # CLOSE, CLOSING, CLOSED
+                    reason = "connection closed"
+                    break
+        except asyncio.CancelledError:
+            reason = "client close"
+            raise
+        except (aiohttp.ClientError, OSError, NotConnected) as exc:
+            reason = f"transport error: {exc.__class__.__name__}: {exc}"
+        finally:
+            self._finish(reason)
+            await self._abort()
+
+    async def _send(self, text: str) -> None:
+        if self._ws is None or self._ws.closed:
+            raise NotConnected("socket.io 0.9 connection is not open")
+        try:
+            await asyncio.wait_for(self._ws.send_str(text), self._send_timeout)
+        except (asyncio.TimeoutError, aiohttp.ClientError, ConnectionError) as exc:
+            raise NotConnected(f"socket.io 0.9 send failed: {exc!r}") from None
+
+    async def subscribe(self, body: dict[str, Any]) -> None:
+        # Kazoo 3.x reads `[EventArgs] = args`: the body must be a one-element list.
+        await self._send(frames.encode_event("subscribe", [body]))
+
+    def _finish(self, reason: str) -> None:
+        if not self._closed.done():
+            self._closed.set_result(reason)
+
+    async def closed(self) -> str:
+        return await asyncio.shield(self._closed)
+
+    async def _abort(self) -> None:
+        ws, session = self._ws, self._session
+        if ws is not None and not ws.closed:
+            try:
+                await asyncio.wait_for(ws.close(), 2.0)
+            except (asyncio.TimeoutError, aiohttp.ClientError, OSError):
+                pass
+        if session is not None and not session.closed:
+            await session.close()
+
+    async def close(self) -> None:
+        self._finish("client close")
+        if self._ws is not None and not self._ws.closed:
+            try:
+                await self._send(frames.encode_packet(frames.Packet(frames.DISCONNECT)))
+            except NotConnected:
+                pass
+        reader, self._reader = self._reader, None
+        if reader is not None and not reader.done():
+            reader.cancel()
+            try:
+                await reader
+            except asyncio.CancelledError:
+                pass
+        await self._abort()

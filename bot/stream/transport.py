@@ -1,0 +1,114 @@
+"""One small interface over the three wire protocols AntBuddy's event stream may speak."""
+from __future__ import annotations
+
+import abc
+import logging
+import time
+from typing import Any, Callable
+
+log = logging.getLogger(__name__)
+
+PROTOCOLS = ("socketio", "socketio09", "kazoo")
+
+
+class TransportError(Exception):
+    """The stream connection could not be made, or broke."""
+
+
+class ConnectError(TransportError):
+    """The server could not be reached, or did not complete the handshake in time."""
+
+
+class ProtocolError(TransportError):
+    """The server answered, but not in the protocol this transport speaks."""
+
+
+class NotConnected(TransportError):
+    """A send on a connection that is not (or no longer) open."""
+
+
+def _ignore_event(name: str, payload: Any) -> None:
+    log.debug("stream event dropped (no listener) name=%s", name)
+
+
+def _ignore_malformed(reason: str) -> None:
+    pass
+
+
+class Transport(abc.ABC):
+    """One connection to the stream server; a new instance per connection attempt."""
+
+    protocol: str = ""
+
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        # Called for every server event: (name, payload as received: dict / list / str / None).
+        self.on_event: Callable[[str, Any], None] = _ignore_event
+        # Called once per frame that could not be understood (logged by the transport, counted by the client).
+        self.on_malformed: Callable[[str], None] = _ignore_malformed
+        self.last_frame_at: float = clock()
+
+    def touch(self) -> None:
+        """Record that a frame (event or heartbeat) arrived, for the client's watchdog."""
+        self.last_frame_at = self.clock()
+
+    def deliver(self, name: str, payload: Any) -> None:
+        """Hand one event to the listener; a listener bug must not kill the connection."""
+        try:
+            self.on_event(name, payload)
+        except Exception:
+            log.exception("stream event listener failed protocol=%s name=%s", self.protocol, name)
+
+    def malformed(self, reason: str, sample: str | bytes = "") -> None:
+        log.warning(
+            "stream frame malformed protocol=%s reason=%s size=%d sample=%r",
+            self.protocol, reason, len(sample), sample[:80],
+        )
+        try:
+            self.on_malformed(reason)
+        except Exception:
+            log.exception("stream malformed-frame counter failed")
+
+    @abc.abstractmethod
+    async def connect(self, url: str, *, timeout: float) -> None:
+        """Open the connection (handshake included); raises a TransportError subclass."""
+
+    @abc.abstractmethod
+    async def subscribe(self, body: dict[str, Any]) -> None:
+        """Send one `subscribe` request ({account_id, auth_token, binding})."""
+
+    @abc.abstractmethod
+    async def closed(self) -> str:
+        """Wait until the connection ends; return why."""
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """End the connection (idempotent)."""
+
+
+def create_transport(protocol: str, *, clock: Callable[[], float] = time.monotonic) -> Transport:
+    """The transport for `protocol` ("socketio" | "socketio09" | "kazoo")."""
+    # Imported here: the concrete transports import this module.
+    if protocol == "socketio":
+        from bot.stream.socketio import SocketIOTransport
+
+        return SocketIOTransport(clock=clock)
+    if protocol == "socketio09":
+        from bot.stream.socketio09 import SocketIO09Transport
+
+        return SocketIO09Transport(clock=clock)
+    if protocol == "kazoo":
+        from bot.stream.kazoo import KazooTransport
+
+        return KazooTransport(clock=clock)
+    raise ValueError(f"unknown stream protocol {protocol!r}; expected one of {', '.join(PROTOCOLS)}")
+
+
+def websocket_url(url: str, path: str = "") -> str:
+    """http(s)://host[:port][/base] + path -> ws(s)://…"""
+    base = url.rstrip("/")
+    if base.startswith("https://"):
+        base = "wss://" + base[len("https://"):]
+    elif base.startswith("http://"):
+        base = "ws://" + base[len("http://"):]
+    return base + path
