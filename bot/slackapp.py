@@ -38,7 +38,6 @@ def build_bolt_app(deps, client: AsyncWebClient, *, signing_secret: str | None) 
         client=client,
         signing_secret=signing_secret or None,
         request_verification_enabled=bool(signing_secret),
-        token_verification_enabled=False,
         process_before_response=False,
         raise_error_for_unhandled_request=False,
     )

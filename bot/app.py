@@ -1,0 +1,271 @@
+"""Wires ringbot together: settings -> store, AntBuddy client, services -> Slack listeners, stream, outbox,
+scheduler. One asyncio loop runs it all; `run()` owns start-up and an orderly shutdown."""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from bot.config import Settings
+from handlers.deps import Deps
+
+log = logging.getLogger(__name__)
+
+
+def build_deps(settings: Settings, *, slack_client: Any, store: Any = None, antbuddy: Any = None,
+               wake_outbox: Any = None) -> Deps:
+    """The services every listener needs, built from settings (tests pass their own pieces)."""
+    from bot.alerting import AlertService
+    from bot.antbuddy import AntBuddyClient
+    from bot.directory import Directory
+    from bot.vault import Vault
+    from storage import Store
+
+    store = store or Store.open(settings.db_path)
+    antbuddy = antbuddy or AntBuddyClient.from_settings(settings)
+    alerts = AlertService(store, default_channel=settings.alert_channel,
+                          wake=wake_outbox or (lambda: None), tz=settings.tz)
+    return Deps(
+        settings=settings,
+        store=store,
+        antbuddy=antbuddy,
+        directory=Directory(antbuddy),
+        alerts=alerts,
+        vault=Vault(settings.secret_key),
+        extra={"slack_client": slack_client},
+    )
+
+
+# -- the running bot --------------------------------------------------------------------------------
+import asyncio  # noqa: E402
+import json  # noqa: E402
+import signal  # noqa: E402
+import time  # noqa: E402
+from dataclasses import dataclass, field  # noqa: E402
+
+from aiohttp import web  # noqa: E402
+
+
+@dataclass
+class Runtime:
+    """Everything `run` started, so tests and the demo can reach in and shutdown can go in order."""
+
+    settings: Settings
+    deps: Deps
+    metrics: Any
+    pipeline: Any
+    outbox: Any
+    stream: Any
+    reconciler: Any
+    scheduler: Any = None
+    http_runner: Any = None
+    http_port: int | None = None
+    socket_handler: Any = None
+    bolt: Any = None
+    tasks: list[asyncio.Task] = field(default_factory=list)
+    started_at: float = field(default_factory=time.time)
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    fatal: str | None = None
+
+    def health(self) -> tuple[bool, dict[str, Any]]:
+        s = self.stream.stats
+        now = time.time()
+        try:
+            depth = self.deps.store.outbox_depth()
+            db_ok = True
+        except Exception:  # noqa: BLE001
+            depth, db_ok = None, False
+        doc = {
+            "stream": {
+                "connected": bool(s.connected),
+                "protocol": s.protocol,
+                "connected_since": s.connected_since,
+                "last_event_age_seconds": round(now - s.last_event_at, 1) if s.last_event_at else None,
+                "reconnects": s.reconnects,
+                "last_error": s.last_error,
+            },
+            "outbox_depth": depth,
+            "database": "ok" if db_ok else "error",
+            "calls_in_memory": len(self.pipeline.tracker),
+            "uptime_seconds": round(now - self.started_at, 1),
+        }
+        healthy = bool(s.connected) and db_ok and not self.stopping.is_set()
+        doc["status"] = "ok" if healthy else "unhealthy"
+        return healthy, doc
+
+    def add_health_routes(self, app: web.Application) -> None:
+        async def healthz(_: web.Request) -> web.Response:
+            healthy, doc = self.health()
+            return web.json_response(doc, status=200 if healthy else 503)
+
+        async def metrics(_: web.Request) -> web.Response:
+            return web.Response(text=self.metrics.render(), content_type="text/plain", charset="utf-8")
+
+        app.router.add_get("/healthz", healthz)
+        app.router.add_get("/metrics", metrics)
+
+
+def alert_renderer(deps: Deps):
+    """The outbox's render callback: an alert row -> (fallback text, blocks), with its call and queue name."""
+    return deps.alerts.renderer(queue_name=deps.directory.queue_name)
+
+
+async def start(settings: Settings, *, mode: str, slack_client: Any = None, install_signals: bool = True) -> Runtime:
+    """Build and start every part; returns once the bot is serving (the stream connects in the background)."""
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+    from bot.antbuddy import AntBuddyClient
+    from bot.metrics import Metrics, describe_ringbot
+    from bot.outbox import Outbox
+    from bot.pipeline import Pipeline
+    from bot.reconcile import Reconciler
+    from bot.slackapp import build_bolt_app, build_slack_client, start_http
+    from bot.stream.client import StreamClient
+    from bot.tracker import Tracker
+    from storage import Store
+
+    metrics = describe_ringbot(Metrics())
+    store = Store.open(settings.db_path)
+    client = slack_client or build_slack_client(settings.slack_bot_token, settings.slack_api_url)
+    antbuddy = AntBuddyClient.from_settings(settings)
+    outbox_ref: dict[str, Any] = {}
+    deps = build_deps(settings, slack_client=client, store=store, antbuddy=antbuddy,
+                      wake_outbox=lambda: outbox_ref["outbox"].wake() if "outbox" in outbox_ref else None)
+    if settings.routes_file:
+        from bot.routes import load_routes_file
+
+        count = load_routes_file(store, settings.routes_file)
+        log.info("routes loaded file=%s count=%s", settings.routes_file, count)
+    outbox = Outbox(store, client, render=alert_renderer(deps), rate_per_second=settings.channel_posts_per_second,
+                    tz=settings.tz)
+    outbox_ref["outbox"] = outbox
+    tracker = Tracker(grace_seconds=settings.grace_seconds)
+    pipeline = Pipeline(tracker, store, deps.alerts, grace_seconds=settings.grace_seconds, metrics=metrics)
+    reconciler = Reconciler(store, antbuddy, deps.alerts, tz=settings.tz)
+    reconcile_lock = asyncio.Lock()
+
+    async def reconcile(reason: str) -> None:
+        if reconcile_lock.locked():
+            return  # one pass at a time; the running one covers this request
+        async with reconcile_lock:
+            try:
+                result = await reconciler.run_once()
+                log.info("reconciled reason=%s result=%s", reason, result)
+            except Exception as exc:  # noqa: BLE001 - next pass will retry from the same watermark
+                log.warning("reconcile failed reason=%s error=%s", reason, exc)
+
+    async def on_connected() -> None:
+        asyncio.get_running_loop().create_task(reconcile("stream connected"))
+
+    stream = StreamClient(
+        url=settings.antbuddy_ws_url,
+        account_id=settings.antbuddy_account_id,
+        protocol=settings.ws_protocol,
+        get_token=antbuddy.auth_token,
+        on_event=pipeline.on_event,
+        on_connected=on_connected,
+    )
+    rt = Runtime(settings, deps, metrics, pipeline, outbox, stream, reconciler)
+    metrics.gauge_fn("stream_connected", lambda: 1.0 if stream.stats.connected else 0.0)
+    metrics.gauge_fn("stream_last_event_age_seconds",
+                     lambda: (time.time() - stream.stats.last_event_at) if stream.stats.last_event_at else -1.0)
+    metrics.gauge_fn("outbox_pending", lambda: float(store.outbox_depth()))
+    metrics.gauge_fn("calls_in_memory", lambda: float(len(tracker)))
+    metrics.gauge_fn("stream_reconnects_total", lambda: float(stream.stats.reconnects))
+
+    await outbox.recover()
+    rt.tasks.append(asyncio.create_task(pipeline.run(), name="pipeline"))
+    rt.tasks.append(asyncio.create_task(outbox.run(), name="outbox"))
+
+    async def run_stream() -> None:
+        from bot.stream.client import StreamAuthError
+
+        try:
+            await stream.run()
+        except StreamAuthError as exc:
+            rt.fatal = str(exc)
+            log.error("stream stopped: %s", exc)
+            rt.stopping.set()
+
+    rt.tasks.append(asyncio.create_task(run_stream(), name="stream"))
+
+    scheduler = AsyncIOScheduler(timezone="UTC", job_defaults={"misfire_grace_time": 60, "coalesce": True,
+                                                               "max_instances": 1})
+    scheduler.add_job(reconcile, "interval", seconds=settings.reconcile_seconds, args=["schedule"],
+                      id="reconcile", replace_existing=True)
+    scheduler.add_job(deps.directory.refresh_queues, "interval", seconds=300, id="queues", replace_existing=True,
+                      next_run_time=None)
+    scheduler.add_job(store.checkpoint, "interval", seconds=600, id="checkpoint", replace_existing=True)
+    scheduler.start()
+    rt.scheduler = scheduler
+    asyncio.get_running_loop().create_task(_quietly(deps.directory.refresh_queues()))
+
+    bolt = build_bolt_app(deps, client, signing_secret=settings.slack_signing_secret if mode == "http" else None)
+    rt.bolt = bolt
+    rt.http_runner, rt.http_port = await start_http(
+        bolt if mode == "http" else None, settings.http_host, settings.http_port, extra_routes=rt.add_health_routes
+    )
+    if mode == "socket":
+        from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+        handler = AsyncSocketModeHandler(bolt, settings.slack_app_token, web_client=client)
+        await handler.connect_async()
+        rt.socket_handler = handler
+    if install_signals:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            try:
+                loop.add_signal_handler(sig, rt.stopping.set)
+            except (NotImplementedError, RuntimeError):
+                pass
+    log.info("ringbot started mode=%s http_port=%s db=%s", mode, rt.http_port, settings.db_path)
+    return rt
+
+
+async def _quietly(coro: Any) -> None:
+    try:
+        await coro
+    except Exception as exc:  # noqa: BLE001
+        log.warning("background task failed error=%s", exc)
+
+
+async def shutdown(rt: Runtime, *, timeout: float = 8.0) -> None:
+    """Stop taking work, finish in-flight posts, close the stream, checkpoint SQLite."""
+    rt.stopping.set()
+    deadline = time.monotonic() + timeout
+    if rt.socket_handler is not None:
+        await _bounded(rt.socket_handler.close_async(), 2.0)
+    if rt.scheduler is not None:
+        try:
+            rt.scheduler.shutdown(wait=False)
+        except Exception:  # noqa: BLE001
+            pass
+    await _bounded(rt.stream.stop(), 2.0)
+    await _bounded(rt.pipeline.stop(), 1.0)
+    await _bounded(rt.outbox.stop(max(0.5, deadline - time.monotonic() - 1.5)), max(1.0, deadline - time.monotonic() - 1.0))
+    for task in rt.tasks:
+        task.cancel()
+    await asyncio.gather(*rt.tasks, return_exceptions=True)
+    if rt.http_runner is not None:
+        await _bounded(rt.http_runner.cleanup(), 1.0)
+    await _bounded(rt.deps.antbuddy.aclose(), 1.0)
+    rt.deps.store.close()
+    log.info("ringbot stopped cleanly")
+
+
+async def _bounded(coro: Any, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(coro, seconds)
+    except Exception as exc:  # noqa: BLE001 - shutdown goes on whatever one part does
+        log.warning("shutdown step did not finish error=%s", type(exc).__name__)
+
+
+async def run(settings: Settings, *, mode: str) -> int:
+    """`ringbot run`: start, wait for SIGTERM/SIGINT (or a fatal stream error), shut down. Returns the exit code."""
+    rt = await start(settings, mode=mode)
+    await rt.stopping.wait()
+    await shutdown(rt)
+    return 1 if rt.fatal else 0
+
+
+def health_json(rt: Runtime) -> str:
+    return json.dumps(rt.health()[1])

@@ -1,0 +1,61 @@
+"""App Home: on `app_home_opened`, publish the person's view (their phone, open missed calls, live queues)."""
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from handlers.commands import error_text
+from handlers.deps import Deps
+from handlers.render.home import render_home
+
+if TYPE_CHECKING:
+    from slack_bolt.async_app import AsyncApp
+
+log = logging.getLogger(__name__)
+
+HOME_ALERTS = 25
+
+
+def register(app: "AsyncApp", deps: Deps) -> None:
+    @app.event("app_home_opened")
+    async def on_home_opened(event, client):  # noqa: ANN001 - Bolt injects these (events are acked for us)
+        if event.get("tab", "home") != "home":
+            return  # the Messages tab opens too; nothing to publish for it
+        user = event.get("user", "")
+        started = time.perf_counter()
+        view = await home_view(deps, user)
+        try:
+            await client.views_publish(user_id=user, view=view)
+        except Exception as exc:  # noqa: BLE001 - e.g. not_enabled when the Home tab is off: log, move on
+            log.warning("home publish failed user=%s error=%s", user, type(exc).__name__)
+            return
+        log.info("home published user=%s blocks=%d ms=%d", user, len(view["blocks"]),
+                 (time.perf_counter() - started) * 1000)
+
+
+async def home_view(deps: Deps, user: str) -> dict[str, Any]:
+    """The view for `user`; AntBuddy failing is said in the view, never fatal."""
+    link = deps.store.get_link(user)
+    alerts = deps.store.open_alerts(limit=HOME_ALERTS)
+    calls = {a["call_id"]: c for a in alerts if (c := deps.store.get_call(a["call_id"]))}
+    dashboard, queue_error = None, None
+    try:
+        dashboard = await deps.directory.dashboard()
+    except Exception as exc:  # noqa: BLE001 - shown in the view
+        queue_error = error_text(exc, timeout=deps.directory.timeout)
+        if queue_error is None:
+            log.exception("home dashboard failed")
+            queue_error = "The queue figures could not be loaded."
+    return render_home(
+        sip_user=link["sip_user"] if link else None,
+        alerts=alerts,
+        open_total=deps.store.count_open_alerts(),
+        calls=calls,
+        dashboard=dashboard,
+        queue_error=queue_error,
+        queue_names=deps.directory.queue_names(),
+        tz=deps.settings.tz,
+        now=datetime.fromtimestamp(deps.clock(), deps.settings.tz),
+    )

@@ -1,0 +1,199 @@
+"""Call back, Mark handled and `/ring call` through signed block_actions / slash commands, against the
+AntBuddy simulator and the fake Slack: the clicking user's own device rings, the number comes from the
+alert row, and every refusal is one clear ephemeral line."""
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from handlers.callback import dialer_for
+from handlers.deps import ACTION_CALLBACK, ACTION_HANDLED, ACTION_OPEN_LINK, ACTION_UNHANDLE
+from tests.wire.test_link import (  # shared helpers and the `ring` fixture (bot_http + handlers ready)
+    eventually,
+    link_via_modal,
+    ring,  # noqa: F401
+    set_device,
+    sim_clicks,
+    texts,
+    wait_reply,
+)
+
+AN, BINH = "U0AN", "U0BINH"
+AN_SIP, AN_PW = "sip_an_201", "an-pw-201"
+BINH_SIP, BINH_PW = "sip_binh_202", "binh-pw-202"
+
+
+def make_alert(ring: Any, number: str = "0987654321", call_id: str = "call-1", **extra: Any) -> int:
+    return ring.deps.store.create_alert({
+        "call_id": call_id, "customer_number": number, "customer_key": number, "outcome": "missed",
+        "channel": "C0ALERTS", "ts": "1700000000.000100", **extra,
+    })
+
+
+@pytest.fixture
+async def an(ring) -> Any:
+    """U0AN linked (through the modal) to a registered, online device."""
+    await set_device(ring, AN_SIP, AN_PW)
+    await link_via_modal(ring, AN, AN_SIP, AN_PW)
+    return ring
+
+
+async def test_call_back_rings_the_clickers_device_then_the_alerts_number(an) -> None:
+    ring = an
+    alert_id = make_alert(ring, "0987 654 321")
+    resp = await ring.action(ACTION_CALLBACK, str(alert_id), user=AN, message_ts="1700000000.000100")
+    assert resp.status_code == 200
+    text = await wait_reply(ring, 1)
+    assert text == f"Calling you on `{AN_SIP}` now — pick up, then AntBuddy dials 0987 654 321."
+    [click] = await sim_clicks(ring)
+    assert (click["number"], click["sip_user"], click["ok"], click["password_ok"]) == (
+        "0987654321", AN_SIP, True, True)
+    alert = ring.deps.store.get_alert(alert_id)
+    assert (alert["status"], alert["claimed_by"]) == ("calling_back", AN)
+    assert ring.deps.store.pending_outbox(kind="update")  # the outbox edits the alert message
+    [audit] = ring.deps.store.audit(action="click_to_call")
+    assert (audit["slack_user"], audit["sip_user"], audit["number"], audit["alert_id"], audit["result"]) == (
+        AN, AN_SIP, "0987654321", alert_id, "ok")
+
+
+async def test_offline_device_gets_the_not_registered_message_and_no_claim(an) -> None:
+    ring = an
+    await set_device(ring, AN_SIP, AN_PW, online=False)
+    alert_id = make_alert(ring)
+    await ring.action(ACTION_CALLBACK, str(alert_id), user=AN)
+    text = await wait_reply(ring, 1)
+    assert text == (f"Your phone `{AN_SIP}` is not registered with AntBuddy, so it can't ring. Open your "
+                    "softphone/desk phone and check it's signed in, then try again.")
+    assert ring.deps.store.get_alert(alert_id)["status"] == "open"
+    assert ring.deps.store.audit(action="click_to_call")[0]["result"] == "offline"
+
+
+async def test_unlinked_user_gets_a_button_that_opens_the_link_modal(ring) -> None:
+    alert_id = make_alert(ring)
+    await ring.action(ACTION_CALLBACK, str(alert_id), user=AN)
+    await wait_reply(ring, 1)
+    reply = ring.responses()[0]
+    assert reply["response_type"] == "ephemeral"
+    buttons = [e for b in reply["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert [b["action_id"] for b in buttons] == [ACTION_OPEN_LINK]
+    assert await sim_clicks(ring) == []
+    await ring.action(ACTION_OPEN_LINK, buttons[0]["value"], user=AN)
+    await ring.slack.wait_for(lambda: ring.slack.calls_to("views.open"), 5)
+    assert ring.slack.calls_to("views.open")[0].body["view"]["callback_id"] == "link_device"
+
+
+async def test_a_double_click_dials_once(an) -> None:
+    ring = an
+    alert_id = make_alert(ring)
+    await asyncio.gather(*(ring.action(ACTION_CALLBACK, str(alert_id), user=AN) for _ in range(2)))
+    await wait_reply(ring, 2)
+    assert len(await sim_clicks(ring)) == 1
+    assert sum("Already calling" in t for t in texts(ring)) == 1
+    assert sorted(r["result"] for r in ring.deps.store.audit(action="click_to_call")) == ["duplicate", "ok"]
+
+
+async def test_more_than_five_dials_a_minute_are_rate_limited(an) -> None:
+    ring = an
+    ids = [make_alert(ring, f"09876543{i:02d}", call_id=f"call-{i}") for i in range(6)]
+    for n, alert_id in enumerate(ids, start=1):
+        await ring.action(ACTION_CALLBACK, str(alert_id), user=AN)
+        await wait_reply(ring, n)
+    assert "more than 5 calls in a minute" in texts(ring)[-1]
+    assert len(await sim_clicks(ring)) == 5
+
+
+async def test_anyone_may_call_back_any_alert_but_always_from_their_own_device(an) -> None:
+    ring = an
+    await set_device(ring, BINH_SIP, BINH_PW)
+    await link_via_modal(ring, BINH, BINH_SIP, BINH_PW)
+    alert_id = make_alert(ring, claimed_by=AN, status="calling_back")
+    await ring.action(ACTION_CALLBACK, str(alert_id), user=BINH)
+    assert BINH_SIP in await wait_reply(ring, 1)
+    [click] = await sim_clicks(ring)
+    assert click["sip_user"] == BINH_SIP and click["password_ok"]
+    assert ring.deps.store.get_alert(alert_id)["claimed_by"] == BINH
+
+
+@pytest.mark.parametrize("value", ["abc", "999999", "-1", "1 OR 1=1", "0987654321x", ""])
+async def test_a_tampered_button_value_dials_nothing(an, value: str) -> None:
+    ring = an
+    make_alert(ring)
+    await ring.action(ACTION_CALLBACK, value, user=AN)
+    assert "no longer exists" in await wait_reply(ring, 1)
+    assert await sim_clicks(ring) == []
+
+
+async def test_an_alert_whose_number_cannot_be_dialled_says_so_and_dials_nothing(an) -> None:
+    ring = an
+    alert_id = make_alert(ring, "anonymous")
+    await ring.action(ACTION_CALLBACK, str(alert_id), user=AN)
+    assert "can't be dialled" in await wait_reply(ring, 1)
+    assert await sim_clicks(ring) == []
+    assert ring.deps.store.audit(action="click_to_call")[0]["result"] == "invalid_number"
+
+
+async def test_a_slow_antbuddy_is_reported_without_blocking_the_ack(an) -> None:
+    ring = an
+    dialer_for(ring.deps).timeout = 0.3
+    resp = await ring.http.post(f"{ring.sim.url}/_sim/faults", json={"count": 1, "delay": 1.5})
+    assert resp.status_code == 200
+    alert_id = make_alert(ring)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    ack = await ring.action(ACTION_CALLBACK, str(alert_id), user=AN)
+    assert ack.status_code == 200 and loop.time() - started < 1.0
+    assert "AntBuddy is not answering properly (no answer within 0.3 s)" in await wait_reply(ring, 1)
+    assert ring.deps.store.audit(action="click_to_call")[0]["result"] == "antbuddy_down"
+
+
+async def test_antbuddy_down_is_reported(an) -> None:
+    ring = an
+    await ring.http.post(f"{ring.sim.url}/_sim/faults", json={"count": 1, "status": 500})
+    await ring.action(ACTION_CALLBACK, str(make_alert(ring)), user=AN)
+    text = await wait_reply(ring, 1)
+    assert "AntBuddy is not answering properly" in text and "HTTP 500" in text
+    assert ring.deps.store.audit(action="click_to_call")[0]["result"] == "antbuddy_down"
+
+
+# -- /ring call ---------------------------------------------------------------------------------------
+async def test_ring_call_dials_any_number_from_your_own_device(an) -> None:
+    ring = an
+    await ring.command("call 0912 345 678", user=AN)
+    assert "AntBuddy dials 0912 345 678" in await wait_reply(ring, 1)
+    [click] = await sim_clicks(ring)
+    assert (click["number"], click["sip_user"]) == ("0912345678", AN_SIP)
+    assert ring.deps.store.audit(action="click_to_call")[0]["alert_id"] is None
+
+
+@pytest.mark.parametrize("text", ["call", "call bob", "call 12", "call 0912345678;rm"])
+async def test_ring_call_with_a_bad_number_gets_the_usage_line(an, text: str) -> None:
+    ring = an
+    await ring.command(text, user=AN)
+    assert "Usage: `/ring call <number>`" in await wait_reply(ring, 1)
+    assert await sim_clicks(ring) == []
+
+
+async def test_ring_call_when_unlinked_offers_the_link_button(ring) -> None:
+    await ring.command("call 0912345678", user=AN)
+    await wait_reply(ring, 1)
+    assert ring.responses()[0]["blocks"][-1]["elements"][0]["action_id"] == ACTION_OPEN_LINK
+
+
+# -- Mark handled / Undo ------------------------------------------------------------------------------
+async def test_mark_handled_then_undo_by_someone_else_is_refused_but_an_admin_may(ring) -> None:
+    alert_id = make_alert(ring)
+    await ring.action(ACTION_HANDLED, str(alert_id), user=AN)
+    await eventually(lambda: ring.deps.store.get_alert(alert_id)["status"] == "handled", "handled")
+    assert ring.deps.store.get_alert(alert_id)["handled_by"] == AN
+    await ring.action(ACTION_UNHANDLE, str(alert_id), user=BINH)
+    assert "admin" in await wait_reply(ring, 1)
+    assert ring.deps.store.get_alert(alert_id)["status"] == "handled"
+    await ring.action(ACTION_UNHANDLE, str(alert_id), user="UADMIN")
+    await eventually(lambda: ring.deps.store.get_alert(alert_id)["status"] == "open", "reopened")
+
+
+async def test_mark_handled_on_an_unknown_alert_says_it_is_gone(ring) -> None:
+    await ring.action(ACTION_HANDLED, "424242", user=AN)
+    assert "no longer exists" in await wait_reply(ring, 1)

@@ -1,0 +1,201 @@
+"""Linking a SIP device through real signed Slack requests: `/ring link` opens the modal, its submission
+stores an encrypted password, `/ring me|unlink`, admins for other people, and no key means no linking.
+
+The helpers at the top are shared with test_callback.py and test_secrets_never_leak.py."""
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any, Callable
+
+import pytest
+
+from bot.vault import Vault
+from handlers.deps import ACTION_OPEN_LINK, VIEW_LINK
+from handlers.render.link import BLOCK_PASSWORD, BLOCK_SIP_USER, INPUT_ACTION, LinkForm
+
+DEADLINE = 5.0
+SLASH_TRIGGER = "13345224609.738474920.8088930838d88f008e0"  # bot.fakeslack.slash_command_body's default
+ACTION_TRIGGER = "1.2.3"  # bot.fakeslack.block_actions_body's
+
+
+# -- helpers (imported by the other callback tests) ---------------------------------------------------
+async def eventually(predicate: Callable[[], Any], what: str, timeout: float = DEADLINE) -> Any:
+    """Poll `predicate` until truthy (returned) or fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.01)
+
+
+def link_values(sip_user: str, password: str) -> dict[str, Any]:
+    return {
+        BLOCK_SIP_USER: {INPUT_ACTION: {"type": "plain_text_input", "value": sip_user}},
+        BLOCK_PASSWORD: {INPUT_ACTION: {"type": "plain_text_input", "value": password}},
+    }
+
+
+async def link_via_modal(ring: Any, user: str, sip_user: str, password: str, *, target: str | None = None) -> None:
+    """Submit the link dialog as Slack would and wait until the row is stored."""
+    target = target or user
+    resp = await ring.view(VIEW_LINK, link_values(sip_user, password), user=user,
+                           private_metadata=LinkForm(target, "C0CALLS").dump())
+    assert resp.status_code == 200, resp.text
+    await eventually(lambda: (ring.deps.store.get_link(target) or {}).get("sip_user") == sip_user, "link stored")
+
+
+async def set_device(ring: Any, sip_user: str, password: str, *, online: bool = True) -> None:
+    """Register (or unregister) a SIP device in the simulator through its control API."""
+    resp = await ring.http.put(f"{ring.sim.url}/_sim/devices/{sip_user}", json={"password": password, "online": online})
+    assert resp.status_code == 200, resp.text
+
+
+async def sim_clicks(ring: Any) -> list[dict[str, Any]]:
+    resp = await ring.http.get(f"{ring.sim.url}/_sim/state")
+    return resp.json()["clicks"]
+
+
+def texts(ring: Any) -> list[str]:
+    return [r.get("text", "") for r in ring.responses()]
+
+
+async def wait_reply(ring: Any, count: int) -> str:
+    """The text of the `count`-th ephemeral reply (1-based), once it has arrived."""
+    await ring.slack.wait_for(lambda: len(ring.responses()) >= count, DEADLINE)
+    assert len(ring.responses()) >= count, f"expected {count} replies, got {texts(ring)}"
+    return ring.responses()[count - 1].get("text", "")
+
+
+@pytest.fixture
+def ring(bot_http: Any) -> Any:
+    """The bot's Slack endpoint (conftest's bot_http) under a shorter name."""
+    return bot_http
+
+
+# -- /ring link and the modal -------------------------------------------------------------------------
+async def test_ring_link_opens_the_modal_with_the_commands_trigger_id(ring) -> None:
+    resp = await ring.command("link")
+    assert resp.status_code == 200
+    await ring.slack.wait_for(lambda: ring.slack.calls_to("views.open"), DEADLINE)
+    [call] = ring.slack.calls_to("views.open")
+    assert call.body["trigger_id"] == SLASH_TRIGGER
+    view = call.body["view"]
+    assert view["callback_id"] == VIEW_LINK
+    assert LinkForm.load(view["private_metadata"], "x").target == "U0AGENT"
+    inputs = {b["block_id"]: b for b in view["blocks"] if b["type"] == "input"}
+    assert inputs[BLOCK_PASSWORD]["element"]["type"] == "plain_text_input"
+    assert "encrypted" in inputs[BLOCK_PASSWORD]["hint"]["text"]
+
+
+async def test_submitting_the_modal_stores_an_encrypted_password_and_confirms_by_dm(ring) -> None:
+    await link_via_modal(ring, "U0AGENT", "user_an101", "pw-101-secret")
+    row = ring.deps.store.get_link("U0AGENT")
+    assert row["sip_password_enc"] != "pw-101-secret" and "pw-101-secret" not in row["sip_password_enc"]
+    assert ring.deps.vault.decrypt(row["sip_password_enc"]) == "pw-101-secret"
+    assert row["linked_by"] == "U0AGENT"
+    [audit] = ring.deps.store.audit(action="link")
+    assert (audit["slack_user"], audit["sip_user"], audit["result"]) == ("U0AGENT", "user_an101", "ok")
+    await ring.slack.wait_for(lambda: ring.slack.posts("U0AGENT"), DEADLINE)
+    [dm] = ring.slack.posts("U0AGENT")
+    assert "user_an101" in dm.body["text"] and "pw-101-secret" not in dm.body["text"]
+
+
+@pytest.mark.parametrize(
+    ("sip_user", "password", "bad_block"),
+    [("", "pw", BLOCK_SIP_USER), ("an 101", "pw", BLOCK_SIP_USER), ("x" * 65, "pw", BLOCK_SIP_USER),
+     ("an101", "", BLOCK_PASSWORD), ("an101", "p" * 129, BLOCK_PASSWORD)],
+)
+async def test_bad_fields_come_back_as_modal_errors_and_nothing_is_stored(ring, sip_user, password, bad_block) -> None:
+    resp = await ring.view(VIEW_LINK, link_values(sip_user, password), private_metadata=LinkForm("U0AGENT").dump())
+    assert resp.status_code == 200
+    body = resp.json()
+    assert body["response_action"] == "errors" and bad_block in body["errors"]
+    assert ring.deps.store.get_link("U0AGENT") is None
+
+
+async def test_without_a_secret_key_linking_is_refused_with_how_to_make_one(ring) -> None:
+    ring.deps.vault = Vault("")
+    await ring.command("link")
+    text = await wait_reply(ring, 1)
+    assert "RINGBOT_SECRET_KEY" in text and "Fernet.generate_key()" in text
+    assert ring.slack.calls_to("views.open") == []
+    resp = await ring.view(VIEW_LINK, link_values("an101", "pw"), private_metadata=LinkForm("U0AGENT").dump())
+    assert resp.json()["response_action"] == "errors"
+    assert ring.deps.store.get_link("U0AGENT") is None
+
+
+async def test_the_link_button_opens_the_modal_with_the_actions_trigger_id(ring) -> None:
+    await ring.action(ACTION_OPEN_LINK, "")
+    await ring.slack.wait_for(lambda: ring.slack.calls_to("views.open"), DEADLINE)
+    [call] = ring.slack.calls_to("views.open")
+    assert call.body["trigger_id"] == ACTION_TRIGGER
+
+
+async def test_the_modal_shows_the_current_sip_user_but_never_the_password(ring) -> None:
+    await link_via_modal(ring, "U0AGENT", "user_an101", "pw-101-secret")
+    await ring.command("link")
+    await ring.slack.wait_for(lambda: ring.slack.calls_to("views.open"), DEADLINE)
+    body = str(ring.slack.calls_to("views.open")[0].body)
+    assert "user_an101" in body and "pw-101-secret" not in body
+
+
+# -- someone else's link: admins only -----------------------------------------------------------------
+async def test_only_admins_may_open_the_link_modal_for_someone_else(ring) -> None:
+    await ring.command("link <@UBINH|binh>", user="U0AGENT")
+    assert "admins" in await wait_reply(ring, 1)
+    await ring.action(ACTION_OPEN_LINK, "UBINH", user="U0AGENT")  # a tampered button value
+    assert "admins" in await wait_reply(ring, 2)
+    assert ring.slack.calls_to("views.open") == []
+    await ring.command("link <@UBINH|binh>", user="UADMIN")
+    await ring.slack.wait_for(lambda: ring.slack.calls_to("views.open"), DEADLINE)
+    view = ring.slack.calls_to("views.open")[0].body["view"]
+    assert LinkForm.load(view["private_metadata"], "x").target == "UBINH"
+
+
+async def test_an_admin_links_someone_else_and_both_are_told(ring) -> None:
+    await link_via_modal(ring, "UADMIN", "user_binh102", "pw-102", target="UBINH")
+    row = ring.deps.store.get_link("UBINH")
+    assert row["linked_by"] == "UADMIN" and ring.deps.store.get_link("UADMIN") is None
+    await ring.slack.wait_for(lambda: ring.slack.posts("UBINH") and ring.slack.posts("UADMIN"), DEADLINE)
+    assert "<@UADMIN>" in ring.slack.posts("UBINH")[0].body["text"]
+
+
+async def test_a_forged_submission_for_someone_else_by_a_non_admin_is_refused(ring) -> None:
+    resp = await ring.view(VIEW_LINK, link_values("evil", "pw"), user="U0AGENT",
+                           private_metadata=LinkForm("UBINH").dump())
+    assert resp.json()["response_action"] == "errors"
+    assert ring.deps.store.get_link("UBINH") is None
+
+
+# -- /ring me and /ring unlink ------------------------------------------------------------------------
+async def test_ring_me_shows_the_sip_user_and_who_linked_it_never_the_password(ring) -> None:
+    await ring.command("me")
+    assert "/ring link" in await wait_reply(ring, 1)
+    await link_via_modal(ring, "UADMIN", "user_an101", "pw-101-secret", target="U0AGENT")
+    await ring.command("me")
+    text = await wait_reply(ring, 2)
+    assert "user_an101" in text and "<@UADMIN>" in text and "pw-101" not in text
+
+
+async def test_ring_unlink_removes_your_own_link_and_audits_it(ring) -> None:
+    await link_via_modal(ring, "U0AGENT", "user_an101", "pw-101")
+    await ring.command("unlink")
+    assert "user_an101" in await wait_reply(ring, 1)
+    assert ring.deps.store.get_link("U0AGENT") is None
+    assert ring.deps.store.audit(action="unlink")[0]["sip_user"] == "user_an101"
+    await ring.command("unlink")
+    assert "no phone linked" in await wait_reply(ring, 2)
+
+
+async def test_unlinking_someone_else_needs_an_admin(ring) -> None:
+    await link_via_modal(ring, "UADMIN", "user_binh102", "pw-102", target="UBINH")
+    await ring.command("unlink <@UBINH>", user="U0AGENT")
+    assert "admins" in await wait_reply(ring, 1)
+    assert ring.deps.store.get_link("UBINH") is not None
+    await ring.command("unlink <@UBINH>", user="UADMIN")
+    assert "<@UBINH>" in await wait_reply(ring, 2)
+    assert ring.deps.store.get_link("UBINH") is None
