@@ -37,6 +37,7 @@ def build_deps(settings: Settings, *, slack_client: Any, store: Any = None, antb
 
 # -- the running bot --------------------------------------------------------------------------------
 import asyncio  # noqa: E402
+import gc  # noqa: E402
 import json  # noqa: E402
 import signal  # noqa: E402
 import time  # noqa: E402
@@ -140,7 +141,10 @@ async def start(settings: Settings, *, mode: str, slack_client: Any = None, inst
     outbox_ref["outbox"] = outbox
     tracker = Tracker(grace_seconds=settings.grace_seconds)
     pipeline = Pipeline(tracker, store, deps.alerts, grace_seconds=settings.grace_seconds, metrics=metrics)
-    reconciler = Reconciler(store, antbuddy, deps.alerts, tz=settings.tz)
+    # History is read up to `settle` seconds ago: long enough for the stream to decide a call first
+    # (richer alert), short enough that a call lost in a crash is recovered within a minute.
+    settle = max(10.0, settings.grace_seconds * 5)
+    reconciler = Reconciler(store, antbuddy, deps.alerts, tz=settings.tz, settle_seconds=settle)
     reconcile_lock = asyncio.Lock()
 
     async def reconcile(reason: str) -> None:
@@ -154,7 +158,11 @@ async def start(settings: Settings, *, mode: str, slack_client: Any = None, inst
                 log.warning("reconcile failed reason=%s error=%s", reason, exc)
 
     async def on_connected() -> None:
-        asyncio.get_running_loop().create_task(reconcile("stream connected"))
+        # Nothing is replayed after a disconnect: read history now, and once more when the calls that ended
+        # during the gap have settled into it.
+        loop = asyncio.get_running_loop()
+        loop.create_task(reconcile("stream connected"))
+        loop.call_later(settle + 1.0, lambda: loop.create_task(reconcile("after reconnect settle")))
 
     stream = StreamClient(
         url=settings.antbuddy_ws_url,
@@ -192,8 +200,7 @@ async def start(settings: Settings, *, mode: str, slack_client: Any = None, inst
                                                                "max_instances": 1})
     scheduler.add_job(reconcile, "interval", seconds=settings.reconcile_seconds, args=["schedule"],
                       id="reconcile", replace_existing=True)
-    scheduler.add_job(deps.directory.refresh_queues, "interval", seconds=300, id="queues", replace_existing=True,
-                      next_run_time=None)
+    scheduler.add_job(deps.directory.refresh_queues, "interval", seconds=300, id="queues", replace_existing=True)
     scheduler.add_job(store.checkpoint, "interval", seconds=600, id="checkpoint", replace_existing=True)
     scheduler.start()
     rt.scheduler = scheduler
@@ -217,6 +224,10 @@ async def start(settings: Settings, *, mode: str, slack_client: Any = None, inst
                 loop.add_signal_handler(sig, rt.stopping.set)
             except (NotImplementedError, RuntimeError):
                 pass
+    # Start-up objects live for the whole run: freezing them keeps the garbage collector's full passes short,
+    # which is what kept /ring acks above 100 ms at p99 (docs/benchmarks.md).
+    gc.collect()
+    gc.freeze()
     log.info("ringbot started mode=%s http_port=%s db=%s", mode, rt.http_port, settings.db_path)
     return rt
 
@@ -247,6 +258,7 @@ async def shutdown(rt: Runtime, *, timeout: float = 8.0) -> None:
     await asyncio.gather(*rt.tasks, return_exceptions=True)
     if rt.http_runner is not None:
         await _bounded(rt.http_runner.cleanup(), 1.0)
+    await _bounded(rt.deps.directory.aclose(), 1.0)
     await _bounded(rt.deps.antbuddy.aclose(), 1.0)
     rt.deps.store.close()
     log.info("ringbot stopped cleanly")

@@ -10,8 +10,19 @@ _LINK = re.compile(r"<([^|>]+)\|([^>]+)>")
 _BARE = re.compile(r"<(https?://[^>]+)>")
 
 
+_EMOJI = {":red_circle:": "🔴", ":large_orange_circle:": "🟠", ":telephone_receiver:": "📞",
+          ":white_check_mark:": "✅", ":heavy_check_mark:": "✔", ":warning:": "⚠", ":arrow_lower_left:": "↙",
+          ":arrow_upper_right:": "↗", ":hourglass_flowing_sand:": "⏳", ":busts_in_silhouette:": "👥",
+          ":phone:": "☎", ":studio_microphone:": "🎙", ":green_circle:": "🟢", ":white_circle:": "⚪",
+          ":large_yellow_circle:": "🟡", ":large_blue_circle:": "🔵", ":black_circle:": "⚫", ":x:": "❌",
+          ":repeat:": "🔁", ":ballot_box_with_check:": "☑", ":large_green_circle:": "🟢", ":memo:": "📝",
+          ":double_vertical_bar:": "⏸", ":speech_balloon:": "💬", ":bust_in_silhouette:": "👤"}
+_EMOJI_CODE = re.compile(r":[a-z0-9_+\-]+:")
+
+
 def mrkdwn_to_text(text: str, names: dict[str, str] | None = None) -> str:
     names = names or {}
+    text = _EMOJI_CODE.sub(lambda m: _EMOJI.get(m.group(0), m.group(0)), text)
     text = _USER.sub(lambda m: "@" + (m.group(2) or names.get(m.group(1), m.group(1))), text)
     text = _CHANNEL.sub(lambda m: "#" + (m.group(2) or m.group(1)), text)
     text = _LINK.sub(lambda m: f"{m.group(2)} ({m.group(1)})", text)

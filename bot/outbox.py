@@ -392,7 +392,8 @@ class Outbox:
     # -- the four kinds ---------------------------------------------------------------------------
     def _metadata(self, row: dict[str, Any]) -> dict[str, Any]:
         return {"event_type": METADATA_EVENT,
-                "event_payload": {"alert_id": row.get("alert_id") or 0, "outbox_id": row["id"]}}
+                "event_payload": {"alert_id": row.get("alert_id") or 0, "outbox_id": row["id"],
+                                  "kind": row.get("kind", "post")}}
 
     def _render(self, alert: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
         try:

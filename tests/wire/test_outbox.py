@@ -93,7 +93,7 @@ async def test_alert_is_posted_once_with_blocks_metadata_and_its_ts_stored(rig, 
     call = fake.posts()[0]
     assert call.body["channel"] == "C0CALLS" and call.body["text"].startswith("Missed call from 0987 600 001")
     assert call.body["metadata"] == {"event_type": "ringbot_alert",
-                                     "event_payload": {"alert_id": alert["id"], "outbox_id": 1}}
+                                     "event_payload": {"alert_id": alert["id"], "outbox_id": 1, "kind": "post"}}
     assert any(b["type"] == "actions" for b in call.body["blocks"])
     assert await fake.wait_for(lambda: rig.store.get_alert(alert["id"])["ts"] is not None)
     assert rig.store.get_outbox(1)["status"] == "sent"

@@ -1,0 +1,110 @@
+"""The `ringbot` command: run, demo, simulator, doctor, backfill."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from datetime import date, datetime
+
+from bot import __version__
+from bot.config import ConfigError, load_settings
+
+DESCRIPTION = "ringbot: AntBuddy Ring missed and abandoned calls in Slack, /ring commands and Call back."
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="ringbot", description=DESCRIPTION)
+    p.add_argument("--version", action="version", version=f"ringbot {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="command")
+
+    run = sub.add_parser("run", help="run the bot (Socket Mode when SLACK_APP_TOKEN is set, else HTTP mode)")
+    run.add_argument("--mode", choices=("socket", "http"), help="force a mode (default: socket if SLACK_APP_TOKEN)")
+
+    demo = sub.add_parser("demo", help="no credentials needed: simulator + bot + Slack printed to this terminal")
+    demo.add_argument("--seconds", type=float, default=0, help="stop by itself after this many seconds (0: Ctrl-C)")
+    demo.add_argument("--speed", type=float, default=1.0, help="how fast the simulated calls play (default 1.0)")
+
+    sim = sub.add_parser("simulator", help="the AntBuddy simulator alone (REST + event stream + control API)")
+    sim.add_argument("--host", default="127.0.0.1")
+    sim.add_argument("--port", type=int, default=8700)
+    sim.add_argument("--protocol", choices=("socketio", "socketio09", "kazoo"), default="socketio")
+    sim.add_argument("--payload-style", choices=("kazoo", "snake"), default="kazoo",
+                     help="event keys as Kazoo sends them (Call-ID...) or as AntBuddy's document shows (call_id...)")
+    sim.add_argument("--traffic", type=float, default=0, help="random calls per minute to play (0: only on request)")
+
+    sub.add_parser("doctor", help="check every setting against AntBuddy, Slack and the database")
+
+    back = sub.add_parser("backfill", help="reconcile AntBuddy's call history since a date into alerts (exactly once)")
+    back.add_argument("--since", required=True, help="YYYY-MM-DD")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command is None:
+        _parser().print_help()
+        return 0
+    try:
+        if args.command == "simulator":
+            return _simulator(args)
+        if args.command == "demo":
+            from bot.demo import run_demo
+
+            return asyncio.run(run_demo(seconds=args.seconds, speed=args.speed))
+        mode = getattr(args, "mode", None)
+        settings = load_settings(mode=mode)
+    except ConfigError as exc:
+        print(f"ringbot: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 0
+    from bot.logs import setup_logging
+
+    setup_logging(settings.log_level, settings.log_format, settings.secrets())
+    try:
+        if args.command == "run":
+            from bot.app import run
+
+            mode = args.mode or ("socket" if settings.socket_mode else "http")
+            if mode == "http" and not settings.slack_signing_secret:
+                print("ringbot: configuration error: SLACK_SIGNING_SECRET is not set (required in HTTP mode)",
+                      file=sys.stderr)
+                return 2
+            return asyncio.run(run(settings, mode=mode))
+        if args.command == "doctor":
+            from bot.doctor import run_doctor
+
+            return asyncio.run(run_doctor(settings))
+        if args.command == "backfill":
+            try:
+                since = date.fromisoformat(args.since)
+            except ValueError:
+                print(f"ringbot: --since must be YYYY-MM-DD, got {args.since!r}", file=sys.stderr)
+                return 2
+            from bot.backfill import run_backfill
+
+            return asyncio.run(run_backfill(settings, datetime(since.year, since.month, since.day)))
+    except KeyboardInterrupt:
+        return 0
+    return 0
+
+
+def _simulator(args: argparse.Namespace) -> int:
+    import logging
+    import os
+
+    from bot.config import read_dotenv
+    from bot.simulator.server import run_simulator
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+    try:
+        asyncio.run(run_simulator(args.host, args.port, args.protocol, payload_style=args.payload_style,
+                                  traffic_per_minute=args.traffic,
+                                  environ={**read_dotenv(), **os.environ}))
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
