@@ -179,6 +179,19 @@ async def start(settings: Settings, *, mode: str, slack_client: Any = None, inst
     metrics.gauge_fn("outbox_pending", lambda: float(store.outbox_depth()))
     metrics.gauge_fn("calls_in_memory", lambda: float(len(tracker)))
     metrics.gauge_fn("stream_reconnects_total", lambda: float(stream.stats.reconnects))
+    metrics.gauge_fn("events_rejected_total", lambda: float(pipeline.stats.rejected + stream.stats.malformed))
+    metrics.gauge_fn("outbox_dead", lambda: float(store.outbox_counts().get("dead", 0)))
+
+    def on_slack_call(kind: str, seconds: float, result: str) -> None:
+        metrics.observe("slack_seconds", seconds, kind=kind)
+        metrics.inc("slack_posts_total", kind=kind, result=result)
+
+    def on_antbuddy_call(endpoint: str, seconds: float, ok: bool) -> None:
+        metrics.observe("antbuddy_seconds", seconds, endpoint=endpoint)
+        metrics.inc("antbuddy_requests_total", endpoint=endpoint, result="ok" if ok else "error")
+
+    outbox.on_call = on_slack_call
+    antbuddy.stats.observer = on_antbuddy_call
 
     await outbox.recover()
     rt.tasks.append(asyncio.create_task(pipeline.run(), name="pipeline"))

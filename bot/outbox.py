@@ -163,6 +163,8 @@ class Outbox:
         self.fold_idle_seconds = fold_idle_seconds
         self.tz = tz or ZoneInfo("Asia/Ho_Chi_Minh")
         self._stats = OutboxStats()
+        # Optional hook (kind, seconds, result) for every Slack call: the app feeds /metrics from it.
+        self.on_call: Callable[[str, float, str], None] | None = None
         self._post_buckets: dict[str, TokenBucket] = {}
         self._update_buckets: dict[str, TokenBucket] = {}
         self._global_updates = TokenBucket(updates_per_minute / 60.0, max(1.0, min(5.0, updates_per_minute / 10)),
@@ -586,16 +588,22 @@ class Outbox:
         try:
             resp = await asyncio.wait_for(send(), self.call_timeout)
         except SlackApiError as exc:
-            self._stats.latencies.append(time.monotonic() - started)
+            self._observe(row, started, "error")
             self._failed(row, lane, attempts, exc)
             return None
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
-            self._stats.latencies.append(time.monotonic() - started)
+            self._observe(row, started, "network")
             self._transient(row, attempts, f"network: {type(exc).__name__}: {exc}"[:300])
             return None
-        self._stats.latencies.append(time.monotonic() - started)
+        self._observe(row, started, "ok")
         self._consecutive_429 = 0
         return resp
+
+    def _observe(self, row: dict[str, Any], started: float, result: str) -> None:
+        seconds = time.monotonic() - started
+        self._stats.latencies.append(seconds)
+        if self.on_call is not None:
+            self.on_call(str(row.get("kind")), seconds, result)
 
     def _failed(self, row: dict[str, Any], lane: str, attempts: int, exc: SlackApiError) -> None:
         status = exc.response.status_code

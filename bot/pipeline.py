@@ -62,8 +62,6 @@ class Pipeline:
             event = normalise(name, payload)
         except MalformedEvent as exc:
             self.stats.rejected += 1
-            if self.metrics:
-                self.metrics.inc("events_rejected_total")
             log.warning("event rejected name=%.40s reason=%s", name, exc)
             return
         except Exception as exc:  # noqa: BLE001 - a bug in parsing must not stop the stream

@@ -7,7 +7,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, AsyncIterator
+from typing import TYPE_CHECKING, Any, AsyncIterator, Callable
 from urllib.parse import quote
 
 import httpx
@@ -46,12 +46,15 @@ class ClientStats:
     """Per-endpoint counters for /metrics."""
 
     endpoints: dict[str, EndpointStats] = field(default_factory=dict)
+    observer: Callable[[str, float, bool], None] | None = None  # the app feeds /metrics from it
 
     def record(self, endpoint: str, seconds: float, ok: bool) -> None:
         s = self.endpoints.setdefault(endpoint, EndpointStats())
         s.requests += 1
         s.failures += 0 if ok else 1
         s.latency_sum += seconds
+        if self.observer is not None:
+            self.observer(endpoint, seconds, ok)
 
 
 # httpx raises these before a single byte of the request left: safe to retry even a click-to-call.
