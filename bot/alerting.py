@@ -129,6 +129,9 @@ class AlertService:
             "direction": call["direction"], "talk_seconds": call["talk_seconds"], "call_id": decision.call_id,
             "agent": agent, "slack_user": self.store.slack_user_for_sip(agent) if agent else None,
         }
+        if not detail["slack_user"] and call["direction"] == "outbound" and alert.get("claimed_by"):
+            # The person who clicked Call back is who reached the customer on an outbound call.
+            detail["slack_user"] = alert["claimed_by"]
         self.store.update_alert(alert["id"], status="resolved", resolved_at=self.clock(), resolved_by=agent,
                                 resolved_detail=detail)
         self.store.enqueue("update", alert["channel"], alert_id=alert["id"])

@@ -107,7 +107,7 @@ class Runtime:
 
 def alert_renderer(deps: Deps):
     """The outbox's render callback: an alert row -> (fallback text, blocks), with its call and queue name."""
-    return deps.alerts.renderer(queue_name=deps.directory.queue_name)
+    return deps.alerts.renderer(queue_name=deps.directory.queue_name, agent_name=deps.directory.agent_name)
 
 
 async def start(settings: Settings, *, mode: str, slack_client: Any = None, install_signals: bool = True) -> Runtime:
@@ -214,10 +214,12 @@ async def start(settings: Settings, *, mode: str, slack_client: Any = None, inst
     scheduler.add_job(reconcile, "interval", seconds=settings.reconcile_seconds, args=["schedule"],
                       id="reconcile", replace_existing=True)
     scheduler.add_job(deps.directory.refresh_queues, "interval", seconds=300, id="queues", replace_existing=True)
+    scheduler.add_job(deps.directory.refresh_agents, "interval", seconds=600, id="agents", replace_existing=True)
     scheduler.add_job(store.checkpoint, "interval", seconds=600, id="checkpoint", replace_existing=True)
     scheduler.start()
     rt.scheduler = scheduler
     asyncio.get_running_loop().create_task(_quietly(deps.directory.refresh_queues()))
+    asyncio.get_running_loop().create_task(_quietly(deps.directory.refresh_agents()))
 
     bolt = build_bolt_app(deps, client, signing_secret=settings.slack_signing_secret if mode == "http" else None)
     rt.bolt = bolt

@@ -46,6 +46,30 @@ class Directory:
         except Exception as exc:  # noqa: BLE001 - a background refresh logs and waits for the next run
             log.warning("directory refresh failed kind=queues error=%s", type(exc).__name__)
 
+    async def refresh_agents(self) -> None:
+        """Fetch the agent list now so alerts can show names instead of extensions; never raises."""
+        self._cache.pop("agents", None)
+        try:
+            agents = await self.agents()
+        except Exception as exc:  # noqa: BLE001 - names are a nicety; the next run tries again
+            log.warning("directory refresh failed kind=agents error=%s", type(exc).__name__)
+            return
+        names: dict[str, str] = {}
+        for a in agents:
+            name = getattr(a, "name", None)
+            if not name:
+                continue
+            for key in (getattr(a, "agent_id", None), getattr(a, "username", None), *getattr(a, "extensions", ())):
+                if key:
+                    names[str(key)] = name
+        self._agent_names = names
+
+    def agent_name(self, who: str | None) -> str | None:
+        """An agent's name by extension, username or id, from the last fetched list (sync, for renderers)."""
+        if not who:
+            return None
+        return getattr(self, "_agent_names", {}).get(str(who))
+
     def queue_name(self, queue_id: str | None) -> str | None:
         """The queue's name from the last fetched list (sync, for renderers); None when unknown."""
         if not queue_id:

@@ -128,7 +128,7 @@ def _agents(call: Mapping[str, Any] | None, agent_name: Callable[[str], str | No
     """Who rang: the stream's usernames, else the agents history says missed it (names when known)."""
     if not call:
         return []
-    names = [str(a) for a in (call.get("agents_rung") or []) if a]
+    names = [str((agent_name(str(a)) if agent_name else None) or a) for a in (call.get("agents_rung") or []) if a]
     detail = call.get("detail") or {}
     if not names and isinstance(detail, dict):
         for miss in (detail.get("queue_stat") or {}).get("misses") or []:
@@ -161,7 +161,7 @@ def _waited_seconds(alert: Mapping[str, Any], call: Mapping[str, Any]) -> int:
     return int(call.get("ring_seconds") or 0)
 
 
-def state_line(alert: Mapping[str, Any]) -> str | None:
+def state_line(alert: Mapping[str, Any], agent_name: Callable[[str], str | None] | None = None) -> str | None:
     """The lifecycle line: calling back, handled, resolved (None while simply open)."""
     status = alert.get("status")
     if status == "calling_back":
@@ -172,7 +172,10 @@ def state_line(alert: Mapping[str, Any]) -> str | None:
         detail = alert.get("resolved_detail") or {}
         if not isinstance(detail, dict):
             detail = {}
-        who = detail.get("slack_user") or detail.get("agent") or alert.get("resolved_by")
+        who = detail.get("slack_user")
+        if not who:
+            agent = detail.get("agent") or alert.get("resolved_by")
+            who = ((agent_name(str(agent)) if agent_name and agent else None) or agent) or None
         talk = format_duration(detail.get("talk_seconds"))
         direction = detail.get("direction")
         if direction not in ("inbound", "outbound"):
@@ -257,7 +260,7 @@ def render_alert(
     if ctx:
         blocks.append(ctx)
 
-    state = state_line(alert)
+    state = state_line(alert, agent_name)
     if state:
         blocks.append(_section(state))
     blocks.append(_actions(alert))

@@ -253,3 +253,26 @@ def test_a_malformed_routes_file_is_refused_with_the_file_and_entry_named(store,
 def test_a_missing_routes_file_says_so(store, tmp_path):
     with pytest.raises(RoutesFileError, match="cannot read it"):
         load_routes_file(store, tmp_path / "nope.yml")
+
+
+def test_a_call_back_that_reaches_the_customer_is_credited_to_whoever_clicked(svc, store):
+    svc.handle_decision(decision())
+    alert = store.alert_for_call("a1")
+    svc.claim(alert["id"], "U0CLICKER")
+    svc.handle_decision(decision("b1", outcome=Outcome.OUTBOUND_ANSWERED, at=T0 + timedelta(minutes=5),
+                                 talk_seconds=60, answered_by="101", hangup_cause="NORMAL_CLEARING"))
+    alert = store.alert_for_call("a1")
+    assert alert["status"] == "resolved"
+    assert alert["resolved_detail"]["slack_user"] == "U0CLICKER"
+
+
+def test_alerts_show_agent_names_instead_of_extensions_when_known(svc, store):
+    from handlers.render.alert import render_alert
+
+    svc.handle_decision(decision(agents_rung=("101", "102")))
+    alert = store.alert_for_call("a1")
+    call = store.get_call("a1")
+    names = {"101": "Nguyễn Văn An"}.get
+    text, blocks = render_alert(alert, call, queue_name=None, tz=svc.tz, now=T0.timestamp(), agent_name=names)
+    shown = str(blocks)
+    assert "Nguyễn Văn An, 102" in shown
