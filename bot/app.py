@@ -2,8 +2,16 @@
 scheduler. One asyncio loop runs it all; `run()` owns start-up and an orderly shutdown."""
 from __future__ import annotations
 
+import asyncio
+import gc
+import json
 import logging
+import signal
+import time
+from dataclasses import dataclass, field
 from typing import Any
+
+from aiohttp import web
 
 from bot.config import Settings
 from handlers.deps import Deps
@@ -36,15 +44,6 @@ def build_deps(settings: Settings, *, slack_client: Any, store: Any = None, antb
 
 
 # -- the running bot --------------------------------------------------------------------------------
-import asyncio  # noqa: E402
-import gc  # noqa: E402
-import json  # noqa: E402
-import signal  # noqa: E402
-import time  # noqa: E402
-from dataclasses import dataclass, field  # noqa: E402
-
-from aiohttp import web  # noqa: E402
-
 
 @dataclass
 class Runtime:

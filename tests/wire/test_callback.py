@@ -10,7 +10,7 @@ import pytest
 
 from handlers.callback import dialer_for
 from handlers.deps import ACTION_CALLBACK, ACTION_HANDLED, ACTION_OPEN_LINK, ACTION_UNHANDLE
-from tests.wire.test_link import (  # shared helpers and the `ring` fixture (bot_http + handlers ready)
+from tests.wire.link_support import (  # shared helpers and the `ring` fixture (bot_http + handlers ready)
     eventually,
     link_via_modal,
     ring,  # noqa: F401

@@ -11,7 +11,7 @@ from bot.vault import Vault
 from handlers.callback import dialer_for
 from handlers.deps import ACTION_CALLBACK, ACTION_OPEN_LINK, VIEW_LINK
 from handlers.render.link import LinkForm
-from tests.wire.test_link import (  # shared helpers and the `ring` fixture
+from tests.wire.link_support import (  # shared helpers and the `ring` fixture
     link_values,
     link_via_modal,
     ring,  # noqa: F401

@@ -11,7 +11,7 @@ import pytest
 
 from bot.antbuddy.errors import AuthError
 from bot.stream.client import StreamAuthError, StreamClient
-from tests.wire.test_stream_support import (
+from tests.wire.stream_support import (
     ACCOUNT,
     BACKENDS,
     BINDINGS,

@@ -12,7 +12,7 @@ from aiohttp import web
 from bot.simulator.stream_kazoo import KazooStream
 from bot.stream.kazoo import KazooTransport
 from bot.stream.transport import ConnectError
-from tests.wire.test_stream_support import ACCOUNT, Authz, Sink, serve_app, sim_backend, wait_until
+from tests.wire.stream_support import ACCOUNT, Authz, Sink, serve_app, sim_backend, wait_until
 
 pytestmark = pytest.mark.timeout(15)
 

@@ -9,7 +9,7 @@ from aiohttp import web
 
 from bot.stream.client import StreamClient
 from bot.stream.probe import probe
-from tests.wire.test_stream_support import ACCOUNT, BACKENDS, Sink, Tokens, backend, serve_app, wait_until
+from tests.wire.stream_support import ACCOUNT, BACKENDS, Sink, Tokens, backend, serve_app, wait_until
 
 pytestmark = pytest.mark.timeout(15)
 

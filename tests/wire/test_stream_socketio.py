@@ -8,7 +8,7 @@ import pytest
 
 from bot.stream.socketio import SocketIOTransport
 from bot.stream.transport import ConnectError, NotConnected
-from tests.wire.test_stream_support import (
+from tests.wire.stream_support import (
     ACCOUNT,
     Sink,
     js_backend,

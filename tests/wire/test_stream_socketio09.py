@@ -10,7 +10,7 @@ import pytest
 
 from bot.stream.socketio09 import SocketIO09Transport
 from bot.stream.transport import ConnectError, ProtocolError
-from tests.wire.test_stream_support import (
+from tests.wire.stream_support import (
     ACCOUNT,
     Sink,
     js_backend,
