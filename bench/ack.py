@@ -7,7 +7,7 @@ response_url. Stops by itself.
 
     python bench/ack.py                      # 500 requests, concurrency 20, AntBuddy delay 5 s
     python bench/ack.py -n 200 -c 50 --delay 2
-    python bench/ack.py --gc-freeze          # the same after gc.freeze(): shows what the GC pauses cost
+    python bench/ack.py --no-gc-freeze       # without the gc.freeze() that `ringbot run` does after start-up
 """
 from __future__ import annotations
 
@@ -144,8 +144,8 @@ def main() -> int:
     parser.add_argument("-c", "--concurrency", type=int, default=20)
     parser.add_argument("--delay", type=float, default=5.0, help="seconds AntBuddy takes per REST answer")
     parser.add_argument("--answer-wait", type=float, default=20.0, help="how long to wait for the answers")
-    parser.add_argument("--gc-freeze", action="store_true",
-                        help="gc.freeze() after start-up (the slowest acks are full garbage collections)")
+    parser.add_argument("--no-gc-freeze", action="store_true",
+                        help="skip the gc.freeze() that `ringbot run` does after start-up (shows what GC pauses cost)")
     parser.add_argument("--client", metavar="URL", help=argparse.SUPPRESS)  # the child process's mode
     parser.add_argument("--webhook", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -156,7 +156,7 @@ def main() -> int:
         print(json.dumps(result))
         return 0
     return asyncio.run(asyncio.wait_for(
-        run(args.requests, args.concurrency, args.delay, args.answer_wait, args.gc_freeze),
+        run(args.requests, args.concurrency, args.delay, args.answer_wait, not args.no_gc_freeze),
         timeout=args.answer_wait + args.requests * 0.5 + 60))
 
 
