@@ -40,6 +40,7 @@ def test_each_missing_required_variable_is_named(missing: str) -> None:
     ("ANTBUDDY_HISTORY_DATE_FORMAT", "roman"), ("ANTBUDDY_HISTORY_HASH", "md5"), ("RINGBOT_TIMEZONE", "Mars/Base"),
     ("SLACK_BOT_TOKEN", "xoxp-user-token"), ("SLACK_APP_TOKEN", "xoxb-not-app"), ("ANTBUDDY_API_URL", "ftp://x"),
     ("RINGBOT_LOG_FORMAT", "xml"), ("RINGBOT_ALERT_CHANNEL", "general"),
+    ("RINGBOT_CHANNEL_POSTS_PER_SECOND", "0"), ("RINGBOT_CHANNEL_POSTS_PER_SECOND", "fast"),
 ])
 def test_malformed_values_are_refused_with_the_variable_named(var: str, value: str) -> None:
     with pytest.raises(ConfigError, match=var):
