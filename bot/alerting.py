@@ -51,8 +51,10 @@ class AlertService:
         clock: Callable[[], float] = time.time,
         wake: Callable[[], None] = lambda: None,
         tz: ZoneInfo | None = None,
+        queue_name: Callable[[str], str | None] = lambda _id: None,
     ) -> None:
         self.store = store
+        self.queue_name = queue_name  # routes may name a queue instead of giving its id
         self.default_channel = default_channel
         self.clock = clock
         self.wake = wake
@@ -108,7 +110,8 @@ class AlertService:
                                body={"text": render_repeat_reply(call, self.tz), "call_id": decision.call_id})
             return "repeat"
         channel = self.store.route_for(
-            queue_id=decision.queue_id, did_key=number_key(decision.dialled) or None) or self.default_channel
+            queue_id=decision.queue_id, did_key=number_key(decision.dialled) or None,
+            queue_name=self.queue_name(decision.queue_id) if decision.queue_id else None) or self.default_channel
         alert_id = self.store.create_alert({
             "call_id": decision.call_id, "customer_number": decision.customer_number, "customer_key": key,
             "outcome": call["outcome"], "channel": channel, "last_call_at": call["started_at"],
@@ -196,10 +199,10 @@ class AlertService:
         return row
 
     # -- history ----------------------------------------------------------------------------------
-    def enrich_from_history(self, call_id: str, record: "HistoryRecord") -> bool:
+    def enrich_from_history(self, call_id: str, record: "HistoryRecord", *, notify: bool = True) -> bool:
         """Add what history knows (queue wait, misses, end reason, recording) to a stored call.
 
-        Returns True when something an alert shows changed (then its message is updated)."""
+        Returns True when something an alert shows changed (then, with `notify`, its message is updated)."""
         call = self.store.get_call(call_id)
         if call is None:
             return False
@@ -225,7 +228,7 @@ class AlertService:
         changed = before != after
         with self.store.transaction():
             self.store.update_call(call_id, **fields)
-            alert = self.store.alert_for_call(call_id) if changed else None
+            alert = self.store.alert_for_call(call_id) if (changed and notify) else None
             if alert is not None and alert["call_id"] == call_id:
                 # Only the alert's own first call is drawn on it; a repeat's detail is not shown.
                 self.store.update_alert(alert["id"])  # bump the version: the rendered content changed

@@ -18,6 +18,18 @@ from handlers.deps import Deps
 
 log = logging.getLogger(__name__)
 
+HEARTBEAT_KEY = "bot_heartbeat"
+HEARTBEAT_SECONDS = 10
+
+
+def bot_is_running(store: Any, *, now: float | None = None) -> bool:
+    """True while a `ringbot run` on this database is alive (its heartbeat is fresh)."""
+    try:
+        beat = float(store.get_meta(HEARTBEAT_KEY) or 0)
+    except ValueError:
+        return False
+    return (now or time.time()) - beat < HEARTBEAT_SECONDS * 3
+
 
 def build_deps(settings: Settings, *, slack_client: Any, store: Any = None, antbuddy: Any = None,
                wake_outbox: Any = None) -> Deps:
@@ -30,13 +42,14 @@ def build_deps(settings: Settings, *, slack_client: Any, store: Any = None, antb
 
     store = store or Store.open(settings.db_path)
     antbuddy = antbuddy or AntBuddyClient.from_settings(settings)
+    directory = Directory(antbuddy)
     alerts = AlertService(store, default_channel=settings.alert_channel,
-                          wake=wake_outbox or (lambda: None), tz=settings.tz)
+                          wake=wake_outbox or (lambda: None), tz=settings.tz, queue_name=directory.queue_name)
     return Deps(
         settings=settings,
         store=store,
         antbuddy=antbuddy,
-        directory=Directory(antbuddy),
+        directory=directory,
         alerts=alerts,
         vault=Vault(settings.secret_key),
         extra={"slack_client": slack_client},
@@ -133,7 +146,11 @@ async def start(settings: Settings, *, mode: str, slack_client: Any = None, inst
     if settings.routes_file:
         from bot.routes import load_routes_file
 
-        count = load_routes_file(store, settings.routes_file)
+        # Queue names in the file become ids when AntBuddy answers in time; a name it can't map still routes,
+        # because alerts also look routes up by their queue's name.
+        await _bounded(deps.directory.refresh_queues(), 5.0)
+        names = {name: qid for qid, name in deps.directory.queue_names().items()}
+        count = load_routes_file(store, settings.routes_file, queue_ids=names)
         log.info("routes loaded file=%s count=%s", settings.routes_file, count)
     outbox = Outbox(store, client, render=alert_renderer(deps), rate_per_second=settings.channel_posts_per_second,
                     tz=settings.tz)
@@ -215,6 +232,12 @@ async def start(settings: Settings, *, mode: str, slack_client: Any = None, inst
     scheduler.add_job(deps.directory.refresh_queues, "interval", seconds=300, id="queues", replace_existing=True)
     scheduler.add_job(deps.directory.refresh_agents, "interval", seconds=600, id="agents", replace_existing=True)
     scheduler.add_job(store.checkpoint, "interval", seconds=600, id="checkpoint", replace_existing=True)
+
+    def heartbeat() -> None:
+        store.set_meta(HEARTBEAT_KEY, f"{time.time():.3f}")  # tells `ringbot backfill` a bot owns the outbox
+
+    heartbeat()
+    scheduler.add_job(heartbeat, "interval", seconds=HEARTBEAT_SECONDS, id="heartbeat", replace_existing=True)
     scheduler.start()
     rt.scheduler = scheduler
     asyncio.get_running_loop().create_task(_quietly(deps.directory.refresh_queues()))
@@ -272,6 +295,7 @@ async def shutdown(rt: Runtime, *, timeout: float = 8.0) -> None:
     await asyncio.gather(*rt.tasks, return_exceptions=True)
     if rt.http_runner is not None:
         await _bounded(rt.http_runner.cleanup(), 1.0)
+    rt.deps.store.set_meta(HEARTBEAT_KEY, "0")
     await _bounded(rt.deps.directory.aclose(), 1.0)
     await _bounded(rt.deps.antbuddy.aclose(), 1.0)
     rt.deps.store.close()

@@ -11,7 +11,7 @@ log = logging.getLogger(__name__)
 
 
 async def run_backfill(settings: Settings, since: datetime, *, out=print) -> int:
-    from bot.app import alert_renderer, build_deps
+    from bot.app import alert_renderer, bot_is_running, build_deps
     from bot.outbox import Outbox
     from bot.reconcile import Reconciler
     from bot.slackapp import build_slack_client
@@ -29,6 +29,11 @@ async def run_backfill(settings: Settings, since: datetime, *, out=print) -> int
     try:
         result = await reconciler.backfill(since.date())
         out(f"backfill since {since.date()}: {result}")
+        if bot_is_running(deps.store):
+            # Two outboxes on one database could post the same row twice: the running bot sends these.
+            out(f"ringbot run is running on this database: it posts the {deps.store.outbox_depth()} queued "
+                "Slack message(s) itself")
+            return 0
         await outbox.recover()
         sent = await outbox.drain(timeout=600.0)
         out(f"posted {sent} Slack messages; {deps.store.outbox_depth()} still pending "

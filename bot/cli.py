@@ -36,6 +36,9 @@ def _parser() -> argparse.ArgumentParser:
 
     back = sub.add_parser("backfill", help="reconcile AntBuddy's call history since a date into alerts (exactly once)")
     back.add_argument("--since", required=True, help="YYYY-MM-DD")
+
+    requeue = sub.add_parser("requeue", help="retry Slack messages that were given up on (e.g. after inviting the bot)")
+    requeue.add_argument("--channel", help="only this channel id")
     return p
 
 
@@ -65,6 +68,15 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "run":
             from bot.app import run
 
+            if settings.routes_file:
+                from bot.routes import RoutesFileError, read_routes_file
+
+                try:
+                    read_routes_file(settings.routes_file)
+                except RoutesFileError as exc:
+                    print(f"ringbot: configuration error: RINGBOT_ROUTES_FILE: {exc}", file=sys.stderr)
+                    return 2
+
             mode = args.mode or ("socket" if settings.socket_mode else "http")
             if mode == "http" and not settings.slack_signing_secret:
                 print("ringbot: configuration error: SLACK_SIGNING_SECRET is not set (required in HTTP mode)",
@@ -75,6 +87,17 @@ def main(argv: list[str] | None = None) -> int:
             from bot.doctor import run_doctor
 
             return asyncio.run(run_doctor(settings))
+        if args.command == "requeue":
+            from storage import Store
+
+            store = Store.open(settings.db_path)
+            try:
+                count = store.requeue_dead(channel=args.channel)
+            finally:
+                store.close()
+            print(f"{count} Slack message(s) queued again; a running ringbot sends them within seconds "
+                  "(each is first looked up in Slack, so nothing is posted twice)")
+            return 0
         if args.command == "backfill":
             try:
                 since = date.fromisoformat(args.since)

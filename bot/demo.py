@@ -23,11 +23,11 @@ DEMO_USER = "U0AN"  # the team lead who clicks Call back in the demo
 NAMES = {DEMO_USER: "an", "UBOT": "ringbot", "UADMIN": "admin"}
 
 SCRIPT = (  # (scenario, caller, pause after, what the viewer should notice)
-    ("answered", "0912345678", 0.2, "an answered call: no alert"),
-    ("missed_cancel", "0987654321", 0.6, "a missed call: one alert"),
-    ("queue_abandoned", "0909123456", 0.6, "a caller gives up in the CSKH queue: abandoned alert"),
-    ("missed_ringout", "0987654321", 0.6, "the same number calls again: the open alert is updated, not duplicated"),
-    ("ringgroup_answered", "0356789012", 0.2, "a ring group call answered by one agent: no alert"),
+    ("answered", "0912345678", 0.0, "an answered call: no alert"),
+    ("missed_cancel", "0987654321", 0.3, "a missed call: one alert"),
+    ("queue_abandoned", "0909123456", 0.3, "a caller gives up in the CSKH queue: abandoned alert"),
+    ("missed_ringout", "0987654321", 0.3, "the same number calls again: the open alert is updated, not duplicated"),
+    ("ringgroup_answered", "0356789012", 0.0, "a ring group call answered by one agent: no alert"),
 )
 
 
@@ -127,7 +127,7 @@ async def _play(http: httpx.AsyncClient, sim_url: str, bot_url: str, slack: Fake
     for scenario, caller, after, note in SCRIPT:
         say(f"\n☎  {caller} calls the hotline — {note}")
         await http.post(f"{sim_url}/_sim/calls", json={"scenario": scenario, "caller": caller,
-                                                      "speed": 0.015 / max(speed, 0.01), "wait": True})
+                                                      "speed": 0.01 / max(speed, 0.01), "wait": True})
         await pause(after + rt.settings.grace_seconds)
     alerts = rt.deps.store.open_alerts(limit=1)
     if alerts:
@@ -138,12 +138,12 @@ async def _play(http: httpx.AsyncClient, sim_url: str, bot_url: str, slack: Fake
         await _signed(http, bot_url, block_actions_body(
             "alert_callback", str(alert["id"]), user_id=DEMO_USER, channel_id=alert["channel"],
             message_ts=alert.get("ts") or "", response_url=slack.response_url("demo-callback")))
-        await pause(2.5)
+        await pause(2.0)
     for text in ("queues", "agents"):
         say(f"\n⌨  @an types /ring {text}")
         await _signed(http, bot_url, slash_command_body(text, user_id=DEMO_USER, channel_id=DEMO_CHANNEL,
                                                         response_url=slack.response_url(f"demo-{text}")))
-        await pause(1.0)
+        await pause(0.6)
     say("\n… now playing random traffic (about 12 calls a minute). Ctrl-C to stop.")
     await http.post(f"{sim_url}/_sim/traffic", json={"rate_per_minute": 12 * max(speed, 0.01),
                                                      "duration_seconds": 24 * 3600})

@@ -637,14 +637,14 @@ class Outbox:
         return until
 
     def _transient(self, row: dict[str, Any], attempts: int, error: str) -> None:
-        if attempts >= self.max_attempts:
-            self._dead(row, f"gave up after {attempts} attempts: {error}")
-            return
-        delay = min(self.backoff_cap, self.backoff_base * 2 ** (attempts - 1)) * random.uniform(0.5, 1.0)
+        """5xx, timeouts, network: Slack will come back, so the row is never given up on (an outage of hours
+        must not lose an alert); after `max_attempts` it is retried every `backoff_cap` seconds."""
+        delay = min(self.backoff_cap, self.backoff_base * 2 ** (min(attempts, 30) - 1)) * random.uniform(0.5, 1.0)
         self.store.requeue_outbox(row["id"], next_at=self.clock() + delay, error=error)
         self._stats.retried += 1
-        log.warning("outbox retry outbox_id=%s kind=%s channel=%s attempt=%s in=%.2fs error=%s", row["id"],
-                    row["kind"], row["channel"], attempts, delay, error)
+        level = logging.WARNING if attempts < self.max_attempts else logging.ERROR
+        log.log(level, "outbox retry outbox_id=%s kind=%s channel=%s attempt=%s in=%.2fs error=%s", row["id"],
+                row["kind"], row["channel"], attempts, delay, error)
 
     def _dead(self, row: dict[str, Any], error: str, *, log_level: int = logging.ERROR) -> None:
         self.store.mark_outbox(row["id"], "dead", error=error[:1000])

@@ -210,6 +210,9 @@ class Reconciler:
                 result.enriched += 1
             return
         outcome = self.alerts.handle_decision(decision)
+        if outcome != "duplicate":
+            # Keep what history said with the call, so the next pass sees nothing new and edits nothing.
+            self.alerts.enrich_from_history(decision.call_id, record, notify=False)
         result.decisions += 1
         result.outcomes[outcome] = result.outcomes.get(outcome, 0) + 1
         if outcome == "new":

@@ -331,9 +331,11 @@ class Store:
     def routes(self) -> list[dict[str, Any]]:
         return self._rows("SELECT * FROM routes ORDER BY key")
 
-    def route_for(self, *, queue_id: str | None, did_key: str | None) -> str | None:
-        """Channel for an alert: by queue, then by DID, then the stored default (None: use the configured one)."""
-        keys = [k for k in (f"queue:{queue_id}" if queue_id else None, f"did:{did_key}" if did_key else None) if k]
+    def route_for(self, *, queue_id: str | None, did_key: str | None, queue_name: str | None = None) -> str | None:
+        """Channel for an alert: by queue (id, then name), then by DID, then the stored default
+        (None: use the configured one)."""
+        keys = [k for k in (f"queue:{queue_id}" if queue_id else None, f"queue:{queue_name}" if queue_name else None,
+                            f"did:{did_key}" if did_key else None) if k]
         keys.append("default")
         rows = {r["key"]: r["channel"] for r in self._rows(
             f"SELECT key, channel FROM routes WHERE key IN ({', '.join('?' * len(keys))})", keys)}
@@ -464,3 +466,13 @@ class Store:
         row = self.conn.execute("SELECT slack_user FROM links WHERE sip_user = ? ORDER BY linked_at DESC LIMIT 1",
                                 (sip_user,)).fetchone()
         return row[0] if row else None
+
+    def requeue_dead(self, *, channel: str | None = None) -> int:
+        """Give dead outbox rows another go (after fixing a channel or a long outage). Their attempt count stays
+        above zero, so the outbox first looks in Slack for each one and only posts what is not there."""
+        sql = "UPDATE outbox SET status = 'pending', next_at = 0, attempts = max(attempts, 1) WHERE status = 'dead'"
+        params: list[Any] = []
+        if channel:
+            sql += " AND channel = ?"
+            params.append(channel)
+        return self._write(sql, params).rowcount

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import contextlib
 import copy
 import hmac
@@ -418,7 +419,14 @@ async def run_simulator(
     print(f"AntBuddy simulator on {url} (protocol {protocol}); control API under {url}/_sim/", flush=True)
     if traffic_per_minute > 0:
         sim.start_traffic(traffic_per_minute, float("inf"))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):  # not the main thread (tests) or no signals here
+            pass
     try:
-        await asyncio.Event().wait()
+        await stop.wait()
     finally:
         await sim.stop()

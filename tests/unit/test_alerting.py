@@ -276,3 +276,10 @@ def test_alerts_show_agent_names_instead_of_extensions_when_known(svc, store):
     text, blocks = render_alert(alert, call, queue_name=None, tz=svc.tz, now=T0.timestamp(), agent_name=names)
     shown = str(blocks)
     assert "Nguyễn Văn An, 102" in shown
+
+
+def test_a_route_may_name_the_queue_instead_of_its_id(store):
+    svc = AlertService(store, default_channel="C0DEFAULT", queue_name={"q-cskh-1": "CSKH"}.get)
+    store.set_route("queue:CSKH", "C0CSKH")
+    svc.handle_decision(decision(queue_id="q-cskh-1", outcome=Outcome.ABANDONED))
+    assert store.alert_for_call("a1")["channel"] == "C0CSKH"

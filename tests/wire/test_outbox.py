@@ -290,3 +290,16 @@ async def test_the_outbox_owns_retries_even_when_given_a_client_with_sdk_retry_h
         assert rig.outbox.stats.rate_limited == 1  # seen and paced by the outbox, not slept inside the SDK
     finally:
         rig.store.close()
+
+
+async def test_a_long_slack_outage_never_dead_letters_an_alert(rig, fake):
+    """More failures than max_attempts: the post keeps being retried (at the cap) and arrives once."""
+    fake.fail("chat.postMessage", status=503, count=6)
+    rig.make_outbox(max_attempts=3, backoff_base=0.01, backoff_cap=0.05)
+    rig.start()
+    rig.alerts.handle_decision(decision(1))
+    assert await fake.wait_for(lambda: len(fake.posts()) == 1, timeout=10)
+    await asyncio.sleep(0.2)
+    assert len(fake.posts()) == 1
+    assert rig.store.outbox_counts().get("dead", 0) == 0
+    assert [c.status for c in fake.calls_to("chat.postMessage", ok_only=False)] == [503] * 6 + [200]
