@@ -231,12 +231,16 @@ async def start(settings: Settings, *, mode: str, slack_client: Any = None, inst
                       id="reconcile", replace_existing=True)
     scheduler.add_job(deps.directory.refresh_queues, "interval", seconds=300, id="queues", replace_existing=True)
     scheduler.add_job(deps.directory.refresh_agents, "interval", seconds=600, id="agents", replace_existing=True)
-    scheduler.add_job(store.checkpoint, "interval", seconds=600, id="checkpoint", replace_existing=True)
+    # Jobs are `async def` so they run on the loop thread: plain functions would run in APScheduler's thread
+    # pool, and the SQLite connection belongs to this thread.
+    async def checkpoint() -> None:
+        store.checkpoint()
 
-    def heartbeat() -> None:
+    async def heartbeat() -> None:
         store.set_meta(HEARTBEAT_KEY, f"{time.time():.3f}")  # tells `ringbot backfill` a bot owns the outbox
 
-    heartbeat()
+    scheduler.add_job(checkpoint, "interval", seconds=600, id="checkpoint", replace_existing=True)
+    await heartbeat()
     scheduler.add_job(heartbeat, "interval", seconds=HEARTBEAT_SECONDS, id="heartbeat", replace_existing=True)
     scheduler.start()
     rt.scheduler = scheduler
