@@ -44,6 +44,12 @@ async def check_antbuddy(settings: Settings) -> list[Check]:
         except Exception as exc:  # noqa: BLE001
             checks.append(Check("AntBuddy token", False, f"no answer from {settings.antbuddy_api_url}: {exc}",
                                 "check ANTBUDDY_API_URL and that this machine can reach it"))
+        if not checks[-1].ok:
+            # Everything else AntBuddy answers needs the same credentials: one clear failure, not three vague ones.
+            for name in ("AntBuddy history", "AntBuddy dashboard"):
+                checks.append(Check(name, False, "skipped: the app credentials were not accepted",
+                                    "fix the AntBuddy token check first"))
+            return checks
         now = datetime.now(timezone.utc)
         try:
             await _timed(ab.history_page(now - timedelta(hours=1), now, page=1, limit=1))
@@ -65,6 +71,35 @@ async def check_antbuddy(settings: Settings) -> list[Check]:
             checks.append(Check("AntBuddy dashboard", False, "ANTBUDDY_DOMAIN / ANTBUDDY_EMAIL not set",
                                 "set both so /ring agents, /ring queues and App Home work"))
     return checks
+
+
+async def check_subscribe(settings: Settings, *, wait: float = 2.0) -> Check:
+    """Connect and subscribe for real: a wrong ANTBUDDY_ACCOUNT_ID only shows as a refused subscription."""
+    from bot.antbuddy import AntBuddyClient
+    from bot.stream.client import StreamAuthError, StreamClient
+
+    async with AntBuddyClient.from_settings(settings, retries=0) as ab:
+        client = StreamClient(url=settings.antbuddy_ws_url, account_id=settings.antbuddy_account_id,
+                              protocol=settings.ws_protocol, get_token=ab.auth_token, on_event=lambda _n, _p: None,
+                              backoff_initial=0.2, backoff_max=0.5, connect_timeout=8.0)
+        task = asyncio.create_task(client.run())
+        try:
+            connected = await client.wait_connected(15.0)
+            if connected:
+                await asyncio.wait({task}, timeout=wait)  # an auth_failure comes right after the subscribes
+            if task.done() and isinstance(task.exception(), StreamAuthError):
+                return Check("event subscription", False, "AntBuddy refused the subscription",
+                             f"check ANTBUDDY_ACCOUNT_ID ({settings.antbuddy_account_id}) belongs to this app")
+            if not connected:
+                return Check("event subscription", False, f"could not connect: {client.stats.last_error}",
+                             "see the event stream line above")
+            return Check("event subscription", True,
+                         f"subscribed to {len(client.bindings)} bindings as account {settings.antbuddy_account_id}")
+        finally:
+            await client.stop()
+            if not task.done():
+                task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
 
 
 async def check_stream(settings: Settings) -> Check:
@@ -148,6 +183,8 @@ async def run_doctor(settings: Settings, out: Callable[[str], None] = print) -> 
     checks: list[Check] = []
     checks += await check_antbuddy(settings)
     checks.append(await check_stream(settings))
+    if checks[-1].ok and all(c.ok for c in checks if c.name == "AntBuddy token"):
+        checks.append(await check_subscribe(settings))
     checks += await check_slack(settings)
     checks.append(check_database(settings))
     checks.append(check_secret_key(settings))

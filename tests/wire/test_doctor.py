@@ -36,7 +36,7 @@ async def test_good_settings_pass_every_check_and_exit_0(tmp_path: Path, simulat
     checks = lines[:-1]
     assert all(line.startswith("[ok  ] ") for line in checks), "\n".join(lines)
     for name in ("configuration", "AntBuddy token", "AntBuddy history", "AntBuddy dashboard", "event stream",
-                 "Slack auth.test", "Slack scopes", "Slack mode", "database", "secret key"):
+                 "event subscription", "Slack auth.test", "Slack scopes", "Slack mode", "database", "secret key"):
         line_for(lines, name)
     assert "socketio handshake ok" in line_for(lines, "event stream")
     assert lines[-1].startswith(f"{len(checks)} ok, 0 failed")
@@ -53,6 +53,8 @@ async def test_a_wrong_app_secret_fails_the_token_line_with_the_fix_and_exits_1(
     assert "refused the app credentials" in token
     assert "fix: check ANTBUDDY_APP_ID and ANTBUDDY_APP_SECRET" in token
     assert all("not-the-secret" not in line for line in lines), "the doctor printed the secret"
+    # the checks that need the same credentials say so instead of guessing at other causes
+    assert "skipped: the app credentials were not accepted" in line_for(lines, "AntBuddy history")
     # Slack and the database are unaffected
     assert line_for(lines, "Slack auth.test").startswith("[ok  ]")
     assert line_for(lines, "database").startswith("[ok  ]")
@@ -128,3 +130,11 @@ async def test_an_unreachable_antbuddy_fails_fast_with_the_url(tmp_path: Path, f
     assert token.startswith("[FAIL]") and dead in token and "ANTBUDDY_API_URL" in token
     assert line_for(lines, "event stream").startswith("[FAIL]")
     assert line_for(lines, "Slack auth.test").startswith("[ok  ]")
+
+
+async def test_a_wrong_account_id_fails_the_subscription_line(tmp_path: Path, simulator, fake_slack: FakeSlack) -> None:
+    code, lines = await doctor(tmp_path, simulator, fake_slack, ANTBUDDY_ACCOUNT_ID="someone-elses-account")
+    assert code == 1
+    sub = line_for(lines, "event subscription")
+    assert sub.startswith("[FAIL]") and "ANTBUDDY_ACCOUNT_ID" in sub
+    assert line_for(lines, "AntBuddy token").startswith("[ok  ]")
