@@ -10,7 +10,7 @@ from typing import Any, Callable
 
 import aiohttp
 
-from bot.stream.transport import ConnectError, NotConnected, Transport, websocket_url
+from bot.stream.transport import ConnectError, NotConnected, WebSocketTransport, websocket_url
 
 log = logging.getLogger(__name__)
 
@@ -18,18 +18,14 @@ MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 PING_SECONDS = 20.0
 
 
-class KazooTransport(Transport):
+class KazooTransport(WebSocketTransport):
     protocol = "kazoo"
 
     def __init__(self, *, clock: Callable[[], float] = time.monotonic, ping_seconds: float = PING_SECONDS) -> None:
         super().__init__(clock=clock)
         self.ping_seconds = ping_seconds
-        self._session: aiohttp.ClientSession | None = None
-        self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._tasks: list[asyncio.Task[None]] = []
-        self._closed: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self._pending: dict[str, str] = {}  # request_id -> binding, for subscribe replies
-        self._send_timeout = 10.0
 
     async def connect(self, url: str, *, timeout: float) -> None:
         self._send_timeout = timeout
@@ -144,23 +140,6 @@ class KazooTransport(Transport):
                 if task is not asyncio.current_task():
                     task.cancel()
             await self._abort()
-
-    def _finish(self, reason: str) -> None:
-        if not self._closed.done():
-            self._closed.set_result(reason)
-
-    async def closed(self) -> str:
-        return await asyncio.shield(self._closed)
-
-    async def _abort(self) -> None:
-        ws, session = self._ws, self._session
-        if ws is not None and not ws.closed:
-            try:
-                await asyncio.wait_for(ws.close(), 2.0)
-            except (asyncio.TimeoutError, aiohttp.ClientError, OSError):
-                pass
-        if session is not None and not session.closed:
-            await session.close()
 
     async def close(self) -> None:
         self._finish("client close")

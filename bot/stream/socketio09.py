@@ -10,24 +10,26 @@ from typing import Any, Callable
 import aiohttp
 
 from bot.stream import socketio09_frames as frames
-from bot.stream.transport import ConnectError, NotConnected, ProtocolError, Transport, websocket_url
+from bot.stream.transport import (
+    ConnectError,
+    NotConnected,
+    ProtocolError,
+    WebSocketTransport,
+    websocket_url,
+)
 
 log = logging.getLogger(__name__)
 
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 
 
-class SocketIO09Transport(Transport):
+class SocketIO09Transport(WebSocketTransport):
     protocol = "socketio09"
 
     def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__(clock=clock)
         self.handshake: frames.Handshake | None = None
-        self._session: aiohttp.ClientSession | None = None
-        self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._reader: asyncio.Task[None] | None = None
-        self._closed: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-        self._send_timeout = 10.0
 
     async def connect(self, url: str, *, timeout: float) -> None:
         self._send_timeout = timeout
@@ -176,23 +178,6 @@ class SocketIO09Transport(Transport):
     async def subscribe(self, body: dict[str, Any]) -> None:
         # Kazoo 3.x reads `[EventArgs] = args`: the body must be a one-element list.
         await self._send(frames.encode_event("subscribe", [body]))
-
-    def _finish(self, reason: str) -> None:
-        if not self._closed.done():
-            self._closed.set_result(reason)
-
-    async def closed(self) -> str:
-        return await asyncio.shield(self._closed)
-
-    async def _abort(self) -> None:
-        ws, session = self._ws, self._session
-        if ws is not None and not ws.closed:
-            try:
-                await asyncio.wait_for(ws.close(), 2.0)
-            except (asyncio.TimeoutError, aiohttp.ClientError, OSError):
-                pass
-        if session is not None and not session.closed:
-            await session.close()
 
     async def close(self) -> None:
         self._finish("client close")

@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 import abc
+import asyncio
 import logging
 import time
+
+import aiohttp
 from typing import Any, Callable
 
 log = logging.getLogger(__name__)
@@ -112,3 +115,32 @@ def websocket_url(url: str, path: str = "") -> str:
     elif base.startswith("http://"):
         base = "ws://" + base[len("http://"):]
     return base + path
+
+
+class WebSocketTransport(Transport):
+    """What our own aiohttp-WebSocket transports (Socket.IO 0.9, Kazoo 4) share: the session, the socket,
+    the one-shot `closed` reason and an abort that never hangs."""
+
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__(clock=clock)
+        self._session: aiohttp.ClientSession | None = None
+        self._ws: aiohttp.ClientWebSocketResponse | None = None
+        self._closed: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._send_timeout = 10.0
+
+    def _finish(self, reason: str) -> None:
+        if not self._closed.done():
+            self._closed.set_result(reason)
+
+    async def closed(self) -> str:
+        return await asyncio.shield(self._closed)
+
+    async def _abort(self) -> None:
+        ws, session = self._ws, self._session
+        if ws is not None and not ws.closed:
+            try:
+                await asyncio.wait_for(ws.close(), 2.0)
+            except (asyncio.TimeoutError, aiohttp.ClientError, OSError):
+                pass
+        if session is not None and not session.closed:
+            await session.close()
