@@ -19,6 +19,8 @@ from handlers.deps import Deps
 log = logging.getLogger(__name__)
 
 HEARTBEAT_KEY = "bot_heartbeat"
+LEG_RETENTION_DAYS = 7  # legs are diagnostics; the decided calls are kept
+OUTBOX_RETENTION_DAYS = 7  # sent Slack messages; alerts keep their channel and ts
 HEARTBEAT_SECONDS = 10
 
 
@@ -239,7 +241,14 @@ async def start(settings: Settings, *, mode: str, slack_client: Any = None, inst
     async def heartbeat() -> None:
         store.set_meta(HEARTBEAT_KEY, f"{time.time():.3f}")  # tells `ringbot backfill` a bot owns the outbox
 
+    async def prune() -> None:
+        now = time.time()
+        removed = store.prune(legs_before=now - LEG_RETENTION_DAYS * 86400,
+                              outbox_before=now - OUTBOX_RETENTION_DAYS * 86400)
+        log.info("database pruned legs=%s outbox=%s", removed["legs"], removed["outbox"])
+
     scheduler.add_job(checkpoint, "interval", seconds=600, id="checkpoint", replace_existing=True)
+    scheduler.add_job(prune, "interval", hours=6, id="prune", replace_existing=True)
     await heartbeat()
     scheduler.add_job(heartbeat, "interval", seconds=HEARTBEAT_SECONDS, id="heartbeat", replace_existing=True)
     scheduler.start()

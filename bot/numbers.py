@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 import phonenumbers
 
@@ -19,6 +20,7 @@ def clean(raw: str | None) -> str:
     return s
 
 
+@lru_cache(maxsize=16384)  # callers repeat and parsing costs ~100 µs: this sits on every decision
 def number_key(raw: str | None, region: str = DEFAULT_REGION) -> str:
     """One key per caller: 0987654321, +84987654321, 84987654321 and '0987 654 321' all give '+84987654321'.
 

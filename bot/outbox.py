@@ -145,6 +145,7 @@ class Outbox:
         backoff_cap: float = 300.0,
         call_timeout: float = 15.0,
         fold_idle_seconds: float = 60.0,
+        summary_refresh_seconds: float = 5.0,
         tz: ZoneInfo | None = None,
     ) -> None:
         self.store = store
@@ -161,6 +162,7 @@ class Outbox:
         self.backoff_cap = backoff_cap
         self.call_timeout = call_timeout
         self.fold_idle_seconds = fold_idle_seconds
+        self.summary_refresh_seconds = summary_refresh_seconds
         self.tz = tz or ZoneInfo("Asia/Ho_Chi_Minh")
         self._stats = OutboxStats()
         # Optional hook (kind, seconds, result) for every Slack call: the app feeds /metrics from it.
@@ -172,6 +174,7 @@ class Outbox:
         self._paused: dict[str, float] = {}
         self._consecutive_429 = 0
         self._dirty_folds: set[tuple[str, str]] = set()
+        self._summary_sent: dict[tuple[str, str], tuple[float, str]] = {}  # (channel, ts) -> (when, text)
         self._wake_evt = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task | None = None
@@ -344,8 +347,11 @@ class Outbox:
                         self._global_updates.ready_at(now))
             out.append(_Candidate(ready, row["id"], "update", row, alert))
         for channel, ts in sorted(self._dirty_folds):
+            # A summary's count is edited at most every few seconds: edits share Slack's Tier-3 budget with
+            # every alert's own updates.
             ready = max(self._pause_of(UPDATES), self._update_bucket(channel).ready_at(now),
-                        self._global_updates.ready_at(now))
+                        self._global_updates.ready_at(now),
+                        self._summary_sent.get((channel, ts), (0.0, ""))[0] + self.summary_refresh_seconds)
             out.append(_Candidate(ready, 1 << 62, "summary_refresh", fold=(channel, ts)))
         return out
 
@@ -453,12 +459,24 @@ class Outbox:
         self.store.mark_outbox(row["id"], "sent", ts=resp["ts"], sent_at=self.clock(), thread_ts=thread_ts)
         self._stats.replies += 1
 
+    def _widen_fold(self, channel: str, upto: int) -> int:
+        """While a burst is still queueing, the summary covers every post already waiting behind it."""
+        _count, newest = self.store.pending_posts_in(channel)
+        if newest and newest > upto:
+            fold = self._load_fold(channel)
+            if fold is not None:
+                fold["upto_id"] = newest
+                self._save_fold(channel, fold)
+            return newest
+        return upto
+
     async def _send_summary(self, row: dict[str, Any]) -> None:
         channel = row["channel"]
         body = row.get("body") or {}
         upto = int(body.get("upto_id") or 0)
         if row["attempts"] > 0 and await self._already_posted(row):
             return
+        upto = self._widen_fold(channel, upto)
         stats = self.store.fold_stats(channel, None, upto)
         text, blocks = render_burst_summary(stats["count"], stats["first_at"], stats["last_at"], self.tz)
         args = {"channel": channel, "text": text, "blocks": blocks, "metadata": self._metadata(row)}
@@ -466,6 +484,7 @@ class Outbox:
         if resp is None:
             return
         self._mark_posted(row, resp["ts"], None)
+        self._summary_sent[(channel, resp["ts"])] = (self.clock(), text)
         self._stats.summaries += 1
 
     async def _send_update(self, row: dict[str, Any], alert: dict[str, Any] | None) -> None:
@@ -488,14 +507,19 @@ class Outbox:
         self._dirty_folds.discard((channel, ts))
         fold = self._load_fold(channel)
         upto = int(fold.get("upto_id") or 0) if fold and fold.get("ts") == ts else 0
+        if upto:
+            upto = self._widen_fold(channel, upto)
         stats = self.store.fold_stats(channel, ts, upto)
         text, blocks = render_burst_summary(stats["count"], stats["first_at"], stats["last_at"], self.tz)
         now = self.clock()
+        if self._summary_sent.get((channel, ts), (0.0, ""))[1] == text:
+            return  # nothing new to say: no edit
         self._update_bucket(channel).take(now)
         self._global_updates.take(now)
         try:
             await asyncio.wait_for(self.client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks),
                                    self.call_timeout)
+            self._summary_sent[(channel, ts)] = (now, text)
         except SlackApiError as exc:
             if exc.response.status_code == 429:
                 self._rate_limited(UPDATES, exc)

@@ -53,7 +53,7 @@ class Pipeline:
         self._legs: dict[str, dict[str, Any]] = {}
         self._wake = asyncio.Event()
         self._stopping = False
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._deadline_armed = False  # the run loop is sleeping toward the tracker's next deadline
 
     # -- hot path ---------------------------------------------------------------------------------
     def on_event(self, name: str, payload: Any) -> None:
@@ -74,11 +74,10 @@ class Pipeline:
         now = self.clock()
         self.tracker.feed(event, now)
         self._remember_leg(event)
-        if event.name == DESTROY:
-            # Wake exactly when this call's grace window ends, so alert latency is not a polling interval.
-            loop = self._loop
-            if loop is not None:
-                loop.call_later(self.grace + 0.001, self._wake.set)
+        if event.name == DESTROY and not self._deadline_armed:
+            # The loop is asleep without a deadline: wake it so it can sleep until this call's grace ends.
+            self._deadline_armed = True
+            self._wake.set()
         if len(self._legs) >= self.batch_max:
             self._wake.set()
 
@@ -118,8 +117,15 @@ class Pipeline:
                 self.stats.errors += 1
                 log.error("saving legs failed count=%d error=%s", len(rows), exc)
         decisions = self.tracker.due(self.clock())
-        for decision in decisions:
-            self.decide(decision)
+        if decisions:
+            # One transaction for the batch (one fsync); each decision is still all-or-nothing (a savepoint).
+            try:
+                with self.store.transaction():
+                    for decision in decisions:
+                        self.decide(decision)
+            except Exception as exc:  # noqa: BLE001 - the commit failed: reconciliation raises them later
+                self.stats.errors += 1
+                log.error("committing decisions failed count=%d error=%s", len(decisions), exc)
         return decisions
 
     def decide(self, decision: CallDecision) -> str:
@@ -144,14 +150,32 @@ class Pipeline:
         return action
 
     async def run(self) -> None:
-        self._loop = asyncio.get_running_loop()
+        """Flush legs at most every `flush_interval` (batched writes), and decide each call the moment its grace
+        window ends (the loop sleeps until the tracker's next deadline)."""
+        last_flush = self.clock()
         while not self._stopping:
-            try:
-                await asyncio.wait_for(self._wake.wait(), self.flush_interval)
-            except asyncio.TimeoutError:
-                pass
+            now = self.clock()
+            next_due = self.tracker.next_due()
+            self._deadline_armed = next_due is not None
+            timeout = (last_flush + self.flush_interval - now) if self._legs else 1.0
+            if next_due is not None:
+                timeout = min(timeout, next_due - now)
+            if timeout > 0:
+                try:
+                    await asyncio.wait_for(self._wake.wait(), timeout)
+                except asyncio.TimeoutError:
+                    pass
             self._wake.clear()
+            now = self.clock()
+            if (not self._stopping and not self._due_now() and len(self._legs) < self.batch_max
+                    and now - last_flush < self.flush_interval):
+                continue  # woken only to re-arm the deadline: let legs keep batching
             self.flush()
+            last_flush = self.clock()
+
+    def _due_now(self) -> bool:
+        next_due = self.tracker.next_due()
+        return next_due is not None and next_due <= self.clock()
 
     async def stop(self) -> None:
         """Stop the loop and write what is buffered. Calls still inside their grace window are left to the

@@ -7,6 +7,7 @@ stores each call once, so passes can overlap freely.
 """
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import time
@@ -43,6 +44,7 @@ class ReconcileResult:
     matched: int = 0
     enriched: int = 0
     skipped: int = 0
+    deferred: int = 0  # ended too recently: left for the stream, read again next pass
     errors: int = 0
     start: datetime | None = None
     end: datetime | None = None
@@ -172,10 +174,21 @@ class Reconciler:
         result = ReconcileResult(start=start, end=end)
         if end <= start:
             return result
+        deferred_from: datetime | None = None  # start of the earliest record left for the stream to decide
         try:
             async for record in self.antbuddy.history(start, end):
                 result.records += 1
+                if result.records % 50 == 0:
+                    await asyncio.sleep(0)  # a long pass must not hold up the stream and Slack
                 try:
+                    pending = decision_from_record(record) if self._ended_too_recently(record, end) else None
+                    if pending is not None and self._match(record, pending) is None:
+                        # History filters by start time: a long call that just ended is the stream's to decide
+                        # (it knows more); read it again next pass.
+                        result.deferred += 1
+                        if deferred_from is None or record.started_at < deferred_from:
+                            deferred_from = record.started_at
+                        continue
                     self._one(record, result)
                 except Exception:  # noqa: BLE001 - one odd record must not stop the pass (it is logged)
                     result.errors += 1
@@ -185,9 +198,10 @@ class Reconciler:
             log.warning("reconcile history read failed start=%s end=%s error=%s: %s", start.isoformat(),
                         end.isoformat(), type(exc).__name__, exc)
             return result
+        new_mark = min(end, deferred_from) if deferred_from is not None else end
         mark = self.watermark()
-        if mark is None or end > mark:
-            self.store.set_meta(WATERMARK_KEY, f"{end.timestamp():.3f}")
+        if mark is None or new_mark > mark:
+            self.store.set_meta(WATERMARK_KEY, f"{new_mark.timestamp():.3f}")
         log.info("reconcile done start=%s end=%s records=%s decisions=%s new_alerts=%s matched=%s enriched=%s "
                  "errors=%s", start.isoformat(), end.isoformat(), result.records, result.decisions,
                  result.new_alerts, result.matched, result.enriched, result.errors)
@@ -197,6 +211,11 @@ class Reconciler:
         """`ringbot backfill --since`: one pass from local midnight of `since` (still exactly once)."""
         start = datetime(since.year, since.month, since.day, tzinfo=self.tz)
         return await self.run_once(since=start)
+
+    @staticmethod
+    def _ended_too_recently(record: "HistoryRecord", cut: datetime) -> bool:
+        ended = record.started_at + timedelta(seconds=max(0, record.duration_seconds or 0))
+        return ended > cut
 
     def _one(self, record: "HistoryRecord", result: ReconcileResult) -> None:
         decision = decision_from_record(record)

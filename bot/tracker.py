@@ -318,6 +318,10 @@ class Tracker:
 
     # -- output --------------------------------------------------------------------------------------
 
+    def next_due(self) -> float | None:
+        """When the earliest pending deadline falls (None: nothing scheduled), so the caller can sleep till then."""
+        return self._heap[0][0] if self._heap else None
+
     def due(self, now: float) -> list[CallDecision]:
         """Decisions whose grace window has passed; each call is returned exactly once. Also expires stale calls."""
         out: list[CallDecision] = []

@@ -476,3 +476,13 @@ class Store:
             sql += " AND channel = ?"
             params.append(channel)
         return self._write(sql, params).rowcount
+
+    def prune(self, *, legs_before: float, outbox_before: float) -> dict[str, int]:
+        """Drop what only diagnostics need once it is old: legs, and outbox rows already sent.
+        Calls, alerts, links and the audit trail are kept."""
+        with self.db.atomic():
+            legs = self._write("DELETE FROM legs WHERE COALESCE(destroyed_at, created_at, 0) < ?",
+                               (legs_before,)).rowcount
+            sent = self._write("DELETE FROM outbox WHERE status = 'sent' AND COALESCE(sent_at, created_at) < ?",
+                               (outbox_before,)).rowcount
+        return {"legs": legs, "outbox": sent}

@@ -187,3 +187,21 @@ def test_queue_abandon_followed_by_an_answer_in_another_queue_is_answered():
     record = rec("x", status="SUCCESS", billing=40, callee_username="binh",
                  queue_stats=[qstat("x"), qstat("x", status="processed")])
     assert decision_from_record(record).outcome is Outcome.ANSWERED
+
+
+async def test_a_call_that_only_just_ended_is_left_to_the_stream_and_read_again_next_pass(store, alerts):
+    """History filters by start time: a 5-minute call that started before the settle cut but ended 5 s ago
+    is deferred (the stream decides it with more detail), and the watermark stops before it."""
+    long_call = rec("long1", number="0900000009", at=NOW - timedelta(seconds=305), duration=300)
+    early = rec("e1", number="0900000010", at=T0)
+    r = reconciler(store, alerts, FakeHistory([early, long_call]), settle_seconds=60, overlap_seconds=0)
+    result = await r.run_once()
+    assert result.deferred == 1 and result.new_alerts == 1
+    assert store.get_call("long1") is None
+    assert r.watermark() == long_call.started_at
+    # ten minutes later it has settled: the next pass raises it (once)
+    later = Reconciler(store, FakeHistory([early, long_call]), alerts,
+                       clock=lambda: (NOW + timedelta(minutes=10)).timestamp(), settle_seconds=60, overlap_seconds=0)
+    result = await later.run_once()
+    assert result.deferred == 0 and result.new_alerts == 1
+    assert store.get_call("long1")["outcome"] == "missed"

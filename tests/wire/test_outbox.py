@@ -303,3 +303,20 @@ async def test_a_long_slack_outage_never_dead_letters_an_alert(rig, fake):
     assert len(fake.posts()) == 1
     assert rig.store.outbox_counts().get("dead", 0) == 0
     assert [c.status for c in fake.calls_to("chat.postMessage", ok_only=False)] == [503] * 6 + [200]
+
+
+async def test_a_burst_summary_counts_every_queued_call_at_once_and_is_not_edited_for_nothing(tmp_path, fake):
+    """The summary says how many calls the burst holds from its first post, and edits happen only when the
+    count or times change, at most every few seconds (edits share Slack's Tier-3 budget)."""
+    rig = Rig(tmp_path, fake, rate_per_second=50, burst=50, summary_refresh_seconds=0.2)
+    try:
+        for n in range(12):
+            rig.alerts.handle_decision(decision(n))
+        rig.start()
+        assert await fake.wait_for(lambda: len(fake.posts()) == 13 and rig.store.outbox_depth() == 0, timeout=5)
+        summary = rig.top_level_posts()[0]
+        assert "*12 missed calls*" in str(summary.body["blocks"])  # not just the first fold_threshold of them
+        await asyncio.sleep(0.6)  # refresh window passes: nothing changed, so nothing is edited
+        assert fake.calls_to("chat.update") == []
+    finally:
+        await rig.close()
