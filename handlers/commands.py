@@ -21,6 +21,7 @@ from bot.antbuddy.errors import (
     Unavailable,
 )
 from bot.numbers import clean, format_number, number_key
+from handlers import callback
 from handlers.admin import is_admin
 from handlers.args import (
     USAGE,
@@ -93,17 +94,8 @@ async def dispatch(deps: Deps, ctx: CommandContext, *, share: bool = False) -> N
 
 
 def _delegated(sub: str) -> SubcommandHandler:
-    """handlers.callback's handler for `sub` (imported late: it is another piece, and may lack it)."""
-    try:
-        from handlers import callback
-    except ImportError:
-        callback = None  # type: ignore[assignment]
-    handler = getattr(callback, "SUBCOMMANDS", {}).get(sub) if callback else None
-    if handler is None:
-        async def not_available(deps: Deps, ctx: CommandContext) -> None:
-            await ctx.respond(text=say("commands.not_available", sub=sub))
-        return not_available
-    return handler
+    """handlers.callback's handler for `sub` (link, unlink, me, call: personal device matters live there)."""
+    return callback.SUBCOMMANDS[sub]
 
 
 def _responder(respond: Callable[..., Awaitable[Any]], share: bool) -> Callable[..., Awaitable[Any]]:

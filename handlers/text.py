@@ -68,7 +68,6 @@ MESSAGES: dict[str, str] = {
     "cause.voicemail": "went to voicemail",
     # -- commands (handlers/commands.py, handlers/home.py, handlers/render/*) ----------------------
     "commands.unknown": "I don't know `/ring {sub}`. Try `/ring help` for the list.",
-    "commands.not_available": "`/ring {sub}` is not available yet.",
     "commands.help_footer": "Answers are only visible to you; add `share` (e.g. `/ring queues share`)"
                             " to post one in the channel.",
     "commands.admin_only": "Only admins can change where alerts go (workspace admins, or users listed in"
