@@ -137,3 +137,31 @@ async def test_calls_missed_while_the_stream_is_down_are_posted_once_by_reconcil
         assert proc.terminate() == 0
     finally:
         proc.ensure_stopped()
+
+
+async def test_slack_429_and_500s_delay_alerts_but_each_is_posted_once_and_pacing_holds(
+    tmp_path: Path, simulator, fake_slack: FakeSlack
+) -> None:
+    proc = RingbotProcess(ringbot_env(tmp_path, simulator.url, fake_slack.url), tmp_path)
+    proc.start()
+    try:
+        await proc.wait_healthy()
+        fake_slack.fail("chat.postMessage", status=429, retry_after=2, count=1)
+        fake_slack.fail("chat.postMessage", status=500, count=2)
+        async with httpx.AsyncClient(timeout=10) as http:
+            for n in range(4):
+                r = await http.post(simulator.url + "/_sim/calls", json={
+                    "scenario": "missed_cancel", "caller": f"098700020{n}", "wait": True})
+                assert r.status_code == 200, r.text
+        assert await fake_slack.wait_for(lambda: len(alert_ids_posted(fake_slack)) >= 4, 30), proc.logs()[-3000:]
+        await asyncio.sleep(1.0)
+        ids = alert_ids_posted(fake_slack)
+        assert sorted(ids) == sorted(set(ids)) and len(ids) == 4
+        statuses = [c.status for c in fake_slack.calls_to("chat.postMessage", ok_only=False)]
+        assert statuses.count(429) == 1 and statuses.count(500) == 2
+        failed_at = [c.at for c in fake_slack.calls_to("chat.postMessage", ok_only=False) if c.status == 429][0]
+        assert min(c.at for c in fake_slack.posts("C0ALERTS")) - failed_at >= 1.9  # Retry-After honoured
+        assert fake_slack.max_posts_per_window("C0ALERTS", 1.0) <= 3
+        assert proc.terminate() == 0
+    finally:
+        proc.ensure_stopped()
