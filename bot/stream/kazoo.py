@@ -10,11 +10,10 @@ from typing import Any, Callable
 
 import aiohttp
 
-from bot.stream.transport import ConnectError, NotConnected, WebSocketTransport, websocket_url
+from bot.stream.transport import NotConnected, WebSocketTransport, websocket_url
 
 log = logging.getLogger(__name__)
 
-MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 PING_SECONDS = 20.0
 
 
@@ -28,25 +27,8 @@ class KazooTransport(WebSocketTransport):
         self._pending: dict[str, str] = {}  # request_id -> binding, for subscribe replies
 
     async def connect(self, url: str, *, timeout: float) -> None:
-        self._send_timeout = timeout
-        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None, sock_connect=timeout))
-        try:
-            self._ws = await asyncio.wait_for(
-                self._session.ws_connect(
-                    websocket_url(url, "/"), autoping=True, heartbeat=None, max_msg_size=MAX_MESSAGE_BYTES,
-                    timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=timeout),
-                ),
-                timeout,
-            )
-        except asyncio.TimeoutError:
-            await self._abort()
-            raise ConnectError(f"kazoo websocket connect timed out after {timeout:g}s") from None
-        except (aiohttp.ClientError, OSError) as exc:
-            await self._abort()
-            raise ConnectError(f"kazoo websocket connect failed: {exc.__class__.__name__}: {exc}") from None
-        except BaseException:
-            await self._abort()
-            raise
+        await self._open_session(lambda: self._ws_connect(websocket_url(url, "/"), timeout), "kazoo websocket",
+                                 timeout)
         self.touch()
         self._tasks = [
             asyncio.create_task(self._read(), name="stream-kazoo-reader"),

@@ -20,7 +20,6 @@ from bot.stream.transport import (
 
 log = logging.getLogger(__name__)
 
-MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 
 
 class SocketIO09Transport(WebSocketTransport):
@@ -32,20 +31,7 @@ class SocketIO09Transport(WebSocketTransport):
         self._reader: asyncio.Task[None] | None = None
 
     async def connect(self, url: str, *, timeout: float) -> None:
-        self._send_timeout = timeout
-        # No total timeout on the session: it would also cut the long-lived WebSocket; wait_for bounds the connect.
-        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None, sock_connect=timeout))
-        try:
-            await asyncio.wait_for(self._open(url, timeout), timeout)
-        except asyncio.TimeoutError:
-            await self._abort()
-            raise ConnectError(f"socket.io 0.9 connect timed out after {timeout:g}s") from None
-        except (aiohttp.ClientError, OSError) as exc:
-            await self._abort()
-            raise ConnectError(f"socket.io 0.9 connect failed: {exc.__class__.__name__}: {exc}") from None
-        except BaseException:
-            await self._abort()
-            raise
+        await self._open_session(lambda: self._open(url, timeout), "socket.io 0.9", timeout)
         self._reader = asyncio.create_task(self._read(), name="stream-socketio09-reader")
 
     async def _open(self, url: str, timeout: float) -> None:
@@ -63,11 +49,7 @@ class SocketIO09Transport(WebSocketTransport):
             raise ProtocolError(
                 f"socket.io 0.9 server offers no websocket transport (offers {','.join(self.handshake.transports)})"
             )
-        ws_url = websocket_url(url, f"/socket.io/1/websocket/{self.handshake.sid}")
-        self._ws = await self._session.ws_connect(
-            ws_url, autoping=True, heartbeat=None, max_msg_size=MAX_MESSAGE_BYTES,
-            timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=timeout),
-        )
+        await self._ws_connect(websocket_url(url, f"/socket.io/1/websocket/{self.handshake.sid}"), timeout)
         # The server opens with `1::`; an error packet here means the handshake was refused.
         while True:
             message = await self._ws.receive()

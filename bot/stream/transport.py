@@ -7,11 +7,12 @@ import logging
 import time
 
 import aiohttp
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable
 
 log = logging.getLogger(__name__)
 
 PROTOCOLS = ("socketio", "socketio09", "kazoo")
+MAX_MESSAGE_BYTES = 16 * 1024 * 1024  # one frame; a bigger one is a broken or hostile server
 
 
 class TransportError(Exception):
@@ -127,6 +128,31 @@ class WebSocketTransport(Transport):
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._closed: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self._send_timeout = 10.0
+
+    async def _open_session(self, opening: Callable[[], Awaitable[None]], what: str, timeout: float) -> None:
+        """Run `opening` (handshake, WebSocket upgrade) within `timeout`; any failure leaves nothing open behind
+        and becomes a ConnectError naming `what`."""
+        self._send_timeout = timeout
+        # No total timeout on the session: it would also cut the long-lived WebSocket; wait_for bounds the connect.
+        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None, sock_connect=timeout))
+        try:
+            await asyncio.wait_for(opening(), timeout)
+        except asyncio.TimeoutError:
+            await self._abort()
+            raise ConnectError(f"{what} connect timed out after {timeout:g}s") from None
+        except (aiohttp.ClientError, OSError) as exc:
+            await self._abort()
+            raise ConnectError(f"{what} connect failed: {exc.__class__.__name__}: {exc}") from None
+        except BaseException:
+            await self._abort()
+            raise
+
+    async def _ws_connect(self, url: str, timeout: float) -> None:
+        assert self._session is not None
+        self._ws = await self._session.ws_connect(
+            url, autoping=True, heartbeat=None, max_msg_size=MAX_MESSAGE_BYTES,
+            timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=timeout),
+        )
 
     def _finish(self, reason: str) -> None:
         if not self._closed.done():
