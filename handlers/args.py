@@ -16,7 +16,7 @@ USAGE: dict[str, str] = {
     "history": "Usage: `/ring history [number|@user] [today|24h|7d|Nd (N ≤ 31)] [missed] [share]`"
                " — pick the user from Slack's @ menu so it arrives as a mention, e.g. `/ring history @an 7d`",
     "missed": "Usage: `/ring missed [share]`",
-    "route": "Usage: `/ring route <queue name|queue id|DID|default> #channel` (admins only),"
+    "route": "Usage: `/ring route <queue name|queue id|DID|default> #channel|off` (admins only),"
              " e.g. `/ring route CSKH #cskh-alerts`",
     "routes": "Usage: `/ring routes [share]`",
     "call": "Usage: `/ring call <number>`",
@@ -81,7 +81,7 @@ class HistoryQuery:
 @dataclass(frozen=True)
 class RouteArgs:
     target: str  # "default", a DID as typed, or a queue name/id (spaces allowed)
-    channel: str  # channel id
+    channel: str | None  # channel id; None: remove the route (`off`)
 
 
 def parse_command(text: str) -> Command:
@@ -189,6 +189,11 @@ def parse_route(args: tuple[str, ...] | list[str]) -> RouteArgs:
     hint = USAGE["route"]
     if len(args) < 2:
         raise UsageError(hint)
+    if args[-1].lower() in ("off", "none", "remove"):
+        target = " ".join(args[:-1]).strip().strip("\"'“”")
+        if not target:
+            raise UsageError(hint)
+        return RouteArgs(target=target, channel=None)
     channel = parse_channel(args[-1])
     if channel is None:
         raise UsageError(hint, f"`{args[-1]}` is not a channel: pick it from Slack's # menu.")

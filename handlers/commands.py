@@ -253,6 +253,11 @@ async def cmd_route(deps: Deps, ctx: CommandContext) -> Message:
         deps.store.add_audit("route", "refused", slack_user=ctx.user_id, detail=f"{args.target} -> {args.channel}")
         return {"text": say("commands.admin_only"), "response_type": "ephemeral"}
     key, label = await resolve_route_target(deps, args.target)
+    if args.channel is None:
+        removed = deps.store.delete_route(key)
+        deps.store.add_audit("route", "ok" if removed else "noop", slack_user=ctx.user_id, detail=f"{key} -> off")
+        log.info("route removed key=%s by=%s existed=%s", key, ctx.user_id, removed)
+        return {"text": say("commands.route_removed" if removed else "commands.route_none", target=label)}
     deps.store.set_route(key, args.channel, by=ctx.user_id)
     deps.store.add_audit("route", "ok", slack_user=ctx.user_id, detail=f"{key} -> {args.channel}")
     log.info("route set key=%s channel=%s by=%s", key, args.channel, ctx.user_id)

@@ -73,6 +73,8 @@ MESSAGES: dict[str, str] = {
     "commands.admin_only": "Only admins can change where alerts go (workspace admins, or users listed in"
                            " RINGBOT_ADMINS).",
     "commands.route_set": "Alerts for {target} now go to <#{channel}>.",
+    "commands.route_removed": "Alerts for {target} follow the next rule again (DID, then the default channel).",
+    "commands.route_none": "There was no route for {target}; nothing changed.",
     "commands.route_no_queue": "There is no queue called `{target}`. Queues: {names}.",
     "commands.route_bad_did": "`{target}` is not a phone number I can route by.",
     "commands.routes_order": "an alert goes to its queue's channel, else its DID's, else the default.",

@@ -267,6 +267,17 @@ async def test_route_by_an_admin_is_stored_audited_and_listed(bot_http):
     assert "*default* → <#C0ALERTS> (RINGBOT_ALERT_CHANNEL)" in text
 
 
+async def test_route_off_removes_it_and_alerts_fall_back(bot_http):
+    store = bot_http.deps.store
+    await ask(bot_http, "route CSKH <#C0CSKH01|cskh>", user="UADMIN")
+    body = await ask(bot_http, "route CSKH off", user="UADMIN")
+    assert body["text"].startswith("Alerts for queue CSKH follow the next rule again")
+    assert store.route_for(queue_id=CSKH, did_key=None) is None
+    body = await ask(bot_http, "route CSKH off", user="UADMIN")
+    assert "nothing changed" in body["text"]
+    assert [a["result"] for a in store.audit(action="route")] == ["noop", "ok", "ok"]
+
+
 async def test_route_to_an_unknown_queue_names_the_real_ones(bot_http):
     body = await ask(bot_http, "route Sales <#C0SALES1>", user="UADMIN")
     assert "no queue called `Sales`" in body["text"] and "`Kinh doanh`" in body["text"]
