@@ -139,7 +139,7 @@ async def _play(http: httpx.AsyncClient, sim_url: str, bot_url: str, slack: Fake
             "alert_callback", str(alert["id"]), user_id=DEMO_USER, channel_id=alert["channel"],
             message_ts=alert.get("ts") or "", response_url=slack.response_url("demo-callback")))
         await pause(2.0)
-    for text in ("queues", "agents"):
+    for text in ("queues", "agents", "missed", "history 0987654321"):
         say(f"\n⌨  @an types /ring {text}")
         await _signed(http, bot_url, slash_command_body(text, user_id=DEMO_USER, channel_id=DEMO_CHANNEL,
                                                         response_url=slack.response_url(f"demo-{text}")))

@@ -336,6 +336,7 @@ def history_message(deps: Deps, query: Mapping[str, Any], *, offset: int) -> Mes
         callbacks=callbacks_by_key(deps, rows, since=float(query["s"])),
         more=more_value(query, offset + HISTORY_PAGE) if has_more else None,
         offset=offset,
+        agent_name=deps.directory.agent_name,
     )
 
 

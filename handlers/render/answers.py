@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from bot.numbers import format_number
 from handlers.deps import ACTION_MORE, ACTION_PLAY_RECORDING
@@ -276,15 +276,20 @@ def render_queues(
 
 # ------------------------------------------------------------------------------------------------ history
 def history_row(row: Mapping[str, Any], *, tz: tzinfo, now: datetime,
-                callback: Mapping[str, Any] | None = None) -> str:
-    """One call on one line: time, direction, number, agent, outcome, duration, who called back."""
+                callback: Mapping[str, Any] | None = None,
+                agent_name: Callable[[str], str | None] | None = None) -> str:
+    """One call on one line: time, direction, number, agent (by name when known), outcome, duration,
+    who called back."""
+    def named(who: Any) -> str:
+        return str((agent_name(str(who)) if agent_name else None) or who)
+
     arrow = "↙" if row.get("direction") == "inbound" else "↗"
     emoji, word = OUTCOMES.get(row.get("outcome") or "", (":grey_question:", row.get("outcome") or "?"))
     number = escape(format_number(row.get("customer_number")) or "unknown")
     parts = [f"`{local_time(row.get('started_at'), tz, now)}` {arrow} *{number}*"]
-    agent = row.get("answered_by")
+    agent = named(row["answered_by"]) if row.get("answered_by") else None
     if not agent and isinstance(row.get("agents_rung"), list) and row["agents_rung"]:
-        rung = [str(a) for a in row["agents_rung"]]
+        rung = [named(a) for a in row["agents_rung"]]
         agent = ", ".join(rung[:3]) + (f" +{len(rung) - 3}" if len(rung) > 3 else "")
     if agent:
         parts.append(escape(agent))
@@ -313,6 +318,7 @@ def render_history(
     callbacks: Mapping[str, Mapping[str, Any]] | None = None,
     more: str | None = None,
     offset: int = 0,
+    agent_name: Callable[[str], str | None] | None = None,
 ) -> dict[str, Any]:
     """A page of calls newest first (`title` is our own mrkdwn); `callbacks` maps customer_key -> latest call-back audit row;
     `more` is the value for the "More" button (None on the last page)."""
@@ -321,7 +327,8 @@ def render_history(
     if not rows:
         blocks.append(section(say("commands.history_empty")))
     for row in rows[:HISTORY_PAGE]:
-        text = history_row(row, tz=tz, now=now, callback=callbacks.get(row.get("customer_key") or ""))
+        text = history_row(row, tz=tz, now=now, callback=callbacks.get(row.get("customer_key") or ""),
+                           agent_name=agent_name)
         accessory = None
         if row.get("recording"):
             accessory = button("▶ Play recording", ACTION_PLAY_RECORDING, str(row["call_id"]))
