@@ -237,8 +237,8 @@ class AlertService:
                 alert = None
         if alert is not None:
             self.wake()
-        # TODO: history SUCCESS for a call the stream decided missed (stream lost the agent's ANSWER):
-        # resolve/annotate the alert. Not done: the shapes of such records are not known yet.
+        # Left alone on purpose: history SUCCESS for a call the stream decided missed (the stream lost the
+        # agent's ANSWER) does not resolve the alert; what such records look like on the real system is unknown.
         return changed
 
     # -- rendering for the outbox -----------------------------------------------------------------
