@@ -30,9 +30,20 @@ def build_slack_client(token: str, base_url: str, *, timeout: float = 10.0) -> A
     )
 
 
+class _NoTokenSkippedWarning(logging.Filter):
+    """Bolt warns that SLACK_BOT_TOKEN is unused whenever a client is passed in: by design here, so not news."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "`token` will be unused" not in record.getMessage()
+
+
 def build_bolt_app(deps, client: AsyncWebClient, *, signing_secret: str | None) -> AsyncApp:
     """An AsyncApp with every ringbot listener. In Socket Mode there is no signing secret to check."""
     from handlers import register
+
+    bolt_log = logging.getLogger("slack_bolt.AsyncApp")
+    if not any(isinstance(f, _NoTokenSkippedWarning) for f in bolt_log.filters):
+        bolt_log.addFilter(_NoTokenSkippedWarning())
 
     app = AsyncApp(
         client=client,

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from bot.fakeslack import FakeSlack, sign, slash_command_body
-from tests.conftest import SIGNING_SECRET
+from tests.conftest import APP_SECRET, SIGNING_SECRET
 from tests.e2e.procs import RingbotProcess, ringbot_env
 
 pytestmark = pytest.mark.slow
@@ -54,7 +54,10 @@ async def test_http_mode_serves_signed_command_reports_healthy_and_stops_cleanly
         assert time.monotonic() - started < 10
     finally:
         proc.ensure_stopped()
-    assert "ringbot stopped cleanly" in proc.logs()
+    logs = proc.logs()
+    assert "ringbot stopped cleanly" in logs
+    for secret in (APP_SECRET, SIGNING_SECRET, "xoxb-e2e"):
+        assert secret not in logs, "a secret reached the log"
     db = sqlite3.connect(tmp_path / "ringbot.db")
     assert db.execute("SELECT count(*) FROM alerts").fetchone()[0] == 1
     assert db.execute("SELECT count(*) FROM outbox WHERE status = 'sent'").fetchone()[0] >= 1
