@@ -1,4 +1,7 @@
-"""Socket.IO 0.9 client (Kazoo 3.x Blackhole) on aiohttp's WebSocket: python-socketio cannot speak 0.9."""
+"""Socket.IO 0.9 client (Kazoo 3.x Blackhole) on aiohttp: python-socketio cannot speak 0.9.
+
+WebSocket when the handshake offers it; otherwise xhr-polling, which some socket.io-cowboy versions offer alone.
+"""
 from __future__ import annotations
 
 import asyncio
@@ -20,19 +23,35 @@ from bot.stream.transport import (
 
 log = logging.getLogger(__name__)
 
+# socket.io 0.9 holds a poll open for 20 s ("polling duration") before answering `8::`; Kazoo sends heartbeats
+# every ~5 s, which also end a poll. A poll unanswered past this margin over both is a dead server.
+POLL_DURATION = 20.0
+POLL_MARGIN = 5.0
+CLOSE_SEND_TIMEOUT = 2.0
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
 
 
 class SocketIO09Transport(WebSocketTransport):
+    """One Socket.IO 0.9 connection; `transport` says which wire it took ("websocket" or "xhr-polling")."""
+
     protocol = "socketio09"
 
     def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__(clock=clock)
         self.handshake: frames.Handshake | None = None
+        self.transport: str | None = None
         self._reader: asyncio.Task[None] | None = None
+        self._poll_url = ""
+        self._poll_timeout = POLL_DURATION + POLL_MARGIN
+        self._post_lock = asyncio.Lock()  # one POST at a time keeps client packets in order
 
     async def connect(self, url: str, *, timeout: float) -> None:
         await self._open_session(lambda: self._open(url, timeout), "socket.io 0.9", timeout)
-        self._reader = asyncio.create_task(self._read(), name="stream-socketio09-reader")
+        reading = self._read() if self.transport == "websocket" else self._poll_loop()
+        self._reader = asyncio.create_task(reading, name=f"stream-socketio09-{self.transport}")
 
     async def _open(self, url: str, timeout: float) -> None:
         assert self._session is not None
@@ -45,10 +64,14 @@ class SocketIO09Transport(WebSocketTransport):
             raise ProtocolError(
                 f"not a socket.io 0.9 server: GET /socket.io/1/ answered {response.status} {body[:80]!r}"
             ) from None
+        offered = ",".join(self.handshake.transports)
         if "websocket" not in self.handshake.transports:
-            raise ProtocolError(
-                f"socket.io 0.9 server offers no websocket transport (offers {','.join(self.handshake.transports)})"
-            )
+            if "xhr-polling" not in self.handshake.transports:
+                raise ProtocolError(f"socket.io 0.9 server offers no websocket transport (offers {offered})")
+            self.transport = "xhr-polling"
+            await self._open_polling(url, offered, timeout)
+            return
+        self.transport = "websocket"
         await self._ws_connect(websocket_url(url, f"/socket.io/1/websocket/{self.handshake.sid}"), timeout)
         # The server opens with `1::`; an error packet here means the handshake was refused.
         while True:
@@ -67,6 +90,97 @@ class SocketIO09Transport(WebSocketTransport):
                     reason, _ = frames.error_text(packet.data)
                     raise ConnectError(f"socket.io 0.9 server refused the connection: {reason}")
                 await self._handle(packet)
+
+    async def _open_polling(self, url: str, offered: str, timeout: float) -> None:
+        """Poll until the server's `1::`; a refusal of the poll itself is a ProtocolError (xhr-polling unusable)."""
+        assert self.handshake is not None
+        self._poll_url = f"{url.rstrip('/')}/socket.io/1/xhr-polling/{self.handshake.sid}"
+        heartbeat_timeout = self.handshake.heartbeat_timeout or frames.DEFAULT_HEARTBEAT_TIMEOUT
+        self._poll_timeout = max(heartbeat_timeout, POLL_DURATION) + POLL_MARGIN
+        log.info("stream socketio09 falls back to xhr-polling offered=%s", offered)
+        while True:
+            status, body = await self._poll(timeout)
+            if status != 200:
+                raise ProtocolError(
+                    f"socket.io 0.9 server offers no websocket transport (offers {offered}) "
+                    f"and its xhr-polling answered {status} {body[:80]!r}"
+                )
+            self.touch()
+            packets = self._packets(body) if body else []
+            for index, packet in enumerate(packets):
+                if packet.type == frames.CONNECT and not packet.endpoint:
+                    for rest in packets[index + 1:]:
+                        await self._handle(rest)
+                    return
+                if packet.type == frames.ERROR:
+                    reason, _ = frames.error_text(packet.data)
+                    raise ConnectError(f"socket.io 0.9 server refused the connection: {reason}")
+                await self._handle(packet)
+
+    async def _poll(self, timeout: float) -> tuple[int, str]:
+        """One long-poll GET -> (status, body); raises asyncio.TimeoutError past `timeout`."""
+        assert self._session is not None
+
+        async def get() -> tuple[int, str]:
+            assert self._session is not None
+            async with self._session.get(f"{self._poll_url}?t={_now_ms()}") as response:
+                return response.status, await response.text(errors="replace")
+
+        return await asyncio.wait_for(get(), timeout)
+
+    async def _post(self, text: str, timeout: float) -> None:
+        """Send packets with one POST; anything but 200 means the session is gone."""
+        session = self._session
+        if session is None or session.closed or not self._poll_url:
+            raise NotConnected("socket.io 0.9 connection is not open")
+
+        async def post() -> None:
+            async with self._post_lock:
+                async with session.post(
+                    f"{self._poll_url}?t={_now_ms()}", data=text.encode("utf-8"),
+                    headers={"Content-Type": "text/plain;charset=UTF-8"},
+                ) as response:
+                    await response.read()
+                    if response.status != 200:
+                        raise NotConnected(f"socket.io 0.9 POST answered {response.status}")
+
+        try:
+            await asyncio.wait_for(post(), timeout)
+        except (asyncio.TimeoutError, aiohttp.ClientError, OSError) as exc:
+            raise NotConnected(f"socket.io 0.9 send failed: {exc!r}") from None
+
+    async def _poll_loop(self) -> None:
+        """Long-poll until the session ends; every answer (heartbeat or `8::` noop) feeds the watchdog."""
+        reason = "connection closed"
+        try:
+            while True:
+                try:
+                    status, body = await self._poll(self._poll_timeout)
+                except asyncio.TimeoutError:
+                    reason = f"poll timeout after {self._poll_timeout:g}s"
+                    break
+                if 400 <= status < 500:
+                    reason = f"session gone: poll answered {status}"
+                    break
+                if status != 200:
+                    reason = f"transport error: poll answered {status}"
+                    break
+                self.touch()
+                ended = None
+                for packet in self._packets(body) if body else []:
+                    ended = await self._handle(packet) or ended
+                if ended:
+                    reason = ended
+                    break
+        except asyncio.CancelledError:
+            reason = "client close"
+            raise
+        except (aiohttp.ClientError, OSError, NotConnected) as exc:
+            reason = f"transport error: {exc.__class__.__name__}: {exc}"
+        finally:
+            self._finish(reason)
+            self._poll_url = ""
+            await self._abort()
 
     def _packets(self, text: str) -> list[frames.Packet]:
         try:
@@ -150,6 +264,9 @@ class SocketIO09Transport(WebSocketTransport):
             await self._abort()
 
     async def _send(self, text: str) -> None:
+        if self.transport == "xhr-polling":
+            await self._post(text, self._send_timeout)
+            return
         if self._ws is None or self._ws.closed:
             raise NotConnected("socket.io 0.9 connection is not open")
         try:
@@ -163,11 +280,14 @@ class SocketIO09Transport(WebSocketTransport):
 
     async def close(self) -> None:
         self._finish("client close")
-        if self._ws is not None and not self._ws.closed:
-            try:
-                await self._send(frames.encode_packet(frames.Packet(frames.DISCONNECT)))
-            except NotConnected:
-                pass
+        goodbye = frames.encode_packet(frames.Packet(frames.DISCONNECT))
+        try:
+            if self._ws is not None and not self._ws.closed:
+                await self._send(goodbye)
+            elif self.transport == "xhr-polling" and self._poll_url:
+                await self._post(goodbye, min(self._send_timeout, CLOSE_SEND_TIMEOUT))
+        except NotConnected:
+            pass
         reader, self._reader = self._reader, None
         if reader is not None and not reader.done():
             reader.cancel()
@@ -176,3 +296,12 @@ class SocketIO09Transport(WebSocketTransport):
             except asyncio.CancelledError:
                 pass
         await self._abort()
+
+    async def _abort(self) -> None:
+        # The poll loop calls this from its own `finally`; anyone else also stops the loop.
+        reader = self._reader
+        if reader is not None and reader is not asyncio.current_task() and not reader.done():
+            reader.cancel()
+            await asyncio.wait({reader}, timeout=2.0)
+        self._poll_url = ""
+        await super()._abort()
