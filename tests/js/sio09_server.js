@@ -1,10 +1,18 @@
-// socket.io 0.9 server (the protocol of Kazoo 3.x Blackhole) for the stream wire tests: `node sio09_server.js <port>`.
+// socket.io 0.9 server (the protocol of Kazoo 3.x Blackhole) for the stream wire tests:
+// `node sio09_server.js <port> [--transports=websocket[,xhr-polling]] [--polling-duration=<s>]`
+// (`--transports=xhr-polling` is a socket.io-cowboy that offers only long-polling).
 'use strict';
 const http = require('http');
 const sio = require('sio09');
 const { authorizer, serve, reply } = require('./control');
 
 const port = parseInt(process.argv[2] || '0', 10);
+const flag = (name, fallback) => {
+  const hit = process.argv.slice(3).find((a) => a.startsWith(`--${name}=`));
+  return hit ? hit.slice(name.length + 3) : fallback;
+};
+const transports = flag('transports', 'websocket').split(',').filter(Boolean);
+const pollingDuration = parseFloat(flag('polling-duration', '20'));
 const state = { refused: new Set(), subscribes: 0, rejected: 0 };
 const authorize = authorizer(state);
 const raw = new Set();
@@ -14,7 +22,8 @@ srv.on('connection', (s) => { raw.add(s); s.on('close', () => raw.delete(s)); s.
 const io = sio.listen(srv, { log: false });
 io.set('heartbeat interval', 5);
 io.set('heartbeat timeout', 15);
-io.set('transports', ['websocket']);
+io.set('transports', transports);
+io.set('polling duration', pollingDuration);
 
 io.sockets.on('connection', (socket) => {
   socket.subs = new Set();

@@ -250,11 +250,11 @@ class JsBackend(Backend):
 
 
 @contextlib.asynccontextmanager
-async def js_backend(script: str, protocol: str) -> AsyncIterator[JsBackend]:
+async def js_backend(script: str, protocol: str, *args: str) -> AsyncIterator[JsBackend]:
     stderr_path = Path(tempfile.mkstemp(prefix=f"ringbot-{script}-", suffix=".log")[1])
     with stderr_path.open("wb") as stderr:
         proc = await asyncio.create_subprocess_exec(
-            "node", str(JS_DIR / script), "0",
+            "node", str(JS_DIR / script), "0", *args,
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=stderr, cwd=str(JS_DIR),
         )
     try:

@@ -190,7 +190,7 @@ async def test_stream_client_reconnects_over_polling_and_resubscribes_after_a_dr
 @pytest.mark.parametrize("_", [pytest.param(None, marks=needs_js, id="js-socketio0.9-polling")])
 async def test_real_socketio09_polling_server_delivers_events_over_xhr_polling(_: None) -> None:
     sink = Sink()
-    async with js_backend("sio09_polling_server.js", "socketio09") as js, connected(js.url, sink) as transport:
+    async with js_backend("sio09_server.js", "socketio09", "--transports=xhr-polling") as js, connected(js.url, sink) as transport:
         assert transport.handshake is not None and transport.handshake.transports == ("xhr-polling",)
         assert transport.transport == "xhr-polling"
         await subscribe_all(transport)
@@ -205,7 +205,7 @@ async def test_real_socketio09_polling_server_delivers_events_over_xhr_polling(_
 @pytest.mark.parametrize("_", [pytest.param(None, marks=needs_js, id="js-socketio0.9-polling")])
 async def test_real_socketio09_polling_server_kick_is_followed_by_a_reconnect_and_resubscribe(_: None) -> None:
     sink, tokens = Sink(), Tokens()
-    async with js_backend("sio09_polling_server.js", "socketio09") as js, running(js.url, tokens, sink) as client:
+    async with js_backend("sio09_server.js", "socketio09", "--transports=xhr-polling") as js, running(js.url, tokens, sink) as client:
         await wait_for_value(js.subscribes, lambda n: n == 3, what="first subscribes")
         assert await js.kick() == 1  # `0::` answers the open poll
         await wait_for_value(js.subscribes, lambda n: n == 6, what="re-subscribes after the kick")
@@ -220,7 +220,7 @@ async def test_real_socketio09_polling_server_events_still_arrive_after_a_networ
     """socket.io 0.9 keeps a polling session across a lost TCP connection: the client either polls on in the same
     session or reconnects; either way events flow again."""
     sink, tokens = Sink(), Tokens()
-    async with js_backend("sio09_polling_server.js", "socketio09") as js, running(js.url, tokens, sink):
+    async with js_backend("sio09_server.js", "socketio09", "--transports=xhr-polling") as js, running(js.url, tokens, sink):
         await wait_for_value(js.subscribes, lambda n: n == 3, what="first subscribes")
         assert await js.drop() >= 1
         deadline = asyncio.get_running_loop().time() + 6.0
