@@ -79,17 +79,8 @@ class SocketIO09Transport(WebSocketTransport):
             if message.type != aiohttp.WSMsgType.TEXT:
                 raise ConnectError(f"socket.io 0.9 connection closed during connect ({message.type.name})")
             self.touch()
-            packets = self._packets(message.data)
-            for index, packet in enumerate(packets):
-                if packet.type == frames.CONNECT and not packet.endpoint:
-                    # Anything that came in the same frame after `1::` is ordinary traffic.
-                    for rest in packets[index + 1:]:
-                        await self._handle(rest)
-                    return
-                if packet.type == frames.ERROR:
-                    reason, _ = frames.error_text(packet.data)
-                    raise ConnectError(f"socket.io 0.9 server refused the connection: {reason}")
-                await self._handle(packet)
+            if await self._until_connect(self._packets(message.data)):
+                return
 
     async def _open_polling(self, url: str, offered: str, timeout: float) -> None:
         """Poll until the server's `1::`; a refusal of the poll itself is a ProtocolError (xhr-polling unusable)."""
@@ -106,16 +97,22 @@ class SocketIO09Transport(WebSocketTransport):
                     f"and its xhr-polling answered {status} {body[:80]!r}"
                 )
             self.touch()
-            packets = self._packets(body) if body else []
-            for index, packet in enumerate(packets):
-                if packet.type == frames.CONNECT and not packet.endpoint:
-                    for rest in packets[index + 1:]:
-                        await self._handle(rest)
-                    return
-                if packet.type == frames.ERROR:
-                    reason, _ = frames.error_text(packet.data)
-                    raise ConnectError(f"socket.io 0.9 server refused the connection: {reason}")
-                await self._handle(packet)
+            if await self._until_connect(self._packets(body) if body else []):
+                return
+
+    async def _until_connect(self, packets: list[frames.Packet]) -> bool:
+        """Handle packets that arrive while connecting: True once the server's `1::` came (anything after it in
+        the same frame is ordinary traffic); an error packet means the handshake was refused."""
+        for index, packet in enumerate(packets):
+            if packet.type == frames.CONNECT and not packet.endpoint:
+                for rest in packets[index + 1:]:
+                    await self._handle(rest)
+                return True
+            if packet.type == frames.ERROR:
+                reason, _ = frames.error_text(packet.data)
+                raise ConnectError(f"socket.io 0.9 server refused the connection: {reason}")
+            await self._handle(packet)
+        return False
 
     async def _poll(self, timeout: float) -> tuple[int, str]:
         """One long-poll GET -> (status, body); raises asyncio.TimeoutError past `timeout`."""
