@@ -311,3 +311,24 @@ class Sink:
 
     def call_ids(self) -> list[str]:
         return [p.get("call_id") for _, p in self.events if isinstance(p, dict)]
+
+
+@contextlib.asynccontextmanager
+async def connected09(url: str, sink: Sink, malformed: list[str] | None = None) -> AsyncIterator[Any]:
+    """A bare Socket.IO 0.9 transport connected to `url` (closed afterwards)."""
+    from bot.stream.socketio09 import SocketIO09Transport
+
+    transport = SocketIO09Transport()
+    transport.on_event = sink
+    if malformed is not None:
+        transport.on_malformed = malformed.append
+    await transport.connect(url, timeout=3.0)
+    try:
+        yield transport
+    finally:
+        await transport.close()
+
+
+async def subscribe_all(transport: Any, token: str = "tok") -> None:
+    for name in ("CHANNEL_CREATE", "CHANNEL_ANSWER", "CHANNEL_DESTROY"):
+        await transport.subscribe({"account_id": ACCOUNT, "auth_token": token, "binding": f"call.{name}.*"})

@@ -5,28 +5,19 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
 from bot.fakeslack import slash_command_body
 from bot.simulator.directory import QUEUES
 from handlers.deps import ACTION_HISTORY, ACTION_MORE, ACTION_PLAY_RECORDING
+from tests.wire.link_support import eventually
 
 DEADLINE = 5.0
 ACK_BUDGET = 1.0  # generous for CI; bench/ack.py measures the real figure (target < 100 ms)
 CSKH = QUEUES[0].queue_id
 
-
-async def eventually(predicate: Callable[[], Any], what: str, timeout: float = DEADLINE) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.01)
 
 
 def body_text(body: dict[str, Any]) -> str:

@@ -1,9 +1,7 @@
 """The Socket.IO 0.9 transport against our Kazoo-3-shaped server and the real socket.io 0.9 JS server."""
 from __future__ import annotations
 
-import contextlib
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -13,10 +11,12 @@ from bot.stream.transport import ConnectError, ProtocolError
 from tests.wire.stream_support import (
     ACCOUNT,
     Sink,
+    connected09,
     js_backend,
     needs_js,
     serve_app,
     sim_backend,
+    subscribe_all,
     wait_for_value,
     wait_until,
 )
@@ -24,27 +24,10 @@ from tests.wire.stream_support import (
 pytestmark = pytest.mark.timeout(15)
 
 
-@contextlib.asynccontextmanager
-async def connected(url: str, sink: Sink, malformed: list[str] | None = None) -> AsyncIterator[SocketIO09Transport]:
-    transport = SocketIO09Transport()
-    transport.on_event = sink
-    if malformed is not None:
-        transport.on_malformed = malformed.append
-    await transport.connect(url, timeout=3.0)
-    try:
-        yield transport
-    finally:
-        await transport.close()
-
-
-async def subscribe_all(transport: SocketIO09Transport, token: str = "tok") -> None:
-    for name in ("CHANNEL_CREATE", "CHANNEL_ANSWER", "CHANNEL_DESTROY"):
-        await transport.subscribe({"account_id": ACCOUNT, "auth_token": token, "binding": f"call.{name}.*"})
-
 
 async def test_a_burst_in_one_multi_packet_frame_arrives_as_separate_events_in_order() -> None:
     sink = Sink()
-    async with sim_backend("socketio09") as sim, connected(sim.url, sink) as transport:
+    async with sim_backend("socketio09") as sim, connected09(sim.url, sink) as transport:
         await subscribe_all(transport)
         await wait_until(lambda: sim.server.subscribes == 3, what="subscribes")
         burst = [("CHANNEL_CREATE", {"call_id": "a"}), ("CHANNEL_CREATE", {"call_id": "b"}),
@@ -55,14 +38,14 @@ async def test_a_burst_in_one_multi_packet_frame_arrives_as_separate_events_in_o
 
 
 async def test_subscribe_is_sent_with_args_as_a_one_element_list() -> None:
-    async with sim_backend("socketio09") as sim, connected(sim.url, Sink()) as transport:
+    async with sim_backend("socketio09") as sim, connected09(sim.url, Sink()) as transport:
         await transport.subscribe({"account_id": ACCOUNT, "auth_token": "tok", "binding": "call.CHANNEL_CREATE.*"})
         await wait_until(lambda: len(sim.authz.seen) == 1, what="subscribe")
         assert sim.authz.seen == [{"account_id": ACCOUNT, "auth_token": "tok", "binding": "call.CHANNEL_CREATE.*"}]
 
 
 async def test_heartbeats_are_answered_and_feed_the_watchdog_clock() -> None:
-    async with sim_backend("socketio09", heartbeat_interval=0.05) as sim, connected(sim.url, Sink()) as transport:
+    async with sim_backend("socketio09", heartbeat_interval=0.05) as sim, connected09(sim.url, Sink()) as transport:
         first = transport.last_frame_at
         await wait_until(lambda: sim.server.heartbeats_answered >= 3, what="three answered heartbeats")
         assert transport.last_frame_at > first
@@ -70,20 +53,20 @@ async def test_heartbeats_are_answered_and_feed_the_watchdog_clock() -> None:
 
 async def test_a_server_silent_past_its_heartbeat_timeout_closes_the_connection() -> None:
     async with sim_backend("socketio09", heartbeat_interval=3600, heartbeat_timeout=1) as sim, \
-            connected(sim.url, Sink()) as transport:
+            connected09(sim.url, Sink()) as transport:
         assert transport.handshake is not None and transport.handshake.heartbeat_timeout == 1.0
         assert await transport.closed() == "heartbeat timeout"
 
 
 async def test_server_goodbye_closes_with_server_disconnect() -> None:
-    async with sim_backend("socketio09") as sim, connected(sim.url, Sink()) as transport:
+    async with sim_backend("socketio09") as sim, connected09(sim.url, Sink()) as transport:
         await wait_until(lambda: len(sim.server.sessions) == 1, what="session")
         await sim.server.disconnect_all()
         assert await transport.closed() == "server disconnect"
 
 
 async def test_a_dropped_socket_ends_the_connection() -> None:
-    async with sim_backend("socketio09") as sim, connected(sim.url, Sink()) as transport:
+    async with sim_backend("socketio09") as sim, connected09(sim.url, Sink()) as transport:
         await wait_until(lambda: len(sim.server.sessions) == 1, what="session")
         await sim.server.drop_all()
         reason = await transport.closed()
@@ -93,7 +76,7 @@ async def test_a_dropped_socket_ends_the_connection() -> None:
 async def test_malformed_frames_are_counted_and_the_connection_survives() -> None:
     sink, malformed = Sink(), []
     big = {"call_id": "big", "blob": "x" * 1_000_000}
-    async with sim_backend("socketio09") as sim, connected(sim.url, sink, malformed) as transport:
+    async with sim_backend("socketio09") as sim, connected09(sim.url, sink, malformed) as transport:
         await subscribe_all(transport)
         await wait_until(lambda: sim.server.subscribes == 3, what="subscribes")
         for raw in ["garbage", "5:::not json", '5:::{"args":{}}', "\ufffd99\ufffd2::", "\ufffdx\ufffd"]:
@@ -157,7 +140,7 @@ async def test_an_unreachable_server_is_a_connect_error(unused_tcp_port: int) ->
 @pytest.mark.parametrize("_", [pytest.param(None, marks=needs_js, id="js-socketio0.9")])
 async def test_real_socketio09_server_events_arrive_with_list_args_unwrapped(_: None) -> None:
     sink = Sink()
-    async with js_backend("sio09_server.js", "socketio09") as js, connected(js.url, sink) as transport:
+    async with js_backend("sio09_server.js", "socketio09") as js, connected09(js.url, sink) as transport:
         assert transport.handshake is not None and transport.handshake.heartbeat_timeout == 15.0
         await subscribe_all(transport)
         await wait_for_value(js.subscribes, lambda n: n == 3, what="subscribes")
@@ -169,7 +152,7 @@ async def test_real_socketio09_server_events_arrive_with_list_args_unwrapped(_: 
 
 @pytest.mark.parametrize("_", [pytest.param(None, marks=needs_js, id="js-socketio0.9")])
 async def test_real_socketio09_server_kick_is_reported_as_server_disconnect(_: None) -> None:
-    async with js_backend("sio09_server.js", "socketio09") as js, connected(js.url, Sink()) as transport:
+    async with js_backend("sio09_server.js", "socketio09") as js, connected09(js.url, Sink()) as transport:
         await subscribe_all(transport)
         await wait_for_value(js.subscribes, lambda n: n == 3, what="subscribes")
         assert await js.kick() == 1

@@ -17,10 +17,12 @@ from tests.wire.stream_support import (
     Sink,
     Tokens,
     call_event,
+    connected09,
     js_backend,
     needs_js,
     serve_app,
     sim_backend,
+    subscribe_all,
     wait_for_value,
     wait_until,
 )
@@ -29,26 +31,9 @@ pytestmark = pytest.mark.timeout(15)
 POLLING = {"transports": ("xhr-polling",)}
 
 
-@contextlib.asynccontextmanager
-async def connected(url: str, sink: Sink, malformed: list[str] | None = None) -> AsyncIterator[SocketIO09Transport]:
-    transport = SocketIO09Transport()
-    transport.on_event = sink
-    if malformed is not None:
-        transport.on_malformed = malformed.append
-    await transport.connect(url, timeout=3.0)
-    try:
-        yield transport
-    finally:
-        await transport.close()
-
-
-async def subscribe_all(transport: SocketIO09Transport, token: str = "tok") -> None:
-    for binding in BINDINGS:
-        await transport.subscribe({"account_id": ACCOUNT, "auth_token": token, "binding": binding})
-
 
 async def test_a_polling_only_handshake_connects_over_xhr_polling_and_subscribes_every_binding() -> None:
-    async with sim_backend("socketio09", **POLLING) as sim, connected(sim.url, Sink()) as transport:
+    async with sim_backend("socketio09", **POLLING) as sim, connected09(sim.url, Sink()) as transport:
         assert transport.handshake is not None and transport.handshake.transports == ("xhr-polling",)
         assert transport.transport == "xhr-polling" and transport._ws is None
         await subscribe_all(transport)
@@ -59,14 +44,14 @@ async def test_a_polling_only_handshake_connects_over_xhr_polling_and_subscribes
 
 async def test_websocket_is_preferred_when_the_handshake_offers_both() -> None:
     options = {"transports": ("websocket", "xhr-polling")}
-    async with sim_backend("socketio09", **options) as sim, connected(sim.url, Sink()) as transport:
+    async with sim_backend("socketio09", **options) as sim, connected09(sim.url, Sink()) as transport:
         assert transport.transport == "websocket" and transport._ws is not None
         assert sim.server.polls == 0
 
 
 async def test_one_event_per_poll_and_a_burst_in_one_framed_poll_arrive_in_order() -> None:
     sink = Sink()
-    async with sim_backend("socketio09", **POLLING) as sim, connected(sim.url, sink) as transport:
+    async with sim_backend("socketio09", **POLLING) as sim, connected09(sim.url, sink) as transport:
         await subscribe_all(transport)
         await wait_until(lambda: sim.server.subscribes == 3, what="subscribes")
         assert await sim.server.emit("CHANNEL_CREATE", {"call_id": "single"}) == 1
@@ -82,7 +67,7 @@ async def test_one_event_per_poll_and_a_burst_in_one_framed_poll_arrive_in_order
 
 async def test_heartbeats_arrive_by_poll_are_answered_by_post_and_feed_the_watchdog() -> None:
     async with sim_backend("socketio09", heartbeat_interval=0.05, **POLLING) as sim, \
-            connected(sim.url, Sink()) as transport:
+            connected09(sim.url, Sink()) as transport:
         first = transport.last_frame_at
         await wait_until(lambda: sim.server.heartbeats_answered >= 3, what="three answered heartbeats")
         assert transport.last_frame_at > first
@@ -90,13 +75,13 @@ async def test_heartbeats_arrive_by_poll_are_answered_by_post_and_feed_the_watch
 
 async def test_an_idle_poll_is_answered_with_a_noop_and_the_connection_stays_up() -> None:
     async with sim_backend("socketio09", heartbeat_interval=3600, poll_duration=0.05, **POLLING) as sim, \
-            connected(sim.url, Sink()) as transport:
+            connected09(sim.url, Sink()) as transport:
         await wait_until(lambda: sim.server.polls >= 4, what="several idle polls")
         assert not transport._closed.done()
 
 
 async def test_a_dropped_session_closes_the_connection() -> None:
-    async with sim_backend("socketio09", **POLLING) as sim, connected(sim.url, Sink()) as transport:
+    async with sim_backend("socketio09", **POLLING) as sim, connected09(sim.url, Sink()) as transport:
         await wait_until(lambda: len(sim.server.sessions) == 1, what="session")
         assert await sim.server.drop_all() == 1
         reason = await asyncio.wait_for(transport.closed(), 5.0)
@@ -118,13 +103,13 @@ async def test_a_poll_answered_404_for_the_sid_means_the_session_is_gone() -> No
     app = web.Application()
     app.router.add_get("/socket.io/1/", handshake)
     app.router.add_get("/socket.io/1/xhr-polling/abc", poll)
-    async with serve_app(app) as url, connected(url, Sink()) as transport:
+    async with serve_app(app) as url, connected09(url, Sink()) as transport:
         assert await asyncio.wait_for(transport.closed(), 5.0) == "session gone: poll answered 404"
         assert all(t.isdigit() for t in polls)  # each poll carries the cache-busting `t=<ms>`
 
 
 async def test_server_goodbye_over_polling_closes_with_server_disconnect() -> None:
-    async with sim_backend("socketio09", **POLLING) as sim, connected(sim.url, Sink()) as transport:
+    async with sim_backend("socketio09", **POLLING) as sim, connected09(sim.url, Sink()) as transport:
         await wait_until(lambda: len(sim.server.sessions) == 1, what="session")
         assert await sim.server.disconnect_all() == 1
         assert await asyncio.wait_for(transport.closed(), 5.0) == "server disconnect"
@@ -132,7 +117,7 @@ async def test_server_goodbye_over_polling_closes_with_server_disconnect() -> No
 
 async def test_garbage_in_a_poll_is_counted_and_the_connection_survives() -> None:
     sink, malformed = Sink(), []
-    async with sim_backend("socketio09", **POLLING) as sim, connected(sim.url, sink, malformed) as transport:
+    async with sim_backend("socketio09", **POLLING) as sim, connected09(sim.url, sink, malformed) as transport:
         await subscribe_all(transport)
         await wait_until(lambda: sim.server.subscribes == 3, what="subscribes")
         assert await sim.server.send_raw("garbage") == 1
@@ -155,7 +140,7 @@ async def test_close_ends_the_poll_and_says_goodbye() -> None:
 
 async def test_refused_token_over_polling_arrives_as_auth_failure() -> None:
     sink = Sink()
-    async with sim_backend("socketio09", **POLLING) as sim, connected(sim.url, sink) as transport:
+    async with sim_backend("socketio09", **POLLING) as sim, connected09(sim.url, sink) as transport:
         sim.authz.refused.add("bad")
         await transport.subscribe({"account_id": ACCOUNT, "auth_token": "bad", "binding": BINDINGS[0]})
         await wait_until(lambda: sink.names() == ["auth_failure"], what="auth_failure")
@@ -190,7 +175,7 @@ async def test_stream_client_reconnects_over_polling_and_resubscribes_after_a_dr
 @pytest.mark.parametrize("_", [pytest.param(None, marks=needs_js, id="js-socketio0.9-polling")])
 async def test_real_socketio09_polling_server_delivers_events_over_xhr_polling(_: None) -> None:
     sink = Sink()
-    async with js_backend("sio09_server.js", "socketio09", "--transports=xhr-polling") as js, connected(js.url, sink) as transport:
+    async with js_backend("sio09_server.js", "socketio09", "--transports=xhr-polling") as js, connected09(js.url, sink) as transport:
         assert transport.handshake is not None and transport.handshake.transports == ("xhr-polling",)
         assert transport.transport == "xhr-polling"
         await subscribe_all(transport)
