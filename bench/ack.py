@@ -9,6 +9,7 @@ response_url. Stops by itself.
     python bench/ack.py -n 200 -c 50 --delay 2
     python bench/ack.py --no-gc-freeze       # without the gc.freeze() that `ringbot run` does after start-up
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,11 +27,14 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.app import build_deps  # noqa: E402
+from bot.app import (
+    build_bolt,
+    build_deps,  # noqa: E402
+)
 from bot.config import load_settings  # noqa: E402
-from bot.fakeslack import FakeSlack, sign, slash_command_body  # noqa: E402
-from bot.simulator.server import Simulator  # noqa: E402
-from bot.slackapp import build_bolt_app, build_slack_client, start_http  # noqa: E402
+from bot.devtools.fakeslack import FakeSlack, sign, slash_command_body  # noqa: E402
+from bot.devtools.simulator.server import Simulator  # noqa: E402
+from bot.slack.app import build_slack_client, start_http  # noqa: E402
 
 SIGNING_SECRET = "bench-signing-secret"
 APP_SECRET = "bench-app-secret"
@@ -44,22 +48,39 @@ def percentile(values: list[float], p: float) -> float:
 
 
 async def run(requests: int, concurrency: int, delay: float, answer_wait: float, freeze: bool = False) -> int:
-    sim = Simulator(app_id="bench-app", app_secret=APP_SECRET, account_id="bench-account",
-                    domain="demo.antbuddy.local", email="admin@demo.vn", rest_delay=delay, seed=1)
+    sim = Simulator(
+        app_id="bench-app",
+        app_secret=APP_SECRET,
+        account_id="bench-account",
+        domain="demo.antbuddy.local",
+        email="admin@demo.vn",
+        rest_delay=delay,
+        seed=1,
+    )
     await sim.start()
     slack = FakeSlack()
     await slack.start()
     tmp = tempfile.TemporaryDirectory(prefix="ringbot-bench-")
-    settings = load_settings({
-        "ANTBUDDY_APP_ID": "bench-app", "ANTBUDDY_APP_SECRET": APP_SECRET, "ANTBUDDY_ACCOUNT_ID": "bench-account",
-        "ANTBUDDY_DOMAIN": "demo.antbuddy.local", "ANTBUDDY_EMAIL": "admin@demo.vn",
-        "ANTBUDDY_API_URL": sim.url, "ANTBUDDY_WS_URL": sim.url,
-        "SLACK_BOT_TOKEN": "xoxb-bench", "SLACK_SIGNING_SECRET": SIGNING_SECRET, "SLACK_API_URL": slack.url,
-        "RINGBOT_ALERT_CHANNEL": "C0ALERTS", "RINGBOT_DB": str(Path(tmp.name) / "bench.db"),
-    }, dotenv=None)
+    settings = load_settings(
+        {
+            "ANTBUDDY_APP_ID": "bench-app",
+            "ANTBUDDY_APP_SECRET": APP_SECRET,
+            "ANTBUDDY_ACCOUNT_ID": "bench-account",
+            "ANTBUDDY_DOMAIN": "demo.antbuddy.local",
+            "ANTBUDDY_EMAIL": "admin@demo.vn",
+            "ANTBUDDY_API_URL": sim.url,
+            "ANTBUDDY_WS_URL": sim.url,
+            "SLACK_BOT_TOKEN": "xoxb-bench",
+            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "SLACK_API_URL": slack.url,
+            "RINGBOT_ALERT_CHANNEL": "C0ALERTS",
+            "RINGBOT_DB": str(Path(tmp.name) / "bench.db"),
+        },
+        dotenv=None,
+    )
     client = build_slack_client(settings.slack_bot_token, settings.slack_api_url)
     deps = build_deps(settings, slack_client=client)
-    bolt = build_bolt_app(deps, client, signing_secret=settings.slack_signing_secret)
+    bolt = build_bolt(deps, client, signing_secret=settings.slack_signing_secret)
     runner, port = await start_http(bolt, "127.0.0.1", 0)
     if freeze:  # what the bot could do after start-up: keep long-lived objects out of full GC passes
         gc.collect()
@@ -69,9 +90,18 @@ async def run(requests: int, concurrency: int, delay: float, answer_wait: float,
     try:
         # The load comes from a child process so its own CPU does not queue up on the bot's event loop.
         child = await asyncio.create_subprocess_exec(
-            sys.executable, __file__, "--client", url, "--webhook", slack.response_url("bench"),
-            "-n", str(requests), "-c", str(concurrency),
-            stdout=asyncio.subprocess.PIPE)
+            sys.executable,
+            __file__,
+            "--client",
+            url,
+            "--webhook",
+            slack.response_url("bench"),
+            "-n",
+            str(requests),
+            "-c",
+            str(concurrency),
+            stdout=asyncio.subprocess.PIPE,
+        )
         out, _ = await asyncio.wait_for(child.communicate(), timeout=60 + requests * 0.2)
         result = json.loads(out.decode().strip().splitlines()[-1])
         ms, statuses, wall, cold = result["ms"], result["statuses"], result["wall"], result["cold"]
@@ -92,13 +122,19 @@ async def run(requests: int, concurrency: int, delay: float, answer_wait: float,
         await asyncio.wait_for(sim.stop(), timeout=delay + 10)
         tmp.cleanup()
 
-    print(f"/ring queues ack latency — {requests} signed requests, concurrency {concurrency}, "
-          f"AntBuddy REST delay {delay:g} s{', gc.freeze() after start-up' if freeze else ''}")
+    print(
+        f"/ring queues ack latency — {requests} signed requests, concurrency {concurrency}, "
+        f"AntBuddy REST delay {delay:g} s{', gc.freeze() after start-up' if freeze else ''}"
+    )
     print(f"  HTTP statuses: {statuses}   wall: {wall:.2f} s   ({requests / wall:.0f} req/s)")
-    print(f"  ack ms: p50 {percentile(ms, 50):.1f}   p99 {percentile(ms, 99):.1f}   max {max(ms):.1f}   "
-          f"mean {statistics.fmean(ms):.1f}   (first request, not counted: {cold:.1f})")
-    print(f"  answers on response_url: {answered()} / {requests + 1}; AntBuddy REST requests: {sim.rest_requests}"
-          f" (Directory fetches: {deps.directory.fetches})")
+    print(
+        f"  ack ms: p50 {percentile(ms, 50):.1f}   p99 {percentile(ms, 99):.1f}   max {max(ms):.1f}   "
+        f"mean {statistics.fmean(ms):.1f}   (first request, not counted: {cold:.1f})"
+    )
+    print(
+        f"  answers on response_url: {answered()} / {requests + 1}; AntBuddy REST requests: {sim.rest_requests}"
+        f" (Directory fetches: {deps.directory.fetches})"
+    )
     print(f"  the 10 slowest acks were requests #{sorted(result['slowest'])} (0-based, in sending order)")
     for text, n in sorted(texts.items(), key=lambda kv: -kv[1]):
         print(f"    {n:4d} × {text!r}")
@@ -115,6 +151,7 @@ async def load(url: str, webhook: str, requests: int, concurrency: int) -> dict:
     statuses: dict[str, int] = {}
     connector = aiohttp.TCPConnector(limit=concurrency)
     async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=10)) as http:
+
         async def post(i: int) -> tuple[float, int]:
             body = slash_command_body("queues", user_id=f"U{i % 50:04d}", response_url=f"{webhook}-{i}")
             headers = sign(SIGNING_SECRET, body)
@@ -144,20 +181,29 @@ def main() -> int:
     parser.add_argument("-c", "--concurrency", type=int, default=20)
     parser.add_argument("--delay", type=float, default=5.0, help="seconds AntBuddy takes per REST answer")
     parser.add_argument("--answer-wait", type=float, default=20.0, help="how long to wait for the answers")
-    parser.add_argument("--no-gc-freeze", action="store_true",
-                        help="skip the gc.freeze() that `ringbot run` does after start-up (shows what GC pauses cost)")
+    parser.add_argument(
+        "--no-gc-freeze",
+        action="store_true",
+        help="skip the gc.freeze() that `ringbot run` does after start-up (shows what GC pauses cost)",
+    )
     parser.add_argument("--client", metavar="URL", help=argparse.SUPPRESS)  # the child process's mode
     parser.add_argument("--webhook", help=argparse.SUPPRESS)
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
     if args.client:
-        result = asyncio.run(asyncio.wait_for(load(args.client, args.webhook, args.requests, args.concurrency),
-                                              timeout=60 + args.requests * 0.2))
+        result = asyncio.run(
+            asyncio.wait_for(
+                load(args.client, args.webhook, args.requests, args.concurrency), timeout=60 + args.requests * 0.2
+            )
+        )
         print(json.dumps(result))
         return 0
-    return asyncio.run(asyncio.wait_for(
-        run(args.requests, args.concurrency, args.delay, args.answer_wait, not args.no_gc_freeze),
-        timeout=args.answer_wait + args.requests * 0.5 + 60))
+    return asyncio.run(
+        asyncio.wait_for(
+            run(args.requests, args.concurrency, args.delay, args.answer_wait, not args.no_gc_freeze),
+            timeout=args.answer_wait + args.requests * 0.5 + 60,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ started at 50 calls/s. Then:
     /work/venv/bin/python bench/burst.py                # bounded: ~1.5 min
     /work/venv/bin/python bench/burst.py --full         # until all 500 are posted: ~9 min
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RingbotProcess, quiet_logging, simulator, wait_until  # noqa: E402
 
 CHANNEL = "C0ALERTS"
-BURST_ALLOWANCE = 3  # bot/outbox.py Outbox(burst=3): tokens saved up per channel
+BURST_ALLOWANCE = 3  # bot/alerts/outbox/worker.py Outbox(burst=3): tokens saved up per channel
 
 
 def sustained_rate(times: list[float]) -> float:
@@ -42,8 +43,8 @@ def sustained_rate(times: list[float]) -> float:
 
 
 async def run(calls: int, seconds: float, watch: float, full: bool) -> int:
-    from bot.fakeslack import FakeSlack
-    from bot.simulator.scenarios import CallOptions
+    from bot.devtools.fakeslack import FakeSlack
+    from bot.devtools.simulator.scenarios import CallOptions
 
     quiet_logging()
     sim = simulator(seed=5)
@@ -66,8 +67,9 @@ async def run(calls: int, seconds: float, watch: float, full: bool) -> int:
             if pause > 0:
                 await asyncio.sleep(pause)
             # dated so that it ends now (its history record must not look older than the stream's events)
-            plan = sim.plan("missed_cancel", CallOptions(speed=0.0, caller=caller, ring_seconds=18,
-                                                         start=time.time() - 19))
+            plan = sim.plan(
+                "missed_cancel", CallOptions(speed=0.0, caller=caller, ring_seconds=18, start=time.time() - 19)
+            )
             emitted.add(plan.call_id)
             for _, name, payload in plan.events:
                 await sim.emit(name, payload)
@@ -81,10 +83,16 @@ async def run(calls: int, seconds: float, watch: float, full: bool) -> int:
         watched = slack.posts(CHANNEL)
         posted_all_in = None
         if full:
+
             def alerts_posted() -> int:
-                return len({(c.body.get("metadata") or {}).get("event_payload", {}).get("alert_id")
-                            for c in slack.posts(CHANNEL)
-                            if (c.body.get("metadata") or {}).get("event_payload", {}).get("kind") == "post"})
+                return len(
+                    {
+                        (c.body.get("metadata") or {}).get("event_payload", {}).get("alert_id")
+                        for c in slack.posts(CHANNEL)
+                        if (c.body.get("metadata") or {}).get("event_payload", {}).get("kind") == "post"
+                    }
+                )
+
             if await slack.wait_for(lambda: alerts_posted() >= calls, timeout=12 * 60):
                 posted_all_in = max(c.at for c in slack.posts(CHANNEL)) - first_post
             await asyncio.sleep(3)  # the summary's last count update, and anything that should not come
@@ -102,31 +110,55 @@ async def run(calls: int, seconds: float, watch: float, full: bool) -> int:
     post_rows = sum(n for (k, _), n in outbox.items() if k == "post")
     posts = slack.posts(CHANNEL)
     times = sorted(c.at for c in watched)
-    print(f"burst — {calls} missed calls in {sent_in:.1f} s into one channel ({CHANNEL}); real pacing "
-          f"(1 post/s, burst {BURST_ALLOWANCE}); grace 2 s; ringbot in a child process (exit code {code})")
-    print(f"  recorded {len(alert_ids)} alerts ({len(set(alert_ids))} distinct calls) {recorded_at:.1f} s after the "
-          f"first call (in time: {recorded_in_time}); lost {lost}; duplicated {duplicated}")
-    print(f"  outbox rows {dict(sorted((f'{k}/{s}', n) for (k, s), n in outbox.items()))}; post rows {post_rows}; "
-          f"dead {dead}")
-    print(f"  pacing over the first {watch:g} s of posting: {len(times)} posts, max in any 1 s "
-          f"{slack.max_posts_per_window(CHANNEL, 1.0)} (allowed {BURST_ALLOWANCE}), max in any 10 s "
-          f"{_max_window(times, 10.0)} (allowed {10 + BURST_ALLOWANCE - 1}), sustained {sustained_rate(times):.3f} "
-          f"posts/s (allowed 1)")
+    print(
+        f"burst — {calls} missed calls in {sent_in:.1f} s into one channel ({CHANNEL}); real pacing "
+        f"(1 post/s, burst {BURST_ALLOWANCE}); grace 2 s; ringbot in a child process (exit code {code})"
+    )
+    print(
+        f"  recorded {len(alert_ids)} alerts ({len(set(alert_ids))} distinct calls) {recorded_at:.1f} s after the "
+        f"first call (in time: {recorded_in_time}); lost {lost}; duplicated {duplicated}"
+    )
+    print(
+        f"  outbox rows {dict(sorted((f'{k}/{s}', n) for (k, s), n in outbox.items()))}; post rows {post_rows}; "
+        f"dead {dead}"
+    )
+    print(
+        f"  pacing over the first {watch:g} s of posting: {len(times)} posts, max in any 1 s "
+        f"{slack.max_posts_per_window(CHANNEL, 1.0)} (allowed {BURST_ALLOWANCE}), max in any 10 s "
+        f"{_max_window(times, 10.0)} (allowed {10 + BURST_ALLOWANCE - 1}), sustained {sustained_rate(times):.3f} "
+        f"posts/s (allowed 1)"
+    )
     kinds: dict[str, int] = {}
     for c in posts:
         kind = ((c.body.get("metadata") or {}).get("event_payload") or {}).get("kind", "?")
         kinds[kind] = kinds.get(kind, 0) + 1
-    alert_posts = [((c.body.get("metadata") or {}).get("event_payload") or {}).get("alert_id") for c in posts
-                   if ((c.body.get("metadata") or {}).get("event_payload") or {}).get("kind") == "post"]
-    print(f"  Slack posts so far by kind {kinds}; distinct alerts posted {len(set(alert_posts))}, posted twice "
-          f"{len(alert_posts) - len(set(alert_posts))}")
+    alert_posts = [
+        ((c.body.get("metadata") or {}).get("event_payload") or {}).get("alert_id")
+        for c in posts
+        if ((c.body.get("metadata") or {}).get("event_payload") or {}).get("kind") == "post"
+    ]
+    print(
+        f"  Slack posts so far by kind {kinds}; distinct alerts posted {len(set(alert_posts))}, posted twice "
+        f"{len(alert_posts) - len(set(alert_posts))}"
+    )
     if full:
-        print(f"  --full: all {calls} alerts in Slack {posted_all_in:.0f} s after the first post" if posted_all_in
-              else f"  --full: NOT all alerts posted within 12 min")
+        print(
+            f"  --full: all {calls} alerts in Slack {posted_all_in:.0f} s after the first post"
+            if posted_all_in
+            else "  --full: NOT all alerts posted within 12 min"
+        )
     _show_folding(slack)
-    ok = (len(alert_ids) == calls and lost == 0 and duplicated == 0 and post_rows == calls and dead == 0
-          and slack.max_posts_per_window(CHANNEL, 1.0) <= BURST_ALLOWANCE and sustained_rate(times) <= 1.0 + 1e-6
-          and len(alert_posts) == len(set(alert_posts)) and (not full or posted_all_in is not None))
+    ok = (
+        len(alert_ids) == calls
+        and lost == 0
+        and duplicated == 0
+        and post_rows == calls
+        and dead == 0
+        and slack.max_posts_per_window(CHANNEL, 1.0) <= BURST_ALLOWANCE
+        and sustained_rate(times) <= 1.0 + 1e-6
+        and len(alert_posts) == len(set(alert_posts))
+        and (not full or posted_all_in is not None)
+    )
     print("  target 500 recorded, 0 lost, 0 duplicated, Slack within its limit:", "met" if ok else "NOT met")
     tmp.cleanup()
     return 0 if ok else 1
@@ -144,10 +176,15 @@ def _max_window(times: list[float], window: float) -> int:
 def _show_folding(slack) -> None:
     """What a person sees in the channel: the plain first posts, the summary, replies in its thread."""
     posts = slack.posts(CHANNEL)
-    summaries = [c for c in posts if ((c.body.get("metadata") or {}).get("event_payload") or {}).get("kind")
-                 == "summary"]
-    plain = [c for c in posts if not c.body.get("thread_ts")
-             and ((c.body.get("metadata") or {}).get("event_payload") or {}).get("kind") == "post"]
+    summaries = [
+        c for c in posts if ((c.body.get("metadata") or {}).get("event_payload") or {}).get("kind") == "summary"
+    ]
+    plain = [
+        c
+        for c in posts
+        if not c.body.get("thread_ts")
+        and ((c.body.get("metadata") or {}).get("event_payload") or {}).get("kind") == "post"
+    ]
     print(f"  folding: {len(plain)} alert(s) posted plainly before the fold, {len(summaries)} summary message(s)")
     for s in summaries:
         ts = next((m.ts for m in slack.messages.values() if m.metadata == s.body.get("metadata")), None)

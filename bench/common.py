@@ -2,6 +2,7 @@
 
 Benchmarks are run by hand (`/work/venv/bin/python bench/<name>.py`); nothing here is product code.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -14,9 +15,10 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -54,7 +56,7 @@ def quiet_logging(level: int = logging.WARNING) -> None:
 
 def simulator(**kw: Any):
     """The AntBuddy simulator with the benchmark credentials (not started)."""
-    from bot.simulator.server import Simulator
+    from bot.devtools.simulator.server import Simulator
 
     return Simulator(app_id=APP_ID, app_secret=APP_SECRET, account_id=ACCOUNT_ID, domain=DOMAIN, email=EMAIL, **kw)
 
@@ -64,11 +66,19 @@ def settings(sim_url: str, slack_url: str, db_path: Path, **extra: str):
     from bot.config import load_settings
 
     env = {
-        "ANTBUDDY_APP_ID": APP_ID, "ANTBUDDY_APP_SECRET": APP_SECRET, "ANTBUDDY_ACCOUNT_ID": ACCOUNT_ID,
-        "ANTBUDDY_DOMAIN": DOMAIN, "ANTBUDDY_EMAIL": EMAIL,
-        "ANTBUDDY_API_URL": sim_url, "ANTBUDDY_WS_URL": sim_url, "ANTBUDDY_WS_PROTOCOL": "socketio",
-        "SLACK_BOT_TOKEN": "xoxb-bench", "SLACK_SIGNING_SECRET": SIGNING_SECRET, "SLACK_API_URL": slack_url,
-        "RINGBOT_ALERT_CHANNEL": "C0ALERTS", "RINGBOT_DB": str(db_path),
+        "ANTBUDDY_APP_ID": APP_ID,
+        "ANTBUDDY_APP_SECRET": APP_SECRET,
+        "ANTBUDDY_ACCOUNT_ID": ACCOUNT_ID,
+        "ANTBUDDY_DOMAIN": DOMAIN,
+        "ANTBUDDY_EMAIL": EMAIL,
+        "ANTBUDDY_API_URL": sim_url,
+        "ANTBUDDY_WS_URL": sim_url,
+        "ANTBUDDY_WS_PROTOCOL": "socketio",
+        "SLACK_BOT_TOKEN": "xoxb-bench",
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": slack_url,
+        "RINGBOT_ALERT_CHANNEL": "C0ALERTS",
+        "RINGBOT_DB": str(db_path),
     }
     env.update(extra)
     return load_settings(env, dotenv=None)
@@ -111,24 +121,42 @@ class RingbotProcess:
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "ANTBUDDY_", "RINGBOT_"))}
         self.port = free_port()
-        env.update({
-            "ANTBUDDY_APP_ID": APP_ID, "ANTBUDDY_APP_SECRET": APP_SECRET, "ANTBUDDY_ACCOUNT_ID": ACCOUNT_ID,
-            "ANTBUDDY_DOMAIN": DOMAIN, "ANTBUDDY_EMAIL": EMAIL,
-            "ANTBUDDY_API_URL": self.sim_url, "ANTBUDDY_WS_URL": self.sim_url, "ANTBUDDY_WS_PROTOCOL": "socketio",
-            "SLACK_BOT_TOKEN": "xoxb-bench", "SLACK_SIGNING_SECRET": SIGNING_SECRET, "SLACK_API_URL": self.slack_url,
-            "RINGBOT_ALERT_CHANNEL": "C0ALERTS", "RINGBOT_DB": str(self.db_path),
-            "RINGBOT_HTTP_HOST": "127.0.0.1", "RINGBOT_HTTP_PORT": str(self.port),
-            "RINGBOT_LOG_LEVEL": "INFO", "PYTHONUNBUFFERED": "1", "SKIP_SLACK_SDK_WARNING": "1",
-            "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
-        })
+        env.update(
+            {
+                "ANTBUDDY_APP_ID": APP_ID,
+                "ANTBUDDY_APP_SECRET": APP_SECRET,
+                "ANTBUDDY_ACCOUNT_ID": ACCOUNT_ID,
+                "ANTBUDDY_DOMAIN": DOMAIN,
+                "ANTBUDDY_EMAIL": EMAIL,
+                "ANTBUDDY_API_URL": self.sim_url,
+                "ANTBUDDY_WS_URL": self.sim_url,
+                "ANTBUDDY_WS_PROTOCOL": "socketio",
+                "SLACK_BOT_TOKEN": "xoxb-bench",
+                "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+                "SLACK_API_URL": self.slack_url,
+                "RINGBOT_ALERT_CHANNEL": "C0ALERTS",
+                "RINGBOT_DB": str(self.db_path),
+                "RINGBOT_HTTP_HOST": "127.0.0.1",
+                "RINGBOT_HTTP_PORT": str(self.port),
+                "RINGBOT_LOG_LEVEL": "INFO",
+                "PYTHONUNBUFFERED": "1",
+                "SKIP_SLACK_SDK_WARNING": "1",
+                "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+            }
+        )
         env.update(self.extra_env)
         return env
 
     def start(self) -> None:
         env = self.env()
         with open(self.log_path, "wb") as log:
-            self.proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "run", "--mode", "http"], env=env,
-                                         cwd=self.workdir, stdout=log, stderr=subprocess.STDOUT)
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "bot.cli", "run", "--mode", "http"],
+                env=env,
+                cwd=self.workdir,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
 
     async def wait_streaming(self, timeout: float = 20.0) -> dict[str, Any]:
         """Wait until /healthz says the stream is connected (subscribed)."""
@@ -145,7 +173,7 @@ class RingbotProcess:
                         last = await r.text()
                         if r.status == 200:
                             return json.loads(last)
-                except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+                except (TimeoutError, aiohttp.ClientError, OSError) as exc:
                     last = exc
                 await asyncio.sleep(0.1)
         raise RuntimeError(f"ringbot not streaming within {timeout} s (last: {last}):\n{self.logs()[-2000:]}")

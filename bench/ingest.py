@@ -18,6 +18,7 @@ Two processes because the server's JSON encoding and websocket writes would othe
     /work/venv/bin/python bench/ingest.py                 # 10,000 calls (~70k events), 2 rounds
     /work/venv/bin/python bench/ingest.py --calls 4000 --rounds 3
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,7 +44,7 @@ RUN_TIMEOUT = 60.0  # one client run must finish within this
 # ---- server side (child process) --------------------------------------------------------------------------
 def build_stream(sim: Any, calls: int, seed: int) -> tuple[list[tuple[str, Any]], int]:
     """The fixed event list (name, payload) of `calls` realistic calls, and how many legs they have."""
-    from bot.simulator.scenarios import CallOptions, random_call
+    from bot.devtools.simulator.scenarios import CallOptions, random_call
 
     rng = random.Random(seed)
     events: list[tuple[str, Any]] = []
@@ -77,8 +78,10 @@ async def serve(calls: int, seed: int) -> None:
                 delivered += await emit(name, payload)
                 if i % 200 == 199:
                     await asyncio.sleep(0)  # let the websocket writer run: a stream, not one giant buffer
-            print(json.dumps({"emitted": len(events), "delivered": delivered,
-                              "seconds": time.perf_counter() - t0}), flush=True)
+            print(
+                json.dumps({"emitted": len(events), "delivered": delivered, "seconds": time.perf_counter() - t0}),
+                flush=True,
+            )
     finally:
         await sim.stop()
 
@@ -92,10 +95,18 @@ class Server:
         self.url: str = info["url"]
 
     @classmethod
-    async def start(cls, calls: int, seed: int) -> "Server":
+    async def start(cls, calls: int, seed: int) -> Server:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, __file__, "--serve", "--calls", str(calls), "--seed", str(seed),
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+            sys.executable,
+            __file__,
+            "--serve",
+            "--calls",
+            str(calls),
+            "--seed",
+            str(seed),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+        )
         assert proc.stdout is not None
         line = await asyncio.wait_for(proc.stdout.readline(), 120)
         return cls(proc, json.loads(line))
@@ -120,7 +131,7 @@ class Server:
             await self.proc.stdin.drain()
             try:
                 await asyncio.wait_for(self.proc.wait(), 10)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 self.proc.kill()
                 await self.proc.wait()
 
@@ -171,18 +182,23 @@ async def run_bare(server: Server, http: Any) -> dict[str, Any]:
     finally:
         await sio.disconnect()
     seconds = st["last"] - st["first"]
-    return {"events": st["n"], "seconds": seconds, "rate": st["n"] / seconds, "server": emitted,
-            "cpu_us": (st["cpu1"] - st["cpu0"]) / st["n"] * 1e6}
+    return {
+        "events": st["n"],
+        "seconds": seconds,
+        "rate": st["n"] / seconds,
+        "server": emitted,
+        "cpu_us": (st["cpu1"] - st["cpu0"]) / st["n"] * 1e6,
+    }
 
 
 async def run_pipeline(server: Server, http: Any, workdir: Path, round_no: int) -> dict[str, Any]:
     """(b) The bot's StreamClient → Pipeline (normalise, track, persist legs, decide, store alerts)."""
-    from bot.alerting import AlertService
+    from bot.alerts.service import AlertService
     from bot.antbuddy import AntBuddyClient
-    from bot.metrics import Metrics, describe_ringbot
-    from bot.pipeline import Pipeline
+    from bot.calls.pipeline import Pipeline
+    from bot.calls.tracker import Tracker
+    from bot.ops.metrics import Metrics, describe_ringbot
     from bot.stream.client import StreamClient
-    from bot.tracker import Tracker
     from storage import Store
 
     expected, calls, legs = server.info["events"], server.info["calls"], server.info["legs"]
@@ -213,8 +229,9 @@ async def run_pipeline(server: Server, http: Any, workdir: Path, round_no: int) 
         return out
 
     pipeline.flush = flush  # type: ignore[method-assign]
-    stream = StreamClient(url=server.url, account_id=ACCOUNT_ID, protocol="socketio",
-                          get_token=antbuddy.auth_token, on_event=on_event)
+    stream = StreamClient(
+        url=server.url, account_id=ACCOUNT_ID, protocol="socketio", get_token=antbuddy.auth_token, on_event=on_event
+    )
     tasks = [asyncio.create_task(pipeline.run()), asyncio.create_task(stream.run())]
     try:
         before = await server.subscribes(http)
@@ -234,12 +251,21 @@ async def run_pipeline(server: Server, http: Any, workdir: Path, round_no: int) 
     processed = sum(stats.events.values()) + stats.rejected
     seconds = st["flushed"] - st["first"]
     result = {
-        "events": processed, "seconds": seconds, "rate": processed / seconds,
+        "events": processed,
+        "seconds": seconds,
+        "rate": processed / seconds,
         "cpu_us": (st["cpu1"] - st["cpu0"]) / processed * 1e6,
-        "decided_seconds": st["decided"] - st["first"] - GRACE, "server": emitted,
-        "legs_in_db": store.count_legs(), "legs": legs, "calls_in_db": store.conn.execute("SELECT count(*) FROM calls").fetchone()[0], "calls": calls,
-        "decisions": dict(stats.decisions), "alert_actions": dict(stats.alert_actions),
-        "rejected": stats.rejected, "errors": stats.errors, "tracker": tracker.stats(),
+        "decided_seconds": st["decided"] - st["first"] - GRACE,
+        "server": emitted,
+        "legs_in_db": store.count_legs(),
+        "legs": legs,
+        "calls_in_db": store.conn.execute("SELECT count(*) FROM calls").fetchone()[0],
+        "calls": calls,
+        "decisions": dict(stats.decisions),
+        "alert_actions": dict(stats.alert_actions),
+        "rejected": stats.rejected,
+        "errors": stats.errors,
+        "tracker": tracker.stats(),
         "outbox": store.outbox_counts(),
     }
     store.close()
@@ -252,8 +278,10 @@ async def main(calls: int, rounds: int, seed: int) -> int:
     quiet_logging()
     server = await Server.start(calls, seed)
     info = server.info
-    print(f"ingest — {info['calls']} calls, {info['events']} events, {info['legs']} legs; simulator (Socket.IO 4, "
-          f"Kazoo payloads) in a child process, clients in this one, one at a time")
+    print(
+        f"ingest — {info['calls']} calls, {info['events']} events, {info['legs']} legs; simulator (Socket.IO 4, "
+        f"Kazoo payloads) in a child process, clients in this one, one at a time"
+    )
     bare: list[float] = []
     full: list[float] = []
     cpu_a: list[float] = []
@@ -267,34 +295,52 @@ async def main(calls: int, rounds: int, seed: int) -> int:
                     a = await run_bare(server, http)
                     bare.append(a["rate"])
                     cpu_a.append(a["cpu_us"])
-                    rows.append(f"  round {r} (a) bare socketio client : {a['events']:7d} events in "
-                                f"{a['seconds']:6.2f} s = {a['rate']:8.0f} ev/s, client CPU {a['cpu_us']:5.1f} µs/event   (server emitted in "
-                                f"{a['server']['seconds']:.2f} s)")
+                    rows.append(
+                        f"  round {r} (a) bare socketio client : {a['events']:7d} events in "
+                        f"{a['seconds']:6.2f} s = {a['rate']:8.0f} ev/s, client CPU {a['cpu_us']:5.1f} µs/event   (server emitted in "
+                        f"{a['server']['seconds']:.2f} s)"
+                    )
                     print(rows[-1], flush=True)
                     b = await run_pipeline(server, http, Path(tmp), r)
                     full.append(b["rate"])
                     cpu_b.append(b["cpu_us"])
-                    rows.append(f"  round {r} (b) StreamClient+Pipeline: {b['events']:7d} events in "
-                                f"{b['seconds']:6.2f} s = {b['rate']:8.0f} ev/s, client CPU {b['cpu_us']:5.1f} µs/event   (server emitted in "
-                                f"{b['server']['seconds']:.2f} s; all {b['calls']} calls decided at "
-                                f"{b['decided_seconds']:.2f} s after the first event, grace excluded)")
+                    rows.append(
+                        f"  round {r} (b) StreamClient+Pipeline: {b['events']:7d} events in "
+                        f"{b['seconds']:6.2f} s = {b['rate']:8.0f} ev/s, client CPU {b['cpu_us']:5.1f} µs/event   (server emitted in "
+                        f"{b['server']['seconds']:.2f} s; all {b['calls']} calls decided at "
+                        f"{b['decided_seconds']:.2f} s after the first event, grace excluded)"
+                    )
                     print(rows[-1], flush=True)
-                    print(f"      legs in db {b['legs_in_db']}/{b['legs']}, decisions {b['decisions']}, "
-                          f"alert actions {b['alert_actions']}, rejected {b['rejected']}, errors {b['errors']}, "
-                          f"outbox rows {b['outbox']}", flush=True)
-                    ok_integrity &= (b["legs_in_db"] == b["legs"] and b["rejected"] == 0 and b["errors"] == 0
-                                     and sum(b["decisions"].values()) == b["calls"] and a["events"] == info["events"])
+                    print(
+                        f"      legs in db {b['legs_in_db']}/{b['legs']}, decisions {b['decisions']}, "
+                        f"alert actions {b['alert_actions']}, rejected {b['rejected']}, errors {b['errors']}, "
+                        f"outbox rows {b['outbox']}",
+                        flush=True,
+                    )
+                    ok_integrity &= (
+                        b["legs_in_db"] == b["legs"]
+                        and b["rejected"] == 0
+                        and b["errors"] == 0
+                        and sum(b["decisions"].values()) == b["calls"]
+                        and a["events"] == info["events"]
+                    )
     finally:
         await server.stop()
     best_a, best_b = max(bare), max(full)
     mean_ratio = sum(fb / fa for fa, fb in zip(bare, full)) / len(full)
-    print(f"  best (a) {best_a:.0f} ev/s, best (b) {best_b:.0f} ev/s, ratio of bests {best_b / best_a:.1%}, "
-          f"mean of per-round ratios {mean_ratio:.1%}")
-    print(f"  client CPU per event (least of the rounds): (a) {min(cpu_a):.1f} µs, (b) {min(cpu_b):.1f} µs — "
-          f"CPU-bound capacity (b)/(a) = {min(cpu_a) / min(cpu_b):.1%}")
+    print(
+        f"  best (a) {best_a:.0f} ev/s, best (b) {best_b:.0f} ev/s, ratio of bests {best_b / best_a:.1%}, "
+        f"mean of per-round ratios {mean_ratio:.1%}"
+    )
+    print(
+        f"  client CPU per event (least of the rounds): (a) {min(cpu_a):.1f} µs, (b) {min(cpu_b):.1f} µs — "
+        f"CPU-bound capacity (b)/(a) = {min(cpu_a) / min(cpu_b):.1%}"
+    )
     ok = best_b / best_a >= 0.8 and best_b >= 3000 and ok_integrity
-    print(f"  target (b) ≥ 80 % of (a) and ≥ 3,000 ev/s, every leg persisted and every call decided:",
-          "met" if ok else "NOT met")
+    print(
+        "  target (b) ≥ 80 % of (a) and ≥ 3,000 ev/s, every leg persisted and every call decided:",
+        "met" if ok else "NOT met",
+    )
     return 0 if ok else 1
 
 

@@ -13,6 +13,7 @@ to calls through their metadata alert_id and the bot's alerts table. Stops by it
     /work/venv/bin/python bench/latency.py                      # 30 s at 50 calls/s
     /work/venv/bin/python bench/latency.py --seconds 10 --rate 20
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,8 +35,8 @@ RING = 18  # seconds the caller rang (missed_cancel: the A-leg ends at 1 + RING)
 
 
 async def run(seconds: float, rate: float) -> int:
-    from bot.fakeslack import FakeSlack
-    from bot.simulator.scenarios import CallOptions
+    from bot.devtools.fakeslack import FakeSlack
+    from bot.devtools.simulator.scenarios import CallOptions
 
     quiet_logging()
     sim = simulator(seed=3)
@@ -46,10 +47,17 @@ async def run(seconds: float, rate: float) -> int:
     work = Path(tmp.name)
     routes = work / "routes.json"
     routes.write_text(json.dumps({"default": "C0ALERTS", "dids": {d: f"C0LAT{i:02d}" for i, d in enumerate(DIDS)}}))
-    bot = RingbotProcess(work, sim.url, slack.url, {
-        "RINGBOT_GRACE_SECONDS": str(GRACE), "RINGBOT_CHANNEL_POSTS_PER_SECOND": "50",
-        "RINGBOT_ROUTES_FILE": str(routes), "RINGBOT_RECONCILE_SECONDS": "3600",
-    })
+    bot = RingbotProcess(
+        work,
+        sim.url,
+        slack.url,
+        {
+            "RINGBOT_GRACE_SECONDS": str(GRACE),
+            "RINGBOT_CHANNEL_POSTS_PER_SECOND": "50",
+            "RINGBOT_ROUTES_FILE": str(routes),
+            "RINGBOT_RECONCILE_SECONDS": "3600",
+        },
+    )
     count = int(seconds * rate)
     emitted_at: dict[str, float] = {}
     started = time.monotonic()
@@ -66,8 +74,12 @@ async def run(seconds: float, rate: float) -> int:
                 await asyncio.sleep(pause)
             # Built now, dated so that it ends now: its history record must not look older than it is, or
             # reconciliation raises it from history before the stream does.
-            plan = sim.plan("missed_cancel", CallOptions(speed=0.0, caller=caller, did=DIDS[i % CHANNELS],
-                                                         ring_seconds=RING, start=time.time() - RING - 1))
+            plan = sim.plan(
+                "missed_cancel",
+                CallOptions(
+                    speed=0.0, caller=caller, did=DIDS[i % CHANNELS], ring_seconds=RING, start=time.time() - RING - 1
+                ),
+            )
             for _, name, payload in plan.events:
                 if name == "CHANNEL_DESTROY" and payload.get("Call-ID") == plan.call_id:
                     emitted_at[plan.call_id] = time.monotonic()
@@ -95,21 +107,33 @@ async def run(seconds: float, rate: float) -> int:
         per_channel[post.body["channel"]] = per_channel.get(post.body["channel"], 0) + 1
     threaded = sum(1 for p in slack.posts() if p.body.get("thread_ts"))
     max_window = max(slack.max_posts_per_window(ch, 1.0) for ch in per_channel) if per_channel else 0
-    print(f"alert latency — {count} missed calls at {rate:g} calls/s over {sending:.1f} s (distinct callers), "
-          f"grace {GRACE} s subtracted; ringbot in a child process, simulator + fake Slack here")
-    print(f"  posts received {len(slack.posts())}/{count} (all in time: {done}); raised by the stream "
-          f"{len(latencies)}, by reconciliation from history {len(from_history)}"
-          + (f" (their 'latency' {min(from_history):.0f}..{max(from_history):.0f} ms, not counted)"
-             if from_history else "") + "; "
-          f"{len(per_channel)} channels, max posts in any 1 s per channel {max_window}; threaded (folded) {threaded}")
+    print(
+        f"alert latency — {count} missed calls at {rate:g} calls/s over {sending:.1f} s (distinct callers), "
+        f"grace {GRACE} s subtracted; ringbot in a child process, simulator + fake Slack here"
+    )
+    print(
+        f"  posts received {len(slack.posts())}/{count} (all in time: {done}); raised by the stream "
+        f"{len(latencies)}, by reconciliation from history {len(from_history)}"
+        + (
+            f" (their 'latency' {min(from_history):.0f}..{max(from_history):.0f} ms, not counted)"
+            if from_history
+            else ""
+        )
+        + "; "
+        f"{len(per_channel)} channels, max posts in any 1 s per channel {max_window}; threaded (folded) {threaded}"
+    )
     if not latencies:
-        print("  no latencies measured\n" + bot.logs()[-2000:])
+        print("  no latencies measured\n" + bot.ops.logs()[-2000:])
         return 1
     p50, p90, p99 = (percentile(latencies, p) for p in (50, 90, 99))
-    print(f"  latency ms: p50 {p50:.1f}   p90 {p90:.1f}   p99 {p99:.1f}   max {max(latencies):.1f}   "
-          f"min {min(latencies):.1f}   (ringbot exit code {code})")
-    print("  slowest 5 (ms @ seconds into the run): "
-          + ", ".join(f"{ms:.0f} @ {at:.1f}s" for ms, at in sorted(worst, reverse=True)[:5]))
+    print(
+        f"  latency ms: p50 {p50:.1f}   p90 {p90:.1f}   p99 {p99:.1f}   max {max(latencies):.1f}   "
+        f"min {min(latencies):.1f}   (ringbot exit code {code})"
+    )
+    print(
+        "  slowest 5 (ms @ seconds into the run): "
+        + ", ".join(f"{ms:.0f} @ {at:.1f}s" for ms, at in sorted(worst, reverse=True)[:5])
+    )
     ok = done and len(latencies) + len(from_history) == count and p50 <= 20 and p99 <= 100
     print("  target p50 ≤ 20 ms, p99 ≤ 100 ms, every call posted:", "met" if ok else "NOT met")
     tmp.cleanup()

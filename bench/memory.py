@@ -13,6 +13,7 @@ times); then the clock jumps 4 h + 1 min and the calls still held must be 0. Sto
     /work/venv/bin/python bench/memory.py
     /work/venv/bin/python bench/memory.py --calls 20000 --warmup 2000
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,8 +25,9 @@ import random
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -37,7 +39,7 @@ START_UNIX = 1_750_000_000.0  # virtual wall time of the first call (event times
 
 def calls(sim: Any, rng: random.Random, rate: float, unended: float) -> Iterator[tuple[float, list, bool]]:
     """(virtual start, [(offset, name, payload)], ends?) for an endless stream of realistic calls."""
-    from bot.simulator.scenarios import CallOptions, random_call
+    from bot.devtools.simulator.scenarios import CallOptions, random_call
 
     t = 0.0
     while True:
@@ -50,10 +52,10 @@ def calls(sim: Any, rng: random.Random, rate: float, unended: float) -> Iterator
 
 
 def run(n_calls: int, warmup: int, rate: float, unended: float, seed: int) -> int:
-    from bot.alerting import AlertService
-    from bot.metrics import Metrics, describe_ringbot
-    from bot.pipeline import Pipeline
-    from bot.tracker import Tracker
+    from bot.alerts.service import AlertService
+    from bot.calls.pipeline import Pipeline
+    from bot.calls.tracker import Tracker
+    from bot.ops.metrics import Metrics, describe_ringbot
     from storage import Store
 
     quiet_logging()
@@ -62,8 +64,14 @@ def run(n_calls: int, warmup: int, rate: float, unended: float, seed: int) -> in
     store = Store.open(db)
     clock = [0.0]
     tracker = Tracker(grace_seconds=2.0)
-    pipeline = Pipeline(tracker, store, AlertService(store, default_channel="C0ALERTS"), grace_seconds=2.0,
-                        metrics=describe_ringbot(Metrics()), clock=lambda: clock[0])
+    pipeline = Pipeline(
+        tracker,
+        store,
+        AlertService(store, default_channel="C0ALERTS"),
+        grace_seconds=2.0,
+        metrics=describe_ringbot(Metrics()),
+        clock=lambda: clock[0],
+    )
     sim = simulator(seed=seed)
     source = calls(sim, random.Random(seed), rate, unended)
     pending: list[tuple[float, int, str, Any]] = []  # (virtual time, seq, name, payload) of calls in progress
@@ -109,18 +117,28 @@ def run(n_calls: int, warmup: int, rate: float, unended: float, seed: int) -> in
     warm, end, exp = marks["warm"], marks["end"], marks["expired"]
     growth = end["rss"] - warm["rss"]
     events = sum(pipeline.stats.events.values())
-    print(f"memory — {warmup} warm-up + {n_calls} measured calls at {rate:g} calls/virtual s "
-          f"({span_hours:.1f} virtual h), {events} events, {ended_never} calls that never end; "
-          f"{seconds:.0f} s wall")
-    print(f"  RSS MiB: after warm-up {warm['rss']:.1f}, after {n_calls} more calls {end['rss']:.1f} "
-          f"(growth {growth:+.1f}), after the 4 h expiry jump {exp['rss']:.1f}")
-    print(f"  calls in memory: peak {peak_open}, at the end {held_before_expiry} (never-ended calls younger than "
-          f"4 h), after the jump {exp['open']}")
+    print(
+        f"memory — {warmup} warm-up + {n_calls} measured calls at {rate:g} calls/virtual s "
+        f"({span_hours:.1f} virtual h), {events} events, {ended_never} calls that never end; "
+        f"{seconds:.0f} s wall"
+    )
+    print(
+        f"  RSS MiB: after warm-up {warm['rss']:.1f}, after {n_calls} more calls {end['rss']:.1f} "
+        f"(growth {growth:+.1f}), after the 4 h expiry jump {exp['rss']:.1f}"
+    )
+    print(
+        f"  calls in memory: peak {peak_open}, at the end {held_before_expiry} (never-ended calls younger than "
+        f"4 h), after the jump {exp['open']}"
+    )
     print(f"  tracker: {exp['tracker']}")
-    print(f"  decisions {dict(pipeline.stats.decisions)}, errors {pipeline.stats.errors}, rejected "
-          f"{pipeline.stats.rejected}")
-    print(f"  database: {end['db_mb']:.1f} MiB at the end (calls {end['calls']}, legs {end['legs']}, "
-          f"alerts {end['alerts']}, outbox {end['outbox']})")
+    print(
+        f"  decisions {dict(pipeline.stats.decisions)}, errors {pipeline.stats.errors}, rejected "
+        f"{pipeline.stats.rejected}"
+    )
+    print(
+        f"  database: {end['db_mb']:.1f} MiB at the end (calls {end['calls']}, legs {end['legs']}, "
+        f"alerts {end['alerts']}, outbox {end['outbox']})"
+    )
     ok = growth <= 20 and exp["open"] == 0 and pipeline.stats.errors == 0
     print("  target RSS growth ≤ 20 MB over the measured calls, unended calls expire:", "met" if ok else "NOT met")
     tmp.cleanup()
@@ -131,8 +149,16 @@ def _mark(pipeline: Any, tracker: Any, store: Any, db: Path) -> dict[str, Any]:
     gc.collect()
     size = sum(os.path.getsize(p) for p in (db, Path(f"{db}-wal")) if p.exists()) / 2**20
     count = lambda table: store.conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # noqa: E731
-    return {"rss": rss_mb(), "open": len(tracker), "tracker": tracker.stats(), "db_mb": size,
-            "calls": count("calls"), "legs": count("legs"), "alerts": count("alerts"), "outbox": count("outbox")}
+    return {
+        "rss": rss_mb(),
+        "open": len(tracker),
+        "tracker": tracker.stats(),
+        "db_mb": size,
+        "calls": count("calls"),
+        "legs": count("legs"),
+        "alerts": count("alerts"),
+        "outbox": count("outbox"),
+    }
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """Wires ringbot together: settings -> store, AntBuddy client, services -> Slack listeners, stream, outbox,
 scheduler. One asyncio loop runs it all; `run()` owns start-up and an orderly shutdown."""
+
 from __future__ import annotations
 
 import asyncio
@@ -9,12 +10,29 @@ import logging
 import signal
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
+from bot.alerts.outbox.worker import Outbox
+from bot.alerts.reconcile import Reconciler
+from bot.alerts.routes import load_routes_file
+from bot.alerts.service import AlertService
+from bot.antbuddy import AntBuddyClient
+from bot.antbuddy.directory import Directory
+from bot.callback.vault import Vault
+from bot.calls.pipeline import Pipeline
+from bot.calls.tracker import Tracker
 from bot.config import Settings
+from bot.ops.metrics import Metrics, describe_ringbot
+from bot.slack.app import build_bolt_app, build_slack_client, start_http
+from bot.stream.client import StreamAuthError, StreamClient
+from handlers import register as register_listeners
 from handlers.deps import Deps
+from storage import Store
 
 log = logging.getLogger(__name__)
 
@@ -33,20 +51,20 @@ def bot_is_running(store: Any, *, now: float | None = None) -> bool:
     return (now or time.time()) - beat < HEARTBEAT_SECONDS * 3
 
 
-def build_deps(settings: Settings, *, slack_client: Any, store: Any = None, antbuddy: Any = None,
-               wake_outbox: Any = None) -> Deps:
+def build_deps(
+    settings: Settings, *, slack_client: Any, store: Any = None, antbuddy: Any = None, wake_outbox: Any = None
+) -> Deps:
     """The services every listener needs, built from settings (tests pass their own pieces)."""
-    from bot.alerting import AlertService
-    from bot.antbuddy import AntBuddyClient
-    from bot.directory import Directory
-    from bot.vault import Vault
-    from storage import Store
-
     store = store or Store.open(settings.db_path)
     antbuddy = antbuddy or AntBuddyClient.from_settings(settings)
     directory = Directory(antbuddy)
-    alerts = AlertService(store, default_channel=settings.alert_channel,
-                          wake=wake_outbox or (lambda: None), tz=settings.tz, queue_name=directory.queue_name)
+    alerts = AlertService(
+        store,
+        default_channel=settings.alert_channel,
+        wake=wake_outbox or (lambda: None),
+        tz=settings.tz,
+        queue_name=directory.queue_name,
+    )
     return Deps(
         settings=settings,
         store=store,
@@ -59,6 +77,7 @@ def build_deps(settings: Settings, *, slack_client: Any, store: Any = None, antb
 
 
 # -- the running bot --------------------------------------------------------------------------------
+
 
 @dataclass
 class Runtime:
@@ -119,6 +138,11 @@ class Runtime:
         app.router.add_get("/metrics", metrics)
 
 
+def build_bolt(deps: Deps, client: Any, *, signing_secret: str | None) -> Any:
+    """The Bolt app with every ringbot listener attached."""
+    return build_bolt_app(deps, client, signing_secret=signing_secret, register=register_listeners)
+
+
 def alert_renderer(deps: Deps):
     """The outbox's render callback: an alert row -> (fallback text, blocks), with its call and queue name."""
     return deps.alerts.renderer(queue_name=deps.directory.queue_name, agent_name=deps.directory.agent_name)
@@ -126,36 +150,29 @@ def alert_renderer(deps: Deps):
 
 async def start(settings: Settings, *, mode: str, slack_client: Any = None, install_signals: bool = True) -> Runtime:
     """Build and start every part; returns once the bot is serving (the stream connects in the background)."""
-    from apscheduler.schedulers.asyncio import AsyncIOScheduler
-
-    from bot.antbuddy import AntBuddyClient
-    from bot.metrics import Metrics, describe_ringbot
-    from bot.outbox import Outbox
-    from bot.pipeline import Pipeline
-    from bot.reconcile import Reconciler
-    from bot.slackapp import build_bolt_app, build_slack_client, start_http
-    from bot.stream.client import StreamClient
-    from bot.tracker import Tracker
-    from storage import Store
 
     metrics = describe_ringbot(Metrics())
     store = Store.open(settings.db_path)
     client = slack_client or build_slack_client(settings.slack_bot_token, settings.slack_api_url)
     antbuddy = AntBuddyClient.from_settings(settings)
     outbox_ref: dict[str, Any] = {}
-    deps = build_deps(settings, slack_client=client, store=store, antbuddy=antbuddy,
-                      wake_outbox=lambda: outbox_ref["outbox"].wake() if "outbox" in outbox_ref else None)
+    deps = build_deps(
+        settings,
+        slack_client=client,
+        store=store,
+        antbuddy=antbuddy,
+        wake_outbox=lambda: outbox_ref["outbox"].wake() if "outbox" in outbox_ref else None,
+    )
     if settings.routes_file:
-        from bot.routes import load_routes_file
-
         # Queue names in the file become ids when AntBuddy answers in time; a name it can't map still routes,
         # because alerts also look routes up by their queue's name.
         await _bounded(deps.directory.refresh_queues(), 5.0)
         names = {name: qid for qid, name in deps.directory.queue_names().items()}
         count = load_routes_file(store, settings.routes_file, queue_ids=names)
         log.info("routes loaded file=%s count=%s", settings.routes_file, count)
-    outbox = Outbox(store, client, render=alert_renderer(deps), rate_per_second=settings.channel_posts_per_second,
-                    tz=settings.tz)
+    outbox = Outbox(
+        store, client, render=alert_renderer(deps), rate_per_second=settings.channel_posts_per_second, tz=settings.tz
+    )
     outbox_ref["outbox"] = outbox
     tracker = Tracker(grace_seconds=settings.grace_seconds)
     pipeline = Pipeline(tracker, store, deps.alerts, grace_seconds=settings.grace_seconds, metrics=metrics)
@@ -192,8 +209,10 @@ async def start(settings: Settings, *, mode: str, slack_client: Any = None, inst
     )
     rt = Runtime(settings, deps, metrics, pipeline, outbox, stream, reconciler)
     metrics.gauge_fn("stream_connected", lambda: 1.0 if stream.stats.connected else 0.0)
-    metrics.gauge_fn("stream_last_event_age_seconds",
-                     lambda: (time.time() - stream.stats.last_event_at) if stream.stats.last_event_at else -1.0)
+    metrics.gauge_fn(
+        "stream_last_event_age_seconds",
+        lambda: (time.time() - stream.stats.last_event_at) if stream.stats.last_event_at else -1.0,
+    )
     metrics.gauge_fn("outbox_pending", lambda: float(store.outbox_depth()))
     metrics.gauge_fn("calls_in_memory", lambda: float(len(tracker)))
     metrics.gauge_fn("stream_reconnects_total", lambda: float(stream.stats.reconnects))
@@ -216,8 +235,6 @@ async def start(settings: Settings, *, mode: str, slack_client: Any = None, inst
     rt.tasks.append(asyncio.create_task(outbox.run(), name="outbox"))
 
     async def run_stream() -> None:
-        from bot.stream.client import StreamAuthError
-
         try:
             await stream.run()
         except StreamAuthError as exc:
@@ -227,12 +244,20 @@ async def start(settings: Settings, *, mode: str, slack_client: Any = None, inst
 
     rt.tasks.append(asyncio.create_task(run_stream(), name="stream"))
 
-    scheduler = AsyncIOScheduler(timezone="UTC", job_defaults={"misfire_grace_time": 60, "coalesce": True,
-                                                               "max_instances": 1})
-    scheduler.add_job(reconcile, "interval", seconds=settings.reconcile_seconds, args=["schedule"],
-                      id="reconcile", replace_existing=True)
+    scheduler = AsyncIOScheduler(
+        timezone="UTC", job_defaults={"misfire_grace_time": 60, "coalesce": True, "max_instances": 1}
+    )
+    scheduler.add_job(
+        reconcile,
+        "interval",
+        seconds=settings.reconcile_seconds,
+        args=["schedule"],
+        id="reconcile",
+        replace_existing=True,
+    )
     scheduler.add_job(deps.directory.refresh_queues, "interval", seconds=300, id="queues", replace_existing=True)
     scheduler.add_job(deps.directory.refresh_agents, "interval", seconds=600, id="agents", replace_existing=True)
+
     # Jobs are `async def` so they run on the loop thread: plain functions would run in APScheduler's thread
     # pool, and the SQLite connection belongs to this thread.
     async def checkpoint() -> None:
@@ -243,8 +268,9 @@ async def start(settings: Settings, *, mode: str, slack_client: Any = None, inst
 
     async def prune() -> None:
         now = time.time()
-        removed = store.prune(legs_before=now - LEG_RETENTION_DAYS * 86400,
-                              outbox_before=now - OUTBOX_RETENTION_DAYS * 86400)
+        removed = store.prune(
+            legs_before=now - LEG_RETENTION_DAYS * 86400, outbox_before=now - OUTBOX_RETENTION_DAYS * 86400
+        )
         log.info("database pruned legs=%s outbox=%s", removed["legs"], removed["outbox"])
 
     scheduler.add_job(checkpoint, "interval", seconds=600, id="checkpoint", replace_existing=True)
@@ -256,14 +282,12 @@ async def start(settings: Settings, *, mode: str, slack_client: Any = None, inst
     asyncio.get_running_loop().create_task(_quietly(deps.directory.refresh_queues()))
     asyncio.get_running_loop().create_task(_quietly(deps.directory.refresh_agents()))
 
-    bolt = build_bolt_app(deps, client, signing_secret=settings.slack_signing_secret if mode == "http" else None)
+    bolt = build_bolt(deps, client, signing_secret=settings.slack_signing_secret if mode == "http" else None)
     rt.bolt = bolt
     rt.http_runner, rt.http_port = await start_http(
         bolt if mode == "http" else None, settings.http_host, settings.http_port, extra_routes=rt.add_health_routes
     )
     if mode == "socket":
-        from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-
         handler = AsyncSocketModeHandler(bolt, settings.slack_app_token, web_client=client)
         await handler.connect_async()
         rt.socket_handler = handler
@@ -302,7 +326,9 @@ async def shutdown(rt: Runtime, *, timeout: float = 8.0) -> None:
             pass
     await _bounded(rt.stream.stop(), 2.0)
     await _bounded(rt.pipeline.stop(), 1.0)
-    await _bounded(rt.outbox.stop(max(0.5, deadline - time.monotonic() - 1.5)), max(1.0, deadline - time.monotonic() - 1.0))
+    await _bounded(
+        rt.outbox.stop(max(0.5, deadline - time.monotonic() - 1.5)), max(1.0, deadline - time.monotonic() - 1.0)
+    )
     for task in rt.tasks:
         task.cancel()
     await asyncio.gather(*rt.tasks, return_exceptions=True)
@@ -332,3 +358,44 @@ async def run(settings: Settings, *, mode: str) -> int:
 
 def health_json(rt: Runtime) -> str:
     return json.dumps(rt.health()[1])
+
+
+# -- ringbot backfill ------------------------------------------------------------------------------
+
+
+async def run_backfill(settings: Settings, since: datetime, *, out=print) -> int:
+    client = build_slack_client(settings.slack_bot_token, settings.slack_api_url)
+    deps = build_deps(settings, slack_client=client)
+    outbox = Outbox(
+        deps.store,
+        client,
+        render=alert_renderer(deps),
+        rate_per_second=settings.channel_posts_per_second,
+        tz=settings.tz,
+    )
+    try:
+        await deps.directory.refresh_queues()
+    except Exception as exc:  # noqa: BLE001 - queue names are nice to have
+        log.warning("queue names unavailable error=%s", exc)
+    reconciler = Reconciler(deps.store, deps.antbuddy, deps.alerts, tz=settings.tz)
+    started = time.monotonic()
+    try:
+        result = await reconciler.backfill(since.date())
+        out(f"backfill since {since.date()}: {result}")
+        if bot_is_running(deps.store):
+            # Two outboxes on one database could post the same row twice: the running bot sends these.
+            out(
+                f"ringbot run is running on this database: it posts the {deps.store.outbox_depth()} queued "
+                "Slack message(s) itself"
+            )
+            return 0
+        await outbox.recover()
+        sent = await outbox.drain(timeout=600.0)
+        out(
+            f"posted {sent} Slack messages; {deps.store.outbox_depth()} still pending "
+            f"({time.monotonic() - started:.1f} s)"
+        )
+        return 0
+    finally:
+        await deps.antbuddy.aclose()
+        deps.store.close()

@@ -1,4 +1,5 @@
 """The `ringbot` command: run, demo, simulator, doctor, backfill."""
+
 from __future__ import annotations
 
 import argparse
@@ -28,8 +29,12 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--host", default="127.0.0.1")
     sim.add_argument("--port", type=int, default=8700)
     sim.add_argument("--protocol", choices=("socketio", "socketio09", "kazoo"), default="socketio")
-    sim.add_argument("--payload-style", choices=("kazoo", "snake"), default="kazoo",
-                     help="event keys as Kazoo sends them (Call-ID...) or as AntBuddy's document shows (call_id...)")
+    sim.add_argument(
+        "--payload-style",
+        choices=("kazoo", "snake"),
+        default="kazoo",
+        help="event keys as Kazoo sends them (Call-ID...) or as AntBuddy's document shows (call_id...)",
+    )
     sim.add_argument("--traffic", type=float, default=0, help="random calls per minute to play (0: only on request)")
 
     sub.add_parser("doctor", help="check every setting against AntBuddy, Slack and the database")
@@ -51,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "simulator":
             return _simulator(args)
         if args.command == "demo":
-            from bot.demo import run_demo
+            from bot.devtools.demo import run_demo
 
             return asyncio.run(run_demo(seconds=args.seconds, speed=args.speed))
         mode = getattr(args, "mode", None)
@@ -61,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 0
-    from bot.logs import setup_logging
+    from bot.ops.logs import setup_logging
 
     setup_logging(settings.log_level, settings.log_format, settings.secrets())
     try:
@@ -69,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
             from bot.app import run
 
             if settings.routes_file:
-                from bot.routes import RoutesFileError, read_routes_file
+                from bot.alerts.routes import RoutesFileError, read_routes_file
 
                 try:
                     read_routes_file(settings.routes_file)
@@ -79,12 +84,14 @@ def main(argv: list[str] | None = None) -> int:
 
             mode = args.mode or ("socket" if settings.socket_mode else "http")
             if mode == "http" and not settings.slack_signing_secret:
-                print("ringbot: configuration error: SLACK_SIGNING_SECRET is not set (required in HTTP mode)",
-                      file=sys.stderr)
+                print(
+                    "ringbot: configuration error: SLACK_SIGNING_SECRET is not set (required in HTTP mode)",
+                    file=sys.stderr,
+                )
                 return 2
             return asyncio.run(run(settings, mode=mode))
         if args.command == "doctor":
-            from bot.doctor import run_doctor
+            from bot.ops.doctor import run_doctor
 
             return asyncio.run(run_doctor(settings))
         if args.command == "requeue":
@@ -95,8 +102,10 @@ def main(argv: list[str] | None = None) -> int:
                 count = store.requeue_dead(channel=args.channel)
             finally:
                 store.close()
-            print(f"{count} Slack message(s) queued again; a running ringbot sends them within seconds "
-                  "(each is first looked up in Slack, so nothing is posted twice)")
+            print(
+                f"{count} Slack message(s) queued again; a running ringbot sends them within seconds "
+                "(each is first looked up in Slack, so nothing is posted twice)"
+            )
             return 0
         if args.command == "backfill":
             try:
@@ -104,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
             except ValueError:
                 print(f"ringbot: --since must be YYYY-MM-DD, got {args.since!r}", file=sys.stderr)
                 return 2
-            from bot.backfill import run_backfill
+            from bot.app import run_backfill
 
             return asyncio.run(run_backfill(settings, datetime(since.year, since.month, since.day)))
     except KeyboardInterrupt:
@@ -117,13 +126,20 @@ def _simulator(args: argparse.Namespace) -> int:
     import os
 
     from bot.config import read_dotenv
-    from bot.simulator.server import run_simulator
+    from bot.devtools.simulator.server import run_simulator
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
     try:
-        asyncio.run(run_simulator(args.host, args.port, args.protocol, payload_style=args.payload_style,
-                                  traffic_per_minute=args.traffic,
-                                  environ={**read_dotenv(), **os.environ}))
+        asyncio.run(
+            run_simulator(
+                args.host,
+                args.port,
+                args.protocol,
+                payload_style=args.payload_style,
+                traffic_per_minute=args.traffic,
+                environ={**read_dotenv(), **os.environ},
+            )
+        )
     except KeyboardInterrupt:
         pass
     return 0

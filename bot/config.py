@@ -1,10 +1,11 @@
 """Settings: read once from the environment (and `.env`), validated, frozen."""
+
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
@@ -195,7 +196,7 @@ def _check(s: Settings, mode: str | None) -> None:
         raise ConfigError("SLACK_SIGNING_SECRET is not set (required in HTTP mode)")
     if mode == "socket" and not s.slack_app_token:
         raise ConfigError("SLACK_APP_TOKEN is not set (required in Socket Mode)")
-    if not s.alert_channel[:1] in ("C", "G", "D") and not s.alert_channel.startswith("#"):
+    if s.alert_channel[:1] not in ("C", "G", "D") and not s.alert_channel.startswith("#"):
         raise ConfigError(f"RINGBOT_ALERT_CHANNEL must be a channel id like C0123ABCD, got {s.alert_channel!r}")
     try:
         ZoneInfo(s.timezone)

@@ -1,4 +1,5 @@
 """Slack listeners, registered in one place."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -9,7 +10,7 @@ if TYPE_CHECKING:
     from handlers.deps import Deps
 
 
-def register(app: "AsyncApp", deps: "Deps") -> None:
+def register(app: AsyncApp, deps: Deps) -> None:
     """Attach every listener to the Bolt app; each gets `deps` explicitly."""
     from handlers import actions, callback, commands, home
 

@@ -1,5 +1,6 @@
 """Buttons on answers and alerts: History (an alert's caller), Play recording (signed URL fetched on click),
 More (next page of a history answer). Each acks first, then answers ephemerally through response_url."""
+
 from __future__ import annotations
 
 import asyncio
@@ -8,12 +9,13 @@ import logging
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from bot.numbers import format_number
+from bot.calls.numbers import format_number
+from bot.slack.ids import ACTION_HISTORY, ACTION_MORE, ACTION_PLAY_RECORDING
+from bot.slack.render.answers import local_time
+from bot.slack.text import say
 from handlers.args import Period
 from handlers.commands import Message, answer, history_message
-from handlers.deps import ACTION_HISTORY, ACTION_MORE, ACTION_PLAY_RECORDING, Deps
-from handlers.render.answers import local_time
-from handlers.text import say
+from handlers.deps import Deps
 
 if TYPE_CHECKING:
     from slack_bolt.async_app import AsyncApp
@@ -24,24 +26,27 @@ ALERT_HISTORY_PERIOD = Period("7d", 7 * 24)
 RECORDING_TIMEOUT = 5.0
 
 
-def register(app: "AsyncApp", deps: Deps) -> None:
+def register(app: AsyncApp, deps: Deps) -> None:
     @app.action(ACTION_HISTORY)
     async def on_history(ack, body, action, respond):  # noqa: ANN001 - Bolt injects these by name
         await ack()
-        await answer(_ephemeral(respond), lambda: alert_history(deps, action.get("value", "")),
-                     timeout=deps.directory.timeout)
+        await answer(
+            _ephemeral(respond), lambda: alert_history(deps, action.get("value", "")), timeout=deps.directory.timeout
+        )
 
     @app.action(ACTION_PLAY_RECORDING)
     async def on_play(ack, body, action, respond):  # noqa: ANN001
         await ack()
-        await answer(_ephemeral(respond), lambda: recording_link(deps, action.get("value", "")),
-                     timeout=RECORDING_TIMEOUT)
+        await answer(
+            _ephemeral(respond), lambda: recording_link(deps, action.get("value", "")), timeout=RECORDING_TIMEOUT
+        )
 
     @app.action(ACTION_MORE)
     async def on_more(ack, body, action, respond):  # noqa: ANN001
         await ack()
-        await answer(_ephemeral(respond), lambda: more_history(deps, action.get("value", "")),
-                     timeout=deps.directory.timeout)
+        await answer(
+            _ephemeral(respond), lambda: more_history(deps, action.get("value", "")), timeout=deps.directory.timeout
+        )
 
 
 def _ephemeral(respond: Any) -> Any:
@@ -62,10 +67,17 @@ async def alert_history(deps: Deps, value: str) -> Message:
     if not alert or not alert.get("customer_key"):
         return {"text": say("commands.alert_unknown")}
     now = datetime.fromtimestamp(deps.clock(), deps.settings.tz)
-    title = say("commands.history_title", who=f" with {format_number(alert['customer_key'])}",
-                period="last 7 days", missed="")
-    query = {"k": alert["customer_key"], "a": None, "s": ALERT_HISTORY_PERIOD.since(now, deps.settings.tz).timestamp(),
-             "u": now.timestamp(), "m": False, "t": title}
+    title = say(
+        "commands.history_title", who=f" with {format_number(alert['customer_key'])}", period="last 7 days", missed=""
+    )
+    query = {
+        "k": alert["customer_key"],
+        "a": None,
+        "s": ALERT_HISTORY_PERIOD.since(now, deps.settings.tz).timestamp(),
+        "u": now.timestamp(),
+        "m": False,
+        "t": title,
+    }
     return history_message(deps, query, offset=0)
 
 
@@ -79,8 +91,12 @@ async def recording_link(deps: Deps, call_id: str) -> Message:
         return {"text": say("commands.recording_none")}
     url = await asyncio.wait_for(deps.antbuddy.recording_url(media), RECORDING_TIMEOUT)
     now = datetime.fromtimestamp(deps.clock(), deps.settings.tz)
-    text = say("commands.recording_link", url=url, number=format_number(call.get("customer_number")) or "unknown",
-               time=local_time(call.get("started_at"), deps.settings.tz, now))
+    text = say(
+        "commands.recording_link",
+        url=url,
+        number=format_number(call.get("customer_number")) or "unknown",
+        time=local_time(call.get("started_at"), deps.settings.tz, now),
+    )
     log.info("recording link call_id=%s", call_id)  # never the URL: it is signed
     return {"text": text}
 

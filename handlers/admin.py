@@ -1,4 +1,5 @@
 """Who may change routes and other people's links: workspace admins/owners and RINGBOT_ADMINS."""
+
 from __future__ import annotations
 
 import logging

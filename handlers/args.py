@@ -1,11 +1,12 @@
 """Parse `/ring` arguments into small dataclasses (pure): a bad argument raises UsageError(hint)."""
+
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 
-from bot.numbers import clean, number_key
+from bot.calls.numbers import clean, number_key
 
 MAX_DAYS = 31  # AntBuddy's history window; our own store could go further but answers stay readable
 
@@ -14,10 +15,10 @@ USAGE: dict[str, str] = {
     "agents": "Usage: `/ring agents [share]`",
     "queues": "Usage: `/ring queues [share]`",
     "history": "Usage: `/ring history [number|@user] [today|24h|7d|Nd (N ≤ 31)] [missed] [share]`"
-               " — pick the user from Slack's @ menu so it arrives as a mention, e.g. `/ring history @an 7d`",
+    " — pick the user from Slack's @ menu so it arrives as a mention, e.g. `/ring history @an 7d`",
     "missed": "Usage: `/ring missed [share]`",
     "route": "Usage: `/ring route <queue name|queue id|DID|default> #channel|off` (admins only),"
-             " e.g. `/ring route CSKH #cskh-alerts`",
+    " e.g. `/ring route CSKH #cskh-alerts`",
     "routes": "Usage: `/ring routes [share]`",
     "call": "Usage: `/ring call <number>`",
     "link": "Usage: `/ring link`",
@@ -72,7 +73,7 @@ class Period:
 @dataclass(frozen=True)
 class HistoryQuery:
     number: str | None  # as typed (cleaned), for display
-    customer_key: str | None  # bot.numbers.number_key of it
+    customer_key: str | None  # bot.calls.numbers.number_key of it
     slack_user: str | None  # Slack user id from <@U...>
     period: Period
     missed_only: bool

@@ -1,31 +1,25 @@
 """Call back from Slack: the Call back / Mark handled / Undo buttons, the link dialog, and
-`/ring link|unlink|me|call`. Every listener acks first; the dialing policy lives in bot/dialer.py."""
+`/ring link|unlink|me|call`. Every listener acks first; the dialing policy lives in bot/callback/dialer.py."""
+
 from __future__ import annotations
 
 import asyncio
 import logging
 import re
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
-from bot.alerting import AlertNotFound, NotAllowed
+from bot.alerts.service import AlertNotFound, NotAllowed
 from bot.antbuddy import InvalidNumber, validate_number
-from bot.dialer import Dialer, DialKind, DialResult
-from bot.numbers import format_number
-from bot.vault import HOW_TO_MAKE_A_KEY, VaultError
+from bot.callback.dialer import Dialer, DialKind, DialResult
+from bot.callback.vault import HOW_TO_MAKE_A_KEY, VaultError
+from bot.calls.numbers import format_number
+from bot.slack.ids import ACTION_CALLBACK, ACTION_HANDLED, ACTION_OPEN_LINK, ACTION_UNHANDLE, VIEW_LINK
+from bot.slack.render.link import LinkForm, field_errors, link_modal, me_text, not_linked_blocks, submitted_fields
+from bot.slack.text import say
 from handlers.admin import is_admin
 from handlers.args import parse_user
-from handlers.deps import (
-    ACTION_CALLBACK,
-    ACTION_HANDLED,
-    ACTION_OPEN_LINK,
-    ACTION_UNHANDLE,
-    VIEW_LINK,
-    CommandContext,
-    Deps,
-    SubcommandHandler,
-)
-from handlers.render.link import LinkForm, field_errors, link_modal, me_text, not_linked_blocks, submitted_fields
-from handlers.text import say
+from handlers.deps import CommandContext, Deps, SubcommandHandler
 
 log = logging.getLogger(__name__)
 
@@ -105,8 +99,9 @@ async def call_back(deps: Deps, user_id: str, value: str, respond: Respond) -> D
     try:
         validate_number(number)
     except InvalidNumber:
-        deps.store.add_audit("click_to_call", "invalid_number", slack_user=user_id, number=number[:30] or None,
-                             alert_id=alert["id"])
+        deps.store.add_audit(
+            "click_to_call", "invalid_number", slack_user=user_id, number=number[:30] or None, alert_id=alert["id"]
+        )
         await _tell(respond, say("callback.alert_bad_number", number=number[:30]))
         return None
     dialer = dialer_for(deps)
@@ -149,8 +144,9 @@ async def undo_handled(deps: Deps, client: Any, user_id: str, value: str, respon
 
 
 # -- linking ------------------------------------------------------------------------------------------
-async def open_link_modal(deps: Deps, client: Any, *, user_id: str, target: str, channel: str,
-                          trigger_id: str, respond: Respond) -> bool:
+async def open_link_modal(
+    deps: Deps, client: Any, *, user_id: str, target: str, channel: str, trigger_id: str, respond: Respond
+) -> bool:
     """Open the link dialog for `target` (someone else: admins only); refused without a secret key."""
     if not deps.vault.available:
         await _tell(respond, say("link.no_key", how_to=HOW_TO_MAKE_A_KEY))
@@ -196,8 +192,13 @@ async def submit_link(deps: Deps, client: Any, ack: Callable[..., Awaitable[Any]
         return
     del password  # nothing below needs it
     deps.store.save_link(form.target, sip_user, token, by=user_id)
-    deps.store.add_audit("link", "ok", slack_user=form.target, sip_user=sip_user,
-                         detail=None if form.target == user_id else f"by={user_id}")
+    deps.store.add_audit(
+        "link",
+        "ok",
+        slack_user=form.target,
+        sip_user=sip_user,
+        detail=None if form.target == user_id else f"by={user_id}",
+    )
     log.info("device linked user=%s sip_user=%s by=%s", form.target, sip_user, user_id)
     if form.target == user_id:
         await _dm(client, user_id, say("link.done", sip_user=sip_user))
@@ -226,8 +227,15 @@ async def cmd_link(deps: Deps, ctx: CommandContext) -> None:
     if target is None:
         await _tell(ctx.respond, say("link.usage"))
         return
-    await open_link_modal(deps, ctx.client, user_id=ctx.user_id, target=target, channel=ctx.channel_id,
-                          trigger_id=ctx.trigger_id, respond=ctx.respond)
+    await open_link_modal(
+        deps,
+        ctx.client,
+        user_id=ctx.user_id,
+        target=target,
+        channel=ctx.channel_id,
+        trigger_id=ctx.trigger_id,
+        respond=ctx.respond,
+    )
 
 
 async def cmd_unlink(deps: Deps, ctx: CommandContext) -> None:
@@ -243,8 +251,13 @@ async def cmd_unlink(deps: Deps, ctx: CommandContext) -> None:
     if not link or not deps.store.delete_link(target):
         await _tell(ctx.respond, say("unlink.none", whose=whose))
         return
-    deps.store.add_audit("unlink", "ok", slack_user=target, sip_user=link["sip_user"],
-                         detail=None if target == ctx.user_id else f"by={ctx.user_id}")
+    deps.store.add_audit(
+        "unlink",
+        "ok",
+        slack_user=target,
+        sip_user=link["sip_user"],
+        detail=None if target == ctx.user_id else f"by={ctx.user_id}",
+    )
     log.info("device unlinked user=%s sip_user=%s by=%s", target, link["sip_user"], ctx.user_id)
     await _tell(ctx.respond, say("unlink.done", sip_user=link["sip_user"], whose=whose))
 
@@ -301,8 +314,15 @@ def register(app: Any, deps: Deps) -> None:
         value = _action_value(body)
         target = value if _USER_ID.fullmatch(value) else user_id  # anything else: your own phone
         channel = ((body.get("channel") or {}).get("id")) or ""
-        await open_link_modal(deps, client, user_id=user_id, target=target, channel=channel,
-                              trigger_id=body.get("trigger_id", ""), respond=respond)
+        await open_link_modal(
+            deps,
+            client,
+            user_id=user_id,
+            target=target,
+            channel=channel,
+            trigger_id=body.get("trigger_id", ""),
+            respond=respond,
+        )
 
     @app.view(VIEW_LINK)
     async def on_link_submit(ack, body, client):  # noqa: ANN001

@@ -2,15 +2,17 @@
 
 Sub-commands here: help, agents, queues, history, missed, routes, route. `link`, `unlink`, `me` and `call`
 are handlers/callback.py's (its SUBCOMMANDS), dispatched from here."""
+
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
 import weakref
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from bot.antbuddy.errors import (
     AntBuddyError,
@@ -20,7 +22,19 @@ from bot.antbuddy.errors import (
     RateLimited,
     Unavailable,
 )
-from bot.numbers import clean, format_number, number_key
+from bot.calls.numbers import clean, format_number, number_key
+from bot.slack.render.answers import (
+    HISTORY_PAGE,
+    MISSED_OUTCOMES,
+    more_value,
+    render_agents,
+    render_help,
+    render_history,
+    render_missed,
+    render_queues,
+    render_routes,
+)
+from bot.slack.text import say
 from handlers import callback
 from handlers.admin import is_admin
 from handlers.args import (
@@ -34,18 +48,6 @@ from handlers.args import (
     parse_route,
 )
 from handlers.deps import CommandContext, Deps, SubcommandHandler
-from handlers.render.answers import (
-    HISTORY_PAGE,
-    MISSED_OUTCOMES,
-    more_value,
-    render_agents,
-    render_help,
-    render_history,
-    render_missed,
-    render_queues,
-    render_routes,
-)
-from handlers.text import say
 
 if TYPE_CHECKING:
     from slack_bolt.async_app import AsyncApp
@@ -57,7 +59,7 @@ Message = dict[str, Any]
 
 
 # ------------------------------------------------------------------------------------------------ plumbing
-def register(app: "AsyncApp", deps: Deps) -> None:
+def register(app: AsyncApp, deps: Deps) -> None:
     @app.command("/ring")
     async def ring(ack, command, respond, client):  # noqa: ANN001 - Bolt injects these by name
         await ack()  # first, always: nothing slow may come before it (Slack gives up after 3 s)
@@ -89,8 +91,7 @@ async def dispatch(deps: Deps, ctx: CommandContext, *, share: bool = False) -> N
         return
     ctx = replace(ctx, respond=_responder(ctx.respond, share))
     result = await answer(ctx.respond, lambda: handler(deps, ctx), timeout=deps.directory.timeout)
-    log.info("command sub=%s user=%s result=%s ms=%d", sub, ctx.user_id, result,
-             (time.perf_counter() - started) * 1000)
+    log.info("command sub=%s user=%s result=%s ms=%d", sub, ctx.user_id, result, (time.perf_counter() - started) * 1000)
 
 
 def _delegated(sub: str) -> SubcommandHandler:
@@ -100,6 +101,7 @@ def _delegated(sub: str) -> SubcommandHandler:
 
 def _responder(respond: Callable[..., Awaitable[Any]], share: bool) -> Callable[..., Awaitable[Any]]:
     """Bolt's respond with our default: ephemeral, or in the channel when the person said `share`."""
+
     async def wrapped(*args: Any, **kw: Any) -> Any:
         kw.setdefault("response_type", "in_channel" if share else "ephemeral")
         kw.setdefault("replace_original", False)
@@ -109,7 +111,7 @@ def _responder(respond: Callable[..., Awaitable[Any]], share: bool) -> Callable[
 
 
 SENDING_AT_ONCE = 8
-_send_gates: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore]" = weakref.WeakKeyDictionary()
+_send_gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
 
 
 def _send_gate() -> asyncio.Semaphore:
@@ -161,8 +163,9 @@ def antbuddy_reason(exc: AntBuddyError) -> str:
     return "it gave an answer we could not read"
 
 
-async def answer(respond: Callable[..., Awaitable[Any]], work: Callable[[], Awaitable[Message | None]], *,
-                 timeout: float) -> str:
+async def answer(
+    respond: Callable[..., Awaitable[Any]], work: Callable[[], Awaitable[Message | None]], *, timeout: float
+) -> str:
     """Run `work`; send its message (if it returns one) or the sentence for its failure. Returns a word
     for the log line: ok | usage | antbuddy | error."""
     try:
@@ -203,8 +206,7 @@ async def cmd_help(deps: Deps, ctx: CommandContext) -> Message:
 
 async def cmd_agents(deps: Deps, ctx: CommandContext) -> Message:
     no_args("agents", ctx.args)
-    dashboard, agents = await asyncio.gather(
-        deps.directory.dashboard(), _maybe(deps.directory.agents(), []))
+    dashboard, agents = await asyncio.gather(deps.directory.dashboard(), _maybe(deps.directory.agents(), []))
     return render_agents(dashboard, now=_now(deps), directory_agents=agents)
 
 
@@ -213,7 +215,8 @@ async def cmd_queues(deps: Deps, ctx: CommandContext) -> Message:
     now = _now(deps)
     midnight = local_midnight(now)
     dash_result, queues = await asyncio.gather(
-        deps.directory.dashboard(), _maybe(deps.directory.queues(), None), return_exceptions=True)
+        deps.directory.dashboard(), _maybe(deps.directory.queues(), None), return_exceptions=True
+    )
     dashboard, error = None, None
     if isinstance(dash_result, BaseException):
         error = error_text(dash_result, timeout=deps.directory.timeout)
@@ -311,8 +314,14 @@ def history_query(deps: Deps, q: HistoryQuery, *, now: datetime) -> dict[str, An
         who = f" of <@{q.slack_user}> (`{sip_user}`)"
     period = {"today": "today", "24h": "last 24 h"}.get(q.period.label, f"last {q.period.label[:-1]} days")
     title = say("commands.history_title", who=who, period=period, missed=", missed only" if q.missed_only else "")
-    return {"k": q.customer_key, "a": sip_user, "s": q.period.since(now, deps.settings.tz).timestamp(),
-            "u": now.timestamp(), "m": q.missed_only, "t": title}
+    return {
+        "k": q.customer_key,
+        "a": sip_user,
+        "s": q.period.since(now, deps.settings.tz).timestamp(),
+        "u": now.timestamp(),
+        "m": q.missed_only,
+        "t": title,
+    }
 
 
 def history_message(deps: Deps, query: Mapping[str, Any], *, offset: int) -> Message:
@@ -366,6 +375,12 @@ def missed_message(deps: Deps, *, limit: int, max_blocks: int = 50) -> Message:
     """Open alerts oldest first, with their calls (for queue/DID) and links to the alert messages."""
     alerts = deps.store.open_alerts(limit=limit)
     calls = {a["call_id"]: c for a in alerts if (c := deps.store.get_call(a["call_id"]))}
-    return render_missed(alerts, tz=deps.settings.tz, now=_now(deps), calls=calls,
-                         queue_names=deps.directory.queue_names(), total=deps.store.count_open_alerts(),
-                         max_blocks=max_blocks)
+    return render_missed(
+        alerts,
+        tz=deps.settings.tz,
+        now=_now(deps),
+        calls=calls,
+        queue_names=deps.directory.queue_names(),
+        total=deps.store.count_open_alerts(),
+        max_blocks=max_blocks,
+    )

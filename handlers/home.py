@@ -1,4 +1,5 @@
 """App Home: on `app_home_opened`, publish the person's view (their phone, open missed calls, live queues)."""
+
 from __future__ import annotations
 
 import logging
@@ -6,9 +7,9 @@ import time
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from bot.slack.render.home import render_home
 from handlers.commands import error_text
 from handlers.deps import Deps
-from handlers.render.home import render_home
 
 if TYPE_CHECKING:
     from slack_bolt.async_app import AsyncApp
@@ -18,7 +19,7 @@ log = logging.getLogger(__name__)
 HOME_ALERTS = 25
 
 
-def register(app: "AsyncApp", deps: Deps) -> None:
+def register(app: AsyncApp, deps: Deps) -> None:
     @app.event("app_home_opened")
     async def on_home_opened(event, client):  # noqa: ANN001 - Bolt injects these (events are acked for us)
         if event.get("tab", "home") != "home":
@@ -31,8 +32,9 @@ def register(app: "AsyncApp", deps: Deps) -> None:
         except Exception as exc:  # noqa: BLE001 - e.g. not_enabled when the Home tab is off: log, move on
             log.warning("home publish failed user=%s error=%s", user, type(exc).__name__)
             return
-        log.info("home published user=%s blocks=%d ms=%d", user, len(view["blocks"]),
-                 (time.perf_counter() - started) * 1000)
+        log.info(
+            "home published user=%s blocks=%d ms=%d", user, len(view["blocks"]), (time.perf_counter() - started) * 1000
+        )
 
 
 async def home_view(deps: Deps, user: str) -> dict[str, Any]:

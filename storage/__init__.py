@@ -1,4 +1,5 @@
 """SQLite storage: the only code that touches SQL."""
+
 from storage.schema import open_db
 from storage.store import Store
 

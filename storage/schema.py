@@ -1,4 +1,5 @@
 """Every table, created in one place; WAL on so readers never wait for the writer."""
+
 from __future__ import annotations
 
 import sqlite3
@@ -26,9 +27,9 @@ CREATE INDEX IF NOT EXISTS legs_call ON legs(call_id);
 CREATE TABLE IF NOT EXISTS calls (
     call_id TEXT PRIMARY KEY,
     direction TEXT NOT NULL,            -- inbound | outbound
-    outcome TEXT NOT NULL,              -- bot.tracker.Outcome values
+    outcome TEXT NOT NULL,              -- bot.calls.tracker.Outcome values
     customer_number TEXT,
-    customer_key TEXT,                  -- bot.numbers.number_key: one per caller
+    customer_key TEXT,                  -- bot.calls.numbers.number_key: one per caller
     dialled TEXT,
     queue_id TEXT,
     started_at REAL,                    -- unix seconds

@@ -1,11 +1,13 @@
 """Store: every read and write of ringbot's state, as short statements on the loop thread."""
+
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from sqlite_utils import Database
 
@@ -13,9 +15,25 @@ from storage.schema import open_db
 
 OPEN_STATUSES = ("open", "calling_back")
 CALL_COLUMNS = (
-    "call_id", "direction", "outcome", "customer_number", "customer_key", "dialled", "queue_id",
-    "started_at", "ended_at", "ring_seconds", "talk_seconds", "hangup_cause", "agents_rung",
-    "answered_by", "source", "in_history", "recording", "detail", "decided_at",
+    "call_id",
+    "direction",
+    "outcome",
+    "customer_number",
+    "customer_key",
+    "dialled",
+    "queue_id",
+    "started_at",
+    "ended_at",
+    "ring_seconds",
+    "talk_seconds",
+    "hangup_cause",
+    "agents_rung",
+    "answered_by",
+    "source",
+    "in_history",
+    "recording",
+    "detail",
+    "decided_at",
 )
 _JSON_COLUMNS = ("agents_rung", "detail", "resolved_detail", "body")
 
@@ -40,7 +58,7 @@ class Store:
         self.clock = clock
 
     @classmethod
-    def open(cls, path: str | Path, **kw: Any) -> "Store":
+    def open(cls, path: str | Path, **kw: Any) -> Store:
         return cls(open_db(path), **kw)
 
     def close(self) -> None:
@@ -51,7 +69,7 @@ class Store:
         self.conn.close()
 
     @contextmanager
-    def transaction(self) -> Iterator["Store"]:
+    def transaction(self) -> Iterator[Store]:
         with self.db.atomic():
             yield self
 
@@ -97,9 +115,24 @@ class Store:
                      answered_at=COALESCE(legs.answered_at, excluded.answered_at),
                      destroyed_at=COALESCE(legs.destroyed_at, excluded.destroyed_at),
                      hangup_cause=COALESCE(excluded.hangup_cause, legs.hangup_cause)""",
-                [{k: leg.get(k) for k in (
-                    "leg_id", "call_id", "direction", "caller", "destination", "username",
-                    "created_at", "answered_at", "destroyed_at", "hangup_cause")} for leg in legs],
+                [
+                    {
+                        k: leg.get(k)
+                        for k in (
+                            "leg_id",
+                            "call_id",
+                            "direction",
+                            "caller",
+                            "destination",
+                            "username",
+                            "created_at",
+                            "answered_at",
+                            "destroyed_at",
+                            "hangup_cause",
+                        )
+                    }
+                    for leg in legs
+                ],
             )
 
     def count_legs(self) -> int:
@@ -206,15 +239,18 @@ class Store:
     def create_alert(self, alert: dict[str, Any]) -> int:
         now = self.clock()
         row = {
-            "status": "open", "repeat_count": 1, "version": 1, "created_at": now, "updated_at": now,
-            "last_call_id": alert.get("call_id"), **alert,
+            "status": "open",
+            "repeat_count": 1,
+            "version": 1,
+            "created_at": now,
+            "updated_at": now,
+            "last_call_id": alert.get("call_id"),
+            **alert,
         }
         if "resolved_detail" in row and not isinstance(row["resolved_detail"], str):
             row["resolved_detail"] = json.dumps(row["resolved_detail"])
         cols = list(row)
-        cur = self._write(
-            f"INSERT INTO alerts({', '.join(cols)}) VALUES ({', '.join(':' + c for c in cols)})", row
-        )
+        cur = self._write(f"INSERT INTO alerts({', '.join(cols)}) VALUES ({', '.join(':' + c for c in cols)})", row)
         return int(cur.lastrowid)
 
     def get_alert(self, alert_id: int) -> dict[str, Any] | None:
@@ -334,11 +370,20 @@ class Store:
     def route_for(self, *, queue_id: str | None, did_key: str | None, queue_name: str | None = None) -> str | None:
         """Channel for an alert: by queue (id, then name), then by DID, then the stored default
         (None: use the configured one)."""
-        keys = [k for k in (f"queue:{queue_id}" if queue_id else None, f"queue:{queue_name}" if queue_name else None,
-                            f"did:{did_key}" if did_key else None) if k]
+        keys = [
+            k
+            for k in (
+                f"queue:{queue_id}" if queue_id else None,
+                f"queue:{queue_name}" if queue_name else None,
+                f"did:{did_key}" if did_key else None,
+            )
+            if k
+        ]
         keys.append("default")
-        rows = {r["key"]: r["channel"] for r in self._rows(
-            f"SELECT key, channel FROM routes WHERE key IN ({', '.join('?' * len(keys))})", keys)}
+        rows = {
+            r["key"]: r["channel"]
+            for r in self._rows(f"SELECT key, channel FROM routes WHERE key IN ({', '.join('?' * len(keys))})", keys)
+        }
         for k in keys:
             if k in rows:
                 return rows[k]
@@ -347,8 +392,13 @@ class Store:
     # -- links (Slack user <-> SIP device) --------------------------------------------------------
     def save_link(self, slack_user: str, sip_user: str, sip_password_enc: str, *, by: str | None = None) -> None:
         self.db["links"].upsert(
-            {"slack_user": slack_user, "sip_user": sip_user, "sip_password_enc": sip_password_enc,
-             "linked_by": by or slack_user, "linked_at": self.clock()},
+            {
+                "slack_user": slack_user,
+                "sip_user": sip_user,
+                "sip_password_enc": sip_password_enc,
+                "linked_by": by or slack_user,
+                "linked_at": self.clock(),
+            },
             pk="slack_user",
         )
 
@@ -363,8 +413,15 @@ class Store:
 
     # -- audit ------------------------------------------------------------------------------------
     def add_audit(
-        self, action: str, result: str, *, slack_user: str | None = None, sip_user: str | None = None,
-        number: str | None = None, alert_id: int | None = None, detail: str | None = None,
+        self,
+        action: str,
+        result: str,
+        *,
+        slack_user: str | None = None,
+        sip_user: str | None = None,
+        number: str | None = None,
+        alert_id: int | None = None,
+        detail: str | None = None,
     ) -> int:
         cur = self._write(
             "INSERT INTO audit(at, slack_user, sip_user, number, alert_id, action, result, detail)"
@@ -373,8 +430,15 @@ class Store:
         )
         return int(cur.lastrowid)
 
-    def audit(self, *, alert_id: int | None = None, slack_user: str | None = None, action: str | None = None,
-              since: float | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    def audit(
+        self,
+        *,
+        alert_id: int | None = None,
+        slack_user: str | None = None,
+        action: str | None = None,
+        since: float | None = None,
+        limit: int = 100,
+    ) -> list[dict[str, Any]]:
         where, params = ["1=1"], []
         for col, val in (("alert_id", alert_id), ("slack_user", slack_user), ("action", action)):
             if val is not None:
@@ -393,7 +457,7 @@ class Store:
             return {}
         rows = self._rows(
             f"""SELECT number, slack_user, max(at) AS at FROM audit
-                WHERE action = 'click_to_call' AND result = 'ok' AND at >= ? AND number IN ({', '.join('?' * len(nums))})
+                WHERE action = 'click_to_call' AND result = 'ok' AND at >= ? AND number IN ({", ".join("?" * len(nums))})
                 GROUP BY number""",
             [since, *nums],
         )
@@ -405,14 +469,17 @@ class Store:
         return row[0] if row else default
 
     def set_meta(self, key: str, value: str) -> None:
-        self._write("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                    (key, value))
+        self._write(
+            "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
 
-    # -- alerts + outbox: queries for bot/outbox.py and bot/alerting.py (alerts piece) ------------------
+    # -- alerts + outbox: queries for bot/alerts/outbox/worker.py and bot/alerts/service.py (alerts piece) ------------------
     def set_alert_message(self, alert_id: int, *, ts: str, thread_ts: str | None = None) -> None:
         """Record where the alert was posted. No version bump: the content did not change."""
-        self._write("UPDATE alerts SET ts = ?, thread_ts = COALESCE(?, thread_ts) WHERE id = ?",
-                    (ts, thread_ts, alert_id))
+        self._write(
+            "UPDATE alerts SET ts = ?, thread_ts = COALESCE(?, thread_ts) WHERE id = ?", (ts, thread_ts, alert_id)
+        )
 
     def outbox_post_heads(self) -> list[dict[str, Any]]:
         """Per channel, the oldest pending row that posts a message (post | reply | summary): id order per channel."""
@@ -423,19 +490,25 @@ class Store:
         )
 
     def pending_updates(self, *, limit: int = 200) -> list[dict[str, Any]]:
-        return self._rows("SELECT * FROM outbox WHERE status = 'pending' AND kind = 'update' ORDER BY id LIMIT ?",
-                          (limit,))
+        return self._rows(
+            "SELECT * FROM outbox WHERE status = 'pending' AND kind = 'update' ORDER BY id LIMIT ?", (limit,)
+        )
 
     def pending_update_ids(self, alert_id: int) -> list[int]:
-        return [r[0] for r in self.conn.execute(
-            "SELECT id FROM outbox WHERE status = 'pending' AND kind = 'update' AND alert_id = ? ORDER BY id",
-            (alert_id,)).fetchall()]
+        return [
+            r[0]
+            for r in self.conn.execute(
+                "SELECT id FROM outbox WHERE status = 'pending' AND kind = 'update' AND alert_id = ? ORDER BY id",
+                (alert_id,),
+            ).fetchall()
+        ]
 
     def pending_posts_in(self, channel: str) -> tuple[int, int | None]:
         """(how many alert posts wait in `channel`, the newest one's id): burst folding looks at both."""
         count, newest = self.conn.execute(
             "SELECT count(*), max(id) FROM outbox WHERE status = 'pending' AND kind = 'post' AND channel = ?",
-            (channel,)).fetchone()
+            (channel,),
+        ).fetchone()
         return int(count), newest
 
     def outbox_post_for_alert(self, alert_id: int) -> dict[str, Any] | None:
@@ -446,7 +519,8 @@ class Store:
         self._write(
             "UPDATE outbox SET status = 'pending', next_at = ?, error = ?,"
             " attempts = CASE WHEN ? THEN attempts ELSE max(attempts - 1, 0) END WHERE id = ?",
-            (next_at, error, 1 if count_attempt else 0, row_id))
+            (next_at, error, 1 if count_attempt else 0, row_id),
+        )
 
     def fold_stats(self, channel: str, thread_ts: str | None, upto_id: int) -> dict[str, Any]:
         """Alerts in a burst fold: already posted under `thread_ts`, or still waiting (post rows up to `upto_id`).
@@ -458,13 +532,15 @@ class Store:
                WHERE a.channel = :ch AND ((:ts IS NOT NULL AND a.thread_ts = :ts) OR a.id IN (
                    SELECT alert_id FROM outbox WHERE channel = :ch AND kind = 'post'
                    AND status IN ('pending', 'inflight') AND id <= :upto))""",
-            {"ch": channel, "ts": thread_ts, "upto": upto_id}).fetchone()
+            {"ch": channel, "ts": thread_ts, "upto": upto_id},
+        ).fetchone()
         return {"count": int(row[0]), "first_at": row[1], "last_at": row[2]}
 
     def slack_user_for_sip(self, sip_user: str) -> str | None:
         """The Slack user linked to this SIP username (to @mention the agent who answered)."""
-        row = self.conn.execute("SELECT slack_user FROM links WHERE sip_user = ? ORDER BY linked_at DESC LIMIT 1",
-                                (sip_user,)).fetchone()
+        row = self.conn.execute(
+            "SELECT slack_user FROM links WHERE sip_user = ? ORDER BY linked_at DESC LIMIT 1", (sip_user,)
+        ).fetchone()
         return row[0] if row else None
 
     def requeue_dead(self, *, channel: str | None = None) -> int:
@@ -481,8 +557,10 @@ class Store:
         """Drop what only diagnostics need once it is old: legs, and outbox rows already sent.
         Calls, alerts, links and the audit trail are kept."""
         with self.db.atomic():
-            legs = self._write("DELETE FROM legs WHERE COALESCE(destroyed_at, created_at, 0) < ?",
-                               (legs_before,)).rowcount
-            sent = self._write("DELETE FROM outbox WHERE status = 'sent' AND COALESCE(sent_at, created_at) < ?",
-                               (outbox_before,)).rowcount
+            legs = self._write(
+                "DELETE FROM legs WHERE COALESCE(destroyed_at, created_at, 0) < ?", (legs_before,)
+            ).rowcount
+            sent = self._write(
+                "DELETE FROM outbox WHERE status = 'sent' AND COALESCE(sent_at, created_at) < ?", (outbox_before,)
+            ).rowcount
         return {"legs": legs, "outbox": sent}

@@ -1,18 +1,20 @@
 """Shared fixtures: the fake Slack Web API, the AntBuddy simulator, a store, settings, and the bot's
 HTTP endpoint with real signed requests. Everything listens on 127.0.0.1 with ephemeral ports."""
+
 from __future__ import annotations
 
 import os
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
 
 from bot.config import Settings, load_settings
-from bot.fakeslack import FakeSlack, block_actions_body, sign, slash_command_body, view_submission_body
+from bot.devtools.fakeslack import FakeSlack, block_actions_body, sign, slash_command_body, view_submission_body
 
 SIGNING_SECRET = "test-signing-secret-0123456789"
 APP_SECRET = "test-app-secret-abcdef"
@@ -60,9 +62,15 @@ async def fake_slack() -> AsyncIterator[FakeSlack]:
 @pytest.fixture
 async def simulator() -> AsyncIterator[Any]:
     """The AntBuddy simulator (REST + Socket.IO 4 stream) with the test credentials."""
-    server = pytest.importorskip("bot.simulator.server")
-    sim = server.Simulator(app_id="test-app", app_secret=APP_SECRET, account_id="test-account",
-                           domain="demo.antbuddy.local", email="admin@demo.vn", seed=7)
+    server = pytest.importorskip("bot.devtools.simulator.server")
+    sim = server.Simulator(
+        app_id="test-app",
+        app_secret=APP_SECRET,
+        account_id="test-account",
+        domain="demo.antbuddy.local",
+        email="admin@demo.vn",
+        seed=7,
+    )
     await sim.start()
     try:
         yield sim
@@ -95,20 +103,37 @@ class BotHTTP:
         return await self.http.post(self.url, content=body, headers=sign(secret, body, timestamp))
 
     async def command(self, text: str, *, user: str = "U0AGENT", channel: str = "C0CALLS", **kw: Any) -> httpx.Response:
-        body = slash_command_body(text, user_id=user, channel_id=channel,
-                                  response_url=self.slack.response_url(f"cmd-{time.monotonic_ns()}"))
+        body = slash_command_body(
+            text, user_id=user, channel_id=channel, response_url=self.slack.response_url(f"cmd-{time.monotonic_ns()}")
+        )
         return await self.post(body, **kw)
 
-    async def action(self, action_id: str, value: str, *, user: str = "U0AGENT", channel: str = "C0CALLS",
-                     message_ts: str = "", **kw: Any) -> httpx.Response:
-        body = block_actions_body(action_id, value, user_id=user, channel_id=channel, message_ts=message_ts,
-                                  response_url=self.slack.response_url(f"act-{time.monotonic_ns()}"))
+    async def action(
+        self,
+        action_id: str,
+        value: str,
+        *,
+        user: str = "U0AGENT",
+        channel: str = "C0CALLS",
+        message_ts: str = "",
+        **kw: Any,
+    ) -> httpx.Response:
+        body = block_actions_body(
+            action_id,
+            value,
+            user_id=user,
+            channel_id=channel,
+            message_ts=message_ts,
+            response_url=self.slack.response_url(f"act-{time.monotonic_ns()}"),
+        )
         return await self.post(body, **kw)
 
-    async def view(self, callback_id: str, values: dict, *, user: str = "U0AGENT", private_metadata: str = "",
-                   **kw: Any) -> httpx.Response:
-        return await self.post(view_submission_body(callback_id, values, user_id=user,
-                                                     private_metadata=private_metadata), **kw)
+    async def view(
+        self, callback_id: str, values: dict, *, user: str = "U0AGENT", private_metadata: str = "", **kw: Any
+    ) -> httpx.Response:
+        return await self.post(
+            view_submission_body(callback_id, values, user_id=user, private_metadata=private_metadata), **kw
+        )
 
     def responses(self) -> list[dict]:
         """Bodies the bot sent to response_url (ephemeral answers), oldest first."""
@@ -118,8 +143,8 @@ class BotHTTP:
 @pytest.fixture
 async def bot_http(tmp_path: Path, fake_slack: FakeSlack, simulator: Any) -> AsyncIterator[BotHTTP]:
     """The bot's HTTP mode (Bolt at /slack/events) wired to the simulator and the fake Slack."""
-    from bot.app import build_deps
-    from bot.slackapp import build_bolt_app, build_slack_client, start_http
+    from bot.app import build_bolt, build_deps
+    from bot.slack.app import build_slack_client, start_http
 
     settings = make_settings(
         tmp_path,
@@ -130,7 +155,7 @@ async def bot_http(tmp_path: Path, fake_slack: FakeSlack, simulator: Any) -> Asy
     )
     client = build_slack_client(settings.slack_bot_token, settings.slack_api_url)
     deps = build_deps(settings, slack_client=client)
-    bolt = build_bolt_app(deps, client, signing_secret=settings.slack_signing_secret)
+    bolt = build_bolt(deps, client, signing_secret=settings.slack_signing_secret)
     runner, port = await start_http(bolt, "127.0.0.1", 0)
     async with httpx.AsyncClient(timeout=10) as http:
         try:

@@ -3,6 +3,7 @@
 errors.py  the exception hierarchy      wire.py   hashes, formats, envelopes (pure)
 models.py  typed results + parsers      client.py AntBuddyClient (the only I/O)
 """
+
 from bot.antbuddy.client import AntBuddyClient, ClientStats, EndpointStats
 from bot.antbuddy.errors import (
     AntBuddyError,
@@ -53,3 +54,50 @@ from bot.antbuddy.wire import (
 )
 
 __all__ = [n for n in dir() if not n.startswith("_") and n not in ("client", "errors", "models", "wire")]
+
+__all__ = [
+    "AntBuddyClient",
+    "ClientStats",
+    "EndpointStats",
+    "AntBuddyError",
+    "ApiError",
+    "AuthError",
+    "DeviceOffline",
+    "EnvelopeError",
+    "InvalidNumber",
+    "NotConfigured",
+    "RateLimited",
+    "Unavailable",
+    "Agent",
+    "AgentStatus",
+    "Dashboard",
+    "HistoryRecord",
+    "Queue",
+    "QueueStat",
+    "QueueSummary",
+    "Token",
+    "parse_agent",
+    "parse_agent_status",
+    "parse_dashboard",
+    "parse_history_record",
+    "parse_queue",
+    "parse_queue_stat",
+    "parse_queue_summary",
+    "GREGORIAN_OFFSET",
+    "MAX_LIMIT",
+    "MAX_WINDOW",
+    "auth_hash",
+    "auth_hash_input",
+    "directory_hash_input",
+    "format_history_time",
+    "history_hash_input",
+    "history_windows",
+    "parse_expire",
+    "parse_retry_after",
+    "recording_hash_input",
+    "sha256_hex",
+    "timestamp_to_datetime",
+    "unwrap_list",
+    "unwrap_object",
+    "validate_number",
+]

@@ -1,28 +1,60 @@
 """The HTTP client: one method per AntBuddy endpoint, retries, logging and stats (I/O lives only here)."""
+
 from __future__ import annotations
 
 import asyncio
 import json
 import logging
 import time
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, AsyncIterator, Callable
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import httpx
 
 from bot.antbuddy.errors import (
-    AntBuddyError, ApiError, AuthError, DeviceOffline, EnvelopeError, NotConfigured, RateLimited, Unavailable,
+    AntBuddyError,
+    ApiError,
+    AuthError,
+    DeviceOffline,
+    EnvelopeError,
+    NotConfigured,
+    RateLimited,
+    Unavailable,
 )
 from bot.antbuddy.models import (
-    Agent, Dashboard, HistoryRecord, Queue, Token,
-    parse_agent, parse_dashboard, parse_history_record, parse_queue,
+    Agent,
+    Dashboard,
+    HistoryRecord,
+    Queue,
+    Token,
+    parse_agent,
+    parse_dashboard,
+    parse_history_record,
+    parse_queue,
 )
 from bot.antbuddy.wire import (
-    EPOCH, MAX_LIMIT, MAX_WINDOW, UTC, auth_hash, backoff_delay, directory_hash_input, format_history_time,
-    history_hash_input, history_windows, parse_expire, parse_retry_after, recording_hash_input, scrub, sha256_hex,
-    unwrap_list, unwrap_object, utc, validate_number,
+    EPOCH,
+    MAX_LIMIT,
+    MAX_WINDOW,
+    UTC,
+    auth_hash,
+    backoff_delay,
+    directory_hash_input,
+    format_history_time,
+    history_hash_input,
+    history_windows,
+    parse_expire,
+    parse_retry_after,
+    recording_hash_input,
+    scrub,
+    sha256_hex,
+    unwrap_list,
+    unwrap_object,
+    utc,
+    validate_number,
 )
 
 if TYPE_CHECKING:
@@ -244,9 +276,7 @@ class AntBuddyClient:
             params = {"appId": self._app_id, "created_from": created_from, "created_to": created_to,
                       "limit": limit, "page": page, "hash": h}  # fmt: skip
             try:
-                body = await self._call(
-                    "history", "GET", "/oapi/v1/call/histories", params=params, extra_secrets=(h,)
-                )
+                body = await self._call("history", "GET", "/oapi/v1/call/histories", params=params, extra_secrets=(h,))
                 items = unwrap_list(body, "history", self._secrets(h))
             except AuthError:
                 if variant != variants[-1]:

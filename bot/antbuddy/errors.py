@@ -1,4 +1,5 @@
 """The client's exceptions: a small hierarchy; str() is one sentence for a person, never a secret."""
+
 from __future__ import annotations
 
 

@@ -1,4 +1,5 @@
 """Typed results of the REST calls and their tolerant parsers (pure: missing fields become None/0)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -1,12 +1,14 @@
 """AntBuddy's wire rules, pure: hash inputs, number and time formats, `expire`, retries, envelopes (SPEC §4)."""
+
 from __future__ import annotations
 
 import hashlib
 import random
 import re
-from datetime import datetime, timedelta, timezone
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from typing import Any, Iterable
+from typing import Any
 
 from bot.antbuddy.errors import ApiError, AuthError, EnvelopeError, InvalidNumber
 
@@ -15,7 +17,7 @@ MAX_WINDOW = timedelta(days=31)  # AntBuddy: history spans at most 31 days per r
 MAX_LIMIT = 100
 RETRY_AFTER_CAP = 30.0
 EXCERPT_CHARS = 200
-UTC = timezone.utc
+UTC = UTC
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _NUMBER_RE = re.compile(r"\+?[0-9]+")
 _NUMBER_NOISE_RE = re.compile(r"[\s.\-()]")
@@ -214,9 +216,7 @@ def _raise_error_envelope(body: dict[str, Any], endpoint: str, secrets: Iterable
     raise ApiError(f"AntBuddy refused the {endpoint} request: {message}", excerpt=message)
 
 
-def unwrap_object(
-    body: Any, endpoint: str, required: tuple[str, ...], secrets: Iterable[str] = ()
-) -> dict[str, Any]:
+def unwrap_object(body: Any, endpoint: str, required: tuple[str, ...], secrets: Iterable[str] = ()) -> dict[str, Any]:
     """The object holding any of `required` keys: the bare body or its `data`; error envelopes raise."""
     if isinstance(body, dict):
         if any(k in body for k in required):

@@ -1,4 +1,5 @@
 """The stream client: connect, subscribe, watch, and reconnect forever, whatever transport carries the events."""
+
 from __future__ import annotations
 
 import asyncio
@@ -6,9 +7,10 @@ import logging
 import random
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Awaitable, Callable, Protocol
+from datetime import UTC, datetime
+from typing import Any, Protocol
 
 from bot.antbuddy.errors import AntBuddyError, AuthError
 from bot.stream.probe import probe
@@ -151,7 +153,7 @@ class StreamClient:
                     log.info("stream reconnecting in=%.1fs attempt=%d", delay, attempt)
                     try:
                         await asyncio.wait_for(self._stop.wait(), delay)
-                    except asyncio.TimeoutError:
+                    except TimeoutError:
                         pass
         finally:
             self._mark_disconnected()
@@ -185,7 +187,7 @@ class StreamClient:
         """True once connected and subscribed (within `timeout` seconds)."""
         try:
             await asyncio.wait_for(self._connected.wait(), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return False
         return True
 
@@ -210,21 +212,21 @@ class StreamClient:
             token = await asyncio.wait_for(self._get_token(), self.connect_timeout * 3)
         except AuthError as exc:
             raise _Failure("credentials_rejected", f"AntBuddy refused the app credentials: {exc}") from None
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise _Failure("network", "fetching an AntBuddy token timed out") from None
         except (AntBuddyError, OSError) as exc:
             raise _Failure("network", f"fetching an AntBuddy token failed: {exc}") from None
         except Exception as exc:
             raise _Failure("network", f"fetching an AntBuddy token failed: {exc.__class__.__name__}") from None
         expires_at = token.expires_at
-        if expires_at is not None and expires_at <= datetime.now(timezone.utc):
+        if expires_at is not None and expires_at <= datetime.now(UTC):
             raise _Failure("credentials_rejected", "AntBuddy returned a token that has already expired")
         return token
 
     def _refresh_at(self, token: TokenLike) -> float | None:
         if token.expires_at is None:
             return None
-        lifetime = (token.expires_at - datetime.now(timezone.utc)).total_seconds()
+        lifetime = (token.expires_at - datetime.now(UTC)).total_seconds()
         return self._clock() + max(MIN_REFRESH_SECONDS, 0.8 * lifetime)
 
     async def _subscribe_all(self, transport: Transport, token: TokenLike) -> None:
@@ -273,8 +275,11 @@ class StreamClient:
                 now = self._clock()
                 deadlines = [transport.last_frame_at + self.watchdog_seconds]
                 deadlines += [t for t in (refresh_at, settle_at) if t is not None]
-                await asyncio.wait({closed, stopping, refused}, timeout=max(0.0, min(deadlines) - now),
-                                   return_when=asyncio.FIRST_COMPLETED)
+                await asyncio.wait(
+                    {closed, stopping, refused},
+                    timeout=max(0.0, min(deadlines) - now),
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
                 if stopping.done():
                     return "stopped"
                 if refused.done():
@@ -285,8 +290,9 @@ class StreamClient:
                             "AntBuddy's event stream refused a freshly issued token twice: check "
                             "ANTBUDDY_APP_ID / ANTBUDDY_APP_SECRET and ANTBUDDY_ACCOUNT_ID"
                         )
-                    raise _Failure("subscribe_refused", "the stream refused the token; retrying with a new one",
-                                   immediate=True)
+                    raise _Failure(
+                        "subscribe_refused", "the stream refused the token; retrying with a new one", immediate=True
+                    )
                 if closed.done():
                     return closed.result()
                 now = self._clock()
@@ -308,7 +314,7 @@ class StreamClient:
         except _Failure as failure:
             # The subscriptions made with the old token stay valid on this connection; try again soon.
             log.warning("stream token refresh failed cause=%s detail=%s", failure.cause, failure.detail)
-            left = (token.expires_at - datetime.now(timezone.utc)).total_seconds() if token.expires_at else 60.0
+            left = (token.expires_at - datetime.now(UTC)).total_seconds() if token.expires_at else 60.0
             return token, self._clock() + max(MIN_REFRESH_SECONDS, min(5.0, left / 2))
         try:
             await self._subscribe_all(transport, fresh)

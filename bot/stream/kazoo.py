@@ -1,4 +1,5 @@
 """Kazoo 4+ Blackhole client: plain JSON over a WebSocket (no Socket.IO)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -6,7 +7,8 @@ import json
 import logging
 import time
 import uuid
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import aiohttp
 
@@ -27,8 +29,7 @@ class KazooTransport(WebSocketTransport):
         self._pending: dict[str, str] = {}  # request_id -> binding, for subscribe replies
 
     async def connect(self, url: str, *, timeout: float) -> None:
-        await self._open_session(lambda: self._ws_connect(websocket_url(url, "/"), timeout), "kazoo websocket",
-                                 timeout)
+        await self._open_session(lambda: self._ws_connect(websocket_url(url, "/"), timeout), "kazoo websocket", timeout)
         self.touch()
         self._tasks = [
             asyncio.create_task(self._read(), name="stream-kazoo-reader"),
@@ -40,18 +41,20 @@ class KazooTransport(WebSocketTransport):
             raise NotConnected("kazoo websocket is not open")
         try:
             await asyncio.wait_for(self._ws.send_str(json.dumps(message, separators=(",", ":"))), self._send_timeout)
-        except (asyncio.TimeoutError, aiohttp.ClientError, ConnectionError) as exc:
+        except (TimeoutError, aiohttp.ClientError, ConnectionError) as exc:
             raise NotConnected(f"kazoo send failed: {exc!r}") from None
 
     async def subscribe(self, body: dict[str, Any]) -> None:
         request_id = uuid.uuid4().hex
         self._pending[request_id] = str(body.get("binding", ""))
-        await self._send({
-            "action": "subscribe",
-            "auth_token": body.get("auth_token"),
-            "request_id": request_id,
-            "data": {"account_id": body.get("account_id"), "binding": body.get("binding")},
-        })
+        await self._send(
+            {
+                "action": "subscribe",
+                "auth_token": body.get("auth_token"),
+                "request_id": request_id,
+                "data": {"account_id": body.get("account_id"), "binding": body.get("binding")},
+            }
+        )
 
     async def _ping(self) -> None:
         # Kazoo never speaks first on a quiet line; our pings' replies keep the watchdog fed.
@@ -85,9 +88,14 @@ class KazooTransport(WebSocketTransport):
                 # The 0.9 server says `auth_failure`; Kazoo 4 says it in the reply: one code path in the client.
                 data = message.get("data")
                 detail = data.get("message") if isinstance(data, dict) else data
-                self.deliver("auth_failure", {
-                    "message": str(detail or f"subscribe {status}"), "binding": binding, "status": status,
-                })
+                self.deliver(
+                    "auth_failure",
+                    {
+                        "message": str(detail or f"subscribe {status}"),
+                        "binding": binding,
+                        "status": status,
+                    },
+                )
         elif action == "pong" or action == "ping":
             pass
         else:

@@ -1,10 +1,12 @@
 """Socket.IO 3–4 (Engine.IO 4) transport on python-socketio 5; reconnecting is left to the stream client."""
+
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import engineio
 import socketio
@@ -38,7 +40,11 @@ class SocketIOTransport(Transport):
         self._timeout = 10.0
         # python-socketio 5 reconnects after a network drop but not after a server kick: we own it all.
         self._sio = _Client(
-            reconnection=False, handle_sigint=False, logger=False, engineio_logger=False, request_timeout=10,
+            reconnection=False,
+            handle_sigint=False,
+            logger=False,
+            engineio_logger=False,
+            request_timeout=10,
         )
         eio = self._sio.eio
         if isinstance(eio, _StampingEngineIOClient):
@@ -68,9 +74,10 @@ class SocketIOTransport(Transport):
         self._timeout = timeout
         try:
             await asyncio.wait_for(
-                self._sio.connect(url, transports=["websocket"], wait_timeout=timeout), timeout + 1.0,
+                self._sio.connect(url, transports=["websocket"], wait_timeout=timeout),
+                timeout + 1.0,
             )
-        except asyncio.TimeoutError:
+        except TimeoutError:
             await self._shutdown()
             raise ConnectError(f"socket.io connect timed out after {timeout:g}s") from None
         except socketio.exceptions.ConnectionError as exc:
@@ -84,7 +91,7 @@ class SocketIOTransport(Transport):
             raise NotConnected("socket.io connection is not open")
         try:
             await asyncio.wait_for(self._sio.emit("subscribe", body), self._timeout)
-        except (asyncio.TimeoutError, socketio.exceptions.SocketIOError) as exc:
+        except (TimeoutError, socketio.exceptions.SocketIOError) as exc:
             raise NotConnected(f"socket.io emit failed: {exc!r}") from None
 
     async def closed(self) -> str:
@@ -93,7 +100,7 @@ class SocketIOTransport(Transport):
     async def _shutdown(self) -> None:
         try:
             await asyncio.wait_for(self._sio.disconnect(), 5.0)
-        except (asyncio.TimeoutError, socketio.exceptions.SocketIOError, OSError):
+        except (TimeoutError, socketio.exceptions.SocketIOError, OSError):
             pass
         # Also closes the aiohttp session python-engineio opened for us.
         http = getattr(self._sio.eio, "http", None)

@@ -2,13 +2,15 @@
 
 WebSocket when the handshake offers it; otherwise xhr-polling, which some socket.io-cowboy versions offer alone.
 """
+
 from __future__ import annotations
 
 import asyncio
 import json
 import logging
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import aiohttp
 
@@ -105,7 +107,7 @@ class SocketIO09Transport(WebSocketTransport):
         the same frame is ordinary traffic); an error packet means the handshake was refused."""
         for index, packet in enumerate(packets):
             if packet.type == frames.CONNECT and not packet.endpoint:
-                for rest in packets[index + 1:]:
+                for rest in packets[index + 1 :]:
                     await self._handle(rest)
                 return True
             if packet.type == frames.ERROR:
@@ -134,7 +136,8 @@ class SocketIO09Transport(WebSocketTransport):
         async def post() -> None:
             async with self._post_lock:
                 async with session.post(
-                    f"{self._poll_url}?t={_now_ms()}", data=text.encode("utf-8"),
+                    f"{self._poll_url}?t={_now_ms()}",
+                    data=text.encode("utf-8"),
                     headers={"Content-Type": "text/plain;charset=UTF-8"},
                 ) as response:
                     await response.read()
@@ -143,7 +146,7 @@ class SocketIO09Transport(WebSocketTransport):
 
         try:
             await asyncio.wait_for(post(), timeout)
-        except (asyncio.TimeoutError, aiohttp.ClientError, OSError) as exc:
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise NotConnected(f"socket.io 0.9 send failed: {exc!r}") from None
 
     async def _poll_loop(self) -> None:
@@ -153,7 +156,7 @@ class SocketIO09Transport(WebSocketTransport):
             while True:
                 try:
                     status, body = await self._poll(self._poll_timeout)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     reason = f"poll timeout after {self._poll_timeout:g}s"
                     break
                 if 400 <= status < 500:
@@ -231,7 +234,7 @@ class SocketIO09Transport(WebSocketTransport):
             while True:
                 try:
                     message = await asyncio.wait_for(self._ws.receive(), silence)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     reason = "heartbeat timeout"
                     break
                 if message.type == aiohttp.WSMsgType.TEXT:
@@ -268,7 +271,7 @@ class SocketIO09Transport(WebSocketTransport):
             raise NotConnected("socket.io 0.9 connection is not open")
         try:
             await asyncio.wait_for(self._ws.send_str(text), self._send_timeout)
-        except (asyncio.TimeoutError, aiohttp.ClientError, ConnectionError) as exc:
+        except (TimeoutError, aiohttp.ClientError, ConnectionError) as exc:
             raise NotConnected(f"socket.io 0.9 send failed: {exc!r}") from None
 
     async def subscribe(self, body: dict[str, Any]) -> None:

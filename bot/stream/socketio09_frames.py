@@ -1,4 +1,5 @@
 """Socket.IO 0.9 ("protocol 1") wire format: handshake body, packets and `\\ufffd` multi-packet frames; pure."""
+
 from __future__ import annotations
 
 import json

@@ -1,13 +1,15 @@
 """One small interface over the three wire protocols AntBuddy's event stream may speak."""
+
 from __future__ import annotations
 
 import abc
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import aiohttp
-from typing import Any, Awaitable, Callable
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +68,10 @@ class Transport(abc.ABC):
     def malformed(self, reason: str, sample: str | bytes = "") -> None:
         log.warning(
             "stream frame malformed protocol=%s reason=%s size=%d sample=%r",
-            self.protocol, reason, len(sample), sample[:80],
+            self.protocol,
+            reason,
+            len(sample),
+            sample[:80],
         )
         try:
             self.on_malformed(reason)
@@ -112,9 +117,9 @@ def websocket_url(url: str, path: str = "") -> str:
     """http(s)://host[:port][/base] + path -> ws(s)://…"""
     base = url.rstrip("/")
     if base.startswith("https://"):
-        base = "wss://" + base[len("https://"):]
+        base = "wss://" + base[len("https://") :]
     elif base.startswith("http://"):
-        base = "ws://" + base[len("http://"):]
+        base = "ws://" + base[len("http://") :]
     return base + path
 
 
@@ -137,7 +142,7 @@ class WebSocketTransport(Transport):
         self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None, sock_connect=timeout))
         try:
             await asyncio.wait_for(opening(), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             await self._abort()
             raise ConnectError(f"{what} connect timed out after {timeout:g}s") from None
         except (aiohttp.ClientError, OSError) as exc:
@@ -150,7 +155,10 @@ class WebSocketTransport(Transport):
     async def _ws_connect(self, url: str, timeout: float) -> None:
         assert self._session is not None
         self._ws = await self._session.ws_connect(
-            url, autoping=True, heartbeat=None, max_msg_size=MAX_MESSAGE_BYTES,
+            url,
+            autoping=True,
+            heartbeat=None,
+            max_msg_size=MAX_MESSAGE_BYTES,
             timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=timeout),
         )
 
@@ -166,7 +174,7 @@ class WebSocketTransport(Transport):
         if ws is not None and not ws.closed:
             try:
                 await asyncio.wait_for(ws.close(), 2.0)
-            except (asyncio.TimeoutError, aiohttp.ClientError, OSError):
+            except (TimeoutError, aiohttp.ClientError, OSError):
                 pass
         if session is not None and not session.closed:
             await session.close()

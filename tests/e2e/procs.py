@@ -1,4 +1,5 @@
 """Start the real `ringbot` process against the in-test simulator and fake Slack, and stop or kill it."""
+
 from __future__ import annotations
 
 import asyncio
@@ -41,8 +42,13 @@ class RingbotProcess:
     def start(self) -> None:
         self.log_path = self.workdir / f"ringbot-{int(time.time() * 1000)}.log"
         log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen([sys.executable, "-m", "bot.cli", *self.args], env=self.env, cwd=self.workdir,
-                                     stdout=log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bot.cli", *self.args],
+            env=self.env,
+            cwd=self.workdir,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
 
     def logs(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path and self.log_path.exists() else ""
@@ -87,16 +93,29 @@ class RingbotProcess:
 
 def ringbot_env(workdir: Path, sim_url: str, slack_url: str, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "ANTBUDDY_", "RINGBOT_"))}
-    env.update({
-        "ANTBUDDY_APP_ID": "test-app", "ANTBUDDY_APP_SECRET": APP_SECRET, "ANTBUDDY_ACCOUNT_ID": "test-account",
-        "ANTBUDDY_DOMAIN": "demo.antbuddy.local", "ANTBUDDY_EMAIL": "admin@demo.vn",
-        "ANTBUDDY_API_URL": sim_url, "ANTBUDDY_WS_URL": sim_url, "ANTBUDDY_WS_PROTOCOL": "auto",
-        "SLACK_BOT_TOKEN": "xoxb-e2e", "SLACK_SIGNING_SECRET": SIGNING_SECRET, "SLACK_API_URL": slack_url,
-        "RINGBOT_ALERT_CHANNEL": "C0ALERTS", "RINGBOT_DB": str(workdir / "ringbot.db"),
-        "RINGBOT_HTTP_HOST": "127.0.0.1", "RINGBOT_HTTP_PORT": str(free_port()),
-        "RINGBOT_GRACE_SECONDS": "0.3", "RINGBOT_LOG_LEVEL": "INFO", "PYTHONUNBUFFERED": "1",
-        "SKIP_SLACK_SDK_WARNING": "1",
-    })
+    env.update(
+        {
+            "ANTBUDDY_APP_ID": "test-app",
+            "ANTBUDDY_APP_SECRET": APP_SECRET,
+            "ANTBUDDY_ACCOUNT_ID": "test-account",
+            "ANTBUDDY_DOMAIN": "demo.antbuddy.local",
+            "ANTBUDDY_EMAIL": "admin@demo.vn",
+            "ANTBUDDY_API_URL": sim_url,
+            "ANTBUDDY_WS_URL": sim_url,
+            "ANTBUDDY_WS_PROTOCOL": "auto",
+            "SLACK_BOT_TOKEN": "xoxb-e2e",
+            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "SLACK_API_URL": slack_url,
+            "RINGBOT_ALERT_CHANNEL": "C0ALERTS",
+            "RINGBOT_DB": str(workdir / "ringbot.db"),
+            "RINGBOT_HTTP_HOST": "127.0.0.1",
+            "RINGBOT_HTTP_PORT": str(free_port()),
+            "RINGBOT_GRACE_SECONDS": "0.3",
+            "RINGBOT_LOG_LEVEL": "INFO",
+            "PYTHONUNBUFFERED": "1",
+            "SKIP_SLACK_SDK_WARNING": "1",
+        }
+    )
     env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2]) + os.pathsep + env.get("PYTHONPATH", "")
     env.update(extra)
     return env

@@ -1,5 +1,6 @@
 """The `ringbot` command line as an operator meets it: help, configuration errors (exit 2, one line naming the
 variable), a bad --since, and the standalone simulator that answers REST and stops on a signal."""
+
 from __future__ import annotations
 
 import hashlib
@@ -19,28 +20,43 @@ pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
 COMMANDS = ("run", "demo", "simulator", "doctor", "backfill", "requeue")
-REQUIRED = ("ANTBUDDY_APP_ID", "ANTBUDDY_APP_SECRET", "ANTBUDDY_ACCOUNT_ID", "SLACK_BOT_TOKEN",
-            "RINGBOT_ALERT_CHANNEL")
+REQUIRED = ("ANTBUDDY_APP_ID", "ANTBUDDY_APP_SECRET", "ANTBUDDY_ACCOUNT_ID", "SLACK_BOT_TOKEN", "RINGBOT_ALERT_CHANNEL")
 GOOD = {  # every required variable, valid; nothing here is ever contacted
-    "ANTBUDDY_APP_ID": "cli-app", "ANTBUDDY_APP_SECRET": "cli-secret", "ANTBUDDY_ACCOUNT_ID": "cli-account",
-    "SLACK_BOT_TOKEN": "xoxb-cli", "RINGBOT_ALERT_CHANNEL": "C0ALERTS",
+    "ANTBUDDY_APP_ID": "cli-app",
+    "ANTBUDDY_APP_SECRET": "cli-secret",
+    "ANTBUDDY_ACCOUNT_ID": "cli-account",
+    "SLACK_BOT_TOKEN": "xoxb-cli",
+    "RINGBOT_ALERT_CHANNEL": "C0ALERTS",
 }
 
 
 def clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     """Only what Python needs: no developer tokens, no ringbot variables unless given."""
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path), "PYTHONPATH": str(REPO),
-           "PYTHONUNBUFFERED": "1", "SKIP_SLACK_SDK_WARNING": "1", "TMPDIR": str(tmp_path)}
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(tmp_path),
+        "PYTHONPATH": str(REPO),
+        "PYTHONUNBUFFERED": "1",
+        "SKIP_SLACK_SDK_WARNING": "1",
+        "TMPDIR": str(tmp_path),
+    }
     env.update(extra)
     return env
 
 
-def ringbot(tmp_path: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 20.0,
-            cwd: Path | None = None) -> subprocess.CompletedProcess:
+def ringbot(
+    tmp_path: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 20.0, cwd: Path | None = None
+) -> subprocess.CompletedProcess:
     cwd = cwd or tmp_path / "cwd"
     cwd.mkdir(exist_ok=True)
-    return subprocess.run([sys.executable, "-m", "bot.cli", *args], cwd=cwd, env=env or clean_env(tmp_path),
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", *args],
+        cwd=cwd,
+        env=env or clean_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def error_lines(proc: subprocess.CompletedProcess) -> list[str]:
@@ -54,8 +70,14 @@ def test_help_lists_every_command(tmp_path: Path) -> None:
         assert f"    {command}" in proc.stdout, f"{command} missing from --help:\n{proc.stdout}"
     installed = Path(sys.executable).parent / "ringbot"  # `pip install .` puts the entry point beside python
     if installed.exists():
-        entry = subprocess.run([str(installed), "--help"], cwd=tmp_path, env=clean_env(tmp_path),
-                               capture_output=True, text=True, timeout=20)
+        entry = subprocess.run(
+            [str(installed), "--help"],
+            cwd=tmp_path,
+            env=clean_env(tmp_path),
+            capture_output=True,
+            text=True,
+            timeout=20,
+        )
         assert entry.returncode == 0 and entry.stdout == proc.stdout
 
 
@@ -111,8 +133,9 @@ def test_dotenv_in_the_working_directory_is_read_and_the_environment_wins(tmp_pa
     from_file = ringbot(tmp_path, "backfill", "--since", "2024-01-01", cwd=cwd)
     assert from_file.returncode == 2 and "RINGBOT_HTTP_PORT" in from_file.stderr, from_file.stderr
     # the environment overrides the file's bad port; then only the bad date is left to complain about
-    overridden = ringbot(tmp_path, "backfill", "--since", "2024-13-99", cwd=cwd,
-                         env=clean_env(tmp_path, RINGBOT_HTTP_PORT="3001"))
+    overridden = ringbot(
+        tmp_path, "backfill", "--since", "2024-13-99", cwd=cwd, env=clean_env(tmp_path, RINGBOT_HTTP_PORT="3001")
+    )
     assert overridden.returncode == 2
     assert "RINGBOT_HTTP_PORT" not in overridden.stderr and "--since" in overridden.stderr
 
@@ -135,9 +158,14 @@ def test_backfill_without_since_is_a_usage_error(tmp_path: Path) -> None:
 def start_simulator(tmp_path: Path, port: int, **env: str) -> subprocess.Popen:
     cwd = tmp_path / "cwd"
     cwd.mkdir(exist_ok=True)
-    return subprocess.Popen([sys.executable, "-m", "bot.cli", "simulator", "--port", str(port)], cwd=cwd,
-                            env=clean_env(tmp_path, **env), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "simulator", "--port", str(port)],
+        cwd=cwd,
+        env=clean_env(tmp_path, **env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def wait_listening(proc: subprocess.Popen, url: str, timeout: float = 15.0) -> None:
@@ -155,8 +183,9 @@ def wait_listening(proc: subprocess.Popen, url: str, timeout: float = 15.0) -> N
 
 def auth_token(url: str, app_id: str, secret: str) -> httpx.Response:
     digest = hashlib.sha256((app_id + secret).encode()).hexdigest()
-    return httpx.post(url + "/oapi/v1/voice/auth_token", headers={"x-auth-app-id": app_id, "x-auth-app-hash": digest},
-                      timeout=5)
+    return httpx.post(
+        url + "/oapi/v1/voice/auth_token", headers={"x-auth-app-id": app_id, "x-auth-app-hash": digest}, timeout=5
+    )
 
 
 def stop(proc: subprocess.Popen, sig: int, timeout: float = 10.0) -> int:
@@ -211,8 +240,9 @@ def test_env_example_names_every_setting_and_loads_once_the_required_ones_are_fi
 
     template = REPO / "deploy" / "env.example"
     values = read_dotenv(template)
-    assert set(values) == set(_ENV), f"env.example drifted: missing {set(_ENV) - set(values)}, " \
-                                     f"unknown {set(values) - set(_ENV)}"
+    assert set(values) == set(_ENV), (
+        f"env.example drifted: missing {set(_ENV) - set(values)}, unknown {set(values) - set(_ENV)}"
+    )
     assert not any(values[k] for k in REQUIRED), "the template must not carry real-looking required values"
     filled = tmp_path / ".env"
     filled.write_text(template.read_text() + "".join(f"{k}={v}\n" for k, v in GOOD.items()))
@@ -245,8 +275,9 @@ def test_requeue_gives_dead_letters_another_go_and_says_how_many(tmp_path: Path)
 def test_a_malformed_routes_file_stops_run_with_exit_2_naming_it(tmp_path: Path) -> None:
     routes = tmp_path / "routes.yml"
     routes.write_text("queues: [not, a, mapping]\n")
-    env = clean_env(tmp_path, **GOOD, SLACK_SIGNING_SECRET="s", RINGBOT_ROUTES_FILE=str(routes),
-                    RINGBOT_DB=str(tmp_path / "r.db"))
+    env = clean_env(
+        tmp_path, **GOOD, SLACK_SIGNING_SECRET="s", RINGBOT_ROUTES_FILE=str(routes), RINGBOT_DB=str(tmp_path / "r.db")
+    )
     proc = ringbot(tmp_path, "run", "--mode", "http", env=env)
     assert proc.returncode == 2
     assert len(error_lines(proc)) == 1 and "RINGBOT_ROUTES_FILE" in proc.stderr and "Traceback" not in proc.stderr

@@ -3,6 +3,7 @@ answer, and leaves nothing in the directory it was started from.
 
 The first alert prints ~3 s after start; the scripted part (five calls, a Call back, four /ring commands) ends
 ~12 s in at --speed 1, so the test gives it 20 s (15 s left too little room on a loaded 2-CPU machine)."""
+
 from __future__ import annotations
 
 import os
@@ -25,11 +26,22 @@ def test_demo_runs_without_credentials_shows_alerts_and_leaves_its_cwd_clean(tmp
     temp = tmp_path / "tmp"  # the demo's own temp dir lands here, so the test can clean it up
     cwd.mkdir()
     temp.mkdir()
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path), "PYTHONPATH": str(REPO),
-           "PYTHONUNBUFFERED": "1", "TMPDIR": str(temp)}  # no SLACK_/ANTBUDDY_/RINGBOT_ variable at all
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(tmp_path),
+        "PYTHONPATH": str(REPO),
+        "PYTHONUNBUFFERED": "1",
+        "TMPDIR": str(temp),
+    }  # no SLACK_/ANTBUDDY_/RINGBOT_ variable at all
     started = time.monotonic()
-    proc = subprocess.run([sys.executable, "-m", "bot.cli", "demo", "--seconds", "20"], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=38)
+    proc = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "demo", "--seconds", "20"],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=38,
+    )
     took = time.monotonic() - started
     out = proc.stdout
     assert proc.returncode == 0, proc.stderr[-3000:] + out[-3000:]

@@ -1,8 +1,8 @@
 """The real `ringbot` process: both Slack modes, health, clean SIGTERM, kill -9 mid-burst, stream outages."""
+
 from __future__ import annotations
 
 import asyncio
-import json
 import sqlite3
 import time
 from pathlib import Path
@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.fakeslack import FakeSlack, sign, slash_command_body
+from bot.devtools.fakeslack import FakeSlack, sign, slash_command_body
 from tests.conftest import APP_SECRET, SIGNING_SECRET
 from tests.e2e.procs import RingbotProcess, ringbot_env
 
@@ -73,12 +73,21 @@ async def test_socket_mode_connects_and_answers_a_slash_command_envelope(
     try:
         await proc.wait_healthy()
         assert await fake_slack.wait_for(lambda: bool(fake_slack.socket_clients), 10), proc.logs()[-2000:]
-        envelope = await fake_slack.socket_send("slash_commands", {
-            "command": "/ring", "text": "help", "user_id": "U0AGENT", "channel_id": "C0CALLS",
-            "team_id": "T0DEMO", "response_url": fake_slack.response_url("sm"), "trigger_id": "1.2.3",
-        })
+        envelope = await fake_slack.socket_send(
+            "slash_commands",
+            {
+                "command": "/ring",
+                "text": "help",
+                "user_id": "U0AGENT",
+                "channel_id": "C0CALLS",
+                "team_id": "T0DEMO",
+                "response_url": fake_slack.response_url("sm"),
+                "trigger_id": "1.2.3",
+            },
+        )
         assert await fake_slack.wait_for(
-            lambda: any(a.get("envelope_id") == envelope for a in fake_slack.socket_acks), 5), proc.logs()[-2000:]
+            lambda: any(a.get("envelope_id") == envelope for a in fake_slack.socket_acks), 5
+        ), proc.logs()[-2000:]
         assert await fake_slack.wait_for(lambda: any(c.method == "response_url" for c in fake_slack.calls), 5)
         assert proc.terminate() == 0
     finally:
@@ -126,13 +135,21 @@ async def test_calls_missed_while_the_stream_is_down_are_posted_once_by_reconcil
         async with httpx.AsyncClient(timeout=10) as http:
             # three missed calls that only reach AntBuddy's history (the stream never carries them)
             for caller in ("0987000001", "0987000002", "0987000003"):
-                r = await http.post(simulator.url + "/_sim/calls",
-                                    json={"scenario": "missed_cancel", "caller": caller, "stream": False,
-                                          "wait": True, "start": time.time() - 150})
+                r = await http.post(
+                    simulator.url + "/_sim/calls",
+                    json={
+                        "scenario": "missed_cancel",
+                        "caller": caller,
+                        "stream": False,
+                        "wait": True,
+                        "start": time.time() - 150,
+                    },
+                )
                 assert r.status_code == 200, r.text
             # and one call seen by both: stream and history must give one post
-            await http.post(simulator.url + "/_sim/calls", json={"scenario": "missed_cancel", "caller": "0987000004",
-                                                                "wait": True})
+            await http.post(
+                simulator.url + "/_sim/calls", json={"scenario": "missed_cancel", "caller": "0987000004", "wait": True}
+            )
         assert await fake_slack.wait_for(lambda: len(fake_slack.posts("C0ALERTS")) >= 4, 20), proc.logs()[-3000:]
         await asyncio.sleep(2.5)  # one more reconcile pass must not post again
         texts = [c.body.get("text", "") for c in fake_slack.posts("C0ALERTS")]
@@ -153,8 +170,10 @@ async def test_slack_429_and_500s_delay_alerts_but_each_is_posted_once_and_pacin
         fake_slack.fail("chat.postMessage", status=500, count=2)
         async with httpx.AsyncClient(timeout=10) as http:
             for n in range(4):
-                r = await http.post(simulator.url + "/_sim/calls", json={
-                    "scenario": "missed_cancel", "caller": f"098700020{n}", "wait": True})
+                r = await http.post(
+                    simulator.url + "/_sim/calls",
+                    json={"scenario": "missed_cancel", "caller": f"098700020{n}", "wait": True},
+                )
                 assert r.status_code == 200, r.text
         assert await fake_slack.wait_for(lambda: len(alert_ids_posted(fake_slack)) >= 4, 30), proc.logs()[-3000:]
         await asyncio.sleep(1.0)

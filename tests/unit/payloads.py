@@ -4,13 +4,14 @@ Two key styles: "kazoo" (raw Kazoo 3.x AMQP keys, `Call-ID`, strings for seconds
 documented names, `call_id`, numbers for seconds, `Timestamp` still gregorian). Scenarios list the events
 in the order the switch emits them, and say what the tracker must decide.
 """
+
 from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.tracker import Outcome
+from bot.calls.tracker import Outcome
 
 ACCOUNT = "4b31dd1d32ce6d249897c06332375d65"
 DID = "02873019555"
@@ -26,130 +27,325 @@ Payload = tuple[str, dict[str, Any]]
 # -- research §7, verbatim (trimmed "..." keys kept: unknown fields must be tolerated) -------------------
 
 ANSWERED_7_1: list[Payload] = [
-    ("CHANNEL_CREATE", {
-        "Event-Category": "call_event", "Event-Name": "CHANNEL_CREATE",
-        "Call-ID": "5e2a91c07d1b4f1e8a3b@203.0.113.10", "Call-Direction": "inbound",
-        "Caller-ID-Name": "0909123456", "Caller-ID-Number": "0909123456",
-        "Request": "02873019555@203.0.113.10", "To": "02873019555@203.0.113.10", "From": "0909123456@203.0.113.10",
-        "Disposition": "DELAYED NEGOTIATION", "Media-Server": "fs01.example.com",
-        "Timestamp": 63882872102, "Msg-ID": "1715652902183224",
-        "Custom-Channel-Vars": {"Account-ID": ACCOUNT}}),
-    ("CHANNEL_CREATE", {
-        "Event-Name": "CHANNEL_CREATE", "Call-ID": "a4f0c7e2-11b2-4d1e-8c3f-5e9a2b7d6c01", "Call-Direction": "outbound",
-        "Other-Leg-Call-ID": "5e2a91c07d1b4f1e8a3b@203.0.113.10",
-        "Caller-ID-Number": "0909123456", "Caller-ID-Name": "0909123456", "Callee-ID-Number": "101",
-        "Callee-ID-Name": "Agent 01", "Request": "user_ag01@acme.example.com", "Presence-ID": "101@acme.example.com",
-        "Timestamp": 63882872103, "Msg-ID": "1715652903021177",
-        "Custom-Channel-Vars": {"Account-ID": ACCOUNT, "Authorizing-Type": "device",
-                                "Authorizing-ID": "d509114b66efabf32dfd78dc464b46dd",
-                                "Owner-ID": "699ed7e3d583e2577ac017c575f87262",
-                                "Username": "user_ag01", "Realm": REALM,
-                                "Bridge-ID": "5e2a91c07d1b4f1e8a3b@203.0.113.10"}}),
-    ("CHANNEL_ANSWER", {
-        "Event-Name": "CHANNEL_ANSWER", "Call-ID": "a4f0c7e2-11b2-4d1e-8c3f-5e9a2b7d6c01",
-        "Call-Direction": "outbound", "Other-Leg-Call-ID": "5e2a91c07d1b4f1e8a3b@203.0.113.10",
-        "Callee-ID-Number": "101", "Timestamp": 63882872111,
-        "Custom-Channel-Vars": {"Account-ID": ACCOUNT, "Authorizing-Type": "device", "Username": "user_ag01"}}),
-    ("CHANNEL_ANSWER", {
-        "Event-Name": "CHANNEL_ANSWER", "Call-ID": "5e2a91c07d1b4f1e8a3b@203.0.113.10",
-        "Call-Direction": "inbound", "Other-Leg-Call-ID": "a4f0c7e2-11b2-4d1e-8c3f-5e9a2b7d6c01",
-        "Caller-ID-Number": "0909123456", "Timestamp": 63882872111,
-        "Custom-Channel-Vars": {"Account-ID": ACCOUNT, "Authorizing-Type": "resource",
-                                "Inception": "02873019555@203.0.113.10",
-                                "Bridge-ID": "5e2a91c07d1b4f1e8a3b@203.0.113.10"}}),
-    ("CHANNEL_DESTROY", {
-        "Event-Name": "CHANNEL_DESTROY", "Call-ID": "a4f0c7e2-11b2-4d1e-8c3f-5e9a2b7d6c01",
-        "Call-Direction": "outbound", "Hangup-Cause": "NORMAL_CLEARING", "Disposition": "ANSWER",
-        "Duration-Seconds": "69", "Billing-Seconds": "61", "Ringing-Seconds": "1", "Timestamp": 63882872172,
-        "...": "..."}),
-    ("CHANNEL_DESTROY", {
-        "Event-Name": "CHANNEL_DESTROY", "Call-ID": "5e2a91c07d1b4f1e8a3b@203.0.113.10",
-        "Call-Direction": "inbound", "Other-Leg-Call-ID": "a4f0c7e2-11b2-4d1e-8c3f-5e9a2b7d6c01",
-        "Caller-ID-Number": "0909123456", "Request": "02873019555@203.0.113.10",
-        "Hangup-Cause": "NORMAL_CLEARING", "Disposition": "ANSWER", "Duration-Seconds": "70",
-        "Billing-Seconds": "61", "Ringing-Seconds": "0", "Timestamp": 63882872172,
-        "Custom-Channel-Vars": {"Account-ID": ACCOUNT, "Authorizing-Type": "resource",
-                                "Inception": "02873019555@203.0.113.10", "Resource-ID": "3f2c1e...",
-                                "Global-Resource": "false"}}),
+    (
+        "CHANNEL_CREATE",
+        {
+            "Event-Category": "call_event",
+            "Event-Name": "CHANNEL_CREATE",
+            "Call-ID": "5e2a91c07d1b4f1e8a3b@203.0.113.10",
+            "Call-Direction": "inbound",
+            "Caller-ID-Name": "0909123456",
+            "Caller-ID-Number": "0909123456",
+            "Request": "02873019555@203.0.113.10",
+            "To": "02873019555@203.0.113.10",
+            "From": "0909123456@203.0.113.10",
+            "Disposition": "DELAYED NEGOTIATION",
+            "Media-Server": "fs01.example.com",
+            "Timestamp": 63882872102,
+            "Msg-ID": "1715652902183224",
+            "Custom-Channel-Vars": {"Account-ID": ACCOUNT},
+        },
+    ),
+    (
+        "CHANNEL_CREATE",
+        {
+            "Event-Name": "CHANNEL_CREATE",
+            "Call-ID": "a4f0c7e2-11b2-4d1e-8c3f-5e9a2b7d6c01",
+            "Call-Direction": "outbound",
+            "Other-Leg-Call-ID": "5e2a91c07d1b4f1e8a3b@203.0.113.10",
+            "Caller-ID-Number": "0909123456",
+            "Caller-ID-Name": "0909123456",
+            "Callee-ID-Number": "101",
+            "Callee-ID-Name": "Agent 01",
+            "Request": "user_ag01@acme.example.com",
+            "Presence-ID": "101@acme.example.com",
+            "Timestamp": 63882872103,
+            "Msg-ID": "1715652903021177",
+            "Custom-Channel-Vars": {
+                "Account-ID": ACCOUNT,
+                "Authorizing-Type": "device",
+                "Authorizing-ID": "d509114b66efabf32dfd78dc464b46dd",
+                "Owner-ID": "699ed7e3d583e2577ac017c575f87262",
+                "Username": "user_ag01",
+                "Realm": REALM,
+                "Bridge-ID": "5e2a91c07d1b4f1e8a3b@203.0.113.10",
+            },
+        },
+    ),
+    (
+        "CHANNEL_ANSWER",
+        {
+            "Event-Name": "CHANNEL_ANSWER",
+            "Call-ID": "a4f0c7e2-11b2-4d1e-8c3f-5e9a2b7d6c01",
+            "Call-Direction": "outbound",
+            "Other-Leg-Call-ID": "5e2a91c07d1b4f1e8a3b@203.0.113.10",
+            "Callee-ID-Number": "101",
+            "Timestamp": 63882872111,
+            "Custom-Channel-Vars": {"Account-ID": ACCOUNT, "Authorizing-Type": "device", "Username": "user_ag01"},
+        },
+    ),
+    (
+        "CHANNEL_ANSWER",
+        {
+            "Event-Name": "CHANNEL_ANSWER",
+            "Call-ID": "5e2a91c07d1b4f1e8a3b@203.0.113.10",
+            "Call-Direction": "inbound",
+            "Other-Leg-Call-ID": "a4f0c7e2-11b2-4d1e-8c3f-5e9a2b7d6c01",
+            "Caller-ID-Number": "0909123456",
+            "Timestamp": 63882872111,
+            "Custom-Channel-Vars": {
+                "Account-ID": ACCOUNT,
+                "Authorizing-Type": "resource",
+                "Inception": "02873019555@203.0.113.10",
+                "Bridge-ID": "5e2a91c07d1b4f1e8a3b@203.0.113.10",
+            },
+        },
+    ),
+    (
+        "CHANNEL_DESTROY",
+        {
+            "Event-Name": "CHANNEL_DESTROY",
+            "Call-ID": "a4f0c7e2-11b2-4d1e-8c3f-5e9a2b7d6c01",
+            "Call-Direction": "outbound",
+            "Hangup-Cause": "NORMAL_CLEARING",
+            "Disposition": "ANSWER",
+            "Duration-Seconds": "69",
+            "Billing-Seconds": "61",
+            "Ringing-Seconds": "1",
+            "Timestamp": 63882872172,
+            "...": "...",
+        },
+    ),
+    (
+        "CHANNEL_DESTROY",
+        {
+            "Event-Name": "CHANNEL_DESTROY",
+            "Call-ID": "5e2a91c07d1b4f1e8a3b@203.0.113.10",
+            "Call-Direction": "inbound",
+            "Other-Leg-Call-ID": "a4f0c7e2-11b2-4d1e-8c3f-5e9a2b7d6c01",
+            "Caller-ID-Number": "0909123456",
+            "Request": "02873019555@203.0.113.10",
+            "Hangup-Cause": "NORMAL_CLEARING",
+            "Disposition": "ANSWER",
+            "Duration-Seconds": "70",
+            "Billing-Seconds": "61",
+            "Ringing-Seconds": "0",
+            "Timestamp": 63882872172,
+            "Custom-Channel-Vars": {
+                "Account-ID": ACCOUNT,
+                "Authorizing-Type": "resource",
+                "Inception": "02873019555@203.0.113.10",
+                "Resource-ID": "3f2c1e...",
+                "Global-Resource": "false",
+            },
+        },
+    ),
 ]
 
 MISSED_7_2: list[Payload] = [
-    ("CHANNEL_CREATE", {
-        "Event-Name": "CHANNEL_CREATE", "Call-ID": "7c0d4e2b9a1f43c6b2d8@203.0.113.10",
-        "Call-Direction": "inbound", "Caller-ID-Number": "0909123456", "Request": "02873019555@203.0.113.10",
-        "Timestamp": 63882875400, "Custom-Channel-Vars": {"Account-ID": ACCOUNT}}),
-    ("CHANNEL_CREATE", {
-        "Event-Name": "CHANNEL_CREATE", "Call-ID": "0b9e3f1a-6c2d-4a8e-9f10-3d7c5b2a1e44",
-        "Call-Direction": "outbound", "Other-Leg-Call-ID": "7c0d4e2b9a1f43c6b2d8@203.0.113.10",
-        "Caller-ID-Number": "0909123456", "Callee-ID-Number": "101", "Request": "user_ag01@acme.example.com",
-        "Timestamp": 63882875401,
-        "Custom-Channel-Vars": {"Account-ID": ACCOUNT, "Authorizing-Type": "device", "Username": "user_ag01",
-                                "Bridge-ID": "7c0d4e2b9a1f43c6b2d8@203.0.113.10"}}),
-    ("CHANNEL_CREATE", {
-        "Event-Name": "CHANNEL_CREATE", "Call-ID": "e61a2d07-98b4-4f53-a1c6-74d0b8e3f295",
-        "Call-Direction": "outbound", "Other-Leg-Call-ID": "7c0d4e2b9a1f43c6b2d8@203.0.113.10",
-        "Caller-ID-Number": "0909123456", "Callee-ID-Number": "102", "Request": "user_ag02@acme.example.com",
-        "Timestamp": 63882875401,
-        "Custom-Channel-Vars": {"Account-ID": ACCOUNT, "Authorizing-Type": "device", "Username": "user_ag02",
-                                "Bridge-ID": "7c0d4e2b9a1f43c6b2d8@203.0.113.10"}}),
-    ("CHANNEL_DESTROY", {
-        "Event-Name": "CHANNEL_DESTROY", "Call-ID": "7c0d4e2b9a1f43c6b2d8@203.0.113.10",
-        "Call-Direction": "inbound", "Caller-ID-Number": "0909123456", "Request": "02873019555@203.0.113.10",
-        "Hangup-Cause": "ORIGINATOR_CANCEL", "Disposition": "ORIGINATOR_CANCEL",
-        "Duration-Seconds": "25", "Billing-Seconds": "0", "Ringing-Seconds": "1", "Timestamp": 63882875425,
-        "Custom-Channel-Vars": {"Account-ID": ACCOUNT, "Authorizing-Type": "resource",
-                                "Inception": "02873019555@203.0.113.10",
-                                "Bridge-ID": "7c0d4e2b9a1f43c6b2d8@203.0.113.10"}}),
-    ("CHANNEL_DESTROY", {
-        "Event-Name": "CHANNEL_DESTROY", "Call-ID": "0b9e3f1a-6c2d-4a8e-9f10-3d7c5b2a1e44",
-        "Call-Direction": "outbound", "Callee-ID-Number": "101", "Hangup-Cause": "ORIGINATOR_CANCEL",
-        "Hangup-Code": "sip:487", "Duration-Seconds": "24", "Billing-Seconds": "0", "Timestamp": 63882875425,
-        "...": "..."}),
-    ("CHANNEL_DESTROY", {
-        "Event-Name": "CHANNEL_DESTROY", "Call-ID": "e61a2d07-98b4-4f53-a1c6-74d0b8e3f295",
-        "Call-Direction": "outbound", "Callee-ID-Number": "102", "Hangup-Cause": "ORIGINATOR_CANCEL",
-        "Hangup-Code": "sip:487", "Duration-Seconds": "24", "Billing-Seconds": "0", "Timestamp": 63882875425,
-        "...": "..."}),
+    (
+        "CHANNEL_CREATE",
+        {
+            "Event-Name": "CHANNEL_CREATE",
+            "Call-ID": "7c0d4e2b9a1f43c6b2d8@203.0.113.10",
+            "Call-Direction": "inbound",
+            "Caller-ID-Number": "0909123456",
+            "Request": "02873019555@203.0.113.10",
+            "Timestamp": 63882875400,
+            "Custom-Channel-Vars": {"Account-ID": ACCOUNT},
+        },
+    ),
+    (
+        "CHANNEL_CREATE",
+        {
+            "Event-Name": "CHANNEL_CREATE",
+            "Call-ID": "0b9e3f1a-6c2d-4a8e-9f10-3d7c5b2a1e44",
+            "Call-Direction": "outbound",
+            "Other-Leg-Call-ID": "7c0d4e2b9a1f43c6b2d8@203.0.113.10",
+            "Caller-ID-Number": "0909123456",
+            "Callee-ID-Number": "101",
+            "Request": "user_ag01@acme.example.com",
+            "Timestamp": 63882875401,
+            "Custom-Channel-Vars": {
+                "Account-ID": ACCOUNT,
+                "Authorizing-Type": "device",
+                "Username": "user_ag01",
+                "Bridge-ID": "7c0d4e2b9a1f43c6b2d8@203.0.113.10",
+            },
+        },
+    ),
+    (
+        "CHANNEL_CREATE",
+        {
+            "Event-Name": "CHANNEL_CREATE",
+            "Call-ID": "e61a2d07-98b4-4f53-a1c6-74d0b8e3f295",
+            "Call-Direction": "outbound",
+            "Other-Leg-Call-ID": "7c0d4e2b9a1f43c6b2d8@203.0.113.10",
+            "Caller-ID-Number": "0909123456",
+            "Callee-ID-Number": "102",
+            "Request": "user_ag02@acme.example.com",
+            "Timestamp": 63882875401,
+            "Custom-Channel-Vars": {
+                "Account-ID": ACCOUNT,
+                "Authorizing-Type": "device",
+                "Username": "user_ag02",
+                "Bridge-ID": "7c0d4e2b9a1f43c6b2d8@203.0.113.10",
+            },
+        },
+    ),
+    (
+        "CHANNEL_DESTROY",
+        {
+            "Event-Name": "CHANNEL_DESTROY",
+            "Call-ID": "7c0d4e2b9a1f43c6b2d8@203.0.113.10",
+            "Call-Direction": "inbound",
+            "Caller-ID-Number": "0909123456",
+            "Request": "02873019555@203.0.113.10",
+            "Hangup-Cause": "ORIGINATOR_CANCEL",
+            "Disposition": "ORIGINATOR_CANCEL",
+            "Duration-Seconds": "25",
+            "Billing-Seconds": "0",
+            "Ringing-Seconds": "1",
+            "Timestamp": 63882875425,
+            "Custom-Channel-Vars": {
+                "Account-ID": ACCOUNT,
+                "Authorizing-Type": "resource",
+                "Inception": "02873019555@203.0.113.10",
+                "Bridge-ID": "7c0d4e2b9a1f43c6b2d8@203.0.113.10",
+            },
+        },
+    ),
+    (
+        "CHANNEL_DESTROY",
+        {
+            "Event-Name": "CHANNEL_DESTROY",
+            "Call-ID": "0b9e3f1a-6c2d-4a8e-9f10-3d7c5b2a1e44",
+            "Call-Direction": "outbound",
+            "Callee-ID-Number": "101",
+            "Hangup-Cause": "ORIGINATOR_CANCEL",
+            "Hangup-Code": "sip:487",
+            "Duration-Seconds": "24",
+            "Billing-Seconds": "0",
+            "Timestamp": 63882875425,
+            "...": "...",
+        },
+    ),
+    (
+        "CHANNEL_DESTROY",
+        {
+            "Event-Name": "CHANNEL_DESTROY",
+            "Call-ID": "e61a2d07-98b4-4f53-a1c6-74d0b8e3f295",
+            "Call-Direction": "outbound",
+            "Callee-ID-Number": "102",
+            "Hangup-Cause": "ORIGINATOR_CANCEL",
+            "Hangup-Code": "sip:487",
+            "Duration-Seconds": "24",
+            "Billing-Seconds": "0",
+            "Timestamp": 63882875425,
+            "...": "...",
+        },
+    ),
 ]
 
 ABANDONED_7_3: list[Payload] = [
-    ("CHANNEL_CREATE", {
-        "Event-Name": "CHANNEL_CREATE", "Call-ID": "2d8f6a1c0e5b47a9c3f1@203.0.113.10",
-        "Call-Direction": "inbound", "Caller-ID-Number": "0909123456", "Request": "02873019555@203.0.113.10",
-        "Timestamp": 63882879000, "Custom-Channel-Vars": {"Account-ID": ACCOUNT}}),
-    ("CHANNEL_ANSWER", {
-        "Event-Name": "CHANNEL_ANSWER", "Call-ID": "2d8f6a1c0e5b47a9c3f1@203.0.113.10",
-        "Call-Direction": "inbound", "Caller-ID-Number": "0909123456", "Timestamp": 63882879001,
-        "Custom-Channel-Vars": {"Account-ID": ACCOUNT, "Application-Name": "callflow",
-                                "Authorizing-Type": "resource", "Inception": "02873019555@203.0.113.10"}}),
-    ("CHANNEL_CREATE", {
-        "Event-Name": "CHANNEL_CREATE",
-        "Call-ID": "9b1f0c7d2e3a4b5c6d7e8f9a0b1c2d3e-6a1d2b3c4d5e6f708192a3b4c5d6e7f8-3fa91c2e",
-        "Call-Direction": "outbound", "Caller-ID-Number": "0909123456", "Callee-ID-Number": "101",
-        "Request": "user_ag01@acme.example.com", "Timestamp": 63882879002,
-        "Custom-Channel-Vars": {"Account-ID": ACCOUNT, "Agent-ID": "6a1d2b3c4d5e6f708192a3b4c5d6e7f8",
-                                "Member-Call-ID": "2d8f6a1c0e5b47a9c3f1@203.0.113.10", "Retain-CID": "true",
-                                "Request-ID": "a1b2c3d4e5f6", "Original-Caller-ID-Number": "0909123456"}}),
-    ("CHANNEL_DESTROY", {
-        "Event-Name": "CHANNEL_DESTROY",
-        "Call-ID": "9b1f0c7d2e3a4b5c6d7e8f9a0b1c2d3e-6a1d2b3c4d5e6f708192a3b4c5d6e7f8-3fa91c2e",
-        "Call-Direction": "outbound", "Hangup-Cause": "NO_ANSWER", "Duration-Seconds": "15",
-        "Billing-Seconds": "0", "Timestamp": 63882879017,
-        "Custom-Channel-Vars": {"Agent-ID": "6a1d2b3c4d5e6f708192a3b4c5d6e7f8",
-                                "Member-Call-ID": "2d8f6a1c0e5b47a9c3f1@203.0.113.10", "...": "..."}}),
-    ("CHANNEL_DESTROY", {
-        "Event-Name": "CHANNEL_DESTROY", "Call-ID": "2d8f6a1c0e5b47a9c3f1@203.0.113.10",
-        "Call-Direction": "inbound", "Caller-ID-Number": "0909123456", "Request": "02873019555@203.0.113.10",
-        "Hangup-Cause": "NORMAL_CLEARING", "Disposition": "ANSWER", "Duration-Seconds": "48",
-        "Billing-Seconds": "47", "Timestamp": 63882879048,
-        "Custom-Channel-Vars": {"Account-ID": ACCOUNT, "Authorizing-Type": "resource",
-                                "Inception": "02873019555@203.0.113.10", "Queue-ID": QUEUE}}),
+    (
+        "CHANNEL_CREATE",
+        {
+            "Event-Name": "CHANNEL_CREATE",
+            "Call-ID": "2d8f6a1c0e5b47a9c3f1@203.0.113.10",
+            "Call-Direction": "inbound",
+            "Caller-ID-Number": "0909123456",
+            "Request": "02873019555@203.0.113.10",
+            "Timestamp": 63882879000,
+            "Custom-Channel-Vars": {"Account-ID": ACCOUNT},
+        },
+    ),
+    (
+        "CHANNEL_ANSWER",
+        {
+            "Event-Name": "CHANNEL_ANSWER",
+            "Call-ID": "2d8f6a1c0e5b47a9c3f1@203.0.113.10",
+            "Call-Direction": "inbound",
+            "Caller-ID-Number": "0909123456",
+            "Timestamp": 63882879001,
+            "Custom-Channel-Vars": {
+                "Account-ID": ACCOUNT,
+                "Application-Name": "callflow",
+                "Authorizing-Type": "resource",
+                "Inception": "02873019555@203.0.113.10",
+            },
+        },
+    ),
+    (
+        "CHANNEL_CREATE",
+        {
+            "Event-Name": "CHANNEL_CREATE",
+            "Call-ID": "9b1f0c7d2e3a4b5c6d7e8f9a0b1c2d3e-6a1d2b3c4d5e6f708192a3b4c5d6e7f8-3fa91c2e",
+            "Call-Direction": "outbound",
+            "Caller-ID-Number": "0909123456",
+            "Callee-ID-Number": "101",
+            "Request": "user_ag01@acme.example.com",
+            "Timestamp": 63882879002,
+            "Custom-Channel-Vars": {
+                "Account-ID": ACCOUNT,
+                "Agent-ID": "6a1d2b3c4d5e6f708192a3b4c5d6e7f8",
+                "Member-Call-ID": "2d8f6a1c0e5b47a9c3f1@203.0.113.10",
+                "Retain-CID": "true",
+                "Request-ID": "a1b2c3d4e5f6",
+                "Original-Caller-ID-Number": "0909123456",
+            },
+        },
+    ),
+    (
+        "CHANNEL_DESTROY",
+        {
+            "Event-Name": "CHANNEL_DESTROY",
+            "Call-ID": "9b1f0c7d2e3a4b5c6d7e8f9a0b1c2d3e-6a1d2b3c4d5e6f708192a3b4c5d6e7f8-3fa91c2e",
+            "Call-Direction": "outbound",
+            "Hangup-Cause": "NO_ANSWER",
+            "Duration-Seconds": "15",
+            "Billing-Seconds": "0",
+            "Timestamp": 63882879017,
+            "Custom-Channel-Vars": {
+                "Agent-ID": "6a1d2b3c4d5e6f708192a3b4c5d6e7f8",
+                "Member-Call-ID": "2d8f6a1c0e5b47a9c3f1@203.0.113.10",
+                "...": "...",
+            },
+        },
+    ),
+    (
+        "CHANNEL_DESTROY",
+        {
+            "Event-Name": "CHANNEL_DESTROY",
+            "Call-ID": "2d8f6a1c0e5b47a9c3f1@203.0.113.10",
+            "Call-Direction": "inbound",
+            "Caller-ID-Number": "0909123456",
+            "Request": "02873019555@203.0.113.10",
+            "Hangup-Cause": "NORMAL_CLEARING",
+            "Disposition": "ANSWER",
+            "Duration-Seconds": "48",
+            "Billing-Seconds": "47",
+            "Timestamp": 63882879048,
+            "Custom-Channel-Vars": {
+                "Account-ID": ACCOUNT,
+                "Authorizing-Type": "resource",
+                "Inception": "02873019555@203.0.113.10",
+                "Queue-ID": QUEUE,
+            },
+        },
+    ),
 ]
 
 # The AntBuddy document's own (snake_case) shape, research §7 preamble.
-DOC_STYLE_DESTROY = {"call_id": "7c0d4e2b9a1f43c6b2d8@203.0.113.10", "caller_id_number": "0909123456",
-                     "destination_number": "02873019555", "direction": "inbound", "duration": 25,
-                     "hangup_cause": "ORIGINATOR_CANCEL", "Timestamp": 63882875425}
+DOC_STYLE_DESTROY = {
+    "call_id": "7c0d4e2b9a1f43c6b2d8@203.0.113.10",
+    "caller_id_number": "0909123456",
+    "destination_number": "02873019555",
+    "direction": "inbound",
+    "duration": 25,
+    "hangup_cause": "ORIGINATOR_CANCEL",
+    "Timestamp": 63882875425,
+}
 
 
 def copy_events(events: list[Payload]) -> list[Payload]:
@@ -158,8 +354,14 @@ def copy_events(events: list[Payload]) -> list[Payload]:
 
 # -- a builder for every other scenario, in either key style -----------------------------------------------
 
-_KAZOO_CCV = {"bridge_id": "Bridge-ID", "member_call_id": "Member-Call-ID", "queue_id": "Queue-ID",
-              "agent_id": "Agent-ID", "authorizing_type": "Authorizing-Type", "username": "Username"}
+_KAZOO_CCV = {
+    "bridge_id": "Bridge-ID",
+    "member_call_id": "Member-Call-ID",
+    "queue_id": "Queue-ID",
+    "agent_id": "Agent-ID",
+    "authorizing_type": "Authorizing-Type",
+    "username": "Username",
+}
 
 
 @dataclass
@@ -184,10 +386,16 @@ class Script:
 
     def _body(self, name: str, leg: Leg, t: int) -> dict[str, Any]:
         if self.style == "kazoo":
-            body: dict[str, Any] = {"Event-Category": "call_event", "Event-Name": name, "Call-ID": leg.call_id,
-                                    "Call-Direction": leg.direction, "Caller-ID-Number": leg.caller,
-                                    "Caller-ID-Name": leg.caller, "Timestamp": t,
-                                    "Msg-ID": str((t - 62167219200) * 1_000_000)}
+            body: dict[str, Any] = {
+                "Event-Category": "call_event",
+                "Event-Name": name,
+                "Call-ID": leg.call_id,
+                "Call-Direction": leg.direction,
+                "Caller-ID-Number": leg.caller,
+                "Caller-ID-Name": leg.caller,
+                "Timestamp": t,
+                "Msg-ID": str((t - 62167219200) * 1_000_000),
+            }
             if leg.callee:
                 body["Callee-ID-Number"] = leg.callee
             if leg.request:
@@ -199,8 +407,7 @@ class Script:
             ccv.update({_KAZOO_CCV[k]: v for k, v in leg.ccv.items()})
             body["Custom-Channel-Vars"] = ccv
             return body
-        body = {"call_id": leg.call_id, "direction": leg.direction, "caller_id_number": leg.caller,
-                "Timestamp": t}
+        body = {"call_id": leg.call_id, "direction": leg.direction, "caller_id_number": leg.caller, "Timestamp": t}
         destination = leg.callee or (leg.request.split("@")[0] if leg.request else None)
         if destination:
             body["destination_number"] = destination
@@ -220,8 +427,14 @@ class Script:
     def destroy(self, leg: Leg, t: int, cause: str, duration: int, billing: int = 0) -> Script:
         body = self._body("CHANNEL_DESTROY", leg, t)
         if self.style == "kazoo":
-            body.update({"Hangup-Cause": cause, "Duration-Seconds": str(duration),
-                         "Billing-Seconds": str(billing), "Ringing-Seconds": "1"})
+            body.update(
+                {
+                    "Hangup-Cause": cause,
+                    "Duration-Seconds": str(duration),
+                    "Billing-Seconds": str(billing),
+                    "Ringing-Seconds": "1",
+                }
+            )
         else:
             body.update({"hangup_cause": cause, "duration": duration, "billing_seconds": billing})
         self.events.append(("CHANNEL_DESTROY", body))
@@ -256,12 +469,28 @@ def agent_leg(n: int, a: Leg, ext: str, *, linked: bool = True, queue: bool = Fa
         other = a.call_id
     else:
         other = None
-    return Leg(f"b{n}-{ext}-0b9e3f1a", "outbound", a.caller, callee=ext, request=f"{AGENTS[ext]}@{REALM}",
-               other_leg=other, ccv=ccv)
+    return Leg(
+        f"b{n}-{ext}-0b9e3f1a",
+        "outbound",
+        a.caller,
+        callee=ext,
+        request=f"{AGENTS[ext]}@{REALM}",
+        other_leg=other,
+        ccv=ccv,
+    )
 
 
-def ring_group(n: int, style: str, exts: tuple[str, ...], *, answer: int | None, a_cause: str,
-               voicemail: bool = False, linked: bool = True, t0: int = T0) -> Scenario:
+def ring_group(
+    n: int,
+    style: str,
+    exts: tuple[str, ...],
+    *,
+    answer: int | None,
+    a_cause: str,
+    voicemail: bool = False,
+    linked: bool = True,
+    t0: int = T0,
+) -> Scenario:
     """An inbound call ringing a group of phones: one answers (the rest LOSE_RACE), or nobody does."""
     a = a_leg(n)
     legs = [agent_leg(n, a, ext, linked=linked) for ext in exts]
@@ -314,10 +543,22 @@ def queue_call(n: int, style: str, exts: tuple[str, ...], *, answer: int | None,
 
 def desk_outbound(n: int, style: str, *, answered: bool, number: str = "0912345678", t0: int = T0) -> Scenario:
     """Agent 101 dials a customer from the desk phone: inbound device leg + carrier leg."""
-    a = Leg(f"o{n}@{REALM}", "inbound", "101", request=f"{number}@{REALM}",
-            ccv={"authorizing_type": "device", "username": "user_ag01", "bridge_id": f"o{n}@{REALM}"})
-    b = Leg(f"o{n}-carrier", "outbound", DID, callee=number, request=f"{number}@{HOST}", other_leg=a.call_id,
-            ccv={"authorizing_type": "resource", "bridge_id": a.call_id})
+    a = Leg(
+        f"o{n}@{REALM}",
+        "inbound",
+        "101",
+        request=f"{number}@{REALM}",
+        ccv={"authorizing_type": "device", "username": "user_ag01", "bridge_id": f"o{n}@{REALM}"},
+    )
+    b = Leg(
+        f"o{n}-carrier",
+        "outbound",
+        DID,
+        callee=number,
+        request=f"{number}@{HOST}",
+        other_leg=a.call_id,
+        ccv={"authorizing_type": "resource", "bridge_id": a.call_id},
+    )
     s = Script(style).create(a, t0).create(b, t0 + 1)
     if answered:
         s.answer(b, t0 + 8).answer(a, t0 + 8)
@@ -330,10 +571,23 @@ def desk_outbound(n: int, style: str, *, answered: bool, number: str = "09123456
 
 def click_to_call(n: int, style: str, *, answered: bool, number: str = "0912345678", t0: int = T0) -> Scenario:
     """AntBuddy click-to-call: agent 101's phone rings first (outbound leg), then the customer is dialled."""
-    d = Leg(f"c{n}-device", "outbound", number, callee="101", request=f"user_ag01@{REALM}",
-            ccv={"authorizing_type": "device", "username": "user_ag01"})
-    e = Leg(f"c{n}-customer", "outbound", "101", callee=number, request=f"{number}@{HOST}", other_leg=d.call_id,
-            ccv={"authorizing_type": "resource", "bridge_id": d.call_id})
+    d = Leg(
+        f"c{n}-device",
+        "outbound",
+        number,
+        callee="101",
+        request=f"user_ag01@{REALM}",
+        ccv={"authorizing_type": "device", "username": "user_ag01"},
+    )
+    e = Leg(
+        f"c{n}-customer",
+        "outbound",
+        "101",
+        callee=number,
+        request=f"{number}@{HOST}",
+        other_leg=d.call_id,
+        ccv={"authorizing_type": "resource", "bridge_id": d.call_id},
+    )
     s = Script(style).create(d, t0).answer(d, t0 + 3).create(e, t0 + 4)
     if answered:
         s.answer(e, t0 + 12).destroy(e, t0 + 80, "NORMAL_CLEARING", 76, 68)
@@ -346,10 +600,22 @@ def click_to_call(n: int, style: str, *, answered: bool, number: str = "09123456
 
 def internal(n: int, style: str, *, answered: bool, t0: int = T0) -> Scenario:
     """Agent 101 calls agent 102: no decision at all."""
-    a = Leg(f"i{n}@{REALM}", "inbound", "101", request=f"102@{REALM}",
-            ccv={"authorizing_type": "device", "username": "user_ag01", "bridge_id": f"i{n}@{REALM}"})
-    b = Leg(f"i{n}-102", "outbound", "101", callee="102", request=f"user_ag02@{REALM}", other_leg=a.call_id,
-            ccv={"authorizing_type": "device", "username": "user_ag02", "bridge_id": a.call_id})
+    a = Leg(
+        f"i{n}@{REALM}",
+        "inbound",
+        "101",
+        request=f"102@{REALM}",
+        ccv={"authorizing_type": "device", "username": "user_ag01", "bridge_id": f"i{n}@{REALM}"},
+    )
+    b = Leg(
+        f"i{n}-102",
+        "outbound",
+        "101",
+        callee="102",
+        request=f"user_ag02@{REALM}",
+        other_leg=a.call_id,
+        ccv={"authorizing_type": "device", "username": "user_ag02", "bridge_id": a.call_id},
+    )
     s = Script(style).create(a, t0).create(b, t0 + 1)
     if answered:
         s.answer(b, t0 + 4).destroy(b, t0 + 30, "NORMAL_CLEARING", 29, 26)

@@ -1,16 +1,17 @@
 """AlertService on a real temporary SQLite store: new / repeat / resolve / duplicate, routing, buttons, history."""
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.alerting import AlertNotFound, AlertService, NotAllowed
+from bot.alerts.service import AlertNotFound, AlertService, NotAllowed
 from bot.antbuddy import HistoryRecord, QueueStat
-from bot.tracker import CallDecision, Outcome
+from bot.calls.tracker import CallDecision, Outcome
 from storage import Store
 
-T0 = datetime(2026, 11, 24, 7, 5, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 24, 7, 5, tzinfo=UTC)
 
 
 class Clock:
@@ -35,14 +36,25 @@ def wakes():
 
 @pytest.fixture
 def svc(store, wakes):
-    return AlertService(store, default_channel="C0DEFAULT", clock=Clock(T0.timestamp() + 3600),
-                        wake=lambda: wakes.append(1))
+    return AlertService(
+        store, default_channel="C0DEFAULT", clock=Clock(T0.timestamp() + 3600), wake=lambda: wakes.append(1)
+    )
 
 
 def decision(call_id="a1", outcome=Outcome.MISSED, number="0987654321", at=T0, **kw) -> CallDecision:
-    base = dict(call_id=call_id, outcome=outcome, customer_number=number, dialled="02873019555", queue_id=None,
-                started_at=at, ended_at=at + timedelta(seconds=30), ring_seconds=25, talk_seconds=0,
-                hangup_cause="ORIGINATOR_CANCEL", agents_rung=("an",))
+    base = dict(
+        call_id=call_id,
+        outcome=outcome,
+        customer_number=number,
+        dialled="02873019555",
+        queue_id=None,
+        started_at=at,
+        ended_at=at + timedelta(seconds=30),
+        ring_seconds=25,
+        talk_seconds=0,
+        hangup_cause="ORIGINATOR_CANCEL",
+        agents_rung=("an",),
+    )
     base.update(kw)
     return CallDecision(**base)
 
@@ -70,8 +82,12 @@ def test_same_call_twice_is_a_duplicate_and_changes_nothing(svc, store, wakes):
 def test_repeat_call_from_same_number_in_another_spelling_updates_the_open_alert(svc, store):
     svc.handle_decision(decision())
     later = T0 + timedelta(minutes=4)
-    assert svc.handle_decision(decision("a2", number="+84 987 654 321", at=later, ring_seconds=12,
-                                        hangup_cause="NO_ANSWER")) == "repeat"
+    assert (
+        svc.handle_decision(
+            decision("a2", number="+84 987 654 321", at=later, ring_seconds=12, hangup_cause="NO_ANSWER")
+        )
+        == "repeat"
+    )
     alert = store.alert_for_call("a1")
     assert alert["repeat_count"] == 2 and alert["last_call_id"] == "a2" and alert["last_call_at"] == later.timestamp()
     assert store.count_alerts() == 1
@@ -85,25 +101,39 @@ def test_abandoned_call_is_alerted_like_a_missed_one(svc, store):
     assert store.alert_for_call("a1")["outcome"] == "abandoned"
 
 
-@pytest.mark.parametrize("outcome, direction", [(Outcome.ANSWERED, "inbound"),
-                                                (Outcome.OUTBOUND_ANSWERED, "outbound")])
+@pytest.mark.parametrize("outcome, direction", [(Outcome.ANSWERED, "inbound"), (Outcome.OUTBOUND_ANSWERED, "outbound")])
 def test_later_answered_call_with_that_number_resolves_the_alert(svc, store, outcome, direction):
     store.save_link("U0AN", "an", "enc")
     svc.handle_decision(decision())
-    res = svc.handle_decision(decision("b1", outcome=outcome, at=T0 + timedelta(minutes=10), talk_seconds=134,
-                                       answered_by="an", hangup_cause="NORMAL_CLEARING"))
+    res = svc.handle_decision(
+        decision(
+            "b1",
+            outcome=outcome,
+            at=T0 + timedelta(minutes=10),
+            talk_seconds=134,
+            answered_by="an",
+            hangup_cause="NORMAL_CLEARING",
+        )
+    )
     assert res == "resolved"
     alert = store.alert_for_call("a1")
     assert alert["status"] == "resolved" and alert["resolved_by"] == "an"
-    assert alert["resolved_detail"] == {"direction": direction, "talk_seconds": 134, "call_id": "b1",
-                                        "agent": "an", "slack_user": "U0AN"}
+    assert alert["resolved_detail"] == {
+        "direction": direction,
+        "talk_seconds": 134,
+        "call_id": "b1",
+        "agent": "an",
+        "slack_user": "U0AN",
+    }
     assert outbox(store, "update") == [("update", alert["id"], "C0DEFAULT")]
 
 
 def test_answered_call_from_before_the_miss_does_not_resolve_it(svc, store):
     svc.handle_decision(decision())
-    assert svc.handle_decision(decision("b0", outcome=Outcome.ANSWERED, at=T0 - timedelta(minutes=5),
-                                        answered_by="an")) == "recorded"
+    assert (
+        svc.handle_decision(decision("b0", outcome=Outcome.ANSWERED, at=T0 - timedelta(minutes=5), answered_by="an"))
+        == "recorded"
+    )
     assert store.alert_for_call("a1")["status"] == "open"
 
 
@@ -128,7 +158,11 @@ def test_routing_prefers_queue_then_did_then_stored_default_then_configured(svc,
     store.set_route("default", "C0STORED")
     svc.handle_decision(decision("r4", number="0900000004", dialled="19001234"))
     assert [store.alert_for_call(c)["channel"] for c in ("r1", "r2", "r3", "r4")] == [
-        "C0QUEUE", "C0DID", "C0DEFAULT", "C0STORED"]
+        "C0QUEUE",
+        "C0DID",
+        "C0DEFAULT",
+        "C0STORED",
+    ]
 
 
 def test_decision_is_all_or_nothing_when_the_outbox_write_fails(svc, store, monkeypatch):
@@ -180,14 +214,39 @@ def test_resolved_alert_stays_resolved_when_marked_handled(svc, store):
 
 
 def _record(call_id="a1", wait=47, reason="member_timeout"):
-    qs = QueueStat(call_id=call_id, queue_id="q1", status="abandoned", wait_time=wait, talk_time=None,
-                   agent_id=None, username=None, hung_up_by="caller", end_call_reason=reason,
-                   caller_id_number="0987654321", entered_at=None, misses=({"agent_id": "ag1", "reason": "NO_ANSWER"},),
-                   raw={})
-    return HistoryRecord(call_id=call_id, caller_number="0987654321", caller_type="realnumber",
-                         callee_number="q1", callee_type="queue", callee_username=None, call_class="trunking",
-                         did_number="02873019555", direction="to_ab", status_detail="SUCCESS", duration_seconds=50,
-                         billing_seconds=47, started_at=T0, recording="rec.mp3", queue_stats=(qs,), raw={})
+    qs = QueueStat(
+        call_id=call_id,
+        queue_id="q1",
+        status="abandoned",
+        wait_time=wait,
+        talk_time=None,
+        agent_id=None,
+        username=None,
+        hung_up_by="caller",
+        end_call_reason=reason,
+        caller_id_number="0987654321",
+        entered_at=None,
+        misses=({"agent_id": "ag1", "reason": "NO_ANSWER"},),
+        raw={},
+    )
+    return HistoryRecord(
+        call_id=call_id,
+        caller_number="0987654321",
+        caller_type="realnumber",
+        callee_number="q1",
+        callee_type="queue",
+        callee_username=None,
+        call_class="trunking",
+        did_number="02873019555",
+        direction="to_ab",
+        status_detail="SUCCESS",
+        duration_seconds=50,
+        billing_seconds=47,
+        started_at=T0,
+        recording="rec.mp3",
+        queue_stats=(qs,),
+        raw={},
+    )
 
 
 def test_history_enrichment_updates_the_alert_only_when_something_visible_changed(svc, store, wakes):
@@ -208,8 +267,8 @@ def test_enrichment_of_an_unknown_call_does_nothing(svc, store):
     assert svc.enrich_from_history("nope", _record("nope")) is False
 
 
-# -- routes file (bot/routes.py) ------------------------------------------------------------------
-from bot.routes import RoutesFileError, load_routes_file  # noqa: E402
+# -- routes file (bot/alerts/routes.py) ------------------------------------------------------------------
+from bot.alerts.routes import RoutesFileError, load_routes_file  # noqa: E402
 
 
 def test_routes_file_in_yaml_fills_the_routes_table_and_steers_alerts(svc, store, tmp_path):
@@ -217,7 +276,11 @@ def test_routes_file_in_yaml_fills_the_routes_table_and_steers_alerts(svc, store
     path.write_text("default: C0ALL\nqueues:\n  CSKH: C0CSKH\n  q_raw: C0RAW\ndids:\n  '028 7301 9555': C0HOT\n")
     assert load_routes_file(store, path, queue_ids={"cskh": "q1"}) == 4
     assert {r["key"]: r["channel"] for r in store.routes()} == {
-        "default": "C0ALL", "queue:q1": "C0CSKH", "queue:q_raw": "C0RAW", "did:+842873019555": "C0HOT"}
+        "default": "C0ALL",
+        "queue:q1": "C0CSKH",
+        "queue:q_raw": "C0RAW",
+        "did:+842873019555": "C0HOT",
+    }
     svc.handle_decision(decision("r1", outcome=Outcome.ABANDONED, queue_id="q1", number="0900000001"))
     svc.handle_decision(decision("r2", number="0900000002"))
     svc.handle_decision(decision("r3", number="0900000003", dialled="19001234"))
@@ -232,15 +295,18 @@ def test_routes_file_in_json_can_replace_every_other_route(store, tmp_path):
     assert [r["key"] for r in store.routes()] == ["default"]
 
 
-@pytest.mark.parametrize("content, words", [
-    ("queues: [a, b]\n", "queues must be a mapping"),
-    ("default: general\n", "default must be a channel id"),
-    ("queues:\n  CSKH: 42\n", "queues.CSKH must be a channel id"),
-    ("channels: {}\n", "unknown section(s) channels"),
-    ("- C0ALL\n", "expected a mapping"),
-    ("default: [C0ALL\n", "not valid YAML at line"),
-    ("dids:\n  hotline: C0HOT\n", "'hotline' is not a number"),
-])
+@pytest.mark.parametrize(
+    "content, words",
+    [
+        ("queues: [a, b]\n", "queues must be a mapping"),
+        ("default: general\n", "default must be a channel id"),
+        ("queues:\n  CSKH: 42\n", "queues.CSKH must be a channel id"),
+        ("channels: {}\n", "unknown section(s) channels"),
+        ("- C0ALL\n", "expected a mapping"),
+        ("default: [C0ALL\n", "not valid YAML at line"),
+        ("dids:\n  hotline: C0HOT\n", "'hotline' is not a number"),
+    ],
+)
 def test_a_malformed_routes_file_is_refused_with_the_file_and_entry_named(store, tmp_path, content, words):
     path = tmp_path / "routes.yml"
     path.write_text(content)
@@ -259,15 +325,23 @@ def test_a_call_back_that_reaches_the_customer_is_credited_to_whoever_clicked(sv
     svc.handle_decision(decision())
     alert = store.alert_for_call("a1")
     svc.claim(alert["id"], "U0CLICKER")
-    svc.handle_decision(decision("b1", outcome=Outcome.OUTBOUND_ANSWERED, at=T0 + timedelta(minutes=5),
-                                 talk_seconds=60, answered_by="101", hangup_cause="NORMAL_CLEARING"))
+    svc.handle_decision(
+        decision(
+            "b1",
+            outcome=Outcome.OUTBOUND_ANSWERED,
+            at=T0 + timedelta(minutes=5),
+            talk_seconds=60,
+            answered_by="101",
+            hangup_cause="NORMAL_CLEARING",
+        )
+    )
     alert = store.alert_for_call("a1")
     assert alert["status"] == "resolved"
     assert alert["resolved_detail"]["slack_user"] == "U0CLICKER"
 
 
 def test_alerts_show_agent_names_instead_of_extensions_when_known(svc, store):
-    from handlers.render.alert import render_alert
+    from bot.slack.render.alert import render_alert
 
     svc.handle_decision(decision(agents_rung=("101", "102")))
     alert = store.alert_for_call("a1")

@@ -1,8 +1,9 @@
 """AntBuddy hash strings, time formats, number validation, `expire` and retry arithmetic (pure)."""
+
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from hypothesis import given
@@ -27,7 +28,7 @@ from bot.antbuddy import (
 )
 from bot.antbuddy.wire import RETRY_AFTER_CAP, backoff_delay, scrub
 
-UTC = timezone.utc
+UTC = UTC
 ICT = timezone(timedelta(hours=7))
 
 
@@ -67,7 +68,9 @@ def test_unknown_history_hash_variant_is_refused():
 
 def test_recording_and_directory_hash_inputs_follow_the_documented_order():
     assert recording_hash_input("app", "call_recording_x.mp3", "sec") == "appcall_recording_x.mp3sec"
-    assert directory_hash_input("app", "acme.antbuddy.com", "boss@acme.vn", "sec") == "appacme.antbuddy.comboss@acme.vnsec"
+    assert (
+        directory_hash_input("app", "acme.antbuddy.com", "boss@acme.vn", "sec") == "appacme.antbuddy.comboss@acme.vnsec"
+    )
 
 
 # ------------------------------------------------------------------------------------------ time formats
@@ -120,8 +123,24 @@ def test_valid_numbers_are_cleaned(raw, cleaned):
 
 @pytest.mark.parametrize(
     "raw",
-    ["abc", "09x87654321", "12", "+1", "1" * 21, "../1234", "../../etc/passwd", "   ", "", "12+34", "++123",
-     "١٢٣٤٥", "123/456", "123%2F4", "123#", "123\x00"],
+    [
+        "abc",
+        "09x87654321",
+        "12",
+        "+1",
+        "1" * 21,
+        "../1234",
+        "../../etc/passwd",
+        "   ",
+        "",
+        "12+34",
+        "++123",
+        "١٢٣٤٥",
+        "123/456",
+        "123%2F4",
+        "123#",
+        "123\x00",
+    ],
 )
 def test_bad_numbers_raise_invalid_number(raw):
     with pytest.raises(InvalidNumber) as info:

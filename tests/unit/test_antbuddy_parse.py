@@ -1,7 +1,8 @@
 """Envelope tolerance and the typed parsers of history, dashboard, queues and agents (pure)."""
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -19,7 +20,7 @@ from bot.antbuddy import (
     unwrap_object,
 )
 
-UTC = timezone.utc
+UTC = UTC
 GREGORIAN = 62167219200
 
 # The document's queue_stat example, verbatim.
@@ -136,14 +137,24 @@ def test_document_history_record_parses_every_field():
     assert r is not None
     assert (r.caller_number, r.caller_type) == ("01693608879", "realnumber")
     assert (r.callee_number, r.callee_type, r.callee_username) == ("thutranhtkbee", "user", "thutran")
-    assert (r.call_class, r.did_number, r.direction, r.status_detail) == ("trunking", "02873019555", "from_ab", "SUCCESS")
+    assert (r.call_class, r.did_number, r.direction, r.status_detail) == (
+        "trunking",
+        "02873019555",
+        "from_ab",
+        "SUCCESS",
+    )
     assert (r.duration_seconds, r.billing_seconds) == (50, 43)
     assert r.started_at == datetime.fromtimestamp(1519639917, UTC)
     assert r.recording == "call_recording_dl5m5j5hfh4n8njj1oor.mp3"
     assert r.call_id == "call_1707286400@pbx.antbuddy"  # no own id: the first queue_stat's call_id
     (q,) = r.queue_stats
     assert (q.queue_id, q.status, q.wait_time, q.talk_time) == ("queue_support_01", "processed", 12, 95)
-    assert (q.agent_id, q.username, q.hung_up_by, q.end_call_reason) == ("agent_support01", "support01", "agent", "agent_hungup")
+    assert (q.agent_id, q.username, q.hung_up_by, q.end_call_reason) == (
+        "agent_support01",
+        "support01",
+        "agent",
+        "agent_hungup",
+    )
     assert q.caller_id_number == "0987654321" and q.misses == ()
     assert q.entered_at == datetime.fromtimestamp(1707286388, UTC)
     assert r.raw is DOC_RECORD
@@ -187,7 +198,12 @@ def test_document_dashboard_gives_counts_agents_and_one_aggregate_queue():
     d = parse_dashboard(DOC_DASHBOARD)
     assert d.agent_counts == {"ready": 2, "logged_out": 1, "wrapup": 0, "logged_in": 3, "connected": 0, "paused": 0}
     (a,) = d.agents
-    assert (a.agent_id, a.username, a.name, a.status) == ("df67983ccdeee7d834e8f5d345db1fe5", "nguyenvana", "Nguyễn Văn A", "ready")
+    assert (a.agent_id, a.username, a.name, a.status) == (
+        "df67983ccdeee7d834e8f5d345db1fe5",
+        "nguyenvana",
+        "Nguyễn Văn A",
+        "ready",
+    )
     assert a.since == datetime.fromtimestamp(1769587733, UTC)
     (q,) = d.queues
     assert q.queue_id is None
@@ -219,10 +235,20 @@ def test_dashboard_queue_list_reads_ids_from_queue_id_or_id():
 
 # ------------------------------------------------------------------------------------------ queues, agents
 def test_queue_item_reads_id_name_and_agents():
-    q = parse_queue({"_id": "q1", "name": "Staging Queue",
-                     "agents": ["Eab4ebf976c53d22d393e94f3ed085dc", "da80ca52e8ab9d6b26b7f2eb960545ae"]})
-    assert q == parse_queue({"id": "q1", "name": "Staging Queue",
-                             "agents": [{"id": "Eab4ebf976c53d22d393e94f3ed085dc"}, "da80ca52e8ab9d6b26b7f2eb960545ae"]})
+    q = parse_queue(
+        {
+            "_id": "q1",
+            "name": "Staging Queue",
+            "agents": ["Eab4ebf976c53d22d393e94f3ed085dc", "da80ca52e8ab9d6b26b7f2eb960545ae"],
+        }
+    )
+    assert q == parse_queue(
+        {
+            "id": "q1",
+            "name": "Staging Queue",
+            "agents": [{"id": "Eab4ebf976c53d22d393e94f3ed085dc"}, "da80ca52e8ab9d6b26b7f2eb960545ae"],
+        }
+    )
     assert q.queue_id == "q1" and len(q.agent_ids) == 2
 
 

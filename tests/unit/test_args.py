@@ -1,7 +1,8 @@
 """`/ring` argument parsing: every spelling of a caller is one caller; bad words give the usage line."""
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -32,10 +33,17 @@ def test_share_anywhere_makes_it_in_channel_and_is_not_an_argument():
     assert not parse_command("queues").share
 
 
-@pytest.mark.parametrize("spelling", [
-    ["0987654321"], ["+84987654321"], ["84987654321"], ["0987", "654", "321"], ["098-765-4321"],
-    ["(0987)", "654", "321"],
-])
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        ["0987654321"],
+        ["+84987654321"],
+        ["84987654321"],
+        ["0987", "654", "321"],
+        ["098-765-4321"],
+        ["(0987)", "654", "321"],
+    ],
+)
 def test_every_spelling_of_a_number_is_the_same_caller(spelling):
     q = parse_history(spelling)
     assert q.customer_key == "+84987654321"
@@ -67,7 +75,7 @@ def test_out_of_range_days_are_a_usage_error(word):
 
 
 def test_today_starts_at_local_midnight():
-    now = datetime(2024, 3, 12, 1, 30, tzinfo=timezone.utc)  # 08:30 in Ho Chi Minh City
+    now = datetime(2024, 3, 12, 1, 30, tzinfo=UTC)  # 08:30 in Ho Chi Minh City
     since = parse_period("today").since(now, HCM)
     assert since.astimezone(HCM).hour == 0 and since.astimezone(HCM).day == 12
     assert (now - since).total_seconds() == 8.5 * 3600
@@ -84,10 +92,17 @@ def test_arguments_in_any_order():
     assert q.missed_only and q.period.label == "today" and q.customer_key == "+84987654321"
 
 
-@pytest.mark.parametrize("args", [
-    ["banana"], ["7d", "24h"], ["0987654321", "0912345678"], ["<@U1>", "<@U2>"], ["<@U1AAA>", "0987654321"],
-    ["0987", "7d", "654"],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["banana"],
+        ["7d", "24h"],
+        ["0987654321", "0912345678"],
+        ["<@U1>", "<@U2>"],
+        ["<@U1AAA>", "0987654321"],
+        ["0987", "7d", "654"],
+    ],
+)
 def test_bad_history_arguments_raise_usage(args):
     with pytest.raises(UsageError) as e:
         parse_history(args)

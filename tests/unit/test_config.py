@@ -1,4 +1,5 @@
 """Settings: required variables, defaults, validation, .env, and secrets kept out of repr and errors."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -34,14 +35,26 @@ def test_each_missing_required_variable_is_named(missing: str) -> None:
         load_settings(env, dotenv=None)
 
 
-@pytest.mark.parametrize("var,value", [
-    ("RINGBOT_HTTP_PORT", "eighty"), ("RINGBOT_HTTP_PORT", "70000"), ("RINGBOT_GRACE_SECONDS", "-1"),
-    ("RINGBOT_RECONCILE_SECONDS", "0"), ("ANTBUDDY_WS_PROTOCOL", "smoke-signals"),
-    ("ANTBUDDY_HISTORY_DATE_FORMAT", "roman"), ("ANTBUDDY_HISTORY_HASH", "md5"), ("RINGBOT_TIMEZONE", "Mars/Base"),
-    ("SLACK_BOT_TOKEN", "xoxp-user-token"), ("SLACK_APP_TOKEN", "xoxb-not-app"), ("ANTBUDDY_API_URL", "ftp://x"),
-    ("RINGBOT_LOG_FORMAT", "xml"), ("RINGBOT_ALERT_CHANNEL", "general"),
-    ("RINGBOT_CHANNEL_POSTS_PER_SECOND", "0"), ("RINGBOT_CHANNEL_POSTS_PER_SECOND", "fast"),
-])
+@pytest.mark.parametrize(
+    "var,value",
+    [
+        ("RINGBOT_HTTP_PORT", "eighty"),
+        ("RINGBOT_HTTP_PORT", "70000"),
+        ("RINGBOT_GRACE_SECONDS", "-1"),
+        ("RINGBOT_RECONCILE_SECONDS", "0"),
+        ("ANTBUDDY_WS_PROTOCOL", "smoke-signals"),
+        ("ANTBUDDY_HISTORY_DATE_FORMAT", "roman"),
+        ("ANTBUDDY_HISTORY_HASH", "md5"),
+        ("RINGBOT_TIMEZONE", "Mars/Base"),
+        ("SLACK_BOT_TOKEN", "xoxp-user-token"),
+        ("SLACK_APP_TOKEN", "xoxb-not-app"),
+        ("ANTBUDDY_API_URL", "ftp://x"),
+        ("RINGBOT_LOG_FORMAT", "xml"),
+        ("RINGBOT_ALERT_CHANNEL", "general"),
+        ("RINGBOT_CHANNEL_POSTS_PER_SECOND", "0"),
+        ("RINGBOT_CHANNEL_POSTS_PER_SECOND", "fast"),
+    ],
+)
 def test_malformed_values_are_refused_with_the_variable_named(var: str, value: str) -> None:
     with pytest.raises(ConfigError, match=var):
         load_settings({**BASE, var: value}, dotenv=None)
@@ -60,16 +73,16 @@ def test_secrets_never_appear_in_repr_or_errors() -> None:
 
 def test_dotenv_is_read_and_the_environment_wins(tmp_path: Path) -> None:
     env_file = tmp_path / ".env"
-    env_file.write_text("RINGBOT_TIMEZONE=Asia/Bangkok\nRINGBOT_HTTP_PORT=4000\n" +
-                        "".join(f"{k}={v}\n" for k, v in BASE.items()))
+    env_file.write_text(
+        "RINGBOT_TIMEZONE=Asia/Bangkok\nRINGBOT_HTTP_PORT=4000\n" + "".join(f"{k}={v}\n" for k, v in BASE.items())
+    )
     s = load_settings({"RINGBOT_HTTP_PORT": "5000"}, dotenv=env_file)
     assert s.timezone == "Asia/Bangkok"
     assert s.http_port == 5000
 
 
 def test_slack_api_url_gets_its_trailing_slash_and_admins_split() -> None:
-    s = load_settings({**BASE, "SLACK_API_URL": "http://127.0.0.1:9/api", "RINGBOT_ADMINS": "U1, U2,,U3"},
-                      dotenv=None)
+    s = load_settings({**BASE, "SLACK_API_URL": "http://127.0.0.1:9/api", "RINGBOT_ADMINS": "U1, U2,,U3"}, dotenv=None)
     assert s.slack_api_url == "http://127.0.0.1:9/api/"
     assert s.admins == ("U1", "U2", "U3")
 

@@ -1,5 +1,6 @@
 """Dialer policy against a fake AntBuddy: own device only, one dial per double click, a per-user rate
 limit, every AntBuddy failure turned into a kind, and an audit row for every attempt."""
+
 from __future__ import annotations
 
 import asyncio
@@ -9,8 +10,8 @@ import pytest
 from cryptography.fernet import Fernet
 
 from bot.antbuddy import ApiError, AuthError, DeviceOffline, RateLimited, Unavailable
-from bot.dialer import Dialer, DialKind
-from bot.vault import Vault
+from bot.callback.dialer import Dialer, DialKind
+from bot.callback.vault import Vault
 from storage import Store
 
 PASSWORD = "pw-Xy9!unit"
@@ -68,7 +69,12 @@ async def test_dials_the_number_from_the_callers_own_device(setup) -> None:
     assert ab.dials == [("0987654321", "sip-an", PASSWORD)]
     [row] = store.audit(action="click_to_call")
     assert (row["slack_user"], row["sip_user"], row["number"], row["alert_id"], row["result"]) == (
-        "UAN", "sip-an", "0987654321", 7, "ok")
+        "UAN",
+        "sip-an",
+        "0987654321",
+        7,
+        "ok",
+    )
 
 
 async def test_each_user_dials_from_their_own_link(setup) -> None:

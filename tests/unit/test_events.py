@@ -1,18 +1,19 @@
 """events.normalise: both key styles, every wrapper, lenient values, clear rejects."""
+
 from __future__ import annotations
 
 import json
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.events import GREGORIAN_OFFSET, MalformedEvent, normalise, parse_timestamp
+from bot.calls.events import GREGORIAN_OFFSET, MalformedEvent, normalise, parse_timestamp
 from tests.unit.payloads import ABANDONED_7_3, ANSWERED_7_1, DOC_STYLE_DESTROY, MISSED_7_2
 
-UTC = timezone.utc
+UTC = UTC
 
 
 def test_kazoo_a_leg_create_gives_caller_did_and_gregorian_time():
@@ -56,20 +57,23 @@ def test_queue_legs_expose_member_call_id_agent_and_queue():
 def test_antbuddy_documented_shape_gives_the_same_facts_as_kazoo_keys():
     doc = normalise("CHANNEL_DESTROY", DOC_STYLE_DESTROY)
     kazoo = normalise(*MISSED_7_2[3])
-    for attr in ("leg_id", "direction", "caller_number", "destination_number", "duration", "hangup_cause",
-                 "timestamp"):
+    for attr in ("leg_id", "direction", "caller_number", "destination_number", "duration", "hangup_cause", "timestamp"):
         assert getattr(doc, attr) == getattr(kazoo, attr), attr
 
 
-@pytest.mark.parametrize("wrap", [
-    lambda body: body,
-    lambda body: [body],
-    lambda body: (body,),
-    lambda body: json.dumps(body),
-    lambda body: json.dumps([body]),
-    lambda body: json.dumps(body).encode(),
-    lambda body: [json.dumps(body)],
-], ids=["dict", "list", "tuple", "json", "json-list", "bytes", "list-of-json"])
+@pytest.mark.parametrize(
+    "wrap",
+    [
+        lambda body: body,
+        lambda body: [body],
+        lambda body: (body,),
+        lambda body: json.dumps(body),
+        lambda body: json.dumps([body]),
+        lambda body: json.dumps(body).encode(),
+        lambda body: [json.dumps(body)],
+    ],
+    ids=["dict", "list", "tuple", "json", "json-list", "bytes", "list-of-json"],
+)
 def test_every_socketio_wrapper_gives_the_same_event(wrap):
     name, body = MISSED_7_2[1]
     assert normalise(name, wrap(body)) == normalise(name, body)
@@ -81,19 +85,22 @@ def test_whole_frame_with_args_is_unwrapped():
     assert normalise(name, {"action": "event", "name": name, "data": body}).leg_id == body["Call-ID"]
 
 
-@pytest.mark.parametrize("payload, words", [
-    ("{not json", "not valid JSON"),
-    ([], "list of 0 items"),
-    ([{"call_id": "a"}, {"call_id": "b"}], "list of 2 items"),
-    (42, "int"),
-    (None, "NoneType"),
-    ({"caller_id_number": "0909123456"}, "no call_id"),
-    ({"call_id": ""}, "no call_id"),
-    ({"call_id": "   "}, "no call_id"),
-    ({"call_id": {"x": 1}}, "call_id is dict"),
-    ({"call_id": True}, "call_id is bool"),
-    ('"just a string"', "str"),
-])
+@pytest.mark.parametrize(
+    "payload, words",
+    [
+        ("{not json", "not valid JSON"),
+        ([], "list of 0 items"),
+        ([{"call_id": "a"}, {"call_id": "b"}], "list of 2 items"),
+        (42, "int"),
+        (None, "NoneType"),
+        ({"caller_id_number": "0909123456"}, "no call_id"),
+        ({"call_id": ""}, "no call_id"),
+        ({"call_id": "   "}, "no call_id"),
+        ({"call_id": {"x": 1}}, "call_id is dict"),
+        ({"call_id": True}, "call_id is bool"),
+        ('"just a string"', "str"),
+    ],
+)
 def test_unusable_payload_is_rejected_with_event_name_and_reason(payload, words):
     with pytest.raises(MalformedEvent) as err:
         normalise("channel_destroy", payload)
@@ -122,10 +129,25 @@ def test_unknown_event_name_still_normalises_upper_case():
     assert ev.name == "CHANNEL_HOLD"
 
 
-@pytest.mark.parametrize("value, expected", [
-    ("25", 25), (25, 25), (25.7, 25), (" 25 ", 25), ("25.0", 25), ("abc", None), (-3, None), ("-3", None),
-    (None, None), (True, None), ("nan", None), ("inf", None), ({}, None), ("9" * 5000, None),
-])
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ("25", 25),
+        (25, 25),
+        (25.7, 25),
+        (" 25 ", 25),
+        ("25.0", 25),
+        ("abc", None),
+        (-3, None),
+        ("-3", None),
+        (None, None),
+        (True, None),
+        ("nan", None),
+        ("inf", None),
+        ({}, None),
+        ("9" * 5000, None),
+    ],
+)
 def test_durations_are_cast_leniently(value, expected):
     ev = normalise("CHANNEL_DESTROY", {"call_id": "x", "duration": value, "billing_seconds": value})
     assert ev.duration == expected and ev.billing_seconds == expected
@@ -146,11 +168,23 @@ when = datetime(2024, 5, 14, 3, 10, 25, tzinfo=UTC)
 unix = int(when.timestamp())
 
 
-@pytest.mark.parametrize("value", [
-    unix + GREGORIAN_OFFSET, str(unix + GREGORIAN_OFFSET), unix, str(unix), unix * 1000, str(unix * 1000),
-    float(unix), unix * 1_000_000, "2024-05-14T03:10:25Z", "2024-05-14T03:10:25.000Z",
-    "2024-05-14T10:10:25+07:00", "2024-05-14T03:10:25",
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        unix + GREGORIAN_OFFSET,
+        str(unix + GREGORIAN_OFFSET),
+        unix,
+        str(unix),
+        unix * 1000,
+        str(unix * 1000),
+        float(unix),
+        unix * 1_000_000,
+        "2024-05-14T03:10:25Z",
+        "2024-05-14T03:10:25.000Z",
+        "2024-05-14T10:10:25+07:00",
+        "2024-05-14T03:10:25",
+    ],
+)
 def test_timestamps_in_every_known_form_become_aware_utc(value):
     ts = parse_timestamp(value)
     assert ts == when and ts.tzinfo is not None
@@ -165,24 +199,43 @@ def test_unusable_timestamp_is_none_not_a_reject(value):
     assert normalise("CHANNEL_CREATE", {"call_id": "x", "Timestamp": value}).timestamp is None
 
 
-@pytest.mark.parametrize("body, expected", [
-    ({"destination_number": "02873019555", "callee_id_number": "101"}, "02873019555"),
-    ({"callee_id_number": "101", "request": "user_ag01@acme"}, "101"),
-    ({"request": "sip:02873019555@203.0.113.10"}, "02873019555"),
-    ({"to": "\"Acme\" <sip:02873019555@203.0.113.10;transport=udp>"}, "02873019555"),
-    ({"request": "@nohost", "to": "tel:02873019555"}, "02873019555"),
-    ({"destination_number": 2873019555}, "2873019555"),
-    ({}, None),
-])
+@pytest.mark.parametrize(
+    "body, expected",
+    [
+        ({"destination_number": "02873019555", "callee_id_number": "101"}, "02873019555"),
+        ({"callee_id_number": "101", "request": "user_ag01@acme"}, "101"),
+        ({"request": "sip:02873019555@203.0.113.10"}, "02873019555"),
+        ({"to": '"Acme" <sip:02873019555@203.0.113.10;transport=udp>'}, "02873019555"),
+        ({"request": "@nohost", "to": "tel:02873019555"}, "02873019555"),
+        ({"destination_number": 2873019555}, "2873019555"),
+        ({}, None),
+    ],
+)
 def test_destination_number_aliases_in_order(body, expected):
     assert normalise("CHANNEL_CREATE", {"call_id": "x", **body}).destination_number == expected
 
 
 def test_channel_vars_are_also_accepted_at_top_level():
-    ev = normalise("CHANNEL_CREATE", {"call_id": "x", "Bridge-ID": "a", "Member-Call-ID": "m", "Queue-ID": "q",
-                                      "Agent-ID": "g", "Authorizing-Type": "Device", "Username": "u"})
+    ev = normalise(
+        "CHANNEL_CREATE",
+        {
+            "call_id": "x",
+            "Bridge-ID": "a",
+            "Member-Call-ID": "m",
+            "Queue-ID": "q",
+            "Agent-ID": "g",
+            "Authorizing-Type": "Device",
+            "Username": "u",
+        },
+    )
     assert (ev.bridge_id, ev.member_call_id, ev.queue_id, ev.agent_id, ev.authorizing_type, ev.username) == (
-        "a", "m", "q", "g", "device", "u")
+        "a",
+        "m",
+        "q",
+        "g",
+        "device",
+        "u",
+    )
 
 
 def test_keys_are_normalised_recursively_inside_lists():
@@ -232,20 +285,40 @@ json_values = st.recursive(
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=5),
     max_leaves=20,
 )
-known_keys = st.sampled_from([
-    "call_id", "Call-ID", "direction", "Call-Direction", "caller_id_number", "destination_number",
-    "Callee-ID-Number", "Request", "To", "Other-Leg-Call-ID", "Custom-Channel-Vars", "custom_channel_vars",
-    "duration", "Duration-Seconds", "Billing-Seconds", "Ringing-Seconds", "Timestamp", "Hangup-Cause",
-    "Bridge-ID", "Queue-ID", "args", "data",
-])
-event_like = st.dictionaries(known_keys, json_values | st.dictionaries(known_keys, json_values, max_size=4),
-                             max_size=10)
+known_keys = st.sampled_from(
+    [
+        "call_id",
+        "Call-ID",
+        "direction",
+        "Call-Direction",
+        "caller_id_number",
+        "destination_number",
+        "Callee-ID-Number",
+        "Request",
+        "To",
+        "Other-Leg-Call-ID",
+        "Custom-Channel-Vars",
+        "custom_channel_vars",
+        "duration",
+        "Duration-Seconds",
+        "Billing-Seconds",
+        "Ringing-Seconds",
+        "Timestamp",
+        "Hangup-Cause",
+        "Bridge-ID",
+        "Queue-ID",
+        "args",
+        "data",
+    ]
+)
+event_like = st.dictionaries(
+    known_keys, json_values | st.dictionaries(known_keys, json_values, max_size=4), max_size=10
+)
 names = st.sampled_from(["CHANNEL_CREATE", "channel_answer", "CHANNEL_DESTROY", "x"]) | st.text(max_size=10)
 
 
 @settings(max_examples=400, deadline=None)
-@given(name=names, body=json_values | event_like,
-       wrap=st.sampled_from(["raw", "list", "json", "json-list"]))
+@given(name=names, body=json_values | event_like, wrap=st.sampled_from(["raw", "list", "json", "json-list"]))
 def test_normalise_only_ever_raises_malformed_event(name, body, wrap):
     payload = {"raw": body, "list": [body]}.get(wrap)
     if payload is None:

@@ -1,13 +1,14 @@
 """Secrets scrubbed from logs, JSON log lines, Prometheus text, and Slack blocks as terminal text."""
+
 from __future__ import annotations
 
 import io
 import json
 import logging
 
-from bot.console import blocks_to_text, mrkdwn_to_text
-from bot.logs import setup_logging
-from bot.metrics import Metrics
+from bot.devtools.console import blocks_to_text, mrkdwn_to_text
+from bot.ops.logs import setup_logging
+from bot.ops.metrics import Metrics
 
 
 def test_secrets_are_scrubbed_from_messages_args_and_tracebacks() -> None:
@@ -53,10 +54,21 @@ def test_blocks_print_as_text_with_buttons_in_brackets() -> None:
         {"type": "header", "text": {"type": "plain_text", "text": "Missed call"}},
         {"type": "section", "text": {"type": "mrkdwn", "text": "*0987 654 321* called <@U1|an>"}},
         {"type": "context", "elements": [{"type": "mrkdwn", "text": "rang 25 s"}, {"type": "mrkdwn", "text": "14:05"}]},
-        {"type": "actions", "elements": [{"type": "button", "text": {"type": "plain_text", "text": "Call back"}},
-                                         {"type": "button", "text": {"type": "plain_text", "text": "History"}}]},
+        {
+            "type": "actions",
+            "elements": [
+                {"type": "button", "text": {"type": "plain_text", "text": "Call back"}},
+                {"type": "button", "text": {"type": "plain_text", "text": "History"}},
+            ],
+        },
     ]
-    assert blocks_to_text(blocks) == ["▌ Missed call", "*0987 654 321* called @an", "  rang 25 s · 14:05",
-                                      "  [Call back] [History]"]
-    assert mrkdwn_to_text("<@U9> see <https://x.y|this> &amp; <#C1|calls>", {"U9": "binh"}) == \
-        "@binh see this (https://x.y) & #calls"
+    assert blocks_to_text(blocks) == [
+        "▌ Missed call",
+        "*0987 654 321* called @an",
+        "  rang 25 s · 14:05",
+        "  [Call back] [History]",
+    ]
+    assert (
+        mrkdwn_to_text("<@U9> see <https://x.y|this> &amp; <#C1|calls>", {"U9": "binh"})
+        == "@binh see this (https://x.y) & #calls"
+    )

@@ -1,4 +1,5 @@
 """The Slack app manifest asks for exactly the scopes the code's Slack calls need: none missing, none unused."""
+
 from __future__ import annotations
 
 import re
@@ -7,7 +8,7 @@ from pathlib import Path
 import yaml
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.scopes import REQUIRED_SCOPES
+from bot.ops.scopes import REQUIRED_SCOPES
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -22,8 +23,12 @@ METHOD_SCOPES: dict[str, set[str]] = {
     "conversations.replies": {"channels:history", "groups:history"},
     "conversations.open": {"im:write"},
     "conversations.info": {"channels:read", "groups:read"},
-    "views.publish": set(), "views.open": set(), "views.update": set(), "views.push": set(),
-    "auth.test": set(), "chat.getPermalink": set(),
+    "views.publish": set(),
+    "views.open": set(),
+    "views.update": set(),
+    "views.push": set(),
+    "auth.test": set(),
+    "chat.getPermalink": set(),
 }
 CALL = re.compile(r"\.(chat|users|conversations|views|auth)_([a-zA-Z_]+)\(")
 
@@ -57,7 +62,7 @@ def test_manifest_scopes_are_exactly_what_the_code_needs() -> None:
     granted = set(manifest()["oauth_config"]["scopes"]["bot"])
     assert needed - granted == set(), f"missing from app_manifest.yml: {needed - granted}"
     assert granted - needed == set(), f"asked for but unused: {granted - needed}"
-    assert granted == set(REQUIRED_SCOPES), "bot/scopes.py (used by `ringbot doctor`) disagrees with the manifest"
+    assert granted == set(REQUIRED_SCOPES), "bot/ops/scopes.py (used by `ringbot doctor`) disagrees with the manifest"
 
 
 def test_manifest_has_the_command_home_interactivity_and_socket_mode() -> None:

@@ -1,11 +1,12 @@
 """The pipeline: payloads in, decisions committed with their alerts, malformed input counted, legs batched."""
+
 from __future__ import annotations
 
 import json
 
-from bot.alerting import AlertService
-from bot.pipeline import Pipeline
-from bot.tracker import Tracker
+from bot.alerts.service import AlertService
+from bot.calls.pipeline import Pipeline
+from bot.calls.tracker import Tracker
 from tests.unit.payloads import ANSWERED_7_1, ring_group
 
 
@@ -55,9 +56,13 @@ def test_an_answered_call_is_recorded_without_an_alert(store) -> None:
 
 def test_malformed_payloads_are_counted_and_the_stream_goes_on(store) -> None:
     pipeline, clock = build(store)
-    for name, payload in [("CHANNEL_CREATE", {"no": "call id"}), ("CHANNEL_DESTROY", "not json {"),
-                          ("CHANNEL_CREATE", 42), ("CHANNEL_CREATE", {"call_id": {"nested": True}}),
-                          ("CHANNEL_CREATE", json.dumps({"call_id": "", "x": "y" * 1_000_000}))]:
+    for name, payload in [
+        ("CHANNEL_CREATE", {"no": "call id"}),
+        ("CHANNEL_DESTROY", "not json {"),
+        ("CHANNEL_CREATE", 42),
+        ("CHANNEL_CREATE", {"call_id": {"nested": True}}),
+        ("CHANNEL_CREATE", json.dumps({"call_id": "", "x": "y" * 1_000_000})),
+    ]:
         pipeline.on_event(name, payload)
     assert pipeline.stats.rejected == 5
     scenario = ring_group(2, "snake", ("101",), answer=None, a_cause="NO_ANSWER")

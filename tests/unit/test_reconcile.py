@@ -1,36 +1,74 @@
 """Reconciliation from a fake history source into a real temporary store: what becomes an alert, matching with
 the stream (call id, or number ±120 s), enrichment, and the watermark."""
+
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.alerting import AlertService
+from bot.alerts.reconcile import Reconciler, decision_from_record
+from bot.alerts.service import AlertService
 from bot.antbuddy import HistoryRecord, QueueStat
-from bot.reconcile import Reconciler, decision_from_record
-from bot.tracker import CallDecision, Outcome
+from bot.calls.tracker import CallDecision, Outcome
 from storage import Store
 
-NOW = datetime(2026, 11, 24, 8, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
 T0 = NOW - timedelta(minutes=10)
 
 
-def rec(call_id, *, number="0987654321", direction="to_ab", cls="trunking", status="CANCELLED", at=T0,
-        duration=25, billing=0, callee="02873019555", callee_username=None, queue_stats=(), raw=None):
-    return HistoryRecord(call_id=call_id, caller_number=number if direction == "to_ab" else "101",
-                         caller_type="realnumber", callee_number=callee if direction == "to_ab" else number,
-                         callee_type="user", callee_username=callee_username, call_class=cls,
-                         did_number="02873019555" if direction == "to_ab" else None, direction=direction,
-                         status_detail=status, duration_seconds=duration, billing_seconds=billing, started_at=at,
-                         recording=None, queue_stats=tuple(queue_stats), raw=raw or {})
+def rec(
+    call_id,
+    *,
+    number="0987654321",
+    direction="to_ab",
+    cls="trunking",
+    status="CANCELLED",
+    at=T0,
+    duration=25,
+    billing=0,
+    callee="02873019555",
+    callee_username=None,
+    queue_stats=(),
+    raw=None,
+):
+    return HistoryRecord(
+        call_id=call_id,
+        caller_number=number if direction == "to_ab" else "101",
+        caller_type="realnumber",
+        callee_number=callee if direction == "to_ab" else number,
+        callee_type="user",
+        callee_username=callee_username,
+        call_class=cls,
+        did_number="02873019555" if direction == "to_ab" else None,
+        direction=direction,
+        status_detail=status,
+        duration_seconds=duration,
+        billing_seconds=billing,
+        started_at=at,
+        recording=None,
+        queue_stats=tuple(queue_stats),
+        raw=raw or {},
+    )
 
 
 def qstat(call_id, status="abandoned", wait=47, reason="member_hangup", misses=({"agent_id": "ag1"},)):
-    return QueueStat(call_id=call_id, queue_id="q1", status=status, wait_time=wait, talk_time=None, agent_id=None,
-                     username=None, hung_up_by="caller", end_call_reason=reason, caller_id_number="0987654321",
-                     entered_at=None, misses=tuple(misses), raw={})
+    return QueueStat(
+        call_id=call_id,
+        queue_id="q1",
+        status=status,
+        wait_time=wait,
+        talk_time=None,
+        agent_id=None,
+        username=None,
+        hung_up_by="caller",
+        end_call_reason=reason,
+        caller_id_number="0987654321",
+        entered_at=None,
+        misses=tuple(misses),
+        raw={},
+    )
 
 
 class FakeHistory:
@@ -101,10 +139,21 @@ async def test_overlapping_passes_never_raise_a_second_alert(store, alerts):
 
 
 def _stream(alerts, call_id, *, number="0987654321", at=T0, outcome=Outcome.ABANDONED):
-    return alerts.handle_decision(CallDecision(
-        call_id=call_id, outcome=outcome, customer_number=number, dialled="02873019555", queue_id="q1",
-        started_at=at, ended_at=at + timedelta(seconds=40), ring_seconds=38, talk_seconds=0,
-        hangup_cause="NORMAL_CLEARING", agents_rung=("an",)))
+    return alerts.handle_decision(
+        CallDecision(
+            call_id=call_id,
+            outcome=outcome,
+            customer_number=number,
+            dialled="02873019555",
+            queue_id="q1",
+            started_at=at,
+            ended_at=at + timedelta(seconds=40),
+            ring_seconds=38,
+            talk_seconds=0,
+            hangup_cause="NORMAL_CLEARING",
+            agents_rung=("an",),
+        )
+    )
 
 
 async def test_call_the_stream_decided_is_matched_by_call_id_and_enriched(store, alerts):
@@ -139,8 +188,15 @@ async def test_a_stream_call_is_matched_by_only_one_history_record(store, alerts
 
 async def test_history_answer_resolves_the_alert_the_stream_raised(store, alerts):
     _stream(alerts, "leg-d", number="0987654321", at=T0, outcome=Outcome.MISSED)
-    back = rec("cb1", number="0987654321", direction="from_ab", status="SUCCESS", billing=134,
-               at=T0 + timedelta(minutes=5), raw={"caller": {"number": "101", "username": "an"}})
+    back = rec(
+        "cb1",
+        number="0987654321",
+        direction="from_ab",
+        status="SUCCESS",
+        billing=134,
+        at=T0 + timedelta(minutes=5),
+        raw={"caller": {"number": "101", "username": "an"}},
+    )
     await reconciler(store, alerts, FakeHistory([back])).run_once()
     alert = store.alert_for_call("leg-d")
     assert alert["status"] == "resolved" and alert["resolved_by"] == "an"
@@ -173,7 +229,7 @@ async def test_backfill_starts_at_local_midnight_and_never_moves_the_watermark_b
     r = reconciler(store, alerts, source, tz=tz)
     store.set_meta("history_watermark", str((NOW + timedelta(hours=1)).timestamp()))
     await r.backfill(date(2026, 11, 20))
-    assert source.windows[0][0] == datetime(2026, 11, 19, 17, 0, tzinfo=timezone.utc)
+    assert source.windows[0][0] == datetime(2026, 11, 19, 17, 0, tzinfo=UTC)
     assert r.watermark() == NOW + timedelta(hours=1)
 
 
@@ -184,8 +240,13 @@ def test_a_record_without_any_call_id_gets_a_stable_synthetic_one():
 
 
 def test_queue_abandon_followed_by_an_answer_in_another_queue_is_answered():
-    record = rec("x", status="SUCCESS", billing=40, callee_username="binh",
-                 queue_stats=[qstat("x"), qstat("x", status="processed")])
+    record = rec(
+        "x",
+        status="SUCCESS",
+        billing=40,
+        callee_username="binh",
+        queue_stats=[qstat("x"), qstat("x", status="processed")],
+    )
     assert decision_from_record(record).outcome is Outcome.ANSWERED
 
 
@@ -200,8 +261,14 @@ async def test_a_call_that_only_just_ended_is_left_to_the_stream_and_read_again_
     assert store.get_call("long1") is None
     assert r.watermark() == long_call.started_at
     # ten minutes later it has settled: the next pass raises it (once)
-    later = Reconciler(store, FakeHistory([early, long_call]), alerts,
-                       clock=lambda: (NOW + timedelta(minutes=10)).timestamp(), settle_seconds=60, overlap_seconds=0)
+    later = Reconciler(
+        store,
+        FakeHistory([early, long_call]),
+        alerts,
+        clock=lambda: (NOW + timedelta(minutes=10)).timestamp(),
+        settle_seconds=60,
+        overlap_seconds=0,
+    )
     result = await later.run_once()
     assert result.deferred == 0 and result.new_alerts == 1
     assert store.get_call("long1")["outcome"] == "missed"

@@ -1,8 +1,9 @@
 """Snapshot-style tests of the alert renderer: exact key lines, buttons by state, Block Kit limits."""
+
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -10,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from slack_sdk.models.blocks import Block
 
-from handlers.deps import ACTION_CALLBACK, ACTION_HANDLED, ACTION_HISTORY, ACTION_UNHANDLE
-from handlers.render.alert import (
+from bot.slack.ids import ACTION_CALLBACK, ACTION_HANDLED, ACTION_HISTORY, ACTION_UNHANDLE
+from bot.slack.render.alert import (
     describe_cause,
     format_duration,
     render_alert,
@@ -20,21 +21,42 @@ from handlers.render.alert import (
 )
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
-T0 = datetime(2026, 11, 24, 7, 5, tzinfo=timezone.utc).timestamp()  # 14:05 Tue 24 Nov in Hanoi
+T0 = datetime(2026, 11, 24, 7, 5, tzinfo=UTC).timestamp()  # 14:05 Tue 24 Nov in Hanoi
 
 
 def make_alert(**kw):
-    alert = {"id": 7, "call_id": "c1", "customer_number": "+84987654321", "customer_key": "+84987654321",
-             "outcome": "missed", "channel": "C0CALLS", "status": "open", "repeat_count": 1, "version": 1,
-             "last_call_at": T0, "created_at": T0, "resolved_detail": {}}
+    alert = {
+        "id": 7,
+        "call_id": "c1",
+        "customer_number": "+84987654321",
+        "customer_key": "+84987654321",
+        "outcome": "missed",
+        "channel": "C0CALLS",
+        "status": "open",
+        "repeat_count": 1,
+        "version": 1,
+        "last_call_at": T0,
+        "created_at": T0,
+        "resolved_detail": {},
+    }
     alert.update(kw)
     return alert
 
 
 def make_call(**kw):
-    call = {"call_id": "c1", "direction": "inbound", "outcome": "missed", "customer_number": "+84987654321",
-            "dialled": "02873019555", "queue_id": None, "started_at": T0, "ring_seconds": 25,
-            "hangup_cause": "ORIGINATOR_CANCEL", "agents_rung": ["an", "binh"], "detail": {}}
+    call = {
+        "call_id": "c1",
+        "direction": "inbound",
+        "outcome": "missed",
+        "customer_number": "+84987654321",
+        "dialled": "02873019555",
+        "queue_id": None,
+        "started_at": T0,
+        "ring_seconds": 25,
+        "hangup_cause": "ORIGINATOR_CANCEL",
+        "agents_rung": ["an", "binh"],
+        "detail": {},
+    }
     call.update(kw)
     return call
 
@@ -69,13 +91,16 @@ def test_missed_call_renders_number_both_ways_dialled_duration_time_cause_and_ag
     text, blocks = render_alert(make_alert(calls_24h=1), make_call(), queue_name=None, tz=TZ, now=T0)
     validate(blocks)
     assert text == "Missed call from 0987 654 321 to 028 7301 9555"
-    assert blocks[0] == {"type": "section", "text": {"type": "mrkdwn", "text":
-                         ":red_circle: *Missed call* from *0987 654 321*  `+84987654321`"}}
+    assert blocks[0] == {
+        "type": "section",
+        "text": {"type": "mrkdwn", "text": ":red_circle: *Missed call* from *0987 654 321*  `+84987654321`"},
+    }
     assert blocks[1]["text"]["text"] == (
         "*Dialled:* 028 7301 9555\n"
         "*When:* 14:05, Tue 24 Nov, rang 25 s\n"
         "*Why:* caller hung up before anyone answered\n"
-        "*Agents rung:* an, binh")
+        "*Agents rung:* an, binh"
+    )
     assert texts(blocks)[2] == "1 call from this number in the last 24 h"
     assert buttons(blocks) == [
         (ACTION_CALLBACK, "Call back", "7", "primary"),
@@ -85,11 +110,28 @@ def test_missed_call_renders_number_both_ways_dialled_duration_time_cause_and_ag
 
 
 def test_abandoned_call_names_the_queue_and_says_waited_and_why_from_history():
-    call = make_call(outcome="abandoned", queue_id="q_cskh_01", ring_seconds=30, hangup_cause="NORMAL_CLEARING",
-                     agents_rung=[], detail={"queue_stat": {"wait_time": 47, "end_call_reason": "member_timeout",
-                                                            "misses": [{"agent_id": "a1"}, {"agent_id": "a2"}]}})
-    text, blocks = render_alert(make_alert(outcome="abandoned"), call, queue_name="CSKH", tz=TZ, now=T0,
-                                agent_name={"a1": "an", "a2": "binh"}.get)
+    call = make_call(
+        outcome="abandoned",
+        queue_id="q_cskh_01",
+        ring_seconds=30,
+        hangup_cause="NORMAL_CLEARING",
+        agents_rung=[],
+        detail={
+            "queue_stat": {
+                "wait_time": 47,
+                "end_call_reason": "member_timeout",
+                "misses": [{"agent_id": "a1"}, {"agent_id": "a2"}],
+            }
+        },
+    )
+    text, blocks = render_alert(
+        make_alert(outcome="abandoned"),
+        call,
+        queue_name="CSKH",
+        tz=TZ,
+        now=T0,
+        agent_name={"a1": "an", "a2": "binh"}.get,
+    )
     validate(blocks)
     assert blocks[0]["text"]["text"].startswith(":red_circle: *Abandoned in queue CSKH* from")
     lines = blocks[1]["text"]["text"].split("\n")
@@ -127,18 +169,27 @@ def test_handled_state_offers_undo_instead_of_mark_handled():
     _, blocks = render_alert(alert, make_call(), queue_name=None, tz=TZ, now=T0)
     validate(blocks)
     assert ":ballot_box_with_check: Handled by <@U0AN>" in texts(blocks)
-    assert [b[:2] for b in buttons(blocks)] == [(ACTION_CALLBACK, "Call back"), (ACTION_UNHANDLE, "Undo"),
-                                                (ACTION_HISTORY, "History")]
+    assert [b[:2] for b in buttons(blocks)] == [
+        (ACTION_CALLBACK, "Call back"),
+        (ACTION_UNHANDLE, "Undo"),
+        (ACTION_HISTORY, "History"),
+    ]
 
 
-@pytest.mark.parametrize("detail, line", [
-    ({"direction": "outbound", "talk_seconds": 134, "agent": "an", "slack_user": "U0AN"},
-     ":white_check_mark: Resolved: customer reached by <@U0AN> (2m 14s)"),
-    ({"direction": "inbound", "talk_seconds": 65, "agent": "an"},
-     ":white_check_mark: Resolved: customer called back and reached an (1m 05s)"),
-    ({"direction": "outbound", "talk_seconds": 30},
-     ":white_check_mark: Resolved: customer reached (30 s)"),
-])
+@pytest.mark.parametrize(
+    "detail, line",
+    [
+        (
+            {"direction": "outbound", "talk_seconds": 134, "agent": "an", "slack_user": "U0AN"},
+            ":white_check_mark: Resolved: customer reached by <@U0AN> (2m 14s)",
+        ),
+        (
+            {"direction": "inbound", "talk_seconds": 65, "agent": "an"},
+            ":white_check_mark: Resolved: customer called back and reached an (1m 05s)",
+        ),
+        ({"direction": "outbound", "talk_seconds": 30}, ":white_check_mark: Resolved: customer reached (30 s)"),
+    ],
+)
 def test_resolved_state_says_how_and_keeps_only_history_button(detail, line):
     alert = make_alert(status="resolved", resolved_detail=detail, resolved_by=detail.get("agent"))
     _, blocks = render_alert(alert, make_call(), queue_name=None, tz=TZ, now=T0)
@@ -153,17 +204,20 @@ def test_block_id_changes_with_the_alert_version():
     assert v1[-1]["block_id"] != v2[-1]["block_id"]
 
 
-@pytest.mark.parametrize("cause, outcome, words", [
-    ("ORIGINATOR_CANCEL", "missed", "caller hung up before anyone answered"),
-    ("NO_ANSWER", "missed", "nobody answered"),
-    ("USER_BUSY", "missed", "line busy"),
-    ("CALL_REJECTED", "missed", "declined"),
-    ("NORMAL_CLEARING", "abandoned", "caller hung up while waiting"),
-    ("member_timeout", "abandoned", "queue timed out"),
-    ("member_exit", "abandoned", "caller left the queue"),
-    ("CANCELLED", "missed", "caller hung up before anyone answered"),
-    ("SOME_NEW_CAUSE", "missed", "some new cause"),
-])
+@pytest.mark.parametrize(
+    "cause, outcome, words",
+    [
+        ("ORIGINATOR_CANCEL", "missed", "caller hung up before anyone answered"),
+        ("NO_ANSWER", "missed", "nobody answered"),
+        ("USER_BUSY", "missed", "line busy"),
+        ("CALL_REJECTED", "missed", "declined"),
+        ("NORMAL_CLEARING", "abandoned", "caller hung up while waiting"),
+        ("member_timeout", "abandoned", "queue timed out"),
+        ("member_exit", "abandoned", "caller left the queue"),
+        ("CANCELLED", "missed", "caller hung up before anyone answered"),
+        ("SOME_NEW_CAUSE", "missed", "some new cause"),
+    ],
+)
 def test_hangup_causes_in_plain_words(cause, outcome, words):
     assert describe_cause(cause, outcome=outcome) == words
 
@@ -194,13 +248,21 @@ def test_many_agents_and_long_names_stay_within_block_kit_limits():
 
 
 @settings(max_examples=60, deadline=None)
-@given(number=st.text(max_size=40), dialled=st.one_of(st.none(), st.text(max_size=30)),
-       cause=st.one_of(st.none(), st.text(max_size=60)), status=st.sampled_from(["open", "calling_back", "handled",
-                                                                                   "resolved"]),
-       ring=st.integers(min_value=0, max_value=10**6))
+@given(
+    number=st.text(max_size=40),
+    dialled=st.one_of(st.none(), st.text(max_size=30)),
+    cause=st.one_of(st.none(), st.text(max_size=60)),
+    status=st.sampled_from(["open", "calling_back", "handled", "resolved"]),
+    ring=st.integers(min_value=0, max_value=10**6),
+)
 def test_any_input_renders_valid_blocks(number, dialled, cause, status, ring):
-    alert = make_alert(customer_number=number, status=status, claimed_by="U1", handled_by="U2",
-                       resolved_detail={"direction": "inbound", "talk_seconds": ring})
+    alert = make_alert(
+        customer_number=number,
+        status=status,
+        claimed_by="U1",
+        handled_by="U2",
+        resolved_detail={"direction": "inbound", "talk_seconds": ring},
+    )
     call = make_call(customer_number=number, dialled=dialled, hangup_cause=cause, ring_seconds=ring)
     text, blocks = render_alert(alert, call, queue_name=None, tz=TZ, now=T0)
     assert text
@@ -212,7 +274,8 @@ def test_burst_summary_counts_and_spans_the_burst():
     validate(blocks)
     assert text == "12 missed calls between 14:05 and 14:09"
     assert blocks[0]["text"]["text"] == (
-        ":rotating_light: *12 missed calls* between 14:05 and 14:09; each one is in this thread.")
+        ":rotating_light: *12 missed calls* between 14:05 and 14:09; each one is in this thread."
+    )
 
 
 def test_repeat_reply_says_when_and_how_long():

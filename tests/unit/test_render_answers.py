@@ -1,13 +1,14 @@
 """Renderers for /ring answers and App Home: readable lines, and Slack's block/character limits kept."""
+
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.antbuddy import Agent, AgentStatus, Dashboard, QueueSummary
-from handlers.deps import ACTION_MORE, ACTION_PLAY_RECORDING
-from handlers.render.answers import (
+from bot.slack.ids import ACTION_MORE, ACTION_PLAY_RECORDING
+from bot.slack.render.answers import (
     MAX_SECTION,
     duration,
     history_row,
@@ -20,10 +21,10 @@ from handlers.render.answers import (
     render_queues,
     render_routes,
 )
-from handlers.render.home import render_home
+from bot.slack.render.home import render_home
 
 HCM = ZoneInfo("Asia/Ho_Chi_Minh")
-NOW = datetime(2024, 3, 12, 3, 0, tzinfo=timezone.utc)  # 10:00 local
+NOW = datetime(2024, 3, 12, 3, 0, tzinfo=UTC)  # 10:00 local
 T0 = NOW.timestamp()
 
 
@@ -38,9 +39,19 @@ def texts(message):
 
 
 def call(i=0, **kw):
-    row = {"call_id": f"c{i}", "direction": "inbound", "outcome": "missed", "customer_number": "0987654321",
-           "customer_key": "+84987654321", "started_at": T0 - 60 * i, "ring_seconds": 25, "talk_seconds": 0,
-           "agents_rung": ["101"], "answered_by": None, "recording": None}
+    row = {
+        "call_id": f"c{i}",
+        "direction": "inbound",
+        "outcome": "missed",
+        "customer_number": "0987654321",
+        "customer_key": "+84987654321",
+        "started_at": T0 - 60 * i,
+        "ring_seconds": 25,
+        "talk_seconds": 0,
+        "agents_rung": ["101"],
+        "answered_by": None,
+        "recording": None,
+    }
     row.update(kw)
     return row
 
@@ -70,10 +81,35 @@ def test_agents_counts_on_one_line_then_each_agent_sorted_by_state():
 
 
 def test_queues_aggregate_is_all_queues_and_our_totals_have_names():
-    dash = Dashboard({}, (), (QueueSummary(None, None, offered=12, handled=10, abandoned=2, waiting_now=1,
-                                           avg_waiting=6, max_waiting=95, avg_talking=180),))
-    totals = [{"queue_id": "q1", "offered": 3, "handled": 2, "abandoned": 1, "missed": 0,
-               "avg_wait": 20.5, "max_wait": 40, "avg_talk": 125.0}]
+    dash = Dashboard(
+        {},
+        (),
+        (
+            QueueSummary(
+                None,
+                None,
+                offered=12,
+                handled=10,
+                abandoned=2,
+                waiting_now=1,
+                avg_waiting=6,
+                max_waiting=95,
+                avg_talking=180,
+            ),
+        ),
+    )
+    totals = [
+        {
+            "queue_id": "q1",
+            "offered": 3,
+            "handled": 2,
+            "abandoned": 1,
+            "missed": 0,
+            "avg_wait": 20.5,
+            "max_wait": 40,
+            "avg_talk": 125.0,
+        }
+    ]
     text = texts(render_queues(dash, totals, {"q1": "CSKH"}, since_label="00:00 today"))
     assert "*All queues*" in text and "offered *12*" in text and "waiting now *1*" in text
     assert "max 1:35" in text and "talk avg 3:00" in text
@@ -81,8 +117,13 @@ def test_queues_aggregate_is_all_queues_and_our_totals_have_names():
 
 
 def test_queues_with_antbuddy_down_still_show_our_totals():
-    msg = render_queues(None, [{"queue_id": "q1", "offered": 1}], {}, since_label="x",
-                        error="AntBuddy did not answer within 5 s; try again in a moment.")
+    msg = render_queues(
+        None,
+        [{"queue_id": "q1", "offered": 1}],
+        {},
+        since_label="x",
+        error="AntBuddy did not answer within 5 s; try again in a moment.",
+    )
     assert "within 5 s" in texts(msg) and "queue q1" in texts(msg)
 
 
@@ -92,8 +133,9 @@ def test_history_row_reads_well():
     assert line == "`10:00` ↙ *0987 654 321* · user_an101 · :white_check_mark: answered 2m 14s"
     missed = history_row(call(0), tz=HCM, now=NOW, callback={"slack_user": "UAN", "at": T0 + 5})
     assert ":x: missed (rang 25s)" in missed and "called back by <@UAN>" in missed
-    out = history_row(call(0, direction="outbound", outcome="outbound_unanswered", started_at=T0 - 86400),
-                      tz=HCM, now=NOW)
+    out = history_row(
+        call(0, direction="outbound", outcome="outbound_unanswered", started_at=T0 - 86400), tz=HCM, now=NOW
+    )
     assert out.startswith("`11/03 10:00` ↗")
     named = history_row(call(0, agents_rung=["101", "102"]), tz=HCM, now=NOW, agent_name={"101": "Nguyễn Văn An"}.get)
     assert "· Nguyễn Văn An, 102 ·" in named
@@ -110,9 +152,20 @@ def test_history_has_recording_buttons_and_more_within_50_blocks():
 
 
 def test_missed_links_to_the_alert_message_and_counts_repeats():
-    alerts = [{"id": 1, "call_id": "c1", "customer_number": "0912345678", "outcome": "abandoned", "channel": "C1",
-               "ts": "1700000000.000100", "created_at": T0 - 600, "repeat_count": 3, "status": "calling_back",
-               "claimed_by": "UAN"}]
+    alerts = [
+        {
+            "id": 1,
+            "call_id": "c1",
+            "customer_number": "0912345678",
+            "outcome": "abandoned",
+            "channel": "C1",
+            "ts": "1700000000.000100",
+            "created_at": T0 - 600,
+            "repeat_count": 3,
+            "status": "calling_back",
+            "claimed_by": "UAN",
+        }
+    ]
     text = texts(render_missed(alerts, tz=HCM, now=NOW, calls={"c1": {"queue_id": "q1"}}, queue_names={"q1": "CSKH"}))
     assert "0912 345 678" in text and "×3" in text and "CSKH" in text and "<@UAN> is calling back" in text
     assert "<https://slack.com/archives/C1/p1700000000000100|open alert>" in text
@@ -139,19 +192,48 @@ def test_durations():
 
 
 def test_home_not_linked_and_antbuddy_failure_are_said():
-    view = render_home(sip_user=None, alerts=[], open_total=0, calls={}, dashboard=None,
-                       queue_error="AntBuddy is busy", queue_names={}, tz=HCM, now=NOW)
+    view = render_home(
+        sip_user=None,
+        alerts=[],
+        open_total=0,
+        calls={},
+        dashboard=None,
+        queue_error="AntBuddy is busy",
+        queue_names={},
+        tz=HCM,
+        now=NOW,
+    )
     text = texts(view)
     assert view["type"] == "home" and "not linked" in text and "/ring link" in text and "AntBuddy is busy" in text
 
 
 def test_home_stays_within_100_blocks_with_many_alerts_and_queues():
-    alerts = [{"id": i, "call_id": f"c{i}", "customer_number": "0987654321", "outcome": "missed", "channel": "C1",
-               "ts": f"{1700000000 + i}.000100", "created_at": T0, "repeat_count": 1, "status": "open"}
-              for i in range(200)]
+    alerts = [
+        {
+            "id": i,
+            "call_id": f"c{i}",
+            "customer_number": "0987654321",
+            "outcome": "missed",
+            "channel": "C1",
+            "ts": f"{1700000000 + i}.000100",
+            "created_at": T0,
+            "repeat_count": 1,
+            "status": "open",
+        }
+        for i in range(200)
+    ]
     dash = Dashboard({"ready": 1}, (), tuple(QueueSummary(f"q{i}", f"Q{i}") for i in range(60)))
-    view = render_home(sip_user="user_an101", alerts=alerts, open_total=200, calls={}, dashboard=dash,
-                       queue_error=None, queue_names={}, tz=HCM, now=NOW)
+    view = render_home(
+        sip_user="user_an101",
+        alerts=alerts,
+        open_total=200,
+        calls={},
+        dashboard=dash,
+        queue_error=None,
+        queue_names={},
+        tz=HCM,
+        now=NOW,
+    )
     assert len(view["blocks"]) <= 100
     assert "`user_an101`" in texts(view)
     assert len(json.dumps(view)) < 250_000

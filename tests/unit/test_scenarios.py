@@ -1,4 +1,5 @@
 """The simulator's scenario engine builds realistic, linkable Kazoo legs and the document's history records."""
+
 from __future__ import annotations
 
 import random
@@ -7,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from bot.simulator.directory import Directory
-from bot.simulator.scenarios import (
+from bot.devtools.simulator.directory import Directory
+from bot.devtools.simulator.scenarios import (
     ANSWER,
     CREATE,
     DESTROY,
@@ -82,8 +83,20 @@ def test_history_status_detail_matches_the_scenario(scenario: str) -> None:
     assert rec["status_detail"] == EXPECTED_STATUS[scenario]
     assert (rec["recording"] != "") == (EXPECTED_STATUS[scenario] == "SUCCESS")
     assert rec["unix_timestamp"] == int(START)
-    assert set(rec) >= {"caller", "callee", "class", "did_number", "direction", "status_detail", "duration_seconds",
-                        "unix_timestamp", "billing_seconds", "recording", "queue_stat", "call_id"}
+    assert set(rec) >= {
+        "caller",
+        "callee",
+        "class",
+        "did_number",
+        "direction",
+        "status_detail",
+        "duration_seconds",
+        "unix_timestamp",
+        "billing_seconds",
+        "recording",
+        "queue_stat",
+        "call_id",
+    }
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
@@ -249,9 +262,13 @@ def test_random_calls_follow_the_mix_and_callers_repeat() -> None:
     rng = random.Random(42)
     draws = [random_call(rng, DIR) for _ in range(2000)]
     kinds = Counter(
-        "answered" if s in ("answered", "ringgroup_answered", "queue_answered")
-        else "abandoned" if s == "queue_abandoned"
-        else "outbound" if s.startswith("outbound") else "missed"
+        "answered"
+        if s in ("answered", "ringgroup_answered", "queue_answered")
+        else "abandoned"
+        if s == "queue_abandoned"
+        else "outbound"
+        if s.startswith("outbound")
+        else "missed"
         for s, _ in draws
     )
     assert kinds["answered"] / 2000 == pytest.approx(0.60, abs=0.05)

@@ -1,4 +1,5 @@
 """Socket.IO 0.9 frames: handshake, packets, events and `\\ufffd` multi-packet framing."""
+
 from __future__ import annotations
 
 import pytest
@@ -57,7 +58,10 @@ def test_heartbeat_and_connect_encode_like_the_js_client() -> None:
 
 def test_subscribe_goes_out_with_a_one_element_args_list() -> None:
     text = f.encode_event("subscribe", [{"account_id": "a", "auth_token": "t", "binding": "call.CHANNEL_CREATE.*"}])
-    assert text == '5:::{"name":"subscribe","args":[{"account_id":"a","auth_token":"t","binding":"call.CHANNEL_CREATE.*"}]}'
+    assert (
+        text
+        == '5:::{"name":"subscribe","args":[{"account_id":"a","auth_token":"t","binding":"call.CHANNEL_CREATE.*"}]}'
+    )
 
 
 def test_event_args_object_and_one_element_list_give_the_same_payload() -> None:
@@ -75,7 +79,7 @@ def test_event_data_without_a_json_name_is_refused(data: str) -> None:
 
 
 def test_multi_packet_frame_splits_into_packets() -> None:
-    frame = "\ufffd3\ufffd2::\ufffd25\ufffd5:::{\"name\":\"A\",\"args\":1}"
+    frame = '\ufffd3\ufffd2::\ufffd25\ufffd5:::{"name":"A","args":1}'
     assert f.decode_frame(frame) == ["2::", '5:::{"name":"A","args":1}']
 
 

@@ -1,4 +1,5 @@
 """Store details the rest relies on: decisions stored once, routes by queue id or name, requeue, pruning."""
+
 from __future__ import annotations
 
 
@@ -20,8 +21,9 @@ def test_routes_prefer_queue_id_then_queue_name_then_did_then_default(store) -> 
 
 
 def test_prune_drops_old_legs_and_sent_outbox_rows_but_keeps_calls_and_pending_rows(store) -> None:
-    store.save_legs([{"leg_id": "old", "created_at": 100.0, "destroyed_at": 130.0},
-                     {"leg_id": "new", "created_at": 9_000.0}])
+    store.save_legs(
+        [{"leg_id": "old", "created_at": 100.0, "destroyed_at": 130.0}, {"leg_id": "new", "created_at": 9_000.0}]
+    )
     old_sent = store.enqueue("post", "C1", alert_id=1)
     store.mark_outbox(old_sent, "sent", ts="1.1", sent_at=200.0)
     pending = store.enqueue("post", "C1", alert_id=2)

@@ -1,16 +1,17 @@
 """Tracker: legs joined into calls, and each call decided once per SPEC §5 (real payload shapes)."""
+
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
-from bot.events import CREATE, DESTROY, Event, normalise
-from bot.tracker import CallDecision, Outcome, Tracker, is_extension
+from bot.calls.events import CREATE, DESTROY, Event, normalise
+from bot.calls.tracker import CallDecision, Outcome, Tracker, is_extension
 from tests.unit import payloads as P
 
-UTC = timezone.utc
+UTC = UTC
 GRACE = 2.0
 STYLES = ["kazoo", "snake"]
 
@@ -141,8 +142,14 @@ def test_click_to_call_rings_the_agent_then_the_customer(style, answered):
 
 
 def test_click_to_call_the_agent_never_picks_up_decides_nothing():
-    d = P.Leg("c9-device", "outbound", "0912345678", callee="101", request="user_ag01@acme",
-              ccv={"authorizing_type": "device", "username": "user_ag01"})
+    d = P.Leg(
+        "c9-device",
+        "outbound",
+        "0912345678",
+        callee="101",
+        request="user_ag01@acme",
+        ccv={"authorizing_type": "device", "username": "user_ag01"},
+    )
     s = P.Script().create(d, P.T0).destroy(d, P.T0 + 30, "NO_ANSWER", 30)
     assert run(s.events) == []
 
@@ -176,10 +183,21 @@ def test_lose_race_on_an_agent_leg_means_someone_answered_even_if_that_answer_wa
     assert d.outcome is Outcome.ANSWERED and d.answered_by is None
 
 
-@pytest.mark.parametrize("numbers, internal", [
-    ("101", True), ("123456", True), ("1234567", False), ("0909123456", False), ("+84 909 123 456", False),
-    ("user_ag01", True), ("*97", True), ("anonymous", False), ("", False), (None, False),
-])
+@pytest.mark.parametrize(
+    "numbers, internal",
+    [
+        ("101", True),
+        ("123456", True),
+        ("1234567", False),
+        ("0909123456", False),
+        ("+84 909 123 456", False),
+        ("user_ag01", True),
+        ("*97", True),
+        ("anonymous", False),
+        ("", False),
+        (None, False),
+    ],
+)
 def test_extension_rule(numbers, internal):
     assert is_extension(numbers) is internal
 
@@ -214,7 +232,7 @@ def test_fallback_join_does_not_take_a_leg_from_another_caller():
 def test_two_simultaneous_calls_stay_apart():
     one = P.ring_group(13, "kazoo", ("101",), answer=0, a_cause="NORMAL_CLEARING").events
     two = P.ring_group(14, "snake", ("102",), answer=None, a_cause="ORIGINATOR_CANCEL").events
-    mixed = [e for pair in zip(one, two) for e in pair] + one[len(two):] + two[len(one):]
+    mixed = [e for pair in zip(one, two) for e in pair] + one[len(two) :] + two[len(one) :]
     decisions = {d.call_id: d for d in run(mixed)}
     assert decisions["a13@203.0.113.10"].outcome is Outcome.ANSWERED
     assert decisions["a14@203.0.113.10"].outcome is Outcome.MISSED
@@ -234,7 +252,10 @@ def test_duplicates_are_ignored_and_counted():
 def test_destroy_without_create_is_still_decided():
     d = only(run([P.MISSED_7_2[3]]))
     assert (d.outcome, d.ring_seconds, d.started_at) == (
-        Outcome.MISSED, 25, datetime(2024, 5, 14, 3, 10, 0, tzinfo=UTC))  # start = end - duration
+        Outcome.MISSED,
+        25,
+        datetime(2024, 5, 14, 3, 10, 0, tzinfo=UTC),
+    )  # start = end - duration
 
 
 def test_b_leg_destroy_alone_never_crashes_and_expires_as_an_orphan():
@@ -347,8 +368,10 @@ def test_hundred_thousand_calls_leave_nothing_behind_but_a_bounded_id_memory():
 def test_due_does_not_walk_every_open_call():
     tracker = Tracker(grace_seconds=GRACE)
     for i in range(20_000):  # 20,000 calls ringing, none ended
-        tracker.feed(normalise("CHANNEL_CREATE", {"call_id": f"a{i}", "direction": "inbound",
-                                                  "caller_id_number": "0909123456"}), 0.0)
+        tracker.feed(
+            normalise("CHANNEL_CREATE", {"call_id": f"a{i}", "direction": "inbound", "caller_id_number": "0909123456"}),
+            0.0,
+        )
     start = time.perf_counter()
     for k in range(2_000):
         tracker.due(1.0 + k * 0.001)
@@ -368,8 +391,14 @@ def test_an_open_call_pointing_at_a_decided_one_is_still_decided():
     run(P.MISSED_7_2, tracker=tracker)  # decided and closed
     consult = P.Leg("t1@h", "inbound", "0911111111", request=f"{P.DID}@h", ccv={"authorizing_type": "resource"})
     events = P.Script().create(consult, P.T0).events
-    moved = P.Leg("t1@h", "inbound", "0911111111", request=f"{P.DID}@h",
-                  other_leg="7c0d4e2b9a1f43c6b2d8@203.0.113.10", ccv={"authorizing_type": "resource"})
+    moved = P.Leg(
+        "t1@h",
+        "inbound",
+        "0911111111",
+        request=f"{P.DID}@h",
+        other_leg="7c0d4e2b9a1f43c6b2d8@203.0.113.10",
+        ccv={"authorizing_type": "resource"},
+    )
     events += P.Script().destroy(moved, P.T0 + 9, "ORIGINATOR_CANCEL", 9).events
     d = only(run(events, tracker=tracker, start=100.0))
     assert (d.call_id, d.outcome) == ("t1@h", Outcome.MISSED)

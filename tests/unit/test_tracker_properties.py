@@ -1,4 +1,5 @@
 """Tracker properties over orderings: any permutation, duplicates and lost CREATEs give the in-order answer."""
+
 from __future__ import annotations
 
 from collections import Counter
@@ -6,8 +7,8 @@ from collections import Counter
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.events import ANSWER, BRIDGE, CREATE, DESTROY, Event, normalise
-from bot.tracker import CallDecision, Tracker
+from bot.calls.events import ANSWER, BRIDGE, CREATE, DESTROY, Event, normalise
+from bot.calls.tracker import CallDecision, Tracker
 from tests.unit import payloads as P
 
 GRACE = 2.0
@@ -63,8 +64,19 @@ def decide(events: list[P.Payload], step: float = 0.001) -> list[CallDecision]:
 
 
 def facts(d: CallDecision) -> tuple:
-    return (d.call_id, d.outcome, d.customer_number, d.dialled, d.queue_id, d.answered_by, d.agents_rung,
-            d.ring_seconds, d.talk_seconds, d.started_at, d.hangup_cause)
+    return (
+        d.call_id,
+        d.outcome,
+        d.customer_number,
+        d.dialled,
+        d.queue_id,
+        d.answered_by,
+        d.agents_rung,
+        d.ring_seconds,
+        d.talk_seconds,
+        d.started_at,
+        d.hangup_cause,
+    )
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

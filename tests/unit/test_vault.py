@@ -1,4 +1,5 @@
 """Vault: SIP passwords round-trip under the right key, never under another, and the key never shows."""
+
 from __future__ import annotations
 
 import pytest
@@ -6,7 +7,7 @@ from cryptography.fernet import Fernet
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.vault import Vault, VaultError, VaultUnavailable, key_problem
+from bot.callback.vault import Vault, VaultError, VaultUnavailable, key_problem
 
 FERNET_KEY = Fernet.generate_key().decode()
 _ROUNDTRIP_VAULT = Vault(FERNET_KEY)

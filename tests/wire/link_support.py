@@ -1,19 +1,18 @@
 """Helpers and the `ring` fixture shared by the linking, call-back and secrets tests."""
+
 from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
-import pytest
-
-from bot.vault import Vault
-from handlers.deps import ACTION_OPEN_LINK, VIEW_LINK
-from handlers.render.link import BLOCK_PASSWORD, BLOCK_SIP_USER, INPUT_ACTION, LinkForm
+from bot.slack.ids import VIEW_LINK
+from bot.slack.render.link import BLOCK_PASSWORD, BLOCK_SIP_USER, INPUT_ACTION, LinkForm
 
 DEADLINE = 5.0
-SLASH_TRIGGER = "13345224609.738474920.8088930838d88f008e0"  # bot.fakeslack.slash_command_body's default
-ACTION_TRIGGER = "1.2.3"  # bot.fakeslack.block_actions_body's
+SLASH_TRIGGER = "13345224609.738474920.8088930838d88f008e0"  # bot.devtools.fakeslack.slash_command_body's default
+ACTION_TRIGGER = "1.2.3"  # bot.devtools.fakeslack.block_actions_body's
 
 
 # -- helpers (imported by the other callback tests) ---------------------------------------------------
@@ -39,8 +38,9 @@ def link_values(sip_user: str, password: str) -> dict[str, Any]:
 async def link_via_modal(ring: Any, user: str, sip_user: str, password: str, *, target: str | None = None) -> None:
     """Submit the link dialog as Slack would and wait until the row is stored."""
     target = target or user
-    resp = await ring.view(VIEW_LINK, link_values(sip_user, password), user=user,
-                           private_metadata=LinkForm(target, "C0CALLS").dump())
+    resp = await ring.view(
+        VIEW_LINK, link_values(sip_user, password), user=user, private_metadata=LinkForm(target, "C0CALLS").dump()
+    )
     assert resp.status_code == 200, resp.text
     await eventually(lambda: (ring.deps.store.get_link(target) or {}).get("sip_user") == sip_user, "link stored")
 
@@ -65,12 +65,6 @@ async def wait_reply(ring: Any, count: int) -> str:
     await ring.slack.wait_for(lambda: len(ring.responses()) >= count, DEADLINE)
     assert len(ring.responses()) >= count, f"expected {count} replies, got {texts(ring)}"
     return ring.responses()[count - 1].get("text", "")
-
-
-@pytest.fixture
-def ring(bot_http: Any) -> Any:
-    """The bot's Slack endpoint (conftest's bot_http) under a shorter name."""
-    return bot_http
 
 
 # -- /ring link and the modal -------------------------------------------------------------------------

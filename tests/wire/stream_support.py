@@ -2,6 +2,7 @@
 
 No tests here; the test_stream_* modules import it.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -12,7 +13,7 @@ import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +21,9 @@ import pytest
 import socketio
 from aiohttp import web
 
-from bot.simulator.stream_base import Session, StreamServer, event_name_of
-from bot.simulator.stream_kazoo import KazooStream
-from bot.simulator.stream_socketio09 import SocketIO09Stream
+from bot.devtools.simulator.stream_base import Session, StreamServer, event_name_of
+from bot.devtools.simulator.stream_kazoo import KazooStream
+from bot.devtools.simulator.stream_socketio09 import SocketIO09Stream
 
 JS_DIR = Path(__file__).resolve().parents[1] / "js"
 ACCOUNT = "acct-0001"
@@ -49,8 +50,9 @@ async def wait_until(condition: Callable[[], bool], timeout: float = 5.0, what: 
         await asyncio.sleep(0.01)
 
 
-async def wait_for_value(fetch: Callable[[], Awaitable[Any]], predicate: Callable[[Any], bool],
-                         timeout: float = 5.0, what: str = "value") -> Any:
+async def wait_for_value(
+    fetch: Callable[[], Awaitable[Any]], predicate: Callable[[Any], bool], timeout: float = 5.0, what: str = "value"
+) -> Any:
     """Poll an async `fetch` until `predicate(value)`; fail after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while True:
@@ -63,8 +65,14 @@ async def wait_for_value(fetch: Callable[[], Awaitable[Any]], predicate: Callabl
 
 
 def call_event(call_id: str = "leg-1", **extra: Any) -> dict[str, Any]:
-    return {"call_id": call_id, "caller_id_number": "0901234567", "destination_number": "1900", "direction": "inbound",
-            "Timestamp": 63900000000, **extra}
+    return {
+        "call_id": call_id,
+        "caller_id_number": "0901234567",
+        "destination_number": "1900",
+        "direction": "inbound",
+        "Timestamp": 63900000000,
+        **extra,
+    }
 
 
 @dataclass
@@ -86,7 +94,7 @@ class Tokens:
             raise self.fail_with
         value = f"tok-{len(self.issued) + 1}"
         self.issued.append(value)
-        return FakeToken(value, datetime.now(timezone.utc) + timedelta(seconds=self.lifetime))
+        return FakeToken(value, datetime.now(UTC) + timedelta(seconds=self.lifetime))
 
 
 @dataclass
@@ -227,7 +235,7 @@ class JsBackend(Backend):
                 self.proc.stdin.write((json.dumps({"cmd": cmd, **fields}) + "\n").encode())
                 await self.proc.stdin.drain()
                 line = await asyncio.wait_for(self.proc.stdout.readline(), 5.0)
-            except (ConnectionError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, ConnectionError) as exc:
                 raise AssertionError(f"JS server gone ({exc!r}); its stderr:\n{self.stderr.read_text()[-3000:]}")
         answer = json.loads(line)
         assert answer.get("ok"), answer
@@ -254,8 +262,14 @@ async def js_backend(script: str, protocol: str, *args: str) -> AsyncIterator[Js
     stderr_path = Path(tempfile.mkstemp(prefix=f"ringbot-{script}-", suffix=".log")[1])
     with stderr_path.open("wb") as stderr:
         proc = await asyncio.create_subprocess_exec(
-            "node", str(JS_DIR / script), "0", *args,
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=stderr, cwd=str(JS_DIR),
+            "node",
+            str(JS_DIR / script),
+            "0",
+            *args,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=stderr,
+            cwd=str(JS_DIR),
         )
     try:
         assert proc.stdout is not None
@@ -267,7 +281,7 @@ async def js_backend(script: str, protocol: str, *args: str) -> AsyncIterator[Js
             proc.stdin.close()  # the script exits when its stdin closes
             try:
                 await asyncio.wait_for(proc.wait(), 3.0)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 proc.kill()
                 await proc.wait()
         stderr_path.unlink(missing_ok=True)

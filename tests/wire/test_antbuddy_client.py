@@ -1,4 +1,5 @@
 """AntBuddyClient against a scripted AntBuddy REST server (real HTTP on 127.0.0.1): requests, hashes, retries."""
+
 from __future__ import annotations
 
 import asyncio
@@ -8,9 +9,10 @@ import logging
 import socket
 import time
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import Any, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from aiohttp import web
@@ -29,7 +31,7 @@ from bot.antbuddy import (
     Unavailable,
 )
 
-UTC = timezone.utc
+UTC = UTC
 APP_ID = "app-6544646543674"
 APP_SECRET = "s3cr3t-APP-secret-Zq9"
 SIP_PASSWORD = "sip-PASS-w0rd-42x"
@@ -389,7 +391,9 @@ async def test_explicit_list_hash_does_not_fall_back(fake, make_client):
 @pytest.mark.parametrize("status", [500, 502, 503, 429])
 async def test_history_is_retried_after_a_server_error_and_then_succeeds(fake, make_client, status):
     client = make_client(fake.url, history_hash="list")
-    fake.script("history", reply(status, {"message": "busy"}), reply(status, {"message": "busy"}), reply(200, [record(1)]))
+    fake.script(
+        "history", reply(status, {"message": "busy"}), reply(status, {"message": "busy"}), reply(200, [record(1)])
+    )
     (r,) = await client.history_page(START, START + timedelta(days=1))
     assert r.call_id == "c1" and len(fake.seen) == 3
     stats = client.stats.endpoints["history"]
@@ -451,7 +455,9 @@ async def test_a_server_that_never_answers_the_connection_is_unavailable(make_cl
 async def test_recording_url_sends_media_and_its_hash_and_reads_wrapped_or_bare(fake, client):
     media = "call_recording_dl5m5j5hfh4n8njj1oor.mp3"
     url = "https://abs1.antbuddy.com/nkrecord/x.mp3?Signature=abc%3D"
-    fake.script("recording", reply(200, {"media": url}), reply(200, {"data": {"media": url}}), reply(200, {"data": url}))
+    fake.script(
+        "recording", reply(200, {"media": url}), reply(200, {"data": {"media": url}}), reply(200, {"data": url})
+    )
     assert [await client.recording_url(media) for _ in range(3)] == [url, url, url]
     q = fake.seen[0].query
     assert q == {"appId": APP_ID, "media": media, "hash": sha(APP_ID + media + APP_SECRET)}

@@ -1,5 +1,6 @@
 """The assembled bot in one process: scheduled jobs stay on the loop thread, /healthz and /metrics answer
 over HTTP, the heartbeat marks a running bot, and shutdown leaves the database clean."""
+
 from __future__ import annotations
 
 import asyncio
@@ -8,13 +9,19 @@ from pathlib import Path
 import httpx
 
 from bot.app import HEARTBEAT_KEY, bot_is_running, shutdown, start
-from bot.fakeslack import FakeSlack
+from bot.devtools.fakeslack import FakeSlack
 from tests.conftest import make_settings
 
 
 async def test_runtime_jobs_health_metrics_and_heartbeat(tmp_path: Path, simulator, fake_slack: FakeSlack) -> None:
-    settings = make_settings(tmp_path, ANTBUDDY_API_URL=simulator.url, ANTBUDDY_WS_URL=simulator.url,
-                             SLACK_API_URL=fake_slack.url, RINGBOT_HTTP_HOST="127.0.0.1", RINGBOT_HTTP_PORT="0")
+    settings = make_settings(
+        tmp_path,
+        ANTBUDDY_API_URL=simulator.url,
+        ANTBUDDY_WS_URL=simulator.url,
+        SLACK_API_URL=fake_slack.url,
+        RINGBOT_HTTP_HOST="127.0.0.1",
+        RINGBOT_HTTP_PORT="0",
+    )
     rt = await start(settings, mode="http", install_signals=False)
     try:
         # every job is a coroutine: a plain function would run in a thread and break the SQLite connection

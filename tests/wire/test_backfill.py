@@ -1,5 +1,6 @@
 """`ringbot backfill --since`: calls that only AntBuddy's history knows (the stream never saw them) become one
 Slack alert each, posted over real HTTP to the fake Slack; running it again posts nothing twice."""
+
 from __future__ import annotations
 
 import time
@@ -10,8 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.backfill import run_backfill
-from bot.fakeslack import FakeSlack
+from bot.app import run_backfill
+from bot.devtools.fakeslack import FakeSlack
 from tests.conftest import make_settings
 
 DAY = 86400
@@ -29,9 +30,17 @@ async def history_only_calls(sim: Any, calls=HISTORY_ONLY) -> dict[str, str]:
     placed = {}
     async with httpx.AsyncClient(timeout=10) as http:
         for scenario, caller, days in calls:
-            r = await http.post(f"{sim.url}/_sim/calls", json={
-                "scenario": scenario, "caller": caller, "stream": False, "wait": True, "speed": 0,
-                "start": now - days * DAY})
+            r = await http.post(
+                f"{sim.url}/_sim/calls",
+                json={
+                    "scenario": scenario,
+                    "caller": caller,
+                    "stream": False,
+                    "wait": True,
+                    "speed": 0,
+                    "start": now - days * DAY,
+                },
+            )
             assert r.status_code == 200, r.text
             placed[r.json()["call_id"]] = scenario
     return placed
@@ -54,8 +63,13 @@ def alert_posts(slack: FakeSlack) -> list[dict]:
 
 @pytest.fixture
 def settings(tmp_path: Path, simulator, fake_slack: FakeSlack):
-    return make_settings(tmp_path, ANTBUDDY_API_URL=simulator.url, ANTBUDDY_WS_URL=simulator.url,
-                         SLACK_API_URL=fake_slack.url, RINGBOT_CHANNEL_POSTS_PER_SECOND="50")
+    return make_settings(
+        tmp_path,
+        ANTBUDDY_API_URL=simulator.url,
+        ANTBUDDY_WS_URL=simulator.url,
+        SLACK_API_URL=fake_slack.url,
+        RINGBOT_CHANNEL_POSTS_PER_SECOND="50",
+    )
 
 
 async def test_history_only_missed_calls_are_posted_once_each(settings, simulator, fake_slack: FakeSlack) -> None:

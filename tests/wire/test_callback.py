@@ -1,6 +1,7 @@
 """Call back, Mark handled and `/ring call` through signed block_actions / slash commands, against the
 AntBuddy simulator and the fake Slack: the clicking user's own device rings, the number comes from the
 alert row, and every refusal is one clear ephemeral line."""
+
 from __future__ import annotations
 
 import asyncio
@@ -8,12 +9,11 @@ from typing import Any
 
 import pytest
 
+from bot.slack.ids import ACTION_CALLBACK, ACTION_HANDLED, ACTION_OPEN_LINK, ACTION_UNHANDLE
 from handlers.callback import dialer_for
-from handlers.deps import ACTION_CALLBACK, ACTION_HANDLED, ACTION_OPEN_LINK, ACTION_UNHANDLE
-from tests.wire.link_support import (  # shared helpers and the `ring` fixture (bot_http + handlers ready)
+from tests.wire.link_support import (
     eventually,
     link_via_modal,
-    ring,  # noqa: F401
     set_device,
     sim_clicks,
     texts,
@@ -26,10 +26,17 @@ BINH_SIP, BINH_PW = "sip_binh_202", "binh-pw-202"
 
 
 def make_alert(ring: Any, number: str = "0987654321", call_id: str = "call-1", **extra: Any) -> int:
-    return ring.deps.store.create_alert({
-        "call_id": call_id, "customer_number": number, "customer_key": number, "outcome": "missed",
-        "channel": "C0ALERTS", "ts": "1700000000.000100", **extra,
-    })
+    return ring.deps.store.create_alert(
+        {
+            "call_id": call_id,
+            "customer_number": number,
+            "customer_key": number,
+            "outcome": "missed",
+            "channel": "C0ALERTS",
+            "ts": "1700000000.000100",
+            **extra,
+        }
+    )
 
 
 @pytest.fixture
@@ -48,14 +55,18 @@ async def test_call_back_rings_the_clickers_device_then_the_alerts_number(an) ->
     text = await wait_reply(ring, 1)
     assert text == f"Calling you on `{AN_SIP}` now — pick up, then AntBuddy dials 0987 654 321."
     [click] = await sim_clicks(ring)
-    assert (click["number"], click["sip_user"], click["ok"], click["password_ok"]) == (
-        "0987654321", AN_SIP, True, True)
+    assert (click["number"], click["sip_user"], click["ok"], click["password_ok"]) == ("0987654321", AN_SIP, True, True)
     alert = ring.deps.store.get_alert(alert_id)
     assert (alert["status"], alert["claimed_by"]) == ("calling_back", AN)
     assert ring.deps.store.pending_outbox(kind="update")  # the outbox edits the alert message
     [audit] = ring.deps.store.audit(action="click_to_call")
     assert (audit["slack_user"], audit["sip_user"], audit["number"], audit["alert_id"], audit["result"]) == (
-        AN, AN_SIP, "0987654321", alert_id, "ok")
+        AN,
+        AN_SIP,
+        "0987654321",
+        alert_id,
+        "ok",
+    )
 
 
 async def test_offline_device_gets_the_not_registered_message_and_no_claim(an) -> None:
@@ -64,8 +75,10 @@ async def test_offline_device_gets_the_not_registered_message_and_no_claim(an) -
     alert_id = make_alert(ring)
     await ring.action(ACTION_CALLBACK, str(alert_id), user=AN)
     text = await wait_reply(ring, 1)
-    assert text == (f"Your phone `{AN_SIP}` is not registered with AntBuddy, so it can't ring. Open your "
-                    "softphone/desk phone and check it's signed in, then try again.")
+    assert text == (
+        f"Your phone `{AN_SIP}` is not registered with AntBuddy, so it can't ring. Open your "
+        "softphone/desk phone and check it's signed in, then try again."
+    )
     assert ring.deps.store.get_alert(alert_id)["status"] == "open"
     assert ring.deps.store.audit(action="click_to_call")[0]["result"] == "offline"
 

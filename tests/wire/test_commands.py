@@ -1,5 +1,6 @@
 """`/ring` through real signed HTTP into the bot, answers read from the fake Slack's response_url log, AntBuddy
 played by the simulator (faults injected through its control API)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -9,15 +10,14 @@ from typing import Any
 
 import pytest
 
-from bot.fakeslack import slash_command_body
-from bot.simulator.directory import QUEUES
-from handlers.deps import ACTION_HISTORY, ACTION_MORE, ACTION_PLAY_RECORDING
+from bot.devtools.fakeslack import slash_command_body
+from bot.devtools.simulator.directory import QUEUES
+from bot.slack.ids import ACTION_HISTORY, ACTION_MORE, ACTION_PLAY_RECORDING
 from tests.wire.link_support import eventually
 
 DEADLINE = 5.0
 ACK_BUDGET = 1.0  # generous for CI; bench/ack.py measures the real figure (target < 100 ms)
 CSKH = QUEUES[0].queue_id
-
 
 
 def body_text(body: dict[str, Any]) -> str:
@@ -49,9 +49,18 @@ async def click(ring: Any, action_id: str, value: str, *, user: str = "U0AGENT")
 
 
 def add_call(store: Any, call_id: str, *, minutes_ago: float = 1, **kw: Any) -> None:
-    row = {"call_id": call_id, "direction": "inbound", "outcome": "missed", "customer_number": "0987654321",
-           "customer_key": "+84987654321", "dialled": "02873019555", "queue_id": None,
-           "started_at": time.time() - 60 * minutes_ago, "ring_seconds": 20, "talk_seconds": 0}
+    row = {
+        "call_id": call_id,
+        "direction": "inbound",
+        "outcome": "missed",
+        "customer_number": "0987654321",
+        "customer_key": "+84987654321",
+        "dialled": "02873019555",
+        "queue_id": None,
+        "started_at": time.time() - 60 * minutes_ago,
+        "ring_seconds": 20,
+        "talk_seconds": 0,
+    }
     row.update(kw)
     assert store.insert_call(row)
 
@@ -76,13 +85,16 @@ async def test_unknown_subcommand_gets_a_one_line_hint(bot_http):
     assert body["text"] == "I don't know `/ring frobnicate`. Try `/ring help` for the list."
 
 
-@pytest.mark.parametrize("text,expected", [
-    ("history banana", "Usage: `/ring history"),
-    ("history 90d", "out of range"),
-    ("history @an", "@ menu"),
-    ("agents now", "Usage: `/ring agents"),
-    ("route CSKH", "Usage: `/ring route"),
-])
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("history banana", "Usage: `/ring history"),
+        ("history 90d", "out of range"),
+        ("history @an", "@ menu"),
+        ("agents now", "Usage: `/ring agents"),
+        ("route CSKH", "Usage: `/ring route"),
+    ],
+)
 async def test_bad_arguments_get_the_usage_line_never_a_traceback(bot_http, text, expected):
     body = await ask(bot_http, text)
     assert body["response_type"] == "ephemeral"
@@ -152,8 +164,15 @@ async def test_antbuddy_taking_10_s_gives_the_slow_line_and_the_ack_stays_fast(b
 # -- history, recordings, More ------------------------------------------------------------------------
 async def test_history_of_one_caller_in_any_spelling_newest_first_with_recording_button(bot_http):
     store = bot_http.deps.store
-    add_call(store, "h-old", minutes_ago=30, outcome="answered", answered_by="user_an101", talk_seconds=134,
-             recording="rec-h-old.mp3")
+    add_call(
+        store,
+        "h-old",
+        minutes_ago=30,
+        outcome="answered",
+        answered_by="user_an101",
+        talk_seconds=134,
+        recording="rec-h-old.mp3",
+    )
     add_call(store, "h-new", minutes_ago=5)
     add_call(store, "other", minutes_ago=3, customer_number="0912345678", customer_key="+84912345678")
     for spelling in ("0987 654 321", "+84987654321"):
@@ -201,8 +220,15 @@ async def test_history_of_a_person_uses_their_linked_sip_user(bot_http):
     store = bot_http.deps.store
     store.save_link("UAN", "user_an101", "encrypted-not-a-password")
     add_call(store, "an-1", outcome="answered", answered_by="user_an101", talk_seconds=30)
-    add_call(store, "binh-1", outcome="answered", answered_by="user_binh102", talk_seconds=30,
-             customer_number="0912345678", customer_key="+84912345678")
+    add_call(
+        store,
+        "binh-1",
+        outcome="answered",
+        answered_by="user_binh102",
+        talk_seconds=30,
+        customer_number="0912345678",
+        customer_key="+84912345678",
+    )
     text = body_text(await ask(bot_http, "history <@UAN|an> today"))
     assert "0987 654 321" in text and "0912 345 678" not in text
     unlinked = await ask(bot_http, "history <@UNOBODY>")
@@ -212,8 +238,15 @@ async def test_history_of_a_person_uses_their_linked_sip_user(bot_http):
 async def test_history_button_on_an_alert_shows_that_callers_calls(bot_http):
     store = bot_http.deps.store
     add_call(store, "al-1")
-    alert_id = store.create_alert({"call_id": "al-1", "customer_number": "0987654321",
-                                   "customer_key": "+84987654321", "outcome": "missed", "channel": "C0ALERTS"})
+    alert_id = store.create_alert(
+        {
+            "call_id": "al-1",
+            "customer_number": "0987654321",
+            "customer_key": "+84987654321",
+            "outcome": "missed",
+            "channel": "C0ALERTS",
+        }
+    )
     body = await click(bot_http, ACTION_HISTORY, str(alert_id))
     assert body["replace_original"] is False and "0987 654 321" in body_text(body)
     assert "no longer exists" in (await click(bot_http, ACTION_HISTORY, "999999"))["text"]
@@ -224,10 +257,25 @@ async def test_missed_lists_open_alerts_oldest_first_with_links(bot_http):
     store = bot_http.deps.store
     add_call(store, "m-1", queue_id=CSKH, outcome="abandoned")
     add_call(store, "m-2", customer_number="0912345678", customer_key="+84912345678")
-    a1 = store.create_alert({"call_id": "m-1", "customer_number": "0987654321", "customer_key": "+84987654321",
-                             "outcome": "abandoned", "channel": "C0ALERTS", "ts": "1700000000.000100"})
-    store.create_alert({"call_id": "m-2", "customer_number": "0912345678", "customer_key": "+84912345678",
-                        "outcome": "missed", "channel": "C0ALERTS"})
+    a1 = store.create_alert(
+        {
+            "call_id": "m-1",
+            "customer_number": "0987654321",
+            "customer_key": "+84987654321",
+            "outcome": "abandoned",
+            "channel": "C0ALERTS",
+            "ts": "1700000000.000100",
+        }
+    )
+    store.create_alert(
+        {
+            "call_id": "m-2",
+            "customer_number": "0912345678",
+            "customer_key": "+84912345678",
+            "outcome": "missed",
+            "channel": "C0ALERTS",
+        }
+    )
     store.update_alert(a1, created_at=time.time() - 600)
     await ask(bot_http, "queues")  # the queue names are now known
     text = body_text(await ask(bot_http, "missed"))

@@ -1,20 +1,26 @@
 """`ringbot doctor` against the AntBuddy simulator and the fake Slack over real HTTP / Socket.IO: all green when
 everything is right, and a failing line that says what to fix when one thing is wrong."""
+
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from bot.doctor import run_doctor
-from bot.fakeslack import FakeSlack
+from bot.devtools.fakeslack import FakeSlack
+from bot.ops.doctor import run_doctor
 from tests.conftest import make_settings
 
 SECRET_KEY = "kP0gG2v4QZ6q2y7b8y1u0hS3X5c4W6e8r0t2y4u6i8o="
 
 
 async def doctor(tmp_path: Path, sim: Any, slack: FakeSlack, **overrides: str) -> tuple[int, list[str]]:
-    env = {"ANTBUDDY_API_URL": sim.url, "ANTBUDDY_WS_URL": sim.url, "SLACK_API_URL": slack.url,
-           "RINGBOT_SECRET_KEY": SECRET_KEY, **overrides}
+    env = {
+        "ANTBUDDY_API_URL": sim.url,
+        "ANTBUDDY_WS_URL": sim.url,
+        "SLACK_API_URL": slack.url,
+        "RINGBOT_SECRET_KEY": SECRET_KEY,
+        **overrides,
+    }
     lines: list[str] = []
     code = await run_doctor(make_settings(tmp_path, **env), out=lines.append)
     return code, lines
@@ -35,8 +41,19 @@ async def test_good_settings_pass_every_check_and_exit_0(tmp_path: Path, simulat
     assert code == 0, "\n".join(lines)
     checks = lines[:-1]
     assert all(line.startswith("[ok  ] ") for line in checks), "\n".join(lines)
-    for name in ("configuration", "AntBuddy token", "AntBuddy history", "AntBuddy dashboard", "event stream",
-                 "event subscription", "Slack auth.test", "Slack scopes", "Slack mode", "database", "secret key"):
+    for name in (
+        "configuration",
+        "AntBuddy token",
+        "AntBuddy history",
+        "AntBuddy dashboard",
+        "event stream",
+        "event subscription",
+        "Slack auth.test",
+        "Slack scopes",
+        "Slack mode",
+        "database",
+        "secret key",
+    ):
         line_for(lines, name)
     assert "socketio handshake ok" in line_for(lines, "event stream")
     assert lines[-1].startswith(f"{len(checks)} ok, 0 failed")
@@ -122,8 +139,13 @@ async def test_an_unreachable_antbuddy_fails_fast_with_the_url(tmp_path: Path, f
 
     dead = f"http://127.0.0.1:{free_port()}"
     lines: list[str] = []
-    settings = make_settings(tmp_path, ANTBUDDY_API_URL=dead, ANTBUDDY_WS_URL=dead, SLACK_API_URL=fake_slack.url,
-                             RINGBOT_SECRET_KEY=SECRET_KEY)
+    settings = make_settings(
+        tmp_path,
+        ANTBUDDY_API_URL=dead,
+        ANTBUDDY_WS_URL=dead,
+        SLACK_API_URL=fake_slack.url,
+        RINGBOT_SECRET_KEY=SECRET_KEY,
+    )
     code = await run_doctor(settings, out=lines.append)
     assert code == 1
     token = line_for(lines, "AntBuddy token")

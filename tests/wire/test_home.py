@@ -1,5 +1,6 @@
 """App Home and the Directory cache, over real HTTP: `app_home_opened` (a signed event) -> views.publish on the
 fake Slack; the Directory's cache, single flight and deadline against the simulator."""
+
 from __future__ import annotations
 
 import asyncio
@@ -8,8 +9,8 @@ import time
 import pytest
 
 from bot.antbuddy import AntBuddyClient
-from bot.directory import Directory
-from bot.fakeslack import event_body
+from bot.antbuddy.directory import Directory
+from bot.devtools.fakeslack import event_body
 from tests.conftest import APP_SECRET
 
 DEADLINE = 5.0
@@ -27,8 +28,17 @@ def view_text(view: dict) -> str:
 
 async def open_home(ring, user: str) -> dict:
     before = len(ring.slack.calls_to("views.publish"))
-    resp = await ring.post(event_body({"type": "app_home_opened", "user": user, "channel": "D0HOME",
-                                       "tab": "home", "event_ts": f"{time.time():.6f}"}))
+    resp = await ring.post(
+        event_body(
+            {
+                "type": "app_home_opened",
+                "user": user,
+                "channel": "D0HOME",
+                "tab": "home",
+                "event_ts": f"{time.time():.6f}",
+            }
+        )
+    )
     assert resp.status_code == 200, resp.text
     assert await ring.slack.wait_for(lambda: len(ring.slack.calls_to("views.publish")) > before, DEADLINE)
     call = ring.slack.calls_to("views.publish")[before]
@@ -39,10 +49,26 @@ async def open_home(ring, user: str) -> dict:
 async def test_home_shows_device_open_missed_calls_and_live_queues(bot_http):
     store = bot_http.deps.store
     store.save_link("UAN", "user_an101", "encrypted-not-a-password")
-    store.insert_call({"call_id": "home-1", "direction": "inbound", "outcome": "missed", "customer_number": "0987654321",
-                       "customer_key": "+84987654321", "started_at": time.time() - 60})
-    store.create_alert({"call_id": "home-1", "customer_number": "0987654321", "customer_key": "+84987654321",
-                        "outcome": "missed", "channel": "C0ALERTS", "ts": "1700000000.000200"})
+    store.insert_call(
+        {
+            "call_id": "home-1",
+            "direction": "inbound",
+            "outcome": "missed",
+            "customer_number": "0987654321",
+            "customer_key": "+84987654321",
+            "started_at": time.time() - 60,
+        }
+    )
+    store.create_alert(
+        {
+            "call_id": "home-1",
+            "customer_number": "0987654321",
+            "customer_key": "+84987654321",
+            "outcome": "missed",
+            "channel": "C0ALERTS",
+            "ts": "1700000000.000200",
+        }
+    )
     view = await open_home(bot_http, "UAN")
     text = view_text(view)
     assert view["type"] == "home" and len(view["blocks"]) <= 100
@@ -61,8 +87,17 @@ async def test_home_for_an_unlinked_user_with_antbuddy_down_says_both(bot_http):
 
 
 async def test_messages_tab_publishes_nothing(bot_http):
-    resp = await bot_http.post(event_body({"type": "app_home_opened", "user": "UAN", "channel": "D0HOME",
-                                           "tab": "messages", "event_ts": f"{time.time():.6f}"}))
+    resp = await bot_http.post(
+        event_body(
+            {
+                "type": "app_home_opened",
+                "user": "UAN",
+                "channel": "D0HOME",
+                "tab": "messages",
+                "event_ts": f"{time.time():.6f}",
+            }
+        )
+    )
     assert resp.status_code == 200
     await asyncio.sleep(0.3)  # the window in which a wrong publish would have happened
     assert bot_http.slack.calls_to("views.publish") == []
@@ -71,8 +106,15 @@ async def test_messages_tab_publishes_nothing(bot_http):
 # -- Directory against the simulator ---------------------------------------------------------------------
 @pytest.fixture
 async def antbuddy(simulator):
-    client = AntBuddyClient(base_url=simulator.url, app_id="test-app", app_secret=APP_SECRET,
-                            domain="demo.antbuddy.local", email="admin@demo.vn", retries=0, timeout=15)
+    client = AntBuddyClient(
+        base_url=simulator.url,
+        app_id="test-app",
+        app_secret=APP_SECRET,
+        domain="demo.antbuddy.local",
+        email="admin@demo.vn",
+        retries=0,
+        timeout=15,
+    )
     try:
         yield client
     finally:

@@ -1,21 +1,23 @@
 """Linking a SIP device through real signed Slack requests: `/ring link` opens the modal, its submission
 stores an encrypted password, `/ring me|unlink`, admins for other people, and no key means no linking."""
+
 from __future__ import annotations
 
 import pytest
 
-from bot.vault import Vault
-from handlers.deps import ACTION_OPEN_LINK, VIEW_LINK
-from handlers.render.link import BLOCK_PASSWORD, BLOCK_SIP_USER, LinkForm
+from bot.callback.vault import Vault
+from bot.slack.ids import ACTION_OPEN_LINK, VIEW_LINK
+from bot.slack.render.link import BLOCK_PASSWORD, BLOCK_SIP_USER, LinkForm
 from tests.wire.link_support import (
     ACTION_TRIGGER,
     DEADLINE,
     SLASH_TRIGGER,
     link_values,
     link_via_modal,
-    ring,  # noqa: F401 - the fixture
     wait_reply,
 )
+
+
 async def test_ring_link_opens_the_modal_with_the_commands_trigger_id(ring) -> None:
     resp = await ring.command("link")
     assert resp.status_code == 200
@@ -45,8 +47,13 @@ async def test_submitting_the_modal_stores_an_encrypted_password_and_confirms_by
 
 @pytest.mark.parametrize(
     ("sip_user", "password", "bad_block"),
-    [("", "pw", BLOCK_SIP_USER), ("an 101", "pw", BLOCK_SIP_USER), ("x" * 65, "pw", BLOCK_SIP_USER),
-     ("an101", "", BLOCK_PASSWORD), ("an101", "p" * 129, BLOCK_PASSWORD)],
+    [
+        ("", "pw", BLOCK_SIP_USER),
+        ("an 101", "pw", BLOCK_SIP_USER),
+        ("x" * 65, "pw", BLOCK_SIP_USER),
+        ("an101", "", BLOCK_PASSWORD),
+        ("an101", "p" * 129, BLOCK_PASSWORD),
+    ],
 )
 async def test_bad_fields_come_back_as_modal_errors_and_nothing_is_stored(ring, sip_user, password, bad_block) -> None:
     resp = await ring.view(VIEW_LINK, link_values(sip_user, password), private_metadata=LinkForm("U0AGENT").dump())
@@ -104,8 +111,9 @@ async def test_an_admin_links_someone_else_and_both_are_told(ring) -> None:
 
 
 async def test_a_forged_submission_for_someone_else_by_a_non_admin_is_refused(ring) -> None:
-    resp = await ring.view(VIEW_LINK, link_values("evil", "pw"), user="U0AGENT",
-                           private_metadata=LinkForm("UBINH").dump())
+    resp = await ring.view(
+        VIEW_LINK, link_values("evil", "pw"), user="U0AGENT", private_metadata=LinkForm("UBINH").dump()
+    )
     assert resp.json()["response_action"] == "errors"
     assert ring.deps.store.get_link("UBINH") is None
 

@@ -1,31 +1,41 @@
 """The outbox against the fake Slack over real HTTP (slack_sdk AsyncWebClient): pacing, 429, 5xx, crash recovery,
 coalescing, burst folding, dead letters."""
+
 from __future__ import annotations
 
 import asyncio
 import logging
 import os
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.alerting import AlertService
-from bot.fakeslack import FakeSlack
-from bot.outbox import Outbox
-from bot.tracker import CallDecision, Outcome
+from bot.alerts.outbox.worker import Outbox
+from bot.alerts.service import AlertService
+from bot.calls.tracker import CallDecision, Outcome
+from bot.devtools.fakeslack import FakeSlack
 from storage import Store
 
 os.environ.setdefault("SKIP_SLACK_SDK_WARNING", "1")
-T0 = datetime.now(timezone.utc) - timedelta(minutes=5)
+T0 = datetime.now(UTC) - timedelta(minutes=5)
 
 
 def decision(n: int, *, number: str | None = None, at: datetime | None = None, **kw) -> CallDecision:
-    base = dict(call_id=f"call-{n}", outcome=Outcome.MISSED, customer_number=number or f"09876{n:05d}",
-                dialled="02873019555", queue_id=None, started_at=at or T0 + timedelta(seconds=n),
-                ended_at=(at or T0) + timedelta(seconds=n + 20), ring_seconds=20, talk_seconds=0,
-                hangup_cause="ORIGINATOR_CANCEL", agents_rung=("an",))
+    base = dict(
+        call_id=f"call-{n}",
+        outcome=Outcome.MISSED,
+        customer_number=number or f"09876{n:05d}",
+        dialled="02873019555",
+        queue_id=None,
+        started_at=at or T0 + timedelta(seconds=n),
+        ended_at=(at or T0) + timedelta(seconds=n + 20),
+        ring_seconds=20,
+        talk_seconds=0,
+        hangup_cause="ORIGINATOR_CANCEL",
+        agents_rung=("an",),
+    )
     base.update(kw)
     return CallDecision(**base)
 
@@ -81,8 +91,12 @@ async def rig(tmp_path, fake, request):
 
 
 def post_for(fake: FakeSlack, alert_id: int):
-    return [c for c in fake.posts() if (c.body.get("metadata") or {}).get("event_payload", {}).get("alert_id") == alert_id
-            and c.body.get("text", "").startswith("Missed")]
+    return [
+        c
+        for c in fake.posts()
+        if (c.body.get("metadata") or {}).get("event_payload", {}).get("alert_id") == alert_id
+        and c.body.get("text", "").startswith("Missed")
+    ]
 
 
 async def test_alert_is_posted_once_with_blocks_metadata_and_its_ts_stored(rig, fake):
@@ -92,8 +106,10 @@ async def test_alert_is_posted_once_with_blocks_metadata_and_its_ts_stored(rig, 
     alert = rig.store.alert_for_call("call-1")
     call = fake.posts()[0]
     assert call.body["channel"] == "C0CALLS" and call.body["text"].startswith("Missed call from 0987 600 001")
-    assert call.body["metadata"] == {"event_type": "ringbot_alert",
-                                     "event_payload": {"alert_id": alert["id"], "outbox_id": 1, "kind": "post"}}
+    assert call.body["metadata"] == {
+        "event_type": "ringbot_alert",
+        "event_payload": {"alert_id": alert["id"], "outbox_id": 1, "kind": "post"},
+    }
     assert any(b["type"] == "actions" for b in call.body["blocks"])
     assert await fake.wait_for(lambda: rig.store.get_alert(alert["id"])["ts"] is not None)
     assert rig.store.get_outbox(1)["status"] == "sent"
@@ -147,8 +163,9 @@ async def test_crash_after_slack_accepted_is_recovered_from_metadata_without_a_r
     row = rig.store.get_outbox(1)
     rig.store.mark_outbox(1, "inflight")
     # the previous process got this far: Slack accepted the post, then the process died before `sent`.
-    resp = await rig.client.chat_postMessage(channel="C0CALLS", text="Missed call (before the crash)",
-                                             metadata=rig.outbox._metadata(row))
+    resp = await rig.client.chat_postMessage(
+        channel="C0CALLS", text="Missed call (before the crash)", metadata=rig.outbox._metadata(row)
+    )
     assert rig.store.get_outbox(1)["status"] == "inflight"
     fresh = rig.make_outbox()
     await fresh.recover()
@@ -176,7 +193,7 @@ async def test_unreadable_history_on_recovery_reposts_and_warns(rig, fake, caplo
     rig.alerts.handle_decision(decision(1))
     rig.store.mark_outbox(1, "inflight")
     fake.fail("conversations.history", status=200, error="missing_scope")
-    with caplog.at_level(logging.WARNING, logger="bot.outbox"):
+    with caplog.at_level(logging.WARNING, logger="bot.alerts.outbox.worker"):
         await rig.outbox.recover()
     assert "cannot verify" in caplog.text and "missing_scope" in caplog.text
     rig.start()
@@ -229,7 +246,7 @@ async def test_a_burst_folds_into_one_summary_with_the_alerts_in_its_thread(rig,
 
 async def test_channel_not_found_is_a_dead_letter_with_the_fix_logged(rig, fake, caplog):
     fake.fail("chat.postMessage", status=200, error="channel_not_found")
-    with caplog.at_level(logging.ERROR, logger="bot.outbox"):
+    with caplog.at_level(logging.ERROR, logger="bot.alerts.outbox.worker"):
         rig.start()
         rig.alerts.handle_decision(decision(1))
         assert await fake.wait_for(lambda: rig.store.get_outbox(1)["status"] == "dead")
@@ -279,8 +296,9 @@ async def test_the_outbox_owns_retries_even_when_given_a_client_with_sdk_retry_h
     from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 
     rig = Rig(tmp_path, fake)
-    rig.client = AsyncWebClient(token="xoxb-test", base_url=fake.url,
-                                retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=2)])
+    rig.client = AsyncWebClient(
+        token="xoxb-test", base_url=fake.url, retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=2)]
+    )
     rig.make_outbox()
     try:
         assert rig.outbox.client.retry_handlers == []

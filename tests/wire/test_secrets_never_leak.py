@@ -1,5 +1,6 @@
 """The plaintext SIP password (and the vault key) never appear in logs, in the SQLite files, in anything
 sent to Slack, or in what the simulator kept — after linking, relinking, calling back, failing and `/ring me`."""
+
 from __future__ import annotations
 
 import json
@@ -7,14 +8,14 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from bot.vault import Vault
+from bot.callback.vault import Vault
+from bot.slack.ids import ACTION_CALLBACK, ACTION_OPEN_LINK, VIEW_LINK
+from bot.slack.render.link import LinkForm
 from handlers.callback import dialer_for
-from handlers.deps import ACTION_CALLBACK, ACTION_OPEN_LINK, VIEW_LINK
-from handlers.render.link import LinkForm
-from tests.wire.link_support import (  # shared helpers and the `ring` fixture
+from tests.wire.link_support import (
     link_values,
     link_via_modal,
-    ring,  # noqa: F401
+    # noqa: F401
     set_device,
     sim_clicks,
     wait_reply,
@@ -56,9 +57,15 @@ async def test_the_sip_password_never_leaks_anywhere(ring, caplog) -> None:
         await wait_reply(ring, before + 1)
 
     # call back: ok, duplicate, from another user's device, offline; /ring call; /ring me; a changed key
-    alert_id = ring.deps.store.create_alert({"call_id": "c-leak", "customer_number": "0987654321",
-                                             "customer_key": "+84987654321", "outcome": "missed",
-                                             "channel": "C0ALERTS"})
+    alert_id = ring.deps.store.create_alert(
+        {
+            "call_id": "c-leak",
+            "customer_number": "0987654321",
+            "customer_key": "+84987654321",
+            "outcome": "missed",
+            "channel": "C0ALERTS",
+        }
+    )
     await answered(ring.action(ACTION_CALLBACK, str(alert_id)))
     await answered(ring.action(ACTION_CALLBACK, str(alert_id)))
     await answered(ring.action(ACTION_CALLBACK, str(alert_id), user="UOTHER"))

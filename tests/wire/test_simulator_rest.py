@@ -1,4 +1,5 @@
 """The simulator's REST API over real HTTP: AntBuddy's hashes, limits and shapes, and the /_sim/ controls."""
+
 from __future__ import annotations
 
 import asyncio
@@ -6,14 +7,15 @@ import contextlib
 import hashlib
 import json
 import time
-from datetime import datetime, timezone
-from typing import Any, AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import quote
 
 import httpx
 import pytest
 
-from bot.simulator.server import Simulator, SimulatorError
+from bot.devtools.simulator.server import Simulator, SimulatorError
 
 APP_ID, SECRET, DOMAIN, EMAIL = "rest-app", "rest-secret", "demo.antbuddy.local", "admin@demo.vn"
 DAY = 86400
@@ -114,14 +116,14 @@ ISO = "%Y-%m-%dT%H:%M:%S.000Z"
 
 def fmt(unix: int, style: str, end: bool = False) -> str:
     if style == "iso":
-        return datetime.fromtimestamp(unix, timezone.utc).strftime(ISO)
+        return datetime.fromtimestamp(unix, UTC).strftime(ISO)
     if style == "unix":
         return str(unix)
     if style == "unix_ms":
         return str(unix * 1000)
     if style == "gregorian":
         return str(unix + 62167219200)
-    return datetime.fromtimestamp(unix, timezone.utc).strftime("%Y-%m-%d")
+    return datetime.fromtimestamp(unix, UTC).strftime("%Y-%m-%d")
 
 
 @pytest.mark.parametrize("style", ["iso", "unix", "unix_ms", "gregorian", "date"])
@@ -215,8 +217,9 @@ async def test_play_recording_signs_a_url_for_a_known_recording(api) -> None:
     r = await http.post("/_sim/calls", json={"scenario": "answered", "stream": False, "wait": True})
     media = r.json()["record"]["recording"]
     assert media in sim.recordings and "@" in media
-    r = await http.get("/oapi/v1/call/play_recording",
-                       params={"appId": APP_ID, "media": media, "hash": sha(APP_ID, media, SECRET)})
+    r = await http.get(
+        "/oapi/v1/call/play_recording", params={"appId": APP_ID, "media": media, "hash": sha(APP_ID, media, SECRET)}
+    )
     assert r.status_code == 200
     url = r.json()["media"]
     assert url.startswith("https://abs1.antbuddy.com/nkrecord/" + quote(media, safe="") + "?AWSAccessKeyId=")
@@ -227,8 +230,9 @@ async def test_play_recording_signs_a_url_for_a_known_recording(api) -> None:
 async def test_play_recording_404_for_unknown_media_and_401_for_a_bad_hash(api) -> None:
     _, http = api
     media = "call_recording_nope.mp3"
-    r = await http.get("/oapi/v1/call/play_recording",
-                       params={"appId": APP_ID, "media": media, "hash": sha(APP_ID, media, SECRET)})
+    r = await http.get(
+        "/oapi/v1/call/play_recording", params={"appId": APP_ID, "media": media, "hash": sha(APP_ID, media, SECRET)}
+    )
     assert r.status_code == 404
     r = await http.get("/oapi/v1/call/play_recording", params={"appId": APP_ID, "media": media, "hash": "x"})
     assert r.status_code == 401
@@ -258,8 +262,10 @@ async def test_agents_and_queues_are_vietnamese_and_consistent(api) -> None:
 async def test_dashboard_counts_agents_and_todays_queue_calls(api) -> None:
     _, http = api
     for scenario, wait in (("queue_answered", 10), ("queue_abandoned", 30)):
-        r = await http.post("/_sim/calls", json={"scenario": scenario, "wait_seconds": wait, "talk_seconds": 100,
-                                                 "speed": 0, "wait": True})
+        r = await http.post(
+            "/_sim/calls",
+            json={"scenario": scenario, "wait_seconds": wait, "talk_seconds": 100, "speed": 0, "wait": True},
+        )
         assert r.status_code == 200
     await add_calls(http, [int(time.time()) - 3 * DAY], "queue_abandoned")  # not today
     body = (await http.get("/oapi/v1/call/dashboard", params=account_params())).json()
@@ -293,8 +299,9 @@ async def test_dashboard_lists_a_caller_waiting_in_a_queue_right_now(api) -> Non
 
 # ---- click-to-call ----------------------------------------------------------------------------------------------
 async def click(http: httpx.AsyncClient, number: str, user: str, password: str, headers: dict = HEADERS) -> int:
-    r = await http.post(f"/oapi/v1/call/click-to-call/{number}", headers=headers,
-                        json={"sipUser": user, "sipPassword": password})
+    r = await http.post(
+        f"/oapi/v1/call/click-to-call/{number}", headers=headers, json={"sipUser": user, "sipPassword": password}
+    )
     return r.status_code
 
 
@@ -306,8 +313,16 @@ async def test_click_to_call_200_for_a_registered_device_and_the_call_is_played(
 async def _click_and_check(sim: Simulator, http: httpx.AsyncClient) -> None:
     assert await click(http, "0909123456", "user_an101", "pw-101") == 200
     state = (await http.get("/_sim/state")).json()
-    assert state["clicks"] == [{"number": "0909123456", "sip_user": "user_an101", "ok": True, "password_ok": True,
-                                "online": True, "at": pytest.approx(time.time(), abs=10)}]
+    assert state["clicks"] == [
+        {
+            "number": "0909123456",
+            "sip_user": "user_an101",
+            "ok": True,
+            "password_ok": True,
+            "online": True,
+            "at": pytest.approx(time.time(), abs=10),
+        }
+    ]
     await wait_until(lambda: len(sim.history) == 1, what="click-to-call recorded")
     rec = sim.history[0]
     assert rec["direction"] == "from_ab" and rec["callee"]["number"] == "0909123456"
@@ -325,7 +340,10 @@ async def test_click_to_call_400_when_offline_unknown_or_wrong_password_and_no_p
     assert await click(http, "0909123456", "user_an101", "pw-101", headers={}) == 401
     state = (await http.get("/_sim/state")).json()
     assert [(c["sip_user"], c["ok"], c["password_ok"]) for c in state["clicks"]] == [
-        ("user_binh102", False, True), ("user_an101", False, False), ("ghost", False, False)]
+        ("user_binh102", False, True),
+        ("user_an101", False, False),
+        ("ghost", False, False),
+    ]
     assert "pw-10" not in json.dumps(state) and "wrong" not in json.dumps(state)
     await asyncio.sleep(0)  # nothing was scheduled
     assert sim.history == []
@@ -388,9 +406,9 @@ def test_unknown_options_and_missing_protocols_raise_clear_errors(monkeypatch: p
         Simulator(payload_style="camel")
     with pytest.raises(SimulatorError, match="unknown stream protocol"):
         Simulator(protocol="carrier-pigeon")
-    import bot.simulator.server as server
+    import bot.devtools.simulator.server as server
 
-    monkeypatch.setitem(server.STREAMS, "kazoo", ("bot.simulator.stream_not_written", "KazooStream"))
+    monkeypatch.setitem(server.STREAMS, "kazoo", ("bot.devtools.simulator.stream_not_written", "KazooStream"))
     with pytest.raises(SimulatorError, match="not available"):
         Simulator(protocol="kazoo")
 
@@ -398,4 +416,8 @@ def test_unknown_options_and_missing_protocols_raise_clear_errors(monkeypatch: p
 def test_from_env_takes_the_bots_variables_with_demo_defaults() -> None:
     sim = Simulator.from_env({"ANTBUDDY_APP_ID": "real-id", "ANTBUDDY_ACCOUNT_ID": "acct-9"})
     assert (sim.app_id, sim.account_id, sim.app_secret, sim.domain) == (
-        "real-id", "acct-9", "demo-secret", "demo.antbuddy.local")
+        "real-id",
+        "acct-9",
+        "demo-secret",
+        "demo.antbuddy.local",
+    )

@@ -1,16 +1,18 @@
 """The simulator's Socket.IO 4 stream, seen by a plain python-socketio client: subscribe rules and delivery."""
+
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import hashlib
-from typing import Any, AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import httpx
 import pytest
 import socketio
 
-from bot.simulator.server import Simulator
+from bot.devtools.simulator.server import Simulator
 
 APP_ID, SECRET, ACCOUNT = "stream-app", "stream-secret", "acct-stream"
 HEADERS = {"x-auth-app-id": APP_ID, "x-auth-app-hash": hashlib.sha256((APP_ID + SECRET).encode()).hexdigest()}
@@ -39,6 +41,7 @@ class Listener:
     def _recorder(self, name: str) -> Callable[[Any], Any]:
         async def record(data: Any = None) -> None:
             self.got.append((name, data))
+
         return record
 
     async def _on_disconnect(self, reason: Any = None) -> None:
@@ -80,8 +83,9 @@ async def token(http: httpx.AsyncClient) -> str:
     return r.json()["value"]
 
 
-async def subscribe(sim: Simulator, listener: Listener, tok: str, bindings: tuple[str, ...] = BINDINGS,
-                    account: str = ACCOUNT) -> None:
+async def subscribe(
+    sim: Simulator, listener: Listener, tok: str, bindings: tuple[str, ...] = BINDINGS, account: str = ACCOUNT
+) -> None:
     """Emit one subscribe per binding and wait until the server has handled them all."""
     handled = sim.stream.subscribes + sim.stream.refused + len(bindings)
     for binding in bindings:
@@ -104,13 +108,28 @@ async def test_subscribed_client_receives_every_leg_event_of_an_injected_call(tr
         await wait_until(lambda: len(listener.named("CHANNEL_DESTROY")) == 2, what="both DESTROYs")
     a_leg, b_leg = placed["leg_ids"]
     names = [(n, d["Call-ID"]) for n, d in listener.got]
-    assert names == [("CHANNEL_CREATE", a_leg), ("CHANNEL_CREATE", b_leg), ("CHANNEL_ANSWER", b_leg),
-                     ("CHANNEL_ANSWER", a_leg), ("CHANNEL_DESTROY", b_leg), ("CHANNEL_DESTROY", a_leg)]
+    assert names == [
+        ("CHANNEL_CREATE", a_leg),
+        ("CHANNEL_CREATE", b_leg),
+        ("CHANNEL_ANSWER", b_leg),
+        ("CHANNEL_ANSWER", a_leg),
+        ("CHANNEL_DESTROY", b_leg),
+        ("CHANNEL_DESTROY", a_leg),
+    ]
     b_create = listener.named("CHANNEL_CREATE")[1]
     assert b_create["Other-Leg-Call-ID"] == a_leg and b_create["Custom-Channel-Vars"]["Bridge-ID"] == a_leg
     a_destroy = listener.named("CHANNEL_DESTROY")[1]
-    assert {"Call-Direction", "Caller-ID-Number", "Request", "Hangup-Cause", "Duration-Seconds", "Billing-Seconds",
-            "Ringing-Seconds", "Timestamp", "Custom-Channel-Vars"} <= set(a_destroy)
+    assert {
+        "Call-Direction",
+        "Caller-ID-Number",
+        "Request",
+        "Hangup-Cause",
+        "Duration-Seconds",
+        "Billing-Seconds",
+        "Ringing-Seconds",
+        "Timestamp",
+        "Custom-Channel-Vars",
+    } <= set(a_destroy)
     assert a_destroy["Custom-Channel-Vars"]["Account-ID"] == ACCOUNT
 
 
@@ -118,11 +137,20 @@ async def test_snake_style_payloads_carry_the_documents_fields() -> None:
     async with running(payload_style="snake") as (sim, http, url), listening(sim, url) as listener:
         await subscribe(sim, listener, await token(http))
         placed = await call(http, "queue_abandoned", caller="0987654321")
-        await wait_until(lambda: any(d["call_id"] == placed["call_id"] for d in listener.named("CHANNEL_DESTROY")),
-                         what="A-leg DESTROY")
+        await wait_until(
+            lambda: any(d["call_id"] == placed["call_id"] for d in listener.named("CHANNEL_DESTROY")),
+            what="A-leg DESTROY",
+        )
     a_destroy = next(d for d in listener.named("CHANNEL_DESTROY") if d["call_id"] == placed["call_id"])
-    assert {"call_id", "caller_id_number", "destination_number", "direction", "duration", "hangup_cause",
-            "Timestamp"} <= set(a_destroy)
+    assert {
+        "call_id",
+        "caller_id_number",
+        "destination_number",
+        "direction",
+        "duration",
+        "hangup_cause",
+        "Timestamp",
+    } <= set(a_destroy)
     assert a_destroy["caller_id_number"] == "0987654321" and a_destroy["direction"] == "inbound"
     assert a_destroy["custom_channel_vars"]["queue_id"]
     agent_leg = next(d for d in listener.named("CHANNEL_CREATE") if d["call_id"] != placed["call_id"])
@@ -197,8 +225,11 @@ async def test_raw_events_pass_through_as_given_even_malformed() -> None:
 
 
 async def test_drop_disconnects_every_client_without_goodbye() -> None:
-    async with (running() as (sim, http, url), listening(sim, url) as ws_client,
-                listening(sim, url, ["polling"]) as poller):
+    async with (
+        running() as (sim, http, url),
+        listening(sim, url) as ws_client,
+        listening(sim, url, ["polling"]) as poller,
+    ):
         await subscribe(sim, ws_client, await token(http))
         assert len(sim.stream.sessions) == 2
         r = await http.post("/_sim/drop")
@@ -233,8 +264,11 @@ async def test_burst_at_a_rate_spreads_calls_over_time() -> None:
 async def test_click_to_call_plays_device_and_carrier_legs_on_the_stream() -> None:
     async with running(click_speed=0.001) as (sim, http, url), listening(sim, url) as listener:
         await subscribe(sim, listener, await token(http))
-        r = await http.post("/oapi/v1/call/click-to-call/0912345678", headers=HEADERS,
-                            json={"sipUser": "user_an101", "sipPassword": "pw-101"})
+        r = await http.post(
+            "/oapi/v1/call/click-to-call/0912345678",
+            headers=HEADERS,
+            json={"sipUser": "user_an101", "sipPassword": "pw-101"},
+        )
         assert r.status_code == 200
         await wait_until(lambda: len(listener.named("CHANNEL_DESTROY")) == 2, what="click-to-call legs")
     device, carrier = listener.named("CHANNEL_CREATE")

@@ -1,4 +1,5 @@
 """The stream client over every transport, against our simulator servers, python-socketio, and the real JS servers."""
+
 from __future__ import annotations
 
 import asyncio
@@ -30,8 +31,16 @@ pytestmark = pytest.mark.timeout(20)
 @contextlib.asynccontextmanager
 async def running(server: Backend, tokens: Tokens, sink: Sink, **options: Any) -> AsyncIterator[StreamClient]:
     options.setdefault("protocol", server.protocol)
-    client = StreamClient(url=server.url, account_id=ACCOUNT, get_token=tokens, on_event=sink,
-                          backoff_initial=0.05, backoff_max=0.2, connect_timeout=3.0, **options)
+    client = StreamClient(
+        url=server.url,
+        account_id=ACCOUNT,
+        get_token=tokens,
+        on_event=sink,
+        backoff_initial=0.05,
+        backoff_max=0.2,
+        connect_timeout=3.0,
+        **options,
+    )
     task = asyncio.create_task(client.run())
     client.task = task  # type: ignore[attr-defined]
     try:
@@ -148,8 +157,10 @@ async def test_a_second_refused_token_stops_the_client_with_stream_auth_error(ki
 async def test_watchdog_reconnects_a_silent_socket() -> None:
     sink, tokens = Sink(), Tokens()
     # Heartbeats once an hour, handshake timeout 30 s: only the client's watchdog can notice.
-    async with sim_backend("socketio09", heartbeat_interval=3600) as server, \
-            running(server, tokens, sink, watchdog_seconds=0.4) as client:
+    async with (
+        sim_backend("socketio09", heartbeat_interval=3600) as server,
+        running(server, tokens, sink, watchdog_seconds=0.4) as client,
+    ):
         await subscribes_reach(server, 6, timeout=5.0)
         assert client.stats.reconnects >= 1
         assert tokens.issued[:2] == ["tok-1", "tok-2"]
@@ -157,16 +168,20 @@ async def test_watchdog_reconnects_a_silent_socket() -> None:
 
 async def test_watchdog_reconnects_a_kazoo_server_that_stops_answering_pings() -> None:
     sink, tokens = Sink(), Tokens()
-    async with sim_backend("kazoo", answer_pings=False) as server, \
-            running(server, tokens, sink, watchdog_seconds=0.4) as client:
+    async with (
+        sim_backend("kazoo", answer_pings=False) as server,
+        running(server, tokens, sink, watchdog_seconds=0.4) as client,
+    ):
         await subscribes_reach(server, 6, timeout=5.0)
         assert client.stats.reconnects >= 1
 
 
 async def test_heartbeats_keep_the_watchdog_quiet() -> None:
     sink, tokens = Sink(), Tokens()
-    async with sim_backend("socketio09", heartbeat_interval=0.1) as server, \
-            running(server, tokens, sink, watchdog_seconds=0.5) as client:
+    async with (
+        sim_backend("socketio09", heartbeat_interval=0.1) as server,
+        running(server, tokens, sink, watchdog_seconds=0.5) as client,
+    ):
         await subscribes_reach(server, 3)
         await asyncio.sleep(1.5)  # three watchdog periods of heartbeats only
         assert client.stats.reconnects == 0 and client.stats.connected
@@ -177,8 +192,10 @@ async def test_rejected_app_credentials_are_retried_and_logged_as_such(caplog: p
     sink, tokens = Sink(), Tokens(fail_with=AuthError("AntBuddy refused the app id or secret."))
     caplog.set_level(logging.WARNING, logger="bot.stream.client")
     async with sim_backend("kazoo") as server, running(server, tokens, sink) as client:
-        await wait_until(lambda: sum("cause=credentials_rejected" in r.getMessage() for r in caplog.records) >= 2,
-                         what="two logged credential failures")
+        await wait_until(
+            lambda: sum("cause=credentials_rejected" in r.getMessage() for r in caplog.records) >= 2,
+            what="two logged credential failures",
+        )
         assert "refused the app credentials" in (client.stats.last_error or "")
         tokens.fail_with = None
         assert await client.wait_connected(5.0)
@@ -186,14 +203,23 @@ async def test_rejected_app_credentials_are_retried_and_logged_as_such(caplog: p
 
 
 async def test_unreachable_server_is_retried_with_backoff_and_logged_as_network(
-        caplog: pytest.LogCaptureFixture, unused_tcp_port: int) -> None:
+    caplog: pytest.LogCaptureFixture, unused_tcp_port: int
+) -> None:
     caplog.set_level(logging.WARNING, logger="bot.stream.client")
-    client = StreamClient(url=f"http://127.0.0.1:{unused_tcp_port}", account_id=ACCOUNT, protocol="socketio09",
-                          get_token=Tokens(), on_event=Sink(), backoff_initial=0.05, backoff_max=0.1)
+    client = StreamClient(
+        url=f"http://127.0.0.1:{unused_tcp_port}",
+        account_id=ACCOUNT,
+        protocol="socketio09",
+        get_token=Tokens(),
+        on_event=Sink(),
+        backoff_initial=0.05,
+        backoff_max=0.1,
+    )
     task = asyncio.create_task(client.run())
     try:
-        await wait_until(lambda: sum("cause=network" in r.getMessage() for r in caplog.records) >= 3,
-                         what="three network failures")
+        await wait_until(
+            lambda: sum("cause=network" in r.getMessage() for r in caplog.records) >= 3, what="three network failures"
+        )
         assert not client.stats.connected
     finally:
         await client.stop()
@@ -233,8 +259,10 @@ async def test_auto_protocol_probes_and_connects(kind: str, caplog: pytest.LogCa
     async with backend(kind) as server, running(server, Tokens(), sink, protocol="auto") as client:
         await subscribes_reach(server, 3)
         assert client.stats.protocol == server.protocol
-        assert any(f"stream protocol detected protocol={server.protocol} url={server.url}" in r.getMessage()
-                   for r in caplog.records)
+        assert any(
+            f"stream protocol detected protocol={server.protocol} url={server.url}" in r.getMessage()
+            for r in caplog.records
+        )
 
 
 async def test_stop_during_a_slow_token_fetch_ends_run_promptly() -> None:
@@ -244,8 +272,9 @@ async def test_stop_during_a_slow_token_fetch_ends_run_promptly() -> None:
         started.set()
         await asyncio.sleep(30)
 
-    client = StreamClient(url="http://127.0.0.1:9", account_id=ACCOUNT, protocol="kazoo", get_token=slow_token,
-                          on_event=Sink())
+    client = StreamClient(
+        url="http://127.0.0.1:9", account_id=ACCOUNT, protocol="kazoo", get_token=slow_token, on_event=Sink()
+    )
     task = asyncio.create_task(client.run())
     await asyncio.wait_for(started.wait(), 2.0)
     await client.stop()
@@ -277,5 +306,6 @@ async def test_tokens_never_reach_the_logs(kind: str, caplog: pytest.LogCaptureF
         await server.refuse("tok-1")  # auth_failure carries the refused token as `cause`
         async with running(server, tokens, sink):
             await wait_until(lambda: len(tokens.issued) >= 3, timeout=5.0, what="a refusal and a refresh")
-    assert tokens.issued and not [r.getMessage() for r in caplog.records
-                                  if any(t in r.getMessage() for t in tokens.issued)]
+    assert tokens.issued and not [
+        r.getMessage() for r in caplog.records if any(t in r.getMessage() for t in tokens.issued)
+    ]

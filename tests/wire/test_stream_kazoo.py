@@ -1,4 +1,5 @@
 """The Kazoo 4 plain-WebSocket transport against our simulator server (kazoo-events.md §2.2)."""
+
 from __future__ import annotations
 
 import contextlib
@@ -9,7 +10,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from bot.simulator.stream_kazoo import KazooStream
+from bot.devtools.simulator.stream_kazoo import KazooStream
 from bot.stream.kazoo import KazooTransport
 from bot.stream.transport import ConnectError
 from tests.wire.stream_support import ACCOUNT, Authz, Sink, serve_app, sim_backend, wait_until
@@ -18,8 +19,9 @@ pytestmark = pytest.mark.timeout(15)
 
 
 @contextlib.asynccontextmanager
-async def connected(url: str, sink: Sink, malformed: list[str] | None = None,
-                    ping_seconds: float = 20.0) -> AsyncIterator[KazooTransport]:
+async def connected(
+    url: str, sink: Sink, malformed: list[str] | None = None, ping_seconds: float = 20.0
+) -> AsyncIterator[KazooTransport]:
     transport = KazooTransport(ping_seconds=ping_seconds)
     transport.on_event = sink
     if malformed is not None:

@@ -1,4 +1,5 @@
 """Protocol detection reads bodies: 0.9 handshake, Engine.IO 4 open packet, plain WebSocket; EIO3 is refused."""
+
 from __future__ import annotations
 
 import asyncio
@@ -40,10 +41,13 @@ def eio3_app(body: bytes) -> web.Application:
 @pytest.mark.parametrize(
     "body",
     [
-        pytest.param(b'97:0{"sid":"abc","upgrades":["websocket"],"pingInterval":25000,"pingTimeout":20000}2:40',
-                     id="socket.io-2"),
-        pytest.param(b'\x00\t\x07\xff0{"sid":"abc","upgrades":[],"pingInterval":25000,"pingTimeout":60000}',
-                     id="socket.io-1-binary"),
+        pytest.param(
+            b'97:0{"sid":"abc","upgrades":["websocket"],"pingInterval":25000,"pingTimeout":20000}2:40', id="socket.io-2"
+        ),
+        pytest.param(
+            b'\x00\t\x07\xff0{"sid":"abc","upgrades":[],"pingInterval":25000,"pingTimeout":60000}',
+            id="socket.io-1-binary",
+        ),
     ],
 )
 async def test_probe_refuses_a_socketio_1_2_server_clearly(body: bytes) -> None:
@@ -69,12 +73,21 @@ async def test_probe_of_nothing_listening_is_bounded(unused_tcp_port: int) -> No
 async def test_auto_client_logs_the_unsupported_server_and_keeps_retrying(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING, logger="bot.stream.client")
     async with serve_app(eio3_app(b'97:0{"sid":"abc"}2:40')) as url:
-        client = StreamClient(url=url, account_id=ACCOUNT, protocol="auto", get_token=Tokens(), on_event=Sink(),
-                              backoff_initial=0.05, backoff_max=0.1)
+        client = StreamClient(
+            url=url,
+            account_id=ACCOUNT,
+            protocol="auto",
+            get_token=Tokens(),
+            on_event=Sink(),
+            backoff_initial=0.05,
+            backoff_max=0.1,
+        )
         task = asyncio.create_task(client.run())
         try:
-            await wait_until(lambda: sum("cause=unsupported" in r.getMessage() for r in caplog.records) >= 2,
-                             what="two unsupported lines")
+            await wait_until(
+                lambda: sum("cause=unsupported" in r.getMessage() for r in caplog.records) >= 2,
+                what="two unsupported lines",
+            )
             assert "does not support" in (client.stats.last_error or "")
             assert not client.stats.connected
         finally:

@@ -1,4 +1,5 @@
 """The Socket.IO 3–4 transport (python-socketio 5) against python-socketio's server and the real socket.io 4."""
+
 from __future__ import annotations
 
 import contextlib
@@ -48,8 +49,10 @@ async def test_events_arrive_in_order_with_their_payload() -> None:
 
 
 async def test_engineio_pings_feed_the_watchdog_clock() -> None:
-    async with sim_backend("socketio", ping_interval=0.1, ping_timeout=1) as sim, \
-            connected(sim.url, Sink()) as transport:
+    async with (
+        sim_backend("socketio", ping_interval=0.1, ping_timeout=1) as sim,
+        connected(sim.url, Sink()) as transport,
+    ):
         first = transport.last_frame_at
         await wait_until(lambda: transport.last_frame_at > first + 0.15, what="pings after the connect")
 

@@ -1,4 +1,5 @@
 """The Socket.IO 0.9 transport against our Kazoo-3-shaped server and the real socket.io 0.9 JS server."""
+
 from __future__ import annotations
 
 import json
@@ -24,14 +25,17 @@ from tests.wire.stream_support import (
 pytestmark = pytest.mark.timeout(15)
 
 
-
 async def test_a_burst_in_one_multi_packet_frame_arrives_as_separate_events_in_order() -> None:
     sink = Sink()
     async with sim_backend("socketio09") as sim, connected09(sim.url, sink) as transport:
         await subscribe_all(transport)
         await wait_until(lambda: sim.server.subscribes == 3, what="subscribes")
-        burst = [("CHANNEL_CREATE", {"call_id": "a"}), ("CHANNEL_CREATE", {"call_id": "b"}),
-                 ("CHANNEL_ANSWER", {"call_id": "b", "name": "Nguyễn 📞"}), ("CHANNEL_DESTROY", {"call_id": "a"})]
+        burst = [
+            ("CHANNEL_CREATE", {"call_id": "a"}),
+            ("CHANNEL_CREATE", {"call_id": "b"}),
+            ("CHANNEL_ANSWER", {"call_id": "b", "name": "Nguyễn 📞"}),
+            ("CHANNEL_DESTROY", {"call_id": "a"}),
+        ]
         assert await sim.server.emit_many(burst) == 1
         await wait_until(lambda: len(sink.events) == 4, what="four events")
         assert sink.events == burst  # args sent as an object arrive as that object
@@ -52,8 +56,10 @@ async def test_heartbeats_are_answered_and_feed_the_watchdog_clock() -> None:
 
 
 async def test_a_server_silent_past_its_heartbeat_timeout_closes_the_connection() -> None:
-    async with sim_backend("socketio09", heartbeat_interval=3600, heartbeat_timeout=1) as sim, \
-            connected09(sim.url, Sink()) as transport:
+    async with (
+        sim_backend("socketio09", heartbeat_interval=3600, heartbeat_timeout=1) as sim,
+        connected09(sim.url, Sink()) as transport,
+    ):
         assert transport.handshake is not None and transport.handshake.heartbeat_timeout == 1.0
         assert await transport.closed() == "heartbeat timeout"
 

@@ -1,4 +1,5 @@
 """Socket.IO 0.9 over xhr-polling: the fallback when a socket.io-cowboy handshake offers no websocket."""
+
 from __future__ import annotations
 
 import asyncio
@@ -31,7 +32,6 @@ pytestmark = pytest.mark.timeout(15)
 POLLING = {"transports": ("xhr-polling",)}
 
 
-
 async def test_a_polling_only_handshake_connects_over_xhr_polling_and_subscribes_every_binding() -> None:
     async with sim_backend("socketio09", **POLLING) as sim, connected09(sim.url, Sink()) as transport:
         assert transport.handshake is not None and transport.handshake.transports == ("xhr-polling",)
@@ -56,8 +56,11 @@ async def test_one_event_per_poll_and_a_burst_in_one_framed_poll_arrive_in_order
         await wait_until(lambda: sim.server.subscribes == 3, what="subscribes")
         assert await sim.server.emit("CHANNEL_CREATE", {"call_id": "single"}) == 1
         await wait_until(lambda: sink.call_ids() == ["single"], what="the single event")
-        burst = [("CHANNEL_CREATE", {"call_id": "a"}), ("CHANNEL_ANSWER", {"call_id": "a", "name": "Nguyễn 📞"}),
-                 ("CHANNEL_DESTROY", {"call_id": "a"})]
+        burst = [
+            ("CHANNEL_CREATE", {"call_id": "a"}),
+            ("CHANNEL_ANSWER", {"call_id": "a", "name": "Nguyễn 📞"}),
+            ("CHANNEL_DESTROY", {"call_id": "a"}),
+        ]
         polls_before = sim.server.polls
         assert await sim.server.emit_many(burst) == 1  # queued together: one `\ufffd`-framed response
         await wait_until(lambda: len(sink.events) == 4, what="the burst")
@@ -66,16 +69,20 @@ async def test_one_event_per_poll_and_a_burst_in_one_framed_poll_arrive_in_order
 
 
 async def test_heartbeats_arrive_by_poll_are_answered_by_post_and_feed_the_watchdog() -> None:
-    async with sim_backend("socketio09", heartbeat_interval=0.05, **POLLING) as sim, \
-            connected09(sim.url, Sink()) as transport:
+    async with (
+        sim_backend("socketio09", heartbeat_interval=0.05, **POLLING) as sim,
+        connected09(sim.url, Sink()) as transport,
+    ):
         first = transport.last_frame_at
         await wait_until(lambda: sim.server.heartbeats_answered >= 3, what="three answered heartbeats")
         assert transport.last_frame_at > first
 
 
 async def test_an_idle_poll_is_answered_with_a_noop_and_the_connection_stays_up() -> None:
-    async with sim_backend("socketio09", heartbeat_interval=3600, poll_duration=0.05, **POLLING) as sim, \
-            connected09(sim.url, Sink()) as transport:
+    async with (
+        sim_backend("socketio09", heartbeat_interval=3600, poll_duration=0.05, **POLLING) as sim,
+        connected09(sim.url, Sink()) as transport,
+    ):
         await wait_until(lambda: sim.server.polls >= 4, what="several idle polls")
         assert not transport._closed.done()
 
@@ -149,8 +156,16 @@ async def test_refused_token_over_polling_arrives_as_auth_failure() -> None:
 
 @contextlib.asynccontextmanager
 async def running(url: str, tokens: Tokens, sink: Sink) -> AsyncIterator[StreamClient]:
-    client = StreamClient(url=url, account_id=ACCOUNT, protocol="socketio09", get_token=tokens, on_event=sink,
-                          backoff_initial=0.05, backoff_max=0.2, connect_timeout=3.0)
+    client = StreamClient(
+        url=url,
+        account_id=ACCOUNT,
+        protocol="socketio09",
+        get_token=tokens,
+        on_event=sink,
+        backoff_initial=0.05,
+        backoff_max=0.2,
+        connect_timeout=3.0,
+    )
     task = asyncio.create_task(client.run())
     try:
         yield client
@@ -175,7 +190,10 @@ async def test_stream_client_reconnects_over_polling_and_resubscribes_after_a_dr
 @pytest.mark.parametrize("_", [pytest.param(None, marks=needs_js, id="js-socketio0.9-polling")])
 async def test_real_socketio09_polling_server_delivers_events_over_xhr_polling(_: None) -> None:
     sink = Sink()
-    async with js_backend("sio09_server.js", "socketio09", "--transports=xhr-polling") as js, connected09(js.url, sink) as transport:
+    async with (
+        js_backend("sio09_server.js", "socketio09", "--transports=xhr-polling") as js,
+        connected09(js.url, sink) as transport,
+    ):
         assert transport.handshake is not None and transport.handshake.transports == ("xhr-polling",)
         assert transport.transport == "xhr-polling"
         await subscribe_all(transport)
@@ -190,7 +208,10 @@ async def test_real_socketio09_polling_server_delivers_events_over_xhr_polling(_
 @pytest.mark.parametrize("_", [pytest.param(None, marks=needs_js, id="js-socketio0.9-polling")])
 async def test_real_socketio09_polling_server_kick_is_followed_by_a_reconnect_and_resubscribe(_: None) -> None:
     sink, tokens = Sink(), Tokens()
-    async with js_backend("sio09_server.js", "socketio09", "--transports=xhr-polling") as js, running(js.url, tokens, sink) as client:
+    async with (
+        js_backend("sio09_server.js", "socketio09", "--transports=xhr-polling") as js,
+        running(js.url, tokens, sink) as client,
+    ):
         await wait_for_value(js.subscribes, lambda n: n == 3, what="first subscribes")
         assert await js.kick() == 1  # `0::` answers the open poll
         await wait_for_value(js.subscribes, lambda n: n == 6, what="re-subscribes after the kick")
@@ -205,7 +226,10 @@ async def test_real_socketio09_polling_server_events_still_arrive_after_a_networ
     """socket.io 0.9 keeps a polling session across a lost TCP connection: the client either polls on in the same
     session or reconnects; either way events flow again."""
     sink, tokens = Sink(), Tokens()
-    async with js_backend("sio09_server.js", "socketio09", "--transports=xhr-polling") as js, running(js.url, tokens, sink):
+    async with (
+        js_backend("sio09_server.js", "socketio09", "--transports=xhr-polling") as js,
+        running(js.url, tokens, sink),
+    ):
         await wait_for_value(js.subscribes, lambda n: n == 3, what="first subscribes")
         assert await js.drop() >= 1
         deadline = asyncio.get_running_loop().time() + 6.0

@@ -1,0 +1,327 @@
+"""Alert lifecycle: a decided call becomes a new alert, a repeat, a resolution or just a record; buttons change it.
+
+Every change and the outbox rows that carry it to Slack are written in ONE transaction, so a crash
+leaves either both or neither; the outbox worker (bot/alerts/outbox/worker.py) does the talking to Slack.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from bot.calls.numbers import number_key
+from bot.calls.tracker import CallDecision, Outcome
+from bot.slack.render.alert import render_alert, render_repeat_reply
+
+if TYPE_CHECKING:
+    from bot.antbuddy import HistoryRecord
+    from storage import Store
+
+log = logging.getLogger(__name__)
+
+ALERT_OUTCOMES = (Outcome.MISSED, Outcome.ABANDONED)
+RESOLVING_OUTCOMES = (Outcome.ANSWERED, Outcome.OUTBOUND_ANSWERED)
+OUTBOUND_OUTCOMES = (Outcome.OUTBOUND_ANSWERED, Outcome.OUTBOUND_UNANSWERED)
+DAY = 24 * 3600
+
+
+class AlertError(Exception):
+    """Base for lifecycle refusals; str() is one sentence for the person who clicked."""
+
+
+class AlertNotFound(AlertError, KeyError):
+    def __str__(self) -> str:  # KeyError would quote the message
+        return "That alert no longer exists."
+
+
+class NotAllowed(AlertError):
+    """The user may not do this to the alert (undo someone else's 'handled' without being an admin)."""
+
+
+class AlertService:
+    """Turns CallDecisions into alerts + outbox rows, and applies the button actions to alerts."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        default_channel: str,
+        clock: Callable[[], float] = time.time,
+        wake: Callable[[], None] = lambda: None,
+        tz: ZoneInfo | None = None,
+        queue_name: Callable[[str], str | None] = lambda _id: None,
+    ) -> None:
+        self.store = store
+        self.queue_name = queue_name  # routes may name a queue instead of giving its id
+        self.default_channel = default_channel
+        self.clock = clock
+        self.wake = wake
+        self.tz = tz or ZoneInfo("Asia/Ho_Chi_Minh")
+
+    # -- decisions --------------------------------------------------------------------------------
+    def handle_decision(self, decision: CallDecision) -> str:
+        """Store the call once and act on it: 'new' | 'repeat' | 'resolved' | 'recorded' | 'duplicate'."""
+        outcome = Outcome(decision.outcome)
+        key = number_key(decision.customer_number)
+        call = {
+            "call_id": decision.call_id,
+            "direction": "outbound" if outcome in OUTBOUND_OUTCOMES else "inbound",
+            "outcome": outcome.value,
+            "customer_number": decision.customer_number,
+            "customer_key": key,
+            "dialled": decision.dialled,
+            "queue_id": decision.queue_id,
+            "started_at": decision.started_at.timestamp(),
+            "ended_at": decision.ended_at.timestamp(),
+            "ring_seconds": int(decision.ring_seconds or 0),
+            "talk_seconds": int(decision.talk_seconds or 0),
+            "hangup_cause": decision.hangup_cause,
+            "agents_rung": list(decision.agents_rung),
+            "answered_by": decision.answered_by,
+            "source": decision.source,
+            "in_history": decision.source == "history",
+            "decided_at": self.clock(),
+        }
+        result = "recorded"
+        with self.store.transaction():
+            if not self.store.insert_call(call):
+                return "duplicate"
+            if outcome in ALERT_OUTCOMES:
+                result = self._raise_alert(decision, call, key)
+            elif outcome in RESOLVING_OUTCOMES and key:
+                result = self._resolve_for(decision, call, key)
+        if result != "recorded":
+            log.info(
+                "alert %s call_id=%s outcome=%s source=%s", result, decision.call_id, outcome.value, decision.source
+            )
+            self.wake()
+        return result
+
+    def _raise_alert(self, decision: CallDecision, call: dict[str, Any], key: str) -> str:
+        existing = self.store.open_alert_for(key) if key else None
+        if existing:
+            alert = self.store.update_alert(
+                existing["id"],
+                repeat_count=existing["repeat_count"] + 1,
+                last_call_id=decision.call_id,
+                last_call_at=call["started_at"],
+            )
+            assert alert is not None
+            self.store.enqueue("update", alert["channel"], alert_id=alert["id"])
+            self.store.enqueue(
+                "reply",
+                alert["channel"],
+                alert_id=alert["id"],
+                body={"text": render_repeat_reply(call, self.tz), "call_id": decision.call_id},
+            )
+            return "repeat"
+        channel = (
+            self.store.route_for(
+                queue_id=decision.queue_id,
+                did_key=number_key(decision.dialled) or None,
+                queue_name=self.queue_name(decision.queue_id) if decision.queue_id else None,
+            )
+            or self.default_channel
+        )
+        alert_id = self.store.create_alert(
+            {
+                "call_id": decision.call_id,
+                "customer_number": decision.customer_number,
+                "customer_key": key,
+                "outcome": call["outcome"],
+                "channel": channel,
+                "last_call_at": call["started_at"],
+            }
+        )
+        self.store.enqueue("post", channel, alert_id=alert_id)
+        return "new"
+
+    def _resolve_for(self, decision: CallDecision, call: dict[str, Any], key: str) -> str:
+        alert = self.store.open_alert_for(key)
+        if not alert:
+            return "recorded"
+        first = self.store.get_call(alert["call_id"])
+        first_at = (first or {}).get("started_at") or alert.get("created_at") or 0
+        if first_at >= call["started_at"]:
+            return "recorded"  # an answered call from before the miss says nothing about it
+        agent = decision.answered_by
+        detail = {
+            "direction": call["direction"],
+            "talk_seconds": call["talk_seconds"],
+            "call_id": decision.call_id,
+            "agent": agent,
+            "slack_user": self.store.slack_user_for_sip(agent) if agent else None,
+        }
+        if not detail["slack_user"] and call["direction"] == "outbound" and alert.get("claimed_by"):
+            # The person who clicked Call back is who reached the customer on an outbound call.
+            detail["slack_user"] = alert["claimed_by"]
+        self.store.update_alert(
+            alert["id"], status="resolved", resolved_at=self.clock(), resolved_by=agent, resolved_detail=detail
+        )
+        self.store.enqueue("update", alert["channel"], alert_id=alert["id"])
+        return "resolved"
+
+    # -- buttons ----------------------------------------------------------------------------------
+    def _get(self, alert_id: int) -> dict[str, Any]:
+        alert = self.store.get_alert(int(alert_id))
+        if alert is None:
+            raise AlertNotFound(alert_id)
+        return alert
+
+    def _change(self, alert: dict[str, Any], **fields: Any) -> dict[str, Any]:
+        with self.store.transaction():
+            row = self.store.update_alert(alert["id"], **fields)
+            self.store.enqueue("update", alert["channel"], alert_id=alert["id"])
+        self.wake()
+        assert row is not None
+        return row
+
+    def claim(self, alert_id: int, user_id: str) -> dict[str, Any]:
+        """Someone clicked Call back: show '@them is calling back…' (a handled/resolved alert keeps its status)."""
+        alert = self._get(alert_id)
+        fields: dict[str, Any] = {"claimed_by": user_id, "claimed_at": self.clock()}
+        if alert["status"] in ("open", "calling_back"):
+            fields["status"] = "calling_back"
+        log.info("alert claimed alert_id=%s user=%s", alert["id"], user_id)
+        return self._change(alert, **fields)
+
+    def mark_handled(self, alert_id: int, user_id: str) -> dict[str, Any]:
+        """'Handled by @them'; a resolved alert stays resolved (the facts win over the button)."""
+        alert = self._get(alert_id)
+        if alert["status"] in ("resolved", "handled"):
+            return alert
+        with self.store.transaction():
+            row = self.store.update_alert(alert["id"], status="handled", handled_by=user_id, handled_at=self.clock())
+            self.store.enqueue("update", alert["channel"], alert_id=alert["id"])
+            self.store.add_audit(
+                "handled", "ok", slack_user=user_id, number=alert.get("customer_number"), alert_id=alert["id"]
+            )
+        self.wake()
+        log.info("alert handled alert_id=%s user=%s", alert["id"], user_id)
+        assert row is not None
+        return row
+
+    def undo_handled(self, alert_id: int, user_id: str, *, is_admin: bool) -> dict[str, Any]:
+        """Reopen a handled alert; only whoever marked it, or an admin (NotAllowed otherwise)."""
+        alert = self._get(alert_id)
+        if alert["status"] != "handled":
+            return alert
+        if alert.get("handled_by") != user_id and not is_admin:
+            with self.store.transaction():
+                self.store.add_audit("unhandled", "refused", slack_user=user_id, alert_id=alert["id"])
+            raise NotAllowed("Only the person who marked it handled, or an admin, can undo that.")
+        status = "calling_back" if alert.get("claimed_by") else "open"
+        with self.store.transaction():
+            row = self.store.update_alert(alert["id"], status=status, handled_by=None, handled_at=None)
+            self.store.enqueue("update", alert["channel"], alert_id=alert["id"])
+            self.store.add_audit("unhandled", "ok", slack_user=user_id, alert_id=alert["id"])
+        self.wake()
+        log.info("alert unhandled alert_id=%s user=%s admin=%s", alert["id"], user_id, is_admin)
+        assert row is not None
+        return row
+
+    # -- history ----------------------------------------------------------------------------------
+    def enrich_from_history(self, call_id: str, record: HistoryRecord, *, notify: bool = True) -> bool:
+        """Add what history knows (queue wait, misses, end reason, recording) to a stored call.
+
+        Returns True when something an alert shows changed (then, with `notify`, its message is updated)."""
+        call = self.store.get_call(call_id)
+        if call is None:
+            return False
+        detail = dict(call.get("detail") or {})
+        before = _visible(call, detail)
+        qs = _abandoned_or_first(record)
+        if qs is not None:
+            detail["queue_stat"] = {
+                "queue_id": qs.queue_id,
+                "status": qs.status,
+                "wait_time": qs.wait_time,
+                "talk_time": qs.talk_time,
+                "end_call_reason": qs.end_call_reason,
+                "hung_up_by": qs.hung_up_by,
+                "username": qs.username,
+                "misses": [dict(m) for m in qs.misses],
+            }
+        detail["history"] = {
+            "call_id": record.call_id,
+            "status_detail": record.status_detail,
+            "duration_seconds": record.duration_seconds,
+            "billing_seconds": record.billing_seconds,
+        }
+        fields: dict[str, Any] = {"detail": detail, "in_history": 1}
+        if record.recording and not call.get("recording"):
+            fields["recording"] = record.recording
+        if qs is not None and qs.queue_id and not call.get("queue_id"):
+            fields["queue_id"] = qs.queue_id
+        after = _visible({**call, **fields}, detail)
+        changed = before != after
+        with self.store.transaction():
+            self.store.update_call(call_id, **fields)
+            alert = self.store.alert_for_call(call_id) if (changed and notify) else None
+            if alert is not None and alert["call_id"] == call_id:
+                # Only the alert's own first call is drawn on it; a repeat's detail is not shown.
+                self.store.update_alert(alert["id"])  # bump the version: the rendered content changed
+                self.store.enqueue("update", alert["channel"], alert_id=alert["id"])
+            else:
+                alert = None
+        if alert is not None:
+            self.wake()
+        # Left alone on purpose: history SUCCESS for a call the stream decided missed (the stream lost the
+        # agent's ANSWER) does not resolve the alert; what such records look like on the real system is unknown.
+        return changed
+
+    # -- rendering for the outbox -----------------------------------------------------------------
+    def renderer(
+        self,
+        *,
+        queue_name: Callable[[str], str | None] = lambda _id: None,
+        agent_name: Callable[[str], str | None] | None = None,
+    ) -> Callable[[dict[str, Any]], tuple[str, list[dict[str, Any]]]]:
+        """`render(alert_row)` for the Outbox: fetches the call and the 24 h count, then renders (pure part)."""
+        return AlertRenderer(self.store, tz=self.tz, clock=self.clock, queue_name=queue_name, agent_name=agent_name)
+
+
+@dataclass
+class AlertRenderer:
+    """Gathers what render_alert needs from the Store at send time (so updates show the current state)."""
+
+    store: Store
+    tz: ZoneInfo
+    clock: Callable[[], float]
+    queue_name: Callable[[str], str | None]
+    agent_name: Callable[[str], str | None] | None = None
+
+    def __call__(self, alert: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
+        call = self.store.get_call(alert["call_id"])
+        now = self.clock()
+        row = dict(alert)
+        if alert.get("customer_key"):
+            row["calls_24h"] = self.store.count_calls_from(alert["customer_key"], now - DAY)
+        queue_id = (call or {}).get("queue_id")
+        name = None
+        if queue_id:
+            try:
+                name = self.queue_name(queue_id)
+            except Exception:  # noqa: BLE001 - a name lookup must never stop an alert
+                log.warning("queue name lookup failed queue_id=%s", queue_id, exc_info=True)
+        return render_alert(row, call, queue_name=name, tz=self.tz, now=now, agent_name=self.agent_name)
+
+
+def _abandoned_or_first(record: HistoryRecord) -> Any:
+    stats = list(record.queue_stats or ())
+    for qs in stats:
+        if (qs.status or "").lower() == "abandoned":
+            return qs
+    return stats[0] if stats else None
+
+
+def _visible(call: dict[str, Any], detail: dict[str, Any]) -> tuple[Any, ...]:
+    qs = detail.get("queue_stat") or {}
+    misses = tuple(
+        sorted(str(m.get("username") or m.get("agent_id")) for m in qs.get("misses") or [] if isinstance(m, dict))
+    )
+    return (call.get("queue_id"), qs.get("wait_time"), qs.get("end_call_reason"), misses)

@@ -1,0 +1,285 @@
+"""Normalise one AntBuddy/Kazoo event payload into an Event (pure, no I/O).
+
+CONTRACT (owned by the events/tracker helper; fields are fixed, bodies may change):
+
+AntBuddy may relay Kazoo's raw keys (`Call-ID`, `Custom-Channel-Vars`...) or its documented snake_case
+(`call_id`, `caller_id_number`...); both normalise to the same Event. This runs once per stream event, so
+it avoids copies and repeated string work (key spellings are cached).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+GREGORIAN_OFFSET = 62167219200  # unix = gregorian - this (Kazoo's UNIX_EPOCH_IN_GREGORIAN)
+
+CREATE, ANSWER, DESTROY = "CHANNEL_CREATE", "CHANNEL_ANSWER", "CHANNEL_DESTROY"
+BRIDGE = "CHANNEL_BRIDGE"
+KNOWN_EVENTS = frozenset({CREATE, ANSWER, DESTROY, BRIDGE})
+
+UTC = UTC
+
+
+class MalformedEvent(ValueError):
+    """The payload cannot be used (no call id, not JSON, not an object...). Message has no payload dump."""
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    name: str  # CHANNEL_CREATE / CHANNEL_ANSWER / CHANNEL_DESTROY (others are kept, tracker ignores them)
+    leg_id: str  # the payload's call_id: one LEG, not one call
+    direction: str | None = None  # "inbound" | "outbound", relative to the switch
+    caller_number: str | None = None
+    caller_name: str | None = None
+    destination_number: str | None = None  # DID/hotline or extension dialled (or the callee on a B-leg)
+    other_leg_id: str | None = None
+    bridge_id: str | None = None  # custom_channel_vars.bridge_id
+    member_call_id: str | None = None  # custom_channel_vars.member_call_id (queue agent legs)
+    queue_id: str | None = None  # custom_channel_vars.queue_id
+    agent_id: str | None = None  # custom_channel_vars.agent_id
+    authorizing_type: str | None = None  # "device" for internal phones, "resource" for carrier legs
+    username: str | None = None  # custom_channel_vars.username (SIP user of a device leg)
+    hangup_cause: str | None = None
+    duration: int | None = None  # seconds, DESTROY
+    billing_seconds: int | None = None
+    ringing_seconds: int | None = None
+    timestamp: datetime | None = None  # aware UTC
+    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)  # normalised keys, all fields
+
+
+# -- key normalisation (Kazoo's wh_json:normalize: lower case, "-" -> "_", recursively) -------------------
+
+_KEY_CACHE: dict[str, str] = {}
+_KEY_CACHE_MAX = 4096  # real payloads use a few hundred distinct keys; junk keys are not cached
+
+
+def _norm_key(key: Any) -> str:
+    cached = _KEY_CACHE.get(key) if type(key) is str else None
+    if cached is not None:
+        return cached
+    text = key if isinstance(key, str) else str(key)
+    out = text.lower().replace("-", "_")
+    if type(key) is str and len(_KEY_CACHE) < _KEY_CACHE_MAX:
+        _KEY_CACHE[key] = out
+    return out
+
+
+def _norm_value(value: Any) -> Any:
+    if isinstance(value, dict):
+        return _norm_dict(value)
+    if isinstance(value, list):
+        return [_norm_value(item) for item in value]
+    return value
+
+
+def _norm_dict(obj: dict[Any, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    cache = _KEY_CACHE
+    for key, value in obj.items():
+        nk = cache.get(key) if type(key) is str else None
+        if nk is None:
+            nk = _norm_key(key)
+        if isinstance(value, (dict, list)):
+            value = _norm_value(value)
+        out[nk] = value
+    return out
+
+
+# -- value helpers: lenient, a bad value becomes None rather than a reject ------------------------------
+
+
+def _text(value: Any) -> str | None:
+    """A non-empty stripped string; numbers become their decimal text (a JSON caller number may be a number)."""
+    if type(value) is str:
+        value = value.strip()
+        return value or None
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float) and math.isfinite(value):
+        return str(int(value)) if value.is_integer() else str(value)
+    return None
+
+
+def _seconds(value: Any) -> int | None:
+    """Kazoo sends durations as strings ("25"); AntBuddy's doc as numbers. Negative or junk -> None."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if value >= 0 else None
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            number = int(text)
+        except ValueError:
+            try:
+                real = float(text)
+            except ValueError:
+                return None
+            if not math.isfinite(real):
+                return None
+            number = int(real)
+        return number if number >= 0 else None
+    if isinstance(value, float) and math.isfinite(value) and value >= 0:
+        return int(value)
+    return None
+
+
+def _sip_user(value: Any) -> str | None:
+    """User part of a SIP URI / `user@host` (Kazoo's Request/To): the DID on a carrier A-leg."""
+    if type(value) is not str:
+        return None
+    text = value.strip()
+    if "<" in text:  # "Name" <sip:user@host>
+        text = text[text.index("<") + 1 :].rstrip(">")
+    lower = text[:5].lower()
+    if lower.startswith("sips:"):
+        text = text[5:]
+    elif lower.startswith(("sip:", "tel:")):
+        text = text[4:]
+    user = text.split("@", 1)[0].split(";", 1)[0].strip()
+    return user or None
+
+
+def _to_datetime(unix: float) -> datetime | None:
+    try:
+        return datetime.fromtimestamp(unix, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def parse_timestamp(value: Any) -> datetime | None:
+    """Gregorian s (> 6e10), unix ms (> 1e12), unix µs (> 1e15) or unix s; numbers, numeric strings or ISO."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        number = float(value)
+    elif isinstance(value, str):
+        text = value.strip()
+        try:
+            number = float(text)
+        except ValueError:
+            try:
+                parsed = datetime.fromisoformat(text)
+            except ValueError:
+                return None
+            if parsed.tzinfo is None:
+                return parsed.replace(tzinfo=UTC)
+            try:
+                return parsed.astimezone(UTC)
+            except (OverflowError, ValueError):
+                return None
+    else:
+        return None
+    if not math.isfinite(number) or number <= 0:
+        return None
+    if number > 1e15:
+        number /= 1e6
+    elif number > 1e12:
+        number /= 1e3
+    elif number > 6e10:
+        number -= GREGORIAN_OFFSET
+    return _to_datetime(number)
+
+
+# -- the payload ---------------------------------------------------------------------------------------
+
+
+def _decode(event: str, payload: Any) -> Any:
+    try:
+        return json.loads(payload)
+    except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        raise MalformedEvent(f"{event}: payload is not valid JSON") from None
+
+
+def _payload_dict(event: str, payload: Any) -> dict[Any, Any]:
+    """Unwrap a JSON string and/or a one-element Socket.IO args list down to the event object."""
+    if isinstance(payload, (str, bytes, bytearray)):
+        payload = _decode(event, payload)
+    if isinstance(payload, (list, tuple)):
+        if len(payload) != 1:
+            raise MalformedEvent(f"{event}: payload is a list of {len(payload)} items, expected one object")
+        payload = payload[0]
+        if isinstance(payload, (str, bytes, bytearray)):
+            payload = _decode(event, payload)
+    if not isinstance(payload, dict):
+        raise MalformedEvent(f"{event}: payload is {type(payload).__name__}, expected an object")
+    return payload
+
+
+def _leg_id(event: str, value: Any) -> str:
+    if isinstance(value, str):
+        value = value.strip()
+        if value:
+            return value
+    elif isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    elif isinstance(value, float) and math.isfinite(value):
+        return str(int(value)) if value.is_integer() else str(value)
+    if value is None or value == "":
+        raise MalformedEvent(f"{event}: payload has no call_id")
+    raise MalformedEvent(f"{event}: call_id is {type(value).__name__}, expected a string")
+
+
+def normalise(name: str, payload: Any) -> Event:
+    """Turn one stream payload (dict, one-element list, or JSON string) into an Event, or raise MalformedEvent."""
+    if not isinstance(name, str) or not name.strip():
+        raise MalformedEvent("event has no name")
+    event = name.strip().upper()
+    try:
+        d = _norm_dict(_payload_dict(event, payload))
+    except RecursionError:  # absurdly nested dict handed in directly (json.loads ones are caught above)
+        raise MalformedEvent(f"{event}: payload is nested too deeply") from None
+    if "call_id" not in d and len(d) <= 3:
+        # A whole frame ({"name", "args"} / Kazoo 4's {"action", "name", "data"}) instead of its payload.
+        inner = d.get("args", d.get("data"))
+        if isinstance(inner, list) and len(inner) == 1:
+            inner = inner[0]
+        if isinstance(inner, dict) and "call_id" in inner:
+            d = inner
+    leg_id = _leg_id(event, d.get("call_id"))
+
+    get = d.get
+    ccv = get("custom_channel_vars")
+    if not isinstance(ccv, dict):
+        ccv = {}
+    cget = ccv.get
+
+    direction = _text(get("direction")) or _text(get("call_direction"))
+    duration = get("duration")
+    if duration is None:
+        duration = get("duration_seconds")
+    cause = _text(get("hangup_cause"))
+    auth = _text(cget("authorizing_type")) or _text(get("authorizing_type"))
+
+    return Event(
+        name=event,
+        leg_id=leg_id,
+        direction=direction.lower() if direction else None,
+        caller_number=_text(get("caller_id_number")),
+        caller_name=_text(get("caller_id_name")),
+        destination_number=(
+            _text(get("destination_number"))
+            or _text(get("callee_id_number"))
+            or _sip_user(get("request"))
+            or _sip_user(get("to"))
+        ),
+        other_leg_id=_text(get("other_leg_call_id")),
+        bridge_id=_text(cget("bridge_id")) or _text(get("bridge_id")),
+        member_call_id=_text(cget("member_call_id")) or _text(get("member_call_id")),
+        queue_id=_text(cget("queue_id")) or _text(get("queue_id")),
+        agent_id=_text(cget("agent_id")) or _text(get("agent_id")),
+        authorizing_type=auth.lower() if auth else None,
+        username=_text(cget("username")) or _text(get("username")),
+        hangup_cause=cause.upper() if cause else None,
+        duration=_seconds(duration),
+        billing_seconds=_seconds(get("billing_seconds")),
+        ringing_seconds=_seconds(get("ringing_seconds")),
+        timestamp=parse_timestamp(get("timestamp")),
+        raw=d,
+    )

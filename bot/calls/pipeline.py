@@ -1,0 +1,205 @@
+"""Stream payload -> Event -> tracker -> decision -> alert. Legs are persisted in batches; each decision is
+committed (with its alert and outbox row) before anything acts on it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.calls.events import ANSWER, CREATE, DESTROY, MalformedEvent, normalise
+from bot.calls.tracker import CallDecision, Tracker
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PipelineStats:
+    events: Counter = field(default_factory=Counter)
+    rejected: int = 0
+    decisions: Counter = field(default_factory=Counter)
+    alert_actions: Counter = field(default_factory=Counter)
+    legs_written: int = 0
+    errors: int = 0
+
+
+class Pipeline:
+    """Owns the tracker. `on_event` is synchronous and cheap (called for every stream frame);
+    `run()` flushes leg batches and turns due calls into decisions."""
+
+    def __init__(
+        self,
+        tracker: Tracker,
+        store: Any,
+        alerts: Any,
+        *,
+        grace_seconds: float,
+        flush_interval: float = 0.05,
+        batch_max: int = 1000,
+        clock: Callable[[], float] = time.monotonic,
+        metrics: Any = None,
+    ) -> None:
+        self.tracker = tracker
+        self.store = store
+        self.alerts = alerts
+        self.grace = grace_seconds
+        self.flush_interval = flush_interval
+        self.batch_max = batch_max
+        self.clock = clock
+        self.metrics = metrics
+        self.stats = PipelineStats()
+        self._legs: dict[str, dict[str, Any]] = {}
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._deadline_armed = False  # the run loop is sleeping toward the tracker's next deadline
+
+    # -- hot path ---------------------------------------------------------------------------------
+    def on_event(self, name: str, payload: Any) -> None:
+        """One stream event. Malformed payloads are logged and counted; the stream goes on."""
+        try:
+            event = normalise(name, payload)
+        except MalformedEvent as exc:
+            self.stats.rejected += 1
+            log.warning("event rejected name=%.40s reason=%s", name, exc)
+            return
+        except Exception as exc:  # noqa: BLE001 - a bug in parsing must not stop the stream
+            self.stats.rejected += 1
+            log.exception("event parse failed name=%.40s error=%s", name, type(exc).__name__)
+            return
+        self.stats.events[event.name] += 1
+        if self.metrics:
+            self.metrics.inc("events_total", event=event.name)
+        now = self.clock()
+        self.tracker.feed(event, now)
+        self._remember_leg(event)
+        if event.name == DESTROY and not self._deadline_armed:
+            # The loop is asleep without a deadline: wake it so it can sleep until this call's grace ends.
+            self._deadline_armed = True
+            self._wake.set()
+        if len(self._legs) >= self.batch_max:
+            self._wake.set()
+
+    def _remember_leg(self, event: Any) -> None:
+        ts = event.timestamp.timestamp() if event.timestamp else None
+        row = self._legs.get(event.leg_id)
+        if row is None:
+            row = self._legs[event.leg_id] = {
+                "leg_id": event.leg_id,
+                "call_id": None,
+                "direction": event.direction,
+                "caller": event.caller_number,
+                "destination": event.destination_number,
+                "username": event.username,
+                "created_at": None,
+                "answered_at": None,
+                "destroyed_at": None,
+                "hangup_cause": None,
+            }
+        else:
+            row["direction"] = row["direction"] or event.direction
+            row["caller"] = row["caller"] or event.caller_number
+            row["destination"] = row["destination"] or event.destination_number
+            row["username"] = row["username"] or event.username
+        if event.name == CREATE:
+            row["created_at"] = row["created_at"] or ts
+        elif event.name == ANSWER:
+            row["answered_at"] = row["answered_at"] or ts
+        elif event.name == DESTROY:
+            row["destroyed_at"] = row["destroyed_at"] or ts
+            row["hangup_cause"] = event.hangup_cause or row["hangup_cause"]
+
+    # -- background -------------------------------------------------------------------------------
+    def flush(self) -> list[CallDecision]:
+        """Write buffered legs, then decide every call whose grace has passed. Returns the decisions."""
+        if self._legs:
+            rows = list(self._legs.values())
+            self._legs.clear()
+            try:
+                self.store.save_legs(rows)
+                self.stats.legs_written += len(rows)
+            except Exception as exc:  # noqa: BLE001 - legs are diagnostics; decisions matter more
+                self.stats.errors += 1
+                log.error("saving legs failed count=%d error=%s", len(rows), exc)
+        decisions = self.tracker.due(self.clock())
+        if decisions:
+            # One transaction for the batch (one fsync); each decision is still all-or-nothing (a savepoint).
+            try:
+                with self.store.transaction():
+                    for decision in decisions:
+                        self.decide(decision)
+            except Exception as exc:  # noqa: BLE001 - the commit failed: reconciliation raises them later
+                self.stats.errors += 1
+                log.error("committing decisions failed count=%d error=%s", len(decisions), exc)
+        return decisions
+
+    def decide(self, decision: CallDecision) -> str:
+        """Hand one decision to alerting (which commits it before anything is posted)."""
+        self.stats.decisions[decision.outcome.value] += 1
+        if self.metrics:
+            self.metrics.inc("calls_total", outcome=decision.outcome.value, source=decision.source)
+        try:
+            action = self.alerts.handle_decision(decision)
+        except Exception as exc:  # noqa: BLE001 - keep deciding the others; reconciliation will retry
+            self.stats.errors += 1
+            log.exception("storing decision failed call_id=%s error=%s", decision.call_id, type(exc).__name__)
+            return "error"
+        self.stats.alert_actions[action] += 1
+        if self.metrics and action in ("new", "repeat", "resolved"):
+            self.metrics.inc("alerts_total", action=action)
+        log.info(
+            "call decided call_id=%s outcome=%s customer=%s queue=%s ring_s=%s agents=%s action=%s",
+            decision.call_id,
+            decision.outcome.value,
+            decision.customer_number,
+            decision.queue_id,
+            decision.ring_seconds,
+            ",".join(decision.agents_rung) or "-",
+            action,
+        )
+        return action
+
+    async def run(self) -> None:
+        """Flush legs at most every `flush_interval` (batched writes), and decide each call the moment its grace
+        window ends (the loop sleeps until the tracker's next deadline)."""
+        last_flush = self.clock()
+        while not self._stopping:
+            now = self.clock()
+            next_due = self.tracker.next_due()
+            self._deadline_armed = next_due is not None
+            timeout = (last_flush + self.flush_interval - now) if self._legs else 1.0
+            if next_due is not None:
+                timeout = min(timeout, next_due - now)
+            if timeout > 0:
+                try:
+                    await asyncio.wait_for(self._wake.wait(), timeout)
+                except TimeoutError:
+                    pass
+            self._wake.clear()
+            now = self.clock()
+            if (
+                not self._stopping
+                and not self._due_now()
+                and len(self._legs) < self.batch_max
+                and now - last_flush < self.flush_interval
+            ):
+                continue  # woken only to re-arm the deadline: let legs keep batching
+            self.flush()
+            last_flush = self.clock()
+
+    def _due_now(self) -> bool:
+        next_due = self.tracker.next_due()
+        return next_due is not None and next_due <= self.clock()
+
+    async def stop(self) -> None:
+        """Stop the loop and write what is buffered. Calls still inside their grace window are left to the
+        next start-up's reconciliation, which reads them from AntBuddy's history."""
+        self._stopping = True
+        self._wake.set()
+        self.flush()
+
+    def wake(self) -> None:
+        self._wake.set()

@@ -1,0 +1,623 @@
+"""Legs -> calls -> decisions (answered / missed / abandoned). Pure: no I/O, time is passed in.
+
+CONTRACT (owned by the events/tracker helper; fields are fixed, bodies may change):
+
+How it works (SPEC §5). Every leg id, and every id a leg points at (member_call_id, other_leg_id,
+bridge_id), belongs to one open `_Call`; a leg that points into another call merges the two, so
+legs may arrive in any order (a B-leg before its A-leg waits under the A-leg's id). The call's
+root (A-leg) is derived from its legs each time it matters, never fixed on arrival. When the root
+has been destroyed, the call is due `grace_seconds` later; it is then classified once, dropped,
+and its leg ids remembered for a while (bounded) so late events cannot re-open it.
+"""
+
+from __future__ import annotations
+
+import enum
+import heapq
+import math
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from itertools import count
+
+from bot.calls.events import ANSWER, BRIDGE, CREATE, DESTROY, Event
+
+_EPOCH = datetime.fromtimestamp(0, UTC)
+_ANSWERED_ELSEWHERE = frozenset({"LOSE_RACE", "PICKED_OFF"})  # another leg of the call answered
+_WITHHELD = frozenset({"anonymous", "unknown", "private", "restricted", "unavailable", "withheld"})
+_EVENT_BITS = {CREATE: 1, ANSWER: 2, DESTROY: 4, BRIDGE: 8}
+
+
+class Outcome(str, enum.Enum):
+    ANSWERED = "answered"  # inbound, an agent leg answered
+    MISSED = "missed"  # inbound, nobody answered
+    ABANDONED = "abandoned"  # inbound, queued, caller gave up before an agent answered
+    OUTBOUND_ANSWERED = "outbound_answered"  # the center called a customer and they answered
+    OUTBOUND_UNANSWERED = "outbound_unanswered"
+
+
+@dataclass(frozen=True, slots=True)
+class CallDecision:
+    call_id: str  # the A-leg's call id (stable key of the call)
+    outcome: Outcome
+    customer_number: str  # the outside party, raw as AntBuddy sent it
+    dialled: str | None  # inbound: the DID/hotline or extension the customer dialled; outbound: None
+    queue_id: str | None
+    started_at: datetime  # aware UTC
+    ended_at: datetime  # aware UTC
+    ring_seconds: int  # how long the caller rang or waited before the end (or before the answer)
+    talk_seconds: int  # 0 unless answered
+    hangup_cause: str | None  # the A-leg's cause
+    agents_rung: tuple[str, ...] = ()  # usernames / extensions of the agent legs that rang
+    answered_by: str | None = None  # the agent (username or extension) who answered
+    leg_ids: tuple[str, ...] = ()  # every leg joined to this call
+    source: str = "stream"  # "stream" | "history"
+
+
+# -- numbers ----------------------------------------------------------------------------------------------
+
+
+def is_extension(number: str | None) -> bool:
+    """Internal party: an all-digit number of <= 6 digits, or a SIP user name (`user_ag01`, `*97`)."""
+    if not number:
+        return False
+    text = number.strip()
+    if text.lower() in _WITHHELD:  # a carrier's hidden caller id is still someone outside
+        return False
+    digits = text.lstrip("+").replace(" ", "").replace("-", "").replace(".", "").replace("(", "").replace(")", "")
+    if digits.isdigit():
+        return len(digits) <= 6
+    return True
+
+
+def is_external_number(number: str | None) -> bool:
+    """A number outside the PBX (a phone number, or a withheld caller id)."""
+    return bool(number) and not is_extension(number)
+
+
+# -- state ------------------------------------------------------------------------------------------------
+
+
+class _Leg:
+    """What we know of one leg, merged from its events (first non-empty value wins)."""
+
+    __slots__ = (
+        "leg_id",
+        "seq",
+        "seen",
+        "direction",
+        "caller_number",
+        "destination_number",
+        "username",
+        "authorizing_type",
+        "queue_id",
+        "member_call_id",
+        "hangup_cause",
+        "duration",
+        "billing_seconds",
+        "created_ts",
+        "answered_ts",
+        "destroyed_ts",
+        "first_ts",
+        "destroyed_now",
+        "answered",
+        "bridged",
+    )
+
+    def __init__(self, leg_id: str, seq: int) -> None:
+        self.leg_id = leg_id
+        self.seq = seq  # arrival order, last tie-breaker only
+        self.seen = 0  # bit set of event names seen (dedupe)
+        self.direction: str | None = None
+        self.caller_number: str | None = None
+        self.destination_number: str | None = None
+        self.username: str | None = None
+        self.authorizing_type: str | None = None
+        self.queue_id: str | None = None
+        self.member_call_id: str | None = None
+        self.hangup_cause: str | None = None
+        self.duration: int | None = None
+        self.billing_seconds: int | None = None
+        self.created_ts: float | None = None  # unix seconds from event timestamps (data only)
+        self.answered_ts: float | None = None
+        self.destroyed_ts: float | None = None
+        self.first_ts: float | None = None
+        self.destroyed_now: float | None = None  # tracker time of its DESTROY
+        self.answered = False
+        self.bridged = False
+
+    def absorb(self, ev: Event) -> None:
+        if self.direction is None:
+            self.direction = ev.direction
+        if self.caller_number is None:
+            self.caller_number = ev.caller_number
+        if self.destination_number is None:
+            self.destination_number = ev.destination_number
+        if self.username is None:
+            self.username = ev.username
+        if ev.authorizing_type is not None and self.authorizing_type != "device":
+            self.authorizing_type = ev.authorizing_type
+        if self.queue_id is None:
+            self.queue_id = ev.queue_id
+        if self.member_call_id is None:
+            self.member_call_id = ev.member_call_id
+        ts = ev.timestamp.timestamp() if ev.timestamp is not None else None
+        if ts is not None and (self.first_ts is None or ts < self.first_ts):
+            self.first_ts = ts
+        name = ev.name
+        if name == CREATE:
+            self.created_ts = ts
+        elif name == ANSWER:
+            self.answered = True
+            self.answered_ts = ts
+        elif name == DESTROY:
+            self.hangup_cause = ev.hangup_cause
+            self.duration = ev.duration
+            self.billing_seconds = ev.billing_seconds
+            self.destroyed_ts = ts
+        elif name == BRIDGE:
+            self.bridged = True
+
+    @property
+    def destroyed(self) -> bool:
+        return self.destroyed_now is not None
+
+    @property
+    def label(self) -> str:
+        return self.destination_number or self.username or self.leg_id
+
+    def start(self) -> float:
+        """When the leg began (event time), estimated when its CREATE was lost; +inf if unknown."""
+        if self.created_ts is not None:
+            return self.created_ts
+        if self.destroyed_ts is not None and self.duration is not None:
+            return self.destroyed_ts - self.duration
+        return self.first_ts if self.first_ts is not None else math.inf
+
+    def external_party(self) -> bool:
+        """The far end of this leg is outside the PBX (a carrier leg to a phone number)."""
+        if self.destination_number:
+            return is_external_number(self.destination_number)
+        return self.authorizing_type == "resource"
+
+    def internal_caller(self) -> bool:
+        return self.authorizing_type == "device" or is_extension(self.caller_number)
+
+
+class _Call:
+    """Legs joined so far, plus ids they point at that have not been seen yet."""
+
+    __slots__ = ("key", "ids", "legs", "targets", "first_now", "deadline", "orphan_at", "open")
+
+    def __init__(self, key: int, now: float) -> None:
+        self.key = key
+        self.ids: list[str] = []  # every id owned: seen legs and referenced ones
+        self.legs: dict[str, _Leg] = {}
+        self.targets: set[str] = set()  # ids named as member_call_id / bridge_id: A-leg markers
+        self.first_now = now
+        self.deadline: float | None = None  # when to decide (root destroyed + grace)
+        self.orphan_at: float | None = None
+        self.open = True
+
+
+# -- the tracker ------------------------------------------------------------------------------------------
+
+
+class Tracker:
+    """Joins legs into calls and decides each call once, `grace_seconds` after its A-leg ends."""
+
+    def __init__(
+        self,
+        *,
+        grace_seconds: float = 2.0,
+        expire_seconds: float = 4 * 3600,
+        orphan_seconds: float = 600.0,
+        remember_seconds: float = 600.0,
+        remember_max: int = 30_000,
+    ) -> None:
+        self.grace_seconds = grace_seconds
+        self.expire_seconds = expire_seconds
+        # Every leg ended but the A-leg never showed up: give up sooner than expire_seconds.
+        self.orphan_seconds = orphan_seconds
+        self.remember_seconds = remember_seconds
+        self.remember_max = remember_max
+        self._owner: dict[str, _Call] = {}  # leg id or referenced id -> its open call
+        self._open: OrderedDict[int, _Call] = OrderedDict()  # by first sight, for expiry
+        self._heap: list[tuple[float, int, int, _Call]] = []  # (when, tie, kind, call)
+        self._closed: OrderedDict[str, float] = OrderedDict()  # leg ids of decided/expired calls
+        self._by_caller: dict[str, _Leg] = {}  # caller number -> latest open inbound leg (fallback join)
+        self._keys = count()
+        self._seq = count()
+        self._decided = self._expired = self._dropped = self._duplicates = self._late = 0
+
+    # -- input ---------------------------------------------------------------------------------------
+
+    def feed(self, event: Event, now: float) -> None:
+        """Apply one event (duplicates and any order tolerated). `now` is time.monotonic()-like seconds."""
+        bit = _EVENT_BITS.get(event.name)
+        if bit is None:
+            return
+        leg_id = event.leg_id
+        closed = self._closed
+        if leg_id in closed:
+            self._late += 1
+            return
+        owner = self._owner
+        call = owner.get(leg_id)
+        links = [x for x in (event.member_call_id, event.other_leg_id, event.bridge_id) if x and x != leg_id]
+        if links and any(link in closed for link in links):
+            if call is None:
+                # A straggler of a call already decided: remember it too, so its next events are cheap.
+                self._late += 1
+                self._remember(leg_id, now)
+                return
+            links = [link for link in links if link not in closed]  # never re-open a decided call
+        leg = call.legs.get(leg_id) if call is not None else None
+        if leg is not None and leg.seen & bit:
+            self._duplicates += 1
+            return
+        # Last resort (SPEC §5): a leg nobody points at and that points nowhere joins the open inbound
+        # leg with the same caller number, as agent legs do when AntBuddy strips the linking fields.
+        fallback = call is None and not links and event.direction == "outbound"
+        if call is None:
+            call = self._new_call(now)
+            self._own(call, leg_id)
+        if leg is None:
+            leg = _Leg(leg_id, next(self._seq))
+            call.legs[leg_id] = leg
+        leg.seen |= bit
+        leg.absorb(event)
+
+        merged = False
+        for link in links:
+            other = owner.get(link)
+            if other is None:
+                self._own(call, link)
+            elif other is not call:
+                call = self._merge(call, other)
+                merged = True
+        if event.member_call_id:
+            call.targets.add(event.member_call_id)
+        if event.bridge_id:
+            call.targets.add(event.bridge_id)
+        if fallback and leg.caller_number:
+            alive = self._by_caller.get(leg.caller_number)
+            if alive is not None and not alive.destroyed:
+                other = owner.get(alive.leg_id)
+                if other is not None and other is not call:
+                    call = self._merge(call, other)
+                    merged = True
+
+        if leg.direction == "inbound" and leg.caller_number and not leg.destroyed:
+            self._by_caller[leg.caller_number] = leg
+        if bit == 4:  # DESTROY
+            leg.destroyed_now = now
+            if self._by_caller.get(leg.caller_number or "") is leg:
+                del self._by_caller[leg.caller_number]  # type: ignore[arg-type]
+        if bit == 4 or merged or call.deadline is None and _any_destroyed(call):
+            self._schedule(call, now)
+
+    def _new_call(self, now: float) -> _Call:
+        call = _Call(next(self._keys), now)
+        self._open[call.key] = call
+        return call
+
+    def _own(self, call: _Call, some_id: str) -> None:
+        self._owner[some_id] = call
+        call.ids.append(some_id)
+
+    def _merge(self, a: _Call, b: _Call) -> _Call:
+        """Fold the smaller call into the larger; the result keeps the earlier first sighting."""
+        big, small = (a, b) if len(a.ids) >= len(b.ids) else (b, a)
+        owner = self._owner
+        for some_id in small.ids:
+            owner[some_id] = big
+        big.ids.extend(small.ids)
+        big.legs.update(small.legs)
+        big.targets |= small.targets
+        big.first_now = min(big.first_now, small.first_now)
+        small.open = False
+        self._open.pop(small.key, None)
+        return big
+
+    def _schedule(self, call: _Call, now: float) -> None:
+        """Due `grace_seconds` after the root's DESTROY; legs that all ended with no root wait as orphans."""
+        root = _root(call)
+        if root is not None and root.destroyed_now is not None:
+            when = root.destroyed_now + self.grace_seconds
+            if call.deadline != when:
+                call.deadline = when
+                heapq.heappush(self._heap, (when, next(self._seq), 0, call))
+            return
+        call.deadline = None
+        if call.orphan_at is None and all(leg.destroyed for leg in call.legs.values()):
+            call.orphan_at = now + self.orphan_seconds
+            heapq.heappush(self._heap, (call.orphan_at, next(self._seq), 1, call))
+
+    # -- output --------------------------------------------------------------------------------------
+
+    def next_due(self) -> float | None:
+        """When the earliest pending deadline falls (None: nothing scheduled), so the caller can sleep till then."""
+        return self._heap[0][0] if self._heap else None
+
+    def due(self, now: float) -> list[CallDecision]:
+        """Decisions whose grace window has passed; each call is returned exactly once. Also expires stale calls."""
+        out: list[CallDecision] = []
+        heap = self._heap
+        while heap and heap[0][0] <= now:
+            when, _, kind, call = heapq.heappop(heap)
+            if not call.open:
+                continue
+            if kind == 0:
+                if call.deadline != when:
+                    continue  # rescheduled or superseded
+                root = _root(call)
+                if root is None or root.destroyed_now is None:
+                    call.deadline = None  # a new leg became the root and it is still up
+                    continue
+                decision = _classify(call.legs, root)
+                self._close(call, now)
+                if decision is None:
+                    self._dropped += 1
+                else:
+                    self._decided += 1
+                    out.append(decision)
+            elif call.orphan_at == when:
+                root = _root(call)
+                if root is None or root.destroyed_now is None:
+                    if all(leg.destroyed for leg in call.legs.values()):
+                        self._expired += 1
+                        self._close(call, now)
+                    else:
+                        call.orphan_at = None
+        limit = now - self.expire_seconds
+        opened = self._open
+        while opened:
+            call = next(iter(opened.values()))
+            if call.first_now > limit:
+                break
+            self._expired += 1
+            self._close(call, now)
+        self._forget(now)
+        return out
+
+    def _close(self, call: _Call, now: float) -> None:
+        call.open = False
+        self._open.pop(call.key, None)
+        owner = self._owner
+        for some_id in call.ids:
+            owner.pop(some_id, None)
+            self._remember(some_id, now)
+        for leg in call.legs.values():
+            if leg.caller_number and self._by_caller.get(leg.caller_number) is leg:
+                del self._by_caller[leg.caller_number]
+
+    def _remember(self, some_id: str, now: float) -> None:
+        closed = self._closed
+        closed[some_id] = now
+        closed.move_to_end(some_id)
+        while len(closed) > self.remember_max:
+            closed.popitem(last=False)
+
+    def _forget(self, now: float) -> None:
+        closed = self._closed
+        limit = now - self.remember_seconds
+        while closed:
+            oldest = next(iter(closed.values()))
+            if oldest > limit:
+                break
+            closed.popitem(last=False)
+
+    def __len__(self) -> int:
+        """Calls currently held in memory."""
+        return len(self._open)
+
+    def stats(self) -> dict[str, int]:
+        """Counters for /metrics: open calls, decisions, expiries, ignored events."""
+        return {
+            "calls_open": len(self._open),
+            "decided": self._decided,
+            "internal_dropped": self._dropped,
+            "expired": self._expired,
+            "duplicates_ignored": self._duplicates,
+            "late_ignored": self._late,
+            "remembered_ids": len(self._closed),
+            "tracked_ids": len(self._owner),
+            "pending_deadlines": len(self._heap),
+        }
+
+
+def _any_destroyed(call: _Call) -> bool:
+    return any(leg.destroyed for leg in call.legs.values())
+
+
+# -- classification (pure functions of the joined legs) ---------------------------------------------------
+
+
+def _order(leg: _Leg) -> tuple[float, str]:
+    return (leg.start(), leg.leg_id)
+
+
+def _root(call: _Call) -> _Leg | None:
+    """The A-leg: the inbound leg (an A-leg marker first, then the earliest); with no inbound leg, wait
+    for any id the legs point at that we have not seen; else (click-to-call) the earliest device leg."""
+    legs = call.legs
+    targets = call.targets
+    inbound = [
+        leg for leg in legs.values() if leg.direction == "inbound" or (leg.direction is None and leg.leg_id in targets)
+    ]
+    if len(inbound) == 1:
+        return inbound[0]
+    if inbound:
+        return min(inbound, key=lambda leg: (leg.leg_id not in targets, *_order(leg)))
+    if len(call.ids) > len(legs):
+        return None  # a leg we were pointed at has not arrived yet: it may be the A-leg
+    if not legs:
+        return None
+    return min(legs.values(), key=lambda leg: (leg.leg_id not in targets, leg.external_party(), *_order(leg)))
+
+
+def _stamp(ts: float | None) -> datetime | None:
+    if ts is None:
+        return None
+    try:
+        return datetime.fromtimestamp(ts, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def _span(root: _Leg, legs: list[_Leg]) -> tuple[datetime, datetime]:
+    start = root.start()
+    if math.isinf(start):
+        known = [leg.start() for leg in legs if not math.isinf(leg.start())]
+        start = min(known) if known else math.inf
+    end = root.destroyed_ts
+    if end is None:
+        ends = [leg.destroyed_ts for leg in legs if leg.destroyed_ts is not None]
+        end = max(ends) if ends else None
+    started = _stamp(None if math.isinf(start) else start)
+    ended = _stamp(end)
+    started = started or ended or _EPOCH
+    return started, ended or started
+
+
+def _whole(seconds: float) -> int:
+    return max(0, int(round(seconds))) if math.isfinite(seconds) else 0
+
+
+def _agent_label(leg: _Leg) -> str:
+    """An agent's extension or SIP user: the callee on a leg that rang them, the caller on their own phone's leg."""
+    if leg.direction == "inbound":
+        if is_extension(leg.caller_number):
+            return leg.caller_number  # type: ignore[return-value]
+        return leg.username or leg.caller_number or leg.leg_id
+    return leg.label
+
+
+def _classify(legs: dict[str, _Leg], root: _Leg) -> CallDecision | None:
+    """The outcome of one finished call, or None when it is not the center's business (internal calls)."""
+    others = sorted((leg for leg in legs.values() if leg is not root), key=_order)
+    ordered = [root, *others]
+    started, ended = _span(root, ordered)
+    leg_ids = tuple(leg.leg_id for leg in ordered)
+    queue_id = root.queue_id or next((leg.queue_id for leg in others if leg.queue_id), None)
+    if root.direction != "outbound" and not root.internal_caller():
+        return _inbound(root, others, started, ended, queue_id, leg_ids)
+    return _outbound(root, ordered, started, ended, queue_id, leg_ids)
+
+
+def _outbound(
+    root: _Leg,
+    ordered: list[_Leg],
+    started: datetime,
+    ended: datetime,
+    queue_id: str | None,
+    leg_ids: tuple[str, ...],
+) -> CallDecision | None:
+    """The center placed the call: from a desk phone (an inbound device leg dialling out), or AntBuddy
+    click-to-call (the agent's phone rings first as an outbound leg, then a leg to the customer)."""
+    external = [leg for leg in ordered if leg is not root and leg.external_party()]
+    if root.direction == "outbound":  # click-to-call: no inbound leg at all
+        if root.external_party():
+            external.insert(0, root)
+        agents = [leg for leg in ordered if leg not in external]
+        if not agents or not external:
+            return None
+        customer = external[0].destination_number
+    else:
+        agents = [root, *(leg for leg in ordered if leg is not root and leg not in external)]
+        if is_external_number(root.destination_number):
+            customer = root.destination_number
+        elif external:
+            customer = external[0].destination_number
+        else:
+            return None  # both ends internal
+    if not customer:
+        return None
+
+    if external:
+        party: _Leg = external[0]
+        answered_leg = next((leg for leg in external if leg.answered), None)
+        answered = answered_leg is not None
+    else:  # no leg to the customer seen: any answered or bridged far leg counts
+        party = root
+        answered_leg = next((leg for leg in ordered if leg is not root and leg.answered), None)
+        answered = answered_leg is not None or any(leg.bridged for leg in ordered)
+    ring = 0.0
+    talk = 0
+    if answered_leg is not None:
+        if answered_leg.answered_ts is not None and not math.isinf(party.start()):
+            ring = answered_leg.answered_ts - party.start()
+        talk = answered_leg.billing_seconds or 0
+    elif not answered:
+        ring = float(party.duration) if party.duration is not None else 0.0
+    return CallDecision(
+        call_id=root.leg_id,
+        outcome=Outcome.OUTBOUND_ANSWERED if answered else Outcome.OUTBOUND_UNANSWERED,
+        customer_number=customer,
+        dialled=None,
+        queue_id=queue_id,
+        started_at=started,
+        ended_at=ended,
+        ring_seconds=_whole(ring),
+        talk_seconds=talk,
+        hangup_cause=root.hangup_cause,
+        agents_rung=tuple(dict.fromkeys(_agent_label(leg) for leg in agents)),
+        answered_by=_agent_label(agents[0]) if answered else None,
+        leg_ids=leg_ids,
+    )
+
+
+def _inbound(
+    root: _Leg,
+    agents: list[_Leg],
+    started: datetime,
+    ended: datetime,
+    queue_id: str | None,
+    leg_ids: tuple[str, ...],
+) -> CallDecision:
+    answering = [leg for leg in agents if leg.answered]
+    answered_leg = (
+        min(answering, key=lambda leg: (leg.answered_ts if leg.answered_ts is not None else math.inf, leg.leg_id))
+        if answering
+        else None
+    )
+    answered = (
+        answered_leg is not None
+        or root.bridged
+        or any(leg.bridged or leg.hangup_cause in _ANSWERED_ELSEWHERE for leg in agents)
+    )
+    queued = queue_id is not None or any(leg.member_call_id for leg in agents)
+    talk = 0
+    if answered:
+        outcome = Outcome.ANSWERED
+        ring = 0.0
+        if answered_leg is not None:
+            if answered_leg.answered_ts is not None and not math.isinf(root.start()):
+                ring = answered_leg.answered_ts - root.start()
+            talk = answered_leg.billing_seconds or 0
+            if not talk and answered_leg.destroyed_ts is not None and answered_leg.answered_ts is not None:
+                talk = _whole(answered_leg.destroyed_ts - answered_leg.answered_ts)
+    else:
+        outcome = Outcome.ABANDONED if queued else Outcome.MISSED
+        if outcome is Outcome.ABANDONED and root.billing_seconds:
+            ring = float(root.billing_seconds)  # time on hold
+        elif root.duration is not None:
+            ring = float(root.duration)
+        else:
+            ring = (ended - started).total_seconds()
+    return CallDecision(
+        call_id=root.leg_id,
+        outcome=outcome,
+        customer_number=root.caller_number or "",
+        dialled=root.destination_number,
+        queue_id=queue_id,
+        started_at=started,
+        ended_at=ended,
+        ring_seconds=_whole(ring),
+        talk_seconds=talk,
+        hangup_cause=root.hangup_cause,
+        agents_rung=tuple(dict.fromkeys(leg.label for leg in agents)),
+        answered_by=answered_leg.label if answered_leg is not None else None,
+        leg_ids=leg_ids,
+    )

@@ -1,0 +1,202 @@
+"""`ringbot demo`: the built-in AntBuddy simulator, the bot, and a console stand-in for Slack that prints
+every post and update readably. No credentials; leaves only its SQLite file in a temp dir."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bot.devtools.console import message_to_text
+from bot.devtools.fakeslack import FakeSlack, SlackCall, block_actions_body, sign, slash_command_body
+
+DEMO_SIGNING_SECRET = "demo-signing-secret"
+DEMO_CHANNEL = "C0CALLS"
+DEMO_USER = "U0AN"  # the team lead who clicks Call back in the demo
+NAMES = {DEMO_USER: "an", "UBOT": "ringbot", "UADMIN": "admin"}
+
+SCRIPT = (  # (scenario, caller, pause after, what the viewer should notice)
+    ("answered", "0912345678", 0.0, "an answered call: no alert"),
+    ("missed_cancel", "0987654321", 0.3, "a missed call: one alert"),
+    ("queue_abandoned", "0909123456", 0.3, "a caller gives up in the CSKH queue: abandoned alert"),
+    ("missed_ringout", "0987654321", 0.3, "the same number calls again: the open alert is updated, not duplicated"),
+    ("ringgroup_answered", "0356789012", 0.0, "a ring group call answered by one agent: no alert"),
+)
+
+
+class ConsolePrinter:
+    """Prints fake-Slack traffic like a Slack channel would show it."""
+
+    def __init__(self, write: Callable[[str], None] | None = None) -> None:
+        self.write = write or (lambda s: print(s, flush=True))
+        self.count = 0
+
+    def __call__(self, call: SlackCall) -> None:
+        if call.status != 200:
+            self.write(f"   (Slack answered {call.status} to {call.method}; ringbot will retry)")
+            return
+        b = call.body
+        if call.method == "chat.postMessage":
+            where = f"#{b.get('channel')}" + (" (thread reply)" if b.get("thread_ts") else "")
+            self._show(f"💬 new message in {where}", b)
+        elif call.method == "chat.update":
+            self._show(f"✏️  message {b.get('ts')} in #{b.get('channel')} updated", b)
+        elif call.method in ("response_url", "chat.postEphemeral"):
+            self._show("👁  only visible to you", b)
+        elif call.method == "views.publish":
+            self.write(f"🏠 App Home refreshed for @{NAMES.get(b.get('user_id', ''), b.get('user_id'))}")
+        elif call.method == "views.open":
+            self.write("🪟 a dialog opened")
+
+    def _show(self, title: str, body: dict[str, Any]) -> None:
+        self.count += 1
+        self.write(f"\n{title}")
+        for line in message_to_text(body, NAMES):
+            self.write(f"   │ {line}")
+
+
+async def run_demo(*, seconds: float = 0, speed: float = 1.0, write: Callable[[str], None] | None = None) -> int:
+    from cryptography.fernet import Fernet
+
+    from bot.app import shutdown, start
+    from bot.config import load_settings
+    from bot.devtools.simulator.server import Simulator
+    from bot.ops.logs import setup_logging
+
+    say = write or (lambda s: print(s, flush=True))
+    workdir = Path(tempfile.mkdtemp(prefix="ringbot-demo-"))
+    setup_logging("WARNING", "text")
+    sim = Simulator(seed=int(time.time()))
+    sim_url = await sim.start()
+    printer = ConsolePrinter(say)
+    slack = FakeSlack(on_call=printer)
+    await slack.start()
+    settings = load_settings(
+        {
+            "ANTBUDDY_APP_ID": sim.app_id,
+            "ANTBUDDY_APP_SECRET": sim.app_secret,
+            "ANTBUDDY_ACCOUNT_ID": sim.account_id,
+            "ANTBUDDY_DOMAIN": sim.domain,
+            "ANTBUDDY_EMAIL": sim.email,
+            "ANTBUDDY_API_URL": sim_url,
+            "ANTBUDDY_WS_URL": sim_url,
+            "ANTBUDDY_WS_PROTOCOL": "socketio",
+            "SLACK_BOT_TOKEN": "xoxb-demo",
+            "SLACK_SIGNING_SECRET": DEMO_SIGNING_SECRET,
+            "SLACK_API_URL": slack.url,
+            "RINGBOT_ALERT_CHANNEL": DEMO_CHANNEL,
+            "RINGBOT_DB": str(workdir / "ringbot.db"),
+            "RINGBOT_SECRET_KEY": Fernet.generate_key().decode(),
+            "RINGBOT_HTTP_HOST": "127.0.0.1",
+            "RINGBOT_HTTP_PORT": "0",
+            "RINGBOT_GRACE_SECONDS": "0.5",
+            "RINGBOT_LOG_LEVEL": "WARNING",
+        },
+        dotenv=None,
+    )
+    say("ringbot demo — a simulated AntBuddy call center, the bot, and Slack printed below. Ctrl-C stops it.")
+    say(f"(database: {workdir / 'ringbot.db'})")
+    rt = await start(settings, mode="http", install_signals=False)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    bot_url = f"http://127.0.0.1:{rt.http_port}/slack/events"
+    try:
+        async with httpx.AsyncClient(timeout=10) as http:
+            await rt.stream.wait_connected(10)
+            script = asyncio.create_task(_play(http, sim_url, bot_url, slack, rt, speed, say, stop))
+            waiters = [asyncio.create_task(stop.wait())]
+            if seconds:
+                waiters.append(asyncio.create_task(asyncio.sleep(seconds)))
+            await asyncio.wait([script, *waiters], return_when=asyncio.FIRST_COMPLETED)
+            if script.done() and not script.cancelled() and script.exception():
+                raise script.exception()  # type: ignore[misc]
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+            script.cancel()
+            for w in waiters:
+                w.cancel()
+            with contextlib.suppress(Exception):
+                await http.delete(f"{sim_url}/_sim/traffic")
+    finally:
+        say("\nstopping…")
+        await shutdown(rt)
+        await slack.stop()
+        await sim.stop()
+        say(f"demo over: {printer.count} Slack messages shown; the database is left in {workdir}")
+    return 0
+
+
+async def _play(
+    http: httpx.AsyncClient,
+    sim_url: str,
+    bot_url: str,
+    slack: FakeSlack,
+    rt: Any,
+    speed: float,
+    say: Callable[[str], None],
+    stop: asyncio.Event,
+) -> None:
+    pause = lambda s: asyncio.sleep(s / max(speed, 0.01))  # noqa: E731
+    for scenario, caller, after, note in SCRIPT:
+        say(f"\n☎  {caller} calls the hotline — {note}")
+        await http.post(
+            f"{sim_url}/_sim/calls",
+            json={"scenario": scenario, "caller": caller, "speed": 0.01 / max(speed, 0.01), "wait": True},
+        )
+        await pause(after + rt.settings.grace_seconds)
+    alerts = rt.deps.store.open_alerts(limit=1)
+    if alerts:
+        alert = alerts[0]
+        vault, store = rt.deps.vault, rt.deps.store
+        store.save_link(DEMO_USER, "user_an101", vault.encrypt("pw-101"), by=DEMO_USER)
+        say("\n🖱  @an clicks [Call back] on the first alert (her SIP phone user_an101 is linked)")
+        await _signed(
+            http,
+            bot_url,
+            block_actions_body(
+                "alert_callback",
+                str(alert["id"]),
+                user_id=DEMO_USER,
+                channel_id=alert["channel"],
+                message_ts=alert.get("ts") or "",
+                response_url=slack.response_url("demo-callback"),
+            ),
+        )
+        await pause(2.0)
+    for text in ("queues", "agents", "missed", "history 0987654321"):
+        say(f"\n⌨  @an types /ring {text}")
+        await _signed(
+            http,
+            bot_url,
+            slash_command_body(
+                text, user_id=DEMO_USER, channel_id=DEMO_CHANNEL, response_url=slack.response_url(f"demo-{text}")
+            ),
+        )
+        await pause(0.6)
+    say("\n… now playing random traffic (about 12 calls a minute). Ctrl-C to stop.")
+    await http.post(
+        f"{sim_url}/_sim/traffic", json={"rate_per_minute": 12 * max(speed, 0.01), "duration_seconds": 24 * 3600}
+    )
+    await stop.wait()
+
+
+async def _signed(http: httpx.AsyncClient, url: str, body: str) -> None:
+    try:
+        await http.post(url, content=body, headers=sign(DEMO_SIGNING_SECRET, body))
+    except httpx.HTTPError as exc:
+        logging.getLogger(__name__).warning("demo request failed error=%s", exc)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(asyncio.run(run_demo()))

@@ -1,0 +1,86 @@
+"""Logging set-up: one line per thing that happened, text or JSON, with every secret scrubbed."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from collections.abc import Iterable
+
+_REDACTED = "[redacted]"
+
+
+class SecretFilter(logging.Filter):
+    """Replaces any configured secret (and anything added later, like SIP passwords in flight) in records."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        super().__init__()
+        self.secrets: set[str] = {s for s in secrets if s and len(s) >= 4}
+
+    def add(self, secret: str) -> None:
+        if secret and len(secret) >= 4:
+            self.secrets.add(secret)
+
+    def scrub(self, text: str) -> str:
+        for s in self.secrets:
+            if s in text:
+                text = text.replace(s, _REDACTED)
+        return text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not self.secrets:
+            return True
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001
+            return True
+        clean = self.scrub(message)
+        if record.exc_info and record.exc_info[1] is not None:
+            formatted = logging.Formatter().formatException(record.exc_info)
+            record.exc_text = self.scrub(formatted)
+        if clean != message or record.args:
+            record.msg, record.args = clean, None
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        doc = {
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        if record.exc_info:
+            doc["exc"] = record.exc_text or self.formatException(record.exc_info)
+        return json.dumps(doc, ensure_ascii=False)
+
+
+_filter: SecretFilter | None = None
+
+
+def setup_logging(level: str = "INFO", fmt: str = "text", secrets: Iterable[str] = (), stream=None) -> SecretFilter:
+    """Configure the root logger once; returns the secret filter so more secrets can be added."""
+    global _filter
+    handler = logging.StreamHandler(stream or sys.stderr)
+    if fmt == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    _filter = SecretFilter(secrets)
+    handler.addFilter(_filter)
+    root = logging.getLogger()
+    for h in list(root.handlers):
+        root.removeHandler(h)
+    root.addHandler(handler)
+    root.setLevel(level)
+    for noisy in ("aiohttp.access", "socketio", "engineio", "apscheduler", "httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
+    return _filter
+
+
+def scrub_secret(secret: str) -> None:
+    """Register one more secret (a SIP password being used) with the active filter."""
+    if _filter is not None:
+        _filter.add(secret)

@@ -1,0 +1,124 @@
+"""Counters, gauges and histograms in Prometheus text format — the few we need, no global registry."""
+
+from __future__ import annotations
+
+import bisect
+import threading
+from collections.abc import Callable, Iterable
+
+_DEFAULT_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+def _labels(labels: dict[str, str]) -> str:
+    if not labels:
+        return ""
+    inner = ",".join(
+        f'{k}="{str(v).replace(chr(92), chr(92) * 2).replace(chr(34), chr(92) + chr(34))}"'
+        for k, v in sorted(labels.items())
+    )
+    return "{" + inner + "}"
+
+
+class Metrics:
+    """A registry: `inc`, `set`, `observe`, plus gauges computed at scrape time (`gauge_fn`)."""
+
+    def __init__(self, prefix: str = "ringbot_") -> None:
+        self.prefix = prefix
+        self._lock = threading.Lock()
+        self._help: dict[str, tuple[str, str]] = {}
+        self._values: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
+        self._hist: dict[tuple[str, tuple[tuple[str, str], ...]], list[float]] = {}
+        self._buckets: dict[str, tuple[float, ...]] = {}
+        self._fns: dict[str, Callable[[], Iterable[tuple[dict[str, str], float]] | float]] = {}
+
+    def describe(self, name: str, kind: str, help_text: str, buckets: tuple[float, ...] | None = None) -> None:
+        self._help[name] = (kind, help_text)
+        if kind == "histogram":
+            self._buckets[name] = buckets or _DEFAULT_BUCKETS
+
+    def inc(self, name: str, amount: float = 1.0, **labels: str) -> None:
+        key = (name, tuple(sorted(labels.items())))
+        with self._lock:
+            self._values[key] = self._values.get(key, 0.0) + amount
+
+    def set(self, name: str, value: float, **labels: str) -> None:
+        with self._lock:
+            self._values[(name, tuple(sorted(labels.items())))] = float(value)
+
+    def observe(self, name: str, seconds: float, **labels: str) -> None:
+        buckets = self._buckets.setdefault(name, _DEFAULT_BUCKETS)
+        key = (name, tuple(sorted(labels.items())))
+        with self._lock:
+            h = self._hist.get(key)
+            if h is None:
+                h = self._hist[key] = [0.0] * (len(buckets) + 2)  # per-bucket counts, +Inf, sum
+            h[bisect.bisect_left(buckets, seconds)] += 1
+            h[-1] += seconds
+
+    def gauge_fn(self, name: str, fn: Callable[[], Iterable[tuple[dict[str, str], float]] | float]) -> None:
+        """A gauge read when scraped (outbox depth, stream connected...)."""
+        self._fns[name] = fn
+
+    def value(self, name: str, **labels: str) -> float:
+        return self._values.get((name, tuple(sorted(labels.items()))), 0.0)
+
+    def render(self) -> str:
+        lines: list[str] = []
+        seen: set[str] = set()
+
+        def head(name: str, default_kind: str) -> None:
+            if name in seen:
+                return
+            seen.add(name)
+            kind, text = self._help.get(name, (default_kind, name.replace("_", " ")))
+            lines.append(f"# HELP {self.prefix}{name} {text}")
+            lines.append(f"# TYPE {self.prefix}{name} {kind}")
+
+        with self._lock:
+            values = sorted(self._values.items())
+            hists = sorted(self._hist.items())
+        for (name, labels), v in values:
+            head(name, "counter")
+            lines.append(f"{self.prefix}{name}{_labels(dict(labels))} {v:g}")
+        for (name, labels), h in hists:
+            head(name, "histogram")
+            buckets = self._buckets[name]
+            running = 0.0
+            for le, count in zip(buckets, h):
+                running += count
+                lines.append(f"{self.prefix}{name}_bucket{_labels({**dict(labels), 'le': f'{le:g}'})} {running:g}")
+            running += h[len(buckets)]
+            lines.append(f"{self.prefix}{name}_bucket{_labels({**dict(labels), 'le': '+Inf'})} {running:g}")
+            lines.append(f"{self.prefix}{name}_count{_labels(dict(labels))} {running:g}")
+            lines.append(f"{self.prefix}{name}_sum{_labels(dict(labels))} {h[-1]:g}")
+        for name, fn in sorted(self._fns.items()):
+            try:
+                result = fn()
+            except Exception:  # noqa: BLE001 - a broken gauge must not break the scrape
+                continue
+            head(name, "gauge")
+            if isinstance(result, (int, float)):
+                lines.append(f"{self.prefix}{name} {float(result):g}")
+            else:
+                for labels, v in result:
+                    lines.append(f"{self.prefix}{name}{_labels(labels)} {float(v):g}")
+        return "\n".join(lines) + "\n"
+
+
+def describe_ringbot(m: Metrics) -> Metrics:
+    """Names and help texts of everything ringbot exports."""
+    m.describe("events_total", "counter", "Stream events received, by event name")
+    m.describe("events_rejected_total", "counter", "Stream payloads rejected as malformed")
+    m.describe("calls_total", "counter", "Calls decided, by outcome and source")
+    m.describe("alerts_total", "counter", "Alert actions taken (new, repeat, resolved)")
+    m.describe("slack_posts_total", "counter", "Slack Web API calls made by the outbox, by kind and result")
+    m.describe("slack_seconds", "histogram", "Slack Web API call latency")
+    m.describe("antbuddy_seconds", "histogram", "AntBuddy REST call latency")
+    m.describe("antbuddy_requests_total", "counter", "AntBuddy REST requests, by endpoint and result")
+    m.describe("outbox_dead", "gauge", "Outbox rows given up on (see the log for why)")
+    m.describe("stream_reconnects_total", "counter", "Event stream reconnects")
+    m.describe("stream_connected", "gauge", "1 when the event stream is connected and subscribed")
+    m.describe("stream_last_event_age_seconds", "gauge", "Seconds since the last stream event")
+    m.describe("outbox_pending", "gauge", "Outbox rows waiting to be sent")
+    m.describe("calls_in_memory", "gauge", "Calls the tracker holds (not yet decided)")
+    return m

@@ -1,0 +1,11 @@
+"""Action ids and view callback ids: the contract between the Block Kit we render and the listeners that
+answer it. A renamed id strands every button already in Slack, so these never change."""
+
+ACTION_CALLBACK = "alert_callback"  # value: alert id
+ACTION_HANDLED = "alert_handled"  # value: alert id
+ACTION_UNHANDLE = "alert_unhandle"  # value: alert id
+ACTION_HISTORY = "alert_history"  # value: alert id
+ACTION_PLAY_RECORDING = "play_recording"  # value: call id
+ACTION_OPEN_LINK = "open_link_modal"  # value: "" or a Slack user id (admin linking someone)
+ACTION_MORE = "more_results"  # value: JSON of the query to continue
+VIEW_LINK = "link_device"  # modal callback id

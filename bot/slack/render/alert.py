@@ -1,0 +1,309 @@
+"""Block Kit for missed/abandoned call alerts, burst summaries and repeat replies (pure: no I/O).
+
+The alert and call dicts are Store rows (storage/schema.py). Two optional keys may ride on the alert
+dict, filled by whoever wires the renderer (bot/alerts/service.py: `AlertRenderer`):
+`calls_24h` (int, calls from this number in the last 24 h).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bot.calls.numbers import clean, format_number, is_external
+from bot.slack.ids import ACTION_CALLBACK, ACTION_HANDLED, ACTION_HISTORY, ACTION_UNHANDLE
+from bot.slack.text import MESSAGES, say
+
+SECTION_LIMIT = 3000
+BUTTON_TEXT_LIMIT = 75
+MAX_AGENTS_SHOWN = 8
+PART_LIMIT = 120  # one name or cause: long values are clipped so every line still fits a section
+
+ABANDON_REASONS = frozenset({"member_hangup", "member_timeout", "member_exit"})
+
+
+# -- small formatters ---------------------------------------------------------------------------------
+def format_duration(seconds: float | int | None) -> str:
+    """'25 s', '2m 14s', '1h 02m': short enough for one line, exact enough for a supervisor."""
+    s = max(0, int(round(seconds or 0)))
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60}m {s % 60:02d}s" if s % 60 else f"{s // 60}m"
+    return f"{s // 3600}h {(s % 3600) // 60:02d}m"
+
+
+def format_local_time(at: float | None, tz: ZoneInfo, *, now: float | None = None) -> str:
+    """'14:05, Tue 24 Nov' in the configured zone (the year only when it is not this year)."""
+    if at is None:
+        return "?"
+    dt = datetime.fromtimestamp(at, tz=UTC).astimezone(tz)
+    text = f"{dt:%H:%M}, {dt:%a} {dt.day} {dt:%b}"
+    if now is not None and datetime.fromtimestamp(now, tz=UTC).astimezone(tz).year != dt.year:
+        text += f" {dt.year}"
+    return text
+
+
+def format_clock(at: float | None, tz: ZoneInfo) -> str:
+    """'14:09' in the configured zone."""
+    if at is None:
+        return "?"
+    return f"{datetime.fromtimestamp(at, tz=UTC).astimezone(tz):%H:%M}"
+
+
+def describe_cause(cause: str | None, *, outcome: str | None = None) -> str | None:
+    """A hangup cause (Kazoo/FreeSWITCH, queue end reason, or history status) in plain words."""
+    if not cause:
+        return None
+    key = str(cause).strip().lower()
+    if key == "normal_clearing" and outcome == "abandoned":
+        return MESSAGES["cause.normal_clearing.abandoned"]
+    msg = MESSAGES.get(f"cause.{key}")
+    return msg if msg is not None else key.replace("_", " ")
+
+
+def mention(user: str | None) -> str:
+    """`<@U…>` for a Slack user id, the name itself for anything else (an agent's SIP username)."""
+    if not user:
+        return "someone"
+    if user[:1] in ("U", "W") and user[1:].isalnum() and user.upper() == user:
+        return f"<@{user}>"
+    return user
+
+
+def _escape(text: str) -> str:
+    """Slack mrkdwn needs only &, < and > escaped."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": _clip(text, SECTION_LIMIT)}}
+
+
+def _context(parts: Iterable[str]) -> dict[str, Any] | None:
+    items = [p for p in parts if p]
+    if not items:
+        return None
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": _clip(" · ".join(items), SECTION_LIMIT)}]}
+
+
+def _button(text_key: str, action_id: str, value: str, *, style: str | None = None) -> dict[str, Any]:
+    button: dict[str, Any] = {
+        "type": "button",
+        "text": {"type": "plain_text", "text": _clip(say(text_key), BUTTON_TEXT_LIMIT), "emoji": True},
+        "action_id": action_id,
+        "value": value[:2000],
+    }
+    if style:
+        button["style"] = style
+    return button
+
+
+# -- pieces of an alert -------------------------------------------------------------------------------
+def headline(alert: Mapping[str, Any], call: Mapping[str, Any] | None, queue_name: str | None) -> str:
+    """'Missed call' or 'Abandoned in queue CSKH' (queue name; 'queue <id>' only when the name is unknown)."""
+    if alert.get("outcome") != "abandoned":
+        return say("alert.missed")
+    queue_id = (call or {}).get("queue_id")
+    if queue_name:
+        return say("alert.abandoned", queue=_clip(queue_name, PART_LIMIT))
+    if queue_id:
+        return say("alert.abandoned", queue=say("alert.queue_unknown", queue_id=queue_id))
+    return say("alert.abandoned_no_queue")
+
+
+def _dialled_text(dialled: str | None) -> str | None:  # clipped: it is one part of a line
+    if not dialled:
+        return None
+    if is_external(dialled):
+        return _clip(format_number(dialled), PART_LIMIT)
+    return say("alert.extension", number=_clip(clean(dialled) or dialled, PART_LIMIT))
+
+
+def _agents(call: Mapping[str, Any] | None, agent_name: Callable[[str], str | None] | None) -> list[str]:
+    """Who rang: the stream's usernames, else the agents history says missed it (names when known)."""
+    if not call:
+        return []
+    names = [str((agent_name(str(a)) if agent_name else None) or a) for a in (call.get("agents_rung") or []) if a]
+    detail = call.get("detail") or {}
+    if not names and isinstance(detail, dict):
+        for miss in (detail.get("queue_stat") or {}).get("misses") or []:
+            who = miss.get("username") or miss.get("agent_id") if isinstance(miss, dict) else None
+            if who:
+                names.append(str((agent_name(who) if agent_name else None) or who))
+    seen: list[str] = []
+    for n in names:
+        if n not in seen:
+            seen.append(n)
+    return seen
+
+
+def _cause(alert: Mapping[str, Any], call: Mapping[str, Any] | None) -> str | None:
+    if not call:
+        return None
+    outcome = alert.get("outcome")
+    detail = call.get("detail") or {}
+    reason = (detail.get("queue_stat") or {}).get("end_call_reason") if isinstance(detail, dict) else None
+    if outcome == "abandoned" and reason:
+        return describe_cause(reason, outcome=outcome)
+    return describe_cause(call.get("hangup_cause"), outcome=outcome)
+
+
+def _waited_seconds(alert: Mapping[str, Any], call: Mapping[str, Any]) -> int:
+    detail = call.get("detail") or {}
+    wait = (detail.get("queue_stat") or {}).get("wait_time") if isinstance(detail, dict) else None
+    if alert.get("outcome") == "abandoned" and wait:
+        return int(wait)
+    return int(call.get("ring_seconds") or 0)
+
+
+def state_line(alert: Mapping[str, Any], agent_name: Callable[[str], str | None] | None = None) -> str | None:
+    """The lifecycle line: calling back, handled, resolved (None while simply open)."""
+    status = alert.get("status")
+    if status == "calling_back":
+        return say("alert.state.calling_back", user=mention(alert.get("claimed_by")))
+    if status == "handled":
+        return say("alert.state.handled", user=mention(alert.get("handled_by")))
+    if status == "resolved":
+        detail = alert.get("resolved_detail") or {}
+        if not isinstance(detail, dict):
+            detail = {}
+        who = detail.get("slack_user")
+        if not who:
+            agent = detail.get("agent") or alert.get("resolved_by")
+            who = ((agent_name(str(agent)) if agent_name and agent else None) or agent) or None
+        talk = format_duration(detail.get("talk_seconds"))
+        direction = detail.get("direction")
+        if direction not in ("inbound", "outbound"):
+            return say("alert.state.resolved")
+        suffix = "" if who else "_noagent"
+        return say(f"alert.state.resolved_{direction}{suffix}", agent=mention(who) if who else "", talk=talk)
+    return None
+
+
+def _actions(alert: Mapping[str, Any]) -> dict[str, Any]:
+    alert_id = str(alert.get("id"))
+    status = alert.get("status")
+    if status == "resolved":
+        elements = [_button("alert.button.history", ACTION_HISTORY, alert_id)]
+    else:
+        elements = [_button("alert.button.callback", ACTION_CALLBACK, alert_id, style="primary")]
+        if status == "handled":
+            elements.append(_button("alert.button.undo", ACTION_UNHANDLE, alert_id))
+        else:
+            elements.append(_button("alert.button.handled", ACTION_HANDLED, alert_id))
+        elements.append(_button("alert.button.history", ACTION_HISTORY, alert_id))
+    # A new block_id per version: Slack clients keep stale button state otherwise (slack_sdk ActionsBlock doc).
+    return {"type": "actions", "block_id": f"alert:{alert_id}:v{alert.get('version') or 1}", "elements": elements}
+
+
+# -- public renderers ---------------------------------------------------------------------------------
+def render_alert(
+    alert: Mapping[str, Any],
+    call: Mapping[str, Any] | None,
+    *,
+    queue_name: str | None,
+    tz: ZoneInfo,
+    now: float,
+    agent_name: Callable[[str], str | None] | None = None,
+) -> tuple[str, list[dict[str, Any]]]:
+    """(notification fallback text, blocks) for one alert in its current state."""
+    raw = (call or {}).get("customer_number") or alert.get("customer_number") or ""
+    pretty = _clip(format_number(raw), PART_LIMIT) if raw else say("alert.unknown_number")
+    head = headline(alert, call, queue_name)
+    emoji = {
+        "resolved": ":white_check_mark:",
+        "handled": ":ballot_box_with_check:",
+        "calling_back": ":telephone_receiver:",
+    }.get(str(alert.get("status")), ":red_circle:")
+    number_line = f"*{_escape(pretty)}*"
+    if raw and clean(raw) != pretty:
+        number_line += f"  `{_escape(_clip(str(raw), PART_LIMIT))}`"
+    blocks: list[dict[str, Any]] = [_section(f"{emoji} *{_escape(head)}* {say('alert.from', number=number_line)}")]
+
+    lines: list[str] = []
+    if call:
+        dialled = _dialled_text(call.get("dialled"))
+        if dialled:
+            lines.append(f"*{say('alert.dialled')}:* {_escape(dialled)}")
+        if (call.get("queue_id") or queue_name) and alert.get("outcome") != "abandoned":  # else in the headline
+            queue = queue_name or say("alert.queue_unknown", queue_id=call.get("queue_id"))
+            lines.append(f"*{say('alert.queue')}:* {_escape(_clip(queue, PART_LIMIT))}")
+        seconds = _waited_seconds(alert, call)
+        how_long = say(
+            "alert.waited" if alert.get("outcome") == "abandoned" else "alert.rang", duration=format_duration(seconds)
+        )
+        when = format_local_time(call.get("started_at") or alert.get("created_at"), tz, now=now)
+        lines.append(f"*{say('alert.when')}:* {when}, {how_long}")
+        cause = _cause(alert, call)
+        if cause:
+            lines.append(f"*{say('alert.why')}:* {_escape(_clip(cause, PART_LIMIT))}")
+        agents = _agents(call, agent_name)
+        if agents:
+            shown = ", ".join(_escape(_clip(a, PART_LIMIT)) for a in agents[:MAX_AGENTS_SHOWN])
+            if len(agents) > MAX_AGENTS_SHOWN:
+                shown += " " + say("alert.agents_more", count=len(agents) - MAX_AGENTS_SHOWN)
+            lines.append(f"*{say('alert.agents_rung')}:* {shown}")
+    else:
+        lines.append(f"*{say('alert.when')}:* {format_local_time(alert.get('created_at'), tz, now=now)}")
+    blocks.append(_section("\n".join(lines)))
+
+    context_parts: list[str] = []
+    calls_24h = alert.get("calls_24h")
+    if calls_24h:
+        key = "alert.calls_24h.one" if int(calls_24h) == 1 else "alert.calls_24h.many"
+        context_parts.append(say(key, count=int(calls_24h)))
+    repeats = int(alert.get("repeat_count") or 1) - 1
+    if repeats > 0:
+        context_parts.append(say("alert.repeat", count=repeats, time=format_clock(alert.get("last_call_at"), tz)))
+    ctx = _context(context_parts)
+    if ctx:
+        blocks.append(ctx)
+
+    state = state_line(alert, agent_name)
+    if state:
+        blocks.append(_section(state))
+    blocks.append(_actions(alert))
+
+    dialled_raw = _dialled_text((call or {}).get("dialled"))
+    text = say(
+        "alert.fallback",
+        headline=head,
+        number=pretty,
+        dialled=say("alert.fallback_dialled", dialled=dialled_raw) if dialled_raw else "",
+    )
+    if state:
+        text += f" ({state.split(' ', 1)[-1]})"
+    return text, blocks
+
+
+def render_burst_summary(
+    channel_count: int, first_at: float | None, last_at: float | None, tz: ZoneInfo
+) -> tuple[str, list[dict[str, Any]]]:
+    """The one message a burst folds into; its thread holds the alerts."""
+    first, last = format_clock(first_at, tz), format_clock(last_at if last_at is not None else first_at, tz)
+    if channel_count == 1:
+        mrkdwn = say("alert.burst.summary_one", count=channel_count, first=first)
+    else:
+        mrkdwn = say("alert.burst.summary", count=channel_count, first=first, last=last)
+    return say("alert.burst.fallback", count=channel_count, first=first, last=last), [_section(mrkdwn)]
+
+
+def render_repeat_reply(call: Mapping[str, Any], tz: ZoneInfo) -> str:
+    """Thread reply under an open alert when the same number calls again: 'Called again at 14:09 (rang 12 s, …)'."""
+    parts: list[str] = []
+    seconds = int(call.get("ring_seconds") or 0)
+    if seconds:
+        key = "alert.waited" if call.get("outcome") == "abandoned" else "alert.rang"
+        parts.append(say(key, duration=format_duration(seconds)))
+    cause = describe_cause(call.get("hangup_cause"), outcome=call.get("outcome"))
+    if cause:
+        parts.append(cause)
+    extra = f" ({', '.join(parts)})" if parts else ""
+    return say("alert.repeat_reply", time=format_clock(call.get("started_at"), tz), extra=extra)
