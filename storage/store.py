@@ -474,7 +474,16 @@ class Store:
             (key, value),
         )
 
-    # -- alerts + outbox: queries for bot/alerts/outbox/worker.py and bot/alerts/service.py (alerts piece) ------------------
+    def meta_keys(self, prefix: str) -> list[str]:
+        """Keys that start with `prefix` (the outbox keeps one burst fold per channel under `outbox_fold:`)."""
+        rows = self.conn.execute("SELECT key FROM meta WHERE substr(key, 1, ?) = ?", (len(prefix), prefix)).fetchall()
+        return [r[0] for r in rows]
+
+    def journal_mode(self) -> str:
+        """SQLite's journal mode (doctor reports it: WAL is what lets backups run beside the bot)."""
+        return str(self.conn.execute("PRAGMA journal_mode").fetchone()[0])
+
+    # -- alerts + outbox: the outbox's and the alert service's own queries -----------------------------
     def set_alert_message(self, alert_id: int, *, ts: str, thread_ts: str | None = None) -> None:
         """Record where the alert was posted. No version bump: the content did not change."""
         self._write(

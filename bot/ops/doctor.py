@@ -238,7 +238,7 @@ def check_database(settings: Settings) -> Check:
         store = Store.open(settings.db_path)
         try:
             store.writable()
-            mode = store.conn.execute("PRAGMA journal_mode").fetchone()[0]
+            mode = store.journal_mode()
         finally:
             store.close()
         return Check("database", True, f"{settings.db_path} writable (journal {mode})")

@@ -613,8 +613,7 @@ class Outbox:
         return f"outbox_fold:{channel}"
 
     def _fold_keys(self) -> list[str]:
-        rows = self.store.conn.execute("SELECT key FROM meta WHERE key LIKE 'outbox_fold:%'").fetchall()
-        return [r[0].split(":", 1)[1] for r in rows]
+        return [key.split(":", 1)[1] for key in self.store.meta_keys("outbox_fold:")]
 
     def _load_fold(self, channel: str) -> dict[str, Any] | None:
         raw = self.store.get_meta(self._fold_key(channel))

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.calls.events import GREGORIAN_OFFSET, MalformedEvent, normalise, parse_timestamp
-from tests.unit.payloads import ABANDONED_7_3, ANSWERED_7_1, DOC_STYLE_DESTROY, MISSED_7_2
+from tests.support.payloads import ABANDONED_7_3, ANSWERED_7_1, DOC_STYLE_DESTROY, MISSED_7_2
 
 UTC = UTC
 

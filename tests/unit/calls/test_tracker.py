@@ -9,7 +9,7 @@ import pytest
 
 from bot.calls.events import CREATE, DESTROY, Event, normalise
 from bot.calls.tracker import CallDecision, Outcome, Tracker, is_extension
-from tests.unit import payloads as P
+from tests.support import payloads as P
 
 UTC = UTC
 GRACE = 2.0

@@ -10,7 +10,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.ops.scopes import REQUIRED_SCOPES
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 # Slack Web API method -> the bot scopes it needs (docs.slack.dev method pages).
 METHOD_SCOPES: dict[str, set[str]] = {

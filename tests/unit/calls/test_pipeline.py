@@ -7,7 +7,7 @@ import json
 from bot.alerts.service import AlertService
 from bot.calls.pipeline import Pipeline
 from bot.calls.tracker import Tracker
-from tests.unit.payloads import ANSWERED_7_1, ring_group
+from tests.support.payloads import ANSWERED_7_1, ring_group
 
 
 class Clock:

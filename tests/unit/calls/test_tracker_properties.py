@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from bot.calls.events import ANSWER, BRIDGE, CREATE, DESTROY, Event, normalise
 from bot.calls.tracker import CallDecision, Tracker
-from tests.unit import payloads as P
+from tests.support import payloads as P
 
 GRACE = 2.0
 EXTS = sorted(P.AGENTS)
