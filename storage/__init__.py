@@ -1,6 +1,47 @@
 """SQLite storage: the only code that touches SQL."""
 
+from storage.rows import (
+    OPEN_ALERT_STATUSES,
+    AlertChanges,
+    AlertRow,
+    AlertStatus,
+    AuditRow,
+    CallbackRow,
+    CallChanges,
+    CallRow,
+    FoldStats,
+    JSONObject,
+    LegRow,
+    LinkRow,
+    OutboxChanges,
+    OutboxKind,
+    OutboxRow,
+    OutboxStatus,
+    QueueTotals,
+    RouteRow,
+)
 from storage.schema import open_db
 from storage.store import Store
 
-__all__ = ["Store", "open_db"]
+__all__ = [
+    "OPEN_ALERT_STATUSES",
+    "AlertChanges",
+    "AlertRow",
+    "AlertStatus",
+    "AuditRow",
+    "CallChanges",
+    "CallRow",
+    "CallbackRow",
+    "FoldStats",
+    "JSONObject",
+    "LegRow",
+    "LinkRow",
+    "OutboxChanges",
+    "OutboxKind",
+    "OutboxRow",
+    "OutboxStatus",
+    "QueueTotals",
+    "RouteRow",
+    "Store",
+    "open_db",
+]

@@ -27,7 +27,7 @@ CREATE INDEX IF NOT EXISTS legs_call ON legs(call_id);
 CREATE TABLE IF NOT EXISTS calls (
     call_id TEXT PRIMARY KEY,
     direction TEXT NOT NULL,            -- inbound | outbound
-    outcome TEXT NOT NULL,              -- bot.calls.tracker.Outcome values
+    outcome TEXT NOT NULL,              -- bot.calls.classify.Outcome values
     customer_number TEXT,
     customer_key TEXT,                  -- bot.calls.numbers.number_key: one per caller
     dialled TEXT,
@@ -57,7 +57,7 @@ CREATE TABLE IF NOT EXISTS alerts (
     channel TEXT NOT NULL,
     ts TEXT,                            -- Slack message ts once posted
     thread_ts TEXT,                     -- burst summary it was folded under, if any
-    status TEXT NOT NULL DEFAULT 'open',-- open | calling_back | handled | resolved
+    status TEXT NOT NULL DEFAULT 'open',-- AlertStatus (rows.py): open | calling_back | handled | resolved
     repeat_count INTEGER NOT NULL DEFAULT 1,
     last_call_id TEXT,
     last_call_at REAL,
@@ -78,11 +78,11 @@ CREATE INDEX IF NOT EXISTS alerts_status ON alerts(status, created_at);
 CREATE TABLE IF NOT EXISTS outbox (
     id INTEGER PRIMARY KEY,
     alert_id INTEGER,
-    kind TEXT NOT NULL,                 -- post | update | reply | summary
+    kind TEXT NOT NULL,                 -- OutboxKind (rows.py): post | update | reply | summary
     channel TEXT NOT NULL,
     thread_ts TEXT,
     body TEXT DEFAULT '{}',             -- JSON: what the kind needs beyond the alert (reply text...)
-    status TEXT NOT NULL DEFAULT 'pending', -- pending | inflight | sent | dead
+    status TEXT NOT NULL DEFAULT 'pending', -- OutboxStatus (rows.py): pending | inflight | sent | dead
     attempts INTEGER NOT NULL DEFAULT 0,
     next_at REAL NOT NULL DEFAULT 0,
     created_at REAL,

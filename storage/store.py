@@ -3,63 +3,100 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TypeVar, Unpack, cast
 
 from sqlite_utils import Database
 
+from storage.rows import (
+    OPEN_ALERT_STATUSES,
+    AlertChanges,
+    AlertRow,
+    AlertStatus,
+    AuditRow,
+    CallbackRow,
+    CallChanges,
+    CallRow,
+    FoldStats,
+    LegRow,
+    LinkRow,
+    OutboxChanges,
+    OutboxKind,
+    OutboxRow,
+    OutboxStatus,
+    QueueTotals,
+    RouteRow,
+)
 from storage.schema import open_db
 
-OPEN_STATUSES = ("open", "calling_back")
-CALL_COLUMNS = (
-    "call_id",
-    "direction",
-    "outcome",
-    "customer_number",
-    "customer_key",
-    "dialled",
-    "queue_id",
-    "started_at",
-    "ended_at",
-    "ring_seconds",
-    "talk_seconds",
-    "hangup_cause",
-    "agents_rung",
-    "answered_by",
-    "source",
-    "in_history",
-    "recording",
-    "detail",
-    "decided_at",
+# What sqlite3 binds: positional values for `?`, or a mapping for `:name`.
+Params = Sequence[object] | dict[str, object]
+# Per column, how a stored value becomes the row's Python value (JSON text to a dict, a status to its enum).
+Decoders = Mapping[str, Callable[[str], object]]
+_Row = TypeVar("_Row")
+
+_LEG_COLUMNS = tuple(LegRow.__annotations__)
+_CALL_COLUMNS = tuple(CallRow.__annotations__)
+_INSERT_CALL = (
+    f"INSERT OR IGNORE INTO calls({', '.join(_CALL_COLUMNS)}) VALUES ({', '.join(':' + c for c in _CALL_COLUMNS)})"
 )
-_JSON_COLUMNS = ("agents_rung", "detail", "resolved_detail", "body")
+_ALERT_COLUMNS = frozenset(AlertRow.__annotations__) - {"id"}
+_CALL_CHANGES = frozenset(CallChanges.__annotations__)
+_ALERT_CHANGES = frozenset(AlertChanges.__annotations__)
+_OUTBOX_CHANGES = frozenset(OutboxChanges.__annotations__)
+# For SQL text: "('open', 'calling_back')". The values are our own constants, never user input.
+_OPEN_IN = "(" + ", ".join(f"'{s.value}'" for s in OPEN_ALERT_STATUSES) + ")"
 
 
-def _decode(row: dict[str, Any]) -> dict[str, Any]:
-    for col in _JSON_COLUMNS:
-        if col in row and isinstance(row[col], str):
-            try:
-                row[col] = json.loads(row[col])
-            except ValueError:
-                pass
-    return row
+def _json(text: str) -> object:
+    """A JSON column as Python. Text that is not JSON comes back as it is rather than failing the read."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+_CALL_DECODERS: Decoders = {"agents_rung": _json, "detail": _json}
+_ALERT_DECODERS: Decoders = {"status": AlertStatus, "resolved_detail": _json}
+_OUTBOX_DECODERS: Decoders = {"kind": OutboxKind, "status": OutboxStatus, "body": _json}
+
+
+def _only_known(table: str, fields: Iterable[str], allowed: frozenset[str]) -> None:
+    """Column names go into SQL text, so a name that is not one of ours stops here."""
+    unknown = sorted(set(fields) - allowed)
+    if unknown:
+        raise ValueError(
+            f"{table}: cannot set {', '.join(unknown)}; the columns that can be set here are "
+            + ", ".join(sorted(allowed))
+        )
+
+
+def _first(rows: list[_Row]) -> _Row | None:
+    return rows[0] if rows else None
+
+
+def _new_id(cur: sqlite3.Cursor) -> int:
+    if cur.lastrowid is None:
+        raise RuntimeError("SQLite reported no row id for an INSERT")
+    return cur.lastrowid
 
 
 class Store:
     """Owns the SQLite connection. Methods are small and synchronous; each is one short transaction
     unless called inside `transaction()`, which makes a group of them atomic."""
 
-    def __init__(self, db: Database, *, clock=time.time) -> None:
+    def __init__(self, db: Database, *, clock: Callable[[], float] = time.time) -> None:
         self.db = db
-        self.conn = db.conn
+        self.conn: sqlite3.Connection = db.conn
         self.clock = clock
 
     @classmethod
-    def open(cls, path: str | Path, **kw: Any) -> Store:
-        return cls(open_db(path), **kw)
+    def open(cls, path: str | Path, *, clock: Callable[[], float] = time.time) -> Store:
+        return cls(open_db(path), clock=clock)
 
     def close(self) -> None:
         try:
@@ -74,29 +111,38 @@ class Store:
             yield self
 
     # -- plumbing ---------------------------------------------------------------------------------
-    def _rows(self, sql: str, params: Iterable[Any] | dict = ()) -> list[dict[str, Any]]:
+    def _select(self, sql: str, params: Params = (), decoders: Decoders | None = None) -> list[dict[str, object]]:
         cur = self.conn.execute(sql, params)
         names = [d[0] for d in cur.description]
-        return [_decode(dict(zip(names, r))) for r in cur.fetchall()]
+        rows = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+        if decoders:
+            for row in rows:
+                for col, decode in decoders.items():
+                    value = row.get(col)
+                    if isinstance(value, str):
+                        row[col] = decode(value)
+        return rows
 
-    def _row(self, sql: str, params: Iterable[Any] | dict = ()) -> dict[str, Any] | None:
-        rows = self._rows(sql, params)
-        return rows[0] if rows else None
+    def _calls(self, sql: str, params: Params = ()) -> list[CallRow]:
+        return cast("list[CallRow]", self._select(sql, params, _CALL_DECODERS))
 
-    def _write(self, sql: str, params: Iterable[Any] | dict = ()) -> Any:
+    def _alerts(self, sql: str, params: Params = ()) -> list[AlertRow]:
+        return cast("list[AlertRow]", self._select(sql, params, _ALERT_DECODERS))
+
+    def _outbox(self, sql: str, params: Params = ()) -> list[OutboxRow]:
+        return cast("list[OutboxRow]", self._select(sql, params, _OUTBOX_DECODERS))
+
+    def _count(self, sql: str, params: Params = ()) -> int:
+        return int(self.conn.execute(sql, params).fetchone()[0])
+
+    def _write(self, sql: str, params: Params = ()) -> sqlite3.Cursor:
+        # Through sqlite-utils: it commits a lone statement and leaves one inside `transaction()` to the block.
         return self.db.execute(sql, params)
 
-    def checkpoint(self) -> None:
-        self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
-
-    def writable(self) -> bool:
-        """True when a write goes through (for `ringbot doctor` and /healthz)."""
-        self.set_meta("doctor_probe", str(self.clock()))
-        return True
-
     # -- legs (batched by the pipeline) -----------------------------------------------------------
-    def save_legs(self, legs: list[dict[str, Any]]) -> None:
-        """Upsert a batch of leg rows in one transaction (one fsync per batch, not per event)."""
+    def save_legs(self, legs: Sequence[Mapping[str, object]]) -> None:
+        """Upsert a batch of leg rows in one transaction (one fsync per batch, not per event).
+        A leg seen again keeps its first timestamps and takes any newly known names."""
         if not legs:
             return
         with self.db.atomic():
@@ -115,69 +161,56 @@ class Store:
                      answered_at=COALESCE(legs.answered_at, excluded.answered_at),
                      destroyed_at=COALESCE(legs.destroyed_at, excluded.destroyed_at),
                      hangup_cause=COALESCE(excluded.hangup_cause, legs.hangup_cause)""",
-                [
-                    {
-                        k: leg.get(k)
-                        for k in (
-                            "leg_id",
-                            "call_id",
-                            "direction",
-                            "caller",
-                            "destination",
-                            "username",
-                            "created_at",
-                            "answered_at",
-                            "destroyed_at",
-                            "hangup_cause",
-                        )
-                    }
-                    for leg in legs
-                ],
+                [{k: leg.get(k) for k in _LEG_COLUMNS} for leg in legs],
             )
 
     def count_legs(self) -> int:
-        return self.conn.execute("SELECT count(*) FROM legs").fetchone()[0]
+        return self._count("SELECT count(*) FROM legs")
 
     # -- calls ------------------------------------------------------------------------------------
-    def insert_call(self, call: dict[str, Any]) -> bool:
-        """Store a decided call once; False (and nothing written) when the call id is already stored."""
-        row = {k: call.get(k) for k in CALL_COLUMNS}
-        for col in ("agents_rung", "detail"):
-            if not isinstance(row[col], str):
-                row[col] = json.dumps(row[col] if row[col] is not None else ([] if col == "agents_rung" else {}))
+    def insert_call(self, call: Mapping[str, object]) -> bool:
+        """Store a decided call once; False (and nothing written) when the call id is already stored.
+        Keys of `call` that are not columns are ignored (a decision carries more than the row keeps)."""
+        row = {k: call.get(k) for k in _CALL_COLUMNS}
+        for col, empty in (("agents_rung", "[]"), ("detail", "{}")):
+            value = row[col]
+            if value is None:
+                row[col] = empty
+            elif not isinstance(value, str):
+                row[col] = json.dumps(value)
         row["decided_at"] = row["decided_at"] or self.clock()
         row["source"] = row["source"] or "stream"
         row["in_history"] = int(bool(row["in_history"]))
-        cur = self._write(
-            f"INSERT OR IGNORE INTO calls({', '.join(CALL_COLUMNS)}) VALUES ({', '.join(':' + c for c in CALL_COLUMNS)})",
-            row,
-        )
+        cur = self._write(_INSERT_CALL, row)
         return cur.rowcount == 1
 
-    def get_call(self, call_id: str) -> dict[str, Any] | None:
-        return self._row("SELECT * FROM calls WHERE call_id = ?", (call_id,))
+    def get_call(self, call_id: str) -> CallRow | None:
+        return _first(self._calls("SELECT * FROM calls WHERE call_id = ?", (call_id,)))
 
-    def update_call(self, call_id: str, **fields: Any) -> None:
+    def update_call(self, call_id: str, /, **fields: Unpack[CallChanges]) -> None:
+        """Change columns of a stored call; a name that is not a changeable column raises ValueError."""
         if not fields:
             return
+        _only_known("calls", fields, _CALL_CHANGES)
+        values: dict[str, object] = dict(fields)
         for col in ("agents_rung", "detail"):
-            if col in fields and not isinstance(fields[col], str):
-                fields[col] = json.dumps(fields[col])
-        sets = ", ".join(f"{k} = :{k}" for k in fields)
-        self._write(f"UPDATE calls SET {sets} WHERE call_id = :_id", {**fields, "_id": call_id})
+            if col in values and not isinstance(values[col], str):
+                values[col] = json.dumps(values[col])
+        sets = ", ".join(f"{k} = :{k}" for k in values)
+        self._write(f"UPDATE calls SET {sets} WHERE call_id = :_id", {**values, "_id": call_id})
 
     def find_call_near(
         self, customer_key: str, at: float, *, window: float = 120.0, direction: str | None = None
-    ) -> dict[str, Any] | None:
+    ) -> CallRow | None:
         """The stored call from this caller closest to `at` within ±window seconds (history ↔ stream matching)."""
         sql = "SELECT * FROM calls WHERE customer_key = ? AND started_at BETWEEN ? AND ?"
-        params: list[Any] = [customer_key, at - window, at + window]
+        params: list[object] = [customer_key, at - window, at + window]
         if direction:
             sql += " AND direction = ?"
             params.append(direction)
         sql += " ORDER BY abs(started_at - ?) LIMIT 1"
         params.append(at)
-        return self._row(sql, params)
+        return _first(self._calls(sql, params))
 
     def calls(
         self,
@@ -189,9 +222,10 @@ class Store:
         outcomes: Iterable[str] | None = None,
         limit: int = 50,
         offset: int = 0,
-    ) -> list[dict[str, Any]]:
+    ) -> list[CallRow]:
         """Calls newest first, filtered (for /ring history and App Home)."""
-        where, params = ["1=1"], []
+        where: list[str] = ["1=1"]
+        params: list[object] = []
         if customer_key:
             where.append("customer_key = ?")
             params.append(customer_key)
@@ -209,19 +243,19 @@ class Store:
             where.append(f"outcome IN ({', '.join('?' * len(outs))})")
             params += outs
         params += [limit, offset]
-        return self._rows(
+        return self._calls(
             f"SELECT * FROM calls WHERE {' AND '.join(where)} ORDER BY started_at DESC LIMIT ? OFFSET ?", params
         )
 
     def count_calls_from(self, customer_key: str, since: float, *, direction: str = "inbound") -> int:
-        return self.conn.execute(
+        return self._count(
             "SELECT count(*) FROM calls WHERE customer_key = ? AND started_at >= ? AND direction = ?",
             (customer_key, since, direction),
-        ).fetchone()[0]
+        )
 
-    def queue_totals(self, since: float) -> list[dict[str, Any]]:
+    def queue_totals(self, since: float) -> list[QueueTotals]:
         """Per-queue counts and waits from our own stored calls since `since` (complements AntBuddy's dashboard)."""
-        return self._rows(
+        rows = self._select(
             """SELECT queue_id,
                       count(*) AS offered,
                       sum(outcome = 'answered') AS handled,
@@ -234,12 +268,15 @@ class Store:
                GROUP BY queue_id ORDER BY offered DESC""",
             (since,),
         )
+        return cast("list[QueueTotals]", rows)
 
     # -- alerts -----------------------------------------------------------------------------------
-    def create_alert(self, alert: dict[str, Any]) -> int:
+    def create_alert(self, alert: Mapping[str, object]) -> int:
+        """Insert a new open alert; its id. A key of `alert` that is not a column raises ValueError."""
+        _only_known("alerts", alert, _ALERT_COLUMNS)
         now = self.clock()
-        row = {
-            "status": "open",
+        row: dict[str, object] = {
+            "status": AlertStatus.OPEN,
             "repeat_count": 1,
             "version": 1,
             "created_at": now,
@@ -247,52 +284,69 @@ class Store:
             "last_call_id": alert.get("call_id"),
             **alert,
         }
+        row["status"] = AlertStatus(str(row["status"])).value
         if "resolved_detail" in row and not isinstance(row["resolved_detail"], str):
             row["resolved_detail"] = json.dumps(row["resolved_detail"])
         cols = list(row)
         cur = self._write(f"INSERT INTO alerts({', '.join(cols)}) VALUES ({', '.join(':' + c for c in cols)})", row)
-        return int(cur.lastrowid)
+        return _new_id(cur)
 
-    def get_alert(self, alert_id: int) -> dict[str, Any] | None:
-        return self._row("SELECT * FROM alerts WHERE id = ?", (alert_id,))
+    def get_alert(self, alert_id: int) -> AlertRow | None:
+        return _first(self._alerts("SELECT * FROM alerts WHERE id = ?", (alert_id,)))
 
-    def alert_for_call(self, call_id: str) -> dict[str, Any] | None:
+    def alert_for_call(self, call_id: str) -> AlertRow | None:
         """The alert raised by this call, or the one it was folded into as a repeat."""
-        return self._row(
-            "SELECT * FROM alerts WHERE call_id = ? OR last_call_id = ? ORDER BY id LIMIT 1", (call_id, call_id)
+        return _first(
+            self._alerts(
+                "SELECT * FROM alerts WHERE call_id = ? OR last_call_id = ? ORDER BY id LIMIT 1", (call_id, call_id)
+            )
         )
 
-    def open_alert_for(self, customer_key: str) -> dict[str, Any] | None:
-        return self._row(
-            f"SELECT * FROM alerts WHERE customer_key = ? AND status IN {OPEN_STATUSES} ORDER BY id DESC LIMIT 1",
-            (customer_key,),
+    def open_alert_for(self, customer_key: str) -> AlertRow | None:
+        """The newest alert for this caller still waiting for a call back (a repeat call folds into it)."""
+        return _first(
+            self._alerts(
+                f"SELECT * FROM alerts WHERE customer_key = ? AND status IN {_OPEN_IN} ORDER BY id DESC LIMIT 1",
+                (customer_key,),
+            )
         )
 
-    def update_alert(self, alert_id: int, **fields: Any) -> dict[str, Any] | None:
-        """Change an alert; bumps its version so the outbox renders the newest state. Returns the new row."""
-        if "resolved_detail" in fields and not isinstance(fields["resolved_detail"], str):
-            fields["resolved_detail"] = json.dumps(fields["resolved_detail"])
-        fields["updated_at"] = self.clock()
-        sets = ", ".join(f"{k} = :{k}" for k in fields)
-        self._write(f"UPDATE alerts SET {sets}, version = version + 1 WHERE id = :_id", {**fields, "_id": alert_id})
+    def update_alert(self, alert_id: int, /, **fields: Unpack[AlertChanges]) -> AlertRow | None:
+        """Change an alert; bumps its version so the outbox renders the newest state. Returns the new row.
+        A name that is not a changeable column, or a status that is not an AlertStatus, raises ValueError."""
+        _only_known("alerts", fields, _ALERT_CHANGES)
+        values: dict[str, object] = dict(fields)
+        if "status" in fields:
+            values["status"] = AlertStatus(fields["status"]).value
+        if "resolved_detail" in values and not isinstance(values["resolved_detail"], str):
+            values["resolved_detail"] = json.dumps(values["resolved_detail"])
+        values["updated_at"] = self.clock()
+        sets = ", ".join(f"{k} = :{k}" for k in values)
+        self._write(f"UPDATE alerts SET {sets}, version = version + 1 WHERE id = :_id", {**values, "_id": alert_id})
         return self.get_alert(alert_id)
 
-    def open_alerts(self, *, limit: int = 50, channel: str | None = None) -> list[dict[str, Any]]:
+    def set_alert_message(self, alert_id: int, *, ts: str, thread_ts: str | None = None) -> None:
+        """Record where the alert was posted. No version bump: the content did not change."""
+        self._write(
+            "UPDATE alerts SET ts = ?, thread_ts = COALESCE(?, thread_ts) WHERE id = ?", (ts, thread_ts, alert_id)
+        )
+
+    def open_alerts(self, *, limit: int = 50, channel: str | None = None) -> list[AlertRow]:
         """Open (not handled, not resolved) alerts, oldest first."""
-        sql = f"SELECT * FROM alerts WHERE status IN {OPEN_STATUSES}"
-        params: list[Any] = []
+        sql = f"SELECT * FROM alerts WHERE status IN {_OPEN_IN}"
+        params: list[object] = []
         if channel:
             sql += " AND channel = ?"
             params.append(channel)
         sql += " ORDER BY created_at ASC, id ASC LIMIT ?"
         params.append(limit)
-        return self._rows(sql, params)
+        return self._alerts(sql, params)
 
     def count_open_alerts(self) -> int:
-        return self.conn.execute(f"SELECT count(*) FROM alerts WHERE status IN {OPEN_STATUSES}").fetchone()[0]
+        return self._count(f"SELECT count(*) FROM alerts WHERE status IN {_OPEN_IN}")
 
     def count_alerts(self) -> int:
-        return self.conn.execute("SELECT count(*) FROM alerts").fetchone()[0]
+        return self._count("SELECT count(*) FROM alerts")
 
     # -- outbox -----------------------------------------------------------------------------------
     def enqueue(
@@ -302,204 +356,45 @@ class Store:
         *,
         alert_id: int | None = None,
         thread_ts: str | None = None,
-        body: dict[str, Any] | None = None,
+        body: Mapping[str, object] | None = None,
         not_before: float = 0.0,
     ) -> int:
+        """Queue a message for Slack (`kind` is an OutboxKind; anything else raises ValueError); its row id."""
         cur = self._write(
             """INSERT INTO outbox(alert_id, kind, channel, thread_ts, body, status, attempts, next_at, created_at)
                VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?)""",
-            (alert_id, kind, channel, thread_ts, json.dumps(body or {}), not_before, self.clock()),
+            (alert_id, OutboxKind(kind).value, channel, thread_ts, json.dumps(body or {}), not_before, self.clock()),
         )
-        return int(cur.lastrowid)
+        return _new_id(cur)
 
-    def due_outbox(self, now: float, *, limit: int = 100) -> list[dict[str, Any]]:
-        """Pending rows whose time has come, oldest first."""
-        return self._rows(
-            "SELECT * FROM outbox WHERE status = 'pending' AND next_at <= ? ORDER BY id LIMIT ?", (now, limit)
-        )
+    def get_outbox(self, row_id: int) -> OutboxRow | None:
+        return _first(self._outbox("SELECT * FROM outbox WHERE id = ?", (row_id,)))
 
-    def pending_outbox(self, *, channel: str | None = None, kind: str | None = None) -> list[dict[str, Any]]:
-        sql, params = "SELECT * FROM outbox WHERE status = 'pending'", []
+    def pending_outbox(self, *, channel: str | None = None, kind: str | None = None) -> list[OutboxRow]:
+        sql = "SELECT * FROM outbox WHERE status = 'pending'"
+        params: list[object] = []
         if channel:
             sql += " AND channel = ?"
             params.append(channel)
         if kind:
             sql += " AND kind = ?"
             params.append(kind)
-        return self._rows(sql + " ORDER BY id", params)
+        return self._outbox(sql + " ORDER BY id", params)
 
-    def next_outbox_at(self) -> float | None:
-        row = self.conn.execute("SELECT min(next_at) FROM outbox WHERE status = 'pending'").fetchone()
-        return row[0]
+    def inflight_outbox(self) -> list[OutboxRow]:
+        """Rows a crash left mid-send: at start-up the outbox checks Slack for each before sending again."""
+        return self._outbox("SELECT * FROM outbox WHERE status = 'inflight' ORDER BY id")
 
-    def get_outbox(self, row_id: int) -> dict[str, Any] | None:
-        return self._row("SELECT * FROM outbox WHERE id = ?", (row_id,))
-
-    def inflight_outbox(self) -> list[dict[str, Any]]:
-        return self._rows("SELECT * FROM outbox WHERE status = 'inflight' ORDER BY id")
-
-    def mark_outbox(self, row_id: int, status: str, **fields: Any) -> None:
-        """Move an outbox row to `status` (inflight | sent | pending | dead) with extra fields (ts, error...)."""
-        if status == "inflight":
-            fields.setdefault("attempts", None)
-        sets = ["status = :status"]
-        for k in fields:
-            if k == "attempts":
-                sets.append("attempts = attempts + 1")
-            else:
-                sets.append(f"{k} = :{k}")
-        params = {k: v for k, v in fields.items() if k != "attempts"}
-        self._write(f"UPDATE outbox SET {', '.join(sets)} WHERE id = :_id", {**params, "status": status, "_id": row_id})
-
-    def outbox_depth(self) -> int:
-        return self.conn.execute("SELECT count(*) FROM outbox WHERE status IN ('pending', 'inflight')").fetchone()[0]
-
-    def outbox_counts(self) -> dict[str, int]:
-        return dict(self.conn.execute("SELECT status, count(*) FROM outbox GROUP BY status").fetchall())
-
-    # -- routes -----------------------------------------------------------------------------------
-    def set_route(self, key: str, channel: str, *, by: str | None = None) -> None:
-        self.db["routes"].upsert({"key": key, "channel": channel, "set_by": by, "set_at": self.clock()}, pk="key")
-
-    def delete_route(self, key: str) -> bool:
-        return self._write("DELETE FROM routes WHERE key = ?", (key,)).rowcount == 1
-
-    def routes(self) -> list[dict[str, Any]]:
-        return self._rows("SELECT * FROM routes ORDER BY key")
-
-    def route_for(self, *, queue_id: str | None, did_key: str | None, queue_name: str | None = None) -> str | None:
-        """Channel for an alert: by queue (id, then name), then by DID, then the stored default
-        (None: use the configured one)."""
-        keys = [
-            k
-            for k in (
-                f"queue:{queue_id}" if queue_id else None,
-                f"queue:{queue_name}" if queue_name else None,
-                f"did:{did_key}" if did_key else None,
-            )
-            if k
-        ]
-        keys.append("default")
-        rows = {
-            r["key"]: r["channel"]
-            for r in self._rows(f"SELECT key, channel FROM routes WHERE key IN ({', '.join('?' * len(keys))})", keys)
-        }
-        for k in keys:
-            if k in rows:
-                return rows[k]
-        return None
-
-    # -- links (Slack user <-> SIP device) --------------------------------------------------------
-    def save_link(self, slack_user: str, sip_user: str, sip_password_enc: str, *, by: str | None = None) -> None:
-        self.db["links"].upsert(
-            {
-                "slack_user": slack_user,
-                "sip_user": sip_user,
-                "sip_password_enc": sip_password_enc,
-                "linked_by": by or slack_user,
-                "linked_at": self.clock(),
-            },
-            pk="slack_user",
-        )
-
-    def get_link(self, slack_user: str) -> dict[str, Any] | None:
-        return self._row("SELECT * FROM links WHERE slack_user = ?", (slack_user,))
-
-    def delete_link(self, slack_user: str) -> bool:
-        return self._write("DELETE FROM links WHERE slack_user = ?", (slack_user,)).rowcount == 1
-
-    def links(self) -> list[dict[str, Any]]:
-        return self._rows("SELECT slack_user, sip_user, linked_by, linked_at FROM links ORDER BY slack_user")
-
-    # -- audit ------------------------------------------------------------------------------------
-    def add_audit(
-        self,
-        action: str,
-        result: str,
-        *,
-        slack_user: str | None = None,
-        sip_user: str | None = None,
-        number: str | None = None,
-        alert_id: int | None = None,
-        detail: str | None = None,
-    ) -> int:
-        cur = self._write(
-            "INSERT INTO audit(at, slack_user, sip_user, number, alert_id, action, result, detail)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (self.clock(), slack_user, sip_user, number, alert_id, action, result, detail),
-        )
-        return int(cur.lastrowid)
-
-    def audit(
-        self,
-        *,
-        alert_id: int | None = None,
-        slack_user: str | None = None,
-        action: str | None = None,
-        since: float | None = None,
-        limit: int = 100,
-    ) -> list[dict[str, Any]]:
-        where, params = ["1=1"], []
-        for col, val in (("alert_id", alert_id), ("slack_user", slack_user), ("action", action)):
-            if val is not None:
-                where.append(f"{col} = ?")
-                params.append(val)
-        if since is not None:
-            where.append("at >= ?")
-            params.append(since)
-        params.append(limit)
-        return self._rows(f"SELECT * FROM audit WHERE {' AND '.join(where)} ORDER BY at DESC, id DESC LIMIT ?", params)
-
-    def callbacks_for_numbers(self, numbers: Iterable[str], since: float) -> dict[str, dict[str, Any]]:
-        """Latest successful click-to-call per number since `since` (for "called back by" in history)."""
-        nums = list(set(numbers))
-        if not nums:
-            return {}
-        rows = self._rows(
-            f"""SELECT number, slack_user, max(at) AS at FROM audit
-                WHERE action = 'click_to_call' AND result = 'ok' AND at >= ? AND number IN ({", ".join("?" * len(nums))})
-                GROUP BY number""",
-            [since, *nums],
-        )
-        return {r["number"]: r for r in rows}
-
-    # -- meta -------------------------------------------------------------------------------------
-    def get_meta(self, key: str, default: str | None = None) -> str | None:
-        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return row[0] if row else default
-
-    def set_meta(self, key: str, value: str) -> None:
-        self._write(
-            "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            (key, value),
-        )
-
-    def meta_keys(self, prefix: str) -> list[str]:
-        """Keys that start with `prefix` (the outbox keeps one burst fold per channel under `outbox_fold:`)."""
-        rows = self.conn.execute("SELECT key FROM meta WHERE substr(key, 1, ?) = ?", (len(prefix), prefix)).fetchall()
-        return [r[0] for r in rows]
-
-    def journal_mode(self) -> str:
-        """SQLite's journal mode (doctor reports it: WAL is what lets backups run beside the bot)."""
-        return str(self.conn.execute("PRAGMA journal_mode").fetchone()[0])
-
-    # -- alerts + outbox: the outbox's and the alert service's own queries -----------------------------
-    def set_alert_message(self, alert_id: int, *, ts: str, thread_ts: str | None = None) -> None:
-        """Record where the alert was posted. No version bump: the content did not change."""
-        self._write(
-            "UPDATE alerts SET ts = ?, thread_ts = COALESCE(?, thread_ts) WHERE id = ?", (ts, thread_ts, alert_id)
-        )
-
-    def outbox_post_heads(self) -> list[dict[str, Any]]:
+    def outbox_post_heads(self) -> list[OutboxRow]:
         """Per channel, the oldest pending row that posts a message (post | reply | summary): id order per channel."""
-        return self._rows(
+        return self._outbox(
             """SELECT * FROM outbox WHERE id IN (
                    SELECT min(id) FROM outbox WHERE status = 'pending' AND kind != 'update' GROUP BY channel)
                ORDER BY id"""
         )
 
-    def pending_updates(self, *, limit: int = 200) -> list[dict[str, Any]]:
-        return self._rows(
+    def pending_updates(self, *, limit: int = 200) -> list[OutboxRow]:
+        return self._outbox(
             "SELECT * FROM outbox WHERE status = 'pending' AND kind = 'update' ORDER BY id LIMIT ?", (limit,)
         )
 
@@ -520,8 +415,25 @@ class Store:
         ).fetchone()
         return int(count), newest
 
-    def outbox_post_for_alert(self, alert_id: int) -> dict[str, Any] | None:
-        return self._row("SELECT * FROM outbox WHERE kind = 'post' AND alert_id = ? ORDER BY id LIMIT 1", (alert_id,))
+    def outbox_post_for_alert(self, alert_id: int) -> OutboxRow | None:
+        return _first(
+            self._outbox("SELECT * FROM outbox WHERE kind = 'post' AND alert_id = ? ORDER BY id LIMIT 1", (alert_id,))
+        )
+
+    def mark_outbox(self, row_id: int, status: str, /, **fields: Unpack[OutboxChanges]) -> None:
+        """Move an outbox row to `status` (an OutboxStatus) and set the given columns (ts, error...).
+        Going inflight counts an attempt. An unknown status or column name raises ValueError."""
+        state = OutboxStatus(status)
+        _only_known("outbox", fields, _OUTBOX_CHANGES)
+        values: dict[str, object] = dict(fields)
+        if "body" in values and not isinstance(values["body"], str):
+            values["body"] = json.dumps(values["body"])
+        sets = ["status = :status", *(f"{k} = :{k}" for k in values)]
+        if state is OutboxStatus.INFLIGHT:
+            sets.append("attempts = attempts + 1")
+        self._write(
+            f"UPDATE outbox SET {', '.join(sets)} WHERE id = :_id", {**values, "status": state.value, "_id": row_id}
+        )
 
     def requeue_outbox(self, row_id: int, *, next_at: float, error: str | None, count_attempt: bool = True) -> None:
         """Back to pending for a later try; `count_attempt=False` (a 429) gives back the attempt inflight took."""
@@ -531,7 +443,17 @@ class Store:
             (next_at, error, 1 if count_attempt else 0, row_id),
         )
 
-    def fold_stats(self, channel: str, thread_ts: str | None, upto_id: int) -> dict[str, Any]:
+    def requeue_dead(self, *, channel: str | None = None) -> int:
+        """Give dead outbox rows another go (after fixing a channel or a long outage). Their attempt count stays
+        above zero, so the outbox first looks in Slack for each one and only posts what is not there."""
+        sql = "UPDATE outbox SET status = 'pending', next_at = 0, attempts = max(attempts, 1) WHERE status = 'dead'"
+        params: list[object] = []
+        if channel:
+            sql += " AND channel = ?"
+            params.append(channel)
+        return self._write(sql, params).rowcount
+
+    def fold_stats(self, channel: str, thread_ts: str | None, upto_id: int) -> FoldStats:
         """Alerts in a burst fold: already posted under `thread_ts`, or still waiting (post rows up to `upto_id`).
 
         Returns count and the first/last call time among them (for the summary message)."""
@@ -545,6 +467,64 @@ class Store:
         ).fetchone()
         return {"count": int(row[0]), "first_at": row[1], "last_at": row[2]}
 
+    def outbox_depth(self) -> int:
+        """Rows not yet delivered (pending or inflight): /healthz and the metrics report it."""
+        return self._count("SELECT count(*) FROM outbox WHERE status IN ('pending', 'inflight')")
+
+    def outbox_counts(self) -> dict[str, int]:
+        """Rows per status."""
+        return dict(self.conn.execute("SELECT status, count(*) FROM outbox GROUP BY status").fetchall())
+
+    # -- routes -----------------------------------------------------------------------------------
+    def set_route(self, key: str, channel: str, *, by: str | None = None) -> None:
+        self.db.table("routes").upsert({"key": key, "channel": channel, "set_by": by, "set_at": self.clock()}, pk="key")
+
+    def delete_route(self, key: str) -> bool:
+        return self._write("DELETE FROM routes WHERE key = ?", (key,)).rowcount == 1
+
+    def routes(self) -> list[RouteRow]:
+        return cast("list[RouteRow]", self._select("SELECT * FROM routes ORDER BY key"))
+
+    def route_for(self, *, queue_id: str | None, did_key: str | None, queue_name: str | None = None) -> str | None:
+        """Channel for an alert: by queue (id, then name), then by DID, then the stored default
+        (None: use the configured one)."""
+        keys = [
+            k
+            for k in (
+                f"queue:{queue_id}" if queue_id else None,
+                f"queue:{queue_name}" if queue_name else None,
+                f"did:{did_key}" if did_key else None,
+            )
+            if k
+        ]
+        keys.append("default")
+        channels: dict[str, str] = dict(
+            self.conn.execute(f"SELECT key, channel FROM routes WHERE key IN ({', '.join('?' * len(keys))})", keys)
+        )
+        for k in keys:
+            if k in channels:
+                return channels[k]
+        return None
+
+    # -- links (Slack user <-> SIP device) --------------------------------------------------------
+    def save_link(self, slack_user: str, sip_user: str, sip_password_enc: str, *, by: str | None = None) -> None:
+        self.db.table("links").upsert(
+            {
+                "slack_user": slack_user,
+                "sip_user": sip_user,
+                "sip_password_enc": sip_password_enc,
+                "linked_by": by or slack_user,
+                "linked_at": self.clock(),
+            },
+            pk="slack_user",
+        )
+
+    def get_link(self, slack_user: str) -> LinkRow | None:
+        return cast("LinkRow | None", _first(self._select("SELECT * FROM links WHERE slack_user = ?", (slack_user,))))
+
+    def delete_link(self, slack_user: str) -> bool:
+        return self._write("DELETE FROM links WHERE slack_user = ?", (slack_user,)).rowcount == 1
+
     def slack_user_for_sip(self, sip_user: str) -> str | None:
         """The Slack user linked to this SIP username (to @mention the agent who answered)."""
         row = self.conn.execute(
@@ -552,16 +532,84 @@ class Store:
         ).fetchone()
         return row[0] if row else None
 
-    def requeue_dead(self, *, channel: str | None = None) -> int:
-        """Give dead outbox rows another go (after fixing a channel or a long outage). Their attempt count stays
-        above zero, so the outbox first looks in Slack for each one and only posts what is not there."""
-        sql = "UPDATE outbox SET status = 'pending', next_at = 0, attempts = max(attempts, 1) WHERE status = 'dead'"
-        params: list[Any] = []
-        if channel:
-            sql += " AND channel = ?"
-            params.append(channel)
-        return self._write(sql, params).rowcount
+    # -- audit ------------------------------------------------------------------------------------
+    def add_audit(
+        self,
+        action: str,
+        result: str,
+        *,
+        slack_user: str | None = None,
+        sip_user: str | None = None,
+        number: str | None = None,
+        alert_id: int | None = None,
+        detail: str | None = None,
+    ) -> int:
+        cur = self._write(
+            "INSERT INTO audit(at, slack_user, sip_user, number, alert_id, action, result, detail)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (self.clock(), slack_user, sip_user, number, alert_id, action, result, detail),
+        )
+        return _new_id(cur)
 
+    def audit(
+        self,
+        *,
+        alert_id: int | None = None,
+        slack_user: str | None = None,
+        action: str | None = None,
+        since: float | None = None,
+        limit: int = 100,
+    ) -> list[AuditRow]:
+        """The audit trail, newest first, filtered."""
+        where: list[str] = ["1=1"]
+        params: list[object] = []
+        for col, val in (("alert_id", alert_id), ("slack_user", slack_user), ("action", action)):
+            if val is not None:
+                where.append(f"{col} = ?")
+                params.append(val)
+        if since is not None:
+            where.append("at >= ?")
+            params.append(since)
+        params.append(limit)
+        rows = self._select(
+            f"SELECT * FROM audit WHERE {' AND '.join(where)} ORDER BY at DESC, id DESC LIMIT ?", params
+        )
+        return cast("list[AuditRow]", rows)
+
+    def callbacks_for_numbers(self, numbers: Iterable[str], since: float) -> dict[str, CallbackRow]:
+        """Latest successful click-to-call per number since `since` (for "called back by" in history)."""
+        nums = list(set(numbers))
+        if not nums:
+            return {}
+        rows = cast(
+            "list[CallbackRow]",
+            self._select(
+                f"""SELECT number, slack_user, max(at) AS at FROM audit
+                    WHERE action = 'click_to_call' AND result = 'ok' AND at >= ?
+                    AND number IN ({", ".join("?" * len(nums))})
+                    GROUP BY number""",
+                [since, *nums],
+            ),
+        )
+        return {r["number"]: r for r in rows}
+
+    # -- meta -------------------------------------------------------------------------------------
+    def get_meta(self, key: str, default: str | None = None) -> str | None:
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else default
+
+    def set_meta(self, key: str, value: str) -> None:
+        self._write(
+            "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+    def meta_keys(self, prefix: str) -> list[str]:
+        """Keys that start with `prefix` (the outbox keeps one burst fold per channel under `outbox_fold:`)."""
+        rows = self.conn.execute("SELECT key FROM meta WHERE substr(key, 1, ?) = ?", (len(prefix), prefix)).fetchall()
+        return [r[0] for r in rows]
+
+    # -- upkeep -----------------------------------------------------------------------------------
     def prune(self, *, legs_before: float, outbox_before: float) -> dict[str, int]:
         """Drop what only diagnostics need once it is old: legs, and outbox rows already sent.
         Calls, alerts, links and the audit trail are kept."""
@@ -573,3 +621,16 @@ class Store:
                 "DELETE FROM outbox WHERE status = 'sent' AND COALESCE(sent_at, created_at) < ?", (outbox_before,)
             ).rowcount
         return {"legs": legs, "outbox": sent}
+
+    def checkpoint(self) -> None:
+        """Fold the WAL back into the database file without waiting for readers."""
+        self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
+    def writable(self) -> bool:
+        """True when a write goes through (for `ringbot doctor` and /healthz)."""
+        self.set_meta("doctor_probe", str(self.clock()))
+        return True
+
+    def journal_mode(self) -> str:
+        """SQLite's journal mode (doctor reports it: WAL is what lets backups run beside the bot)."""
+        return str(self.conn.execute("PRAGMA journal_mode").fetchone()[0])
