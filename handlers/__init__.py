@@ -1,20 +1,16 @@
-"""Slack listeners, registered in one place."""
+"""Slack listeners, grouped by the surface they answer, registered in one place."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from slack_bolt.async_app import AsyncApp
 
-if TYPE_CHECKING:
-    from slack_bolt.async_app import AsyncApp
-
-    from handlers.deps import Deps
+from handlers import actions, commands, home, views
+from handlers.deps import Deps
 
 
 def register(app: AsyncApp, deps: Deps) -> None:
     """Attach every listener to the Bolt app; each gets `deps` explicitly."""
-    from handlers import actions, callback, commands, home
-
-    commands.register(app, deps)
-    actions.register(app, deps)
-    callback.register(app, deps)
-    home.register(app, deps)
+    commands.register(app, deps)  # /ring
+    actions.register(app, deps)  # buttons
+    views.register(app, deps)  # modal submissions
+    home.register(app, deps)  # App Home (events)

@@ -4,32 +4,44 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from collections.abc import Callable, Collection
+
+from slack_sdk.web.async_client import AsyncWebClient
 
 log = logging.getLogger(__name__)
 
-_CACHE_SECONDS = 300.0
-_cache: dict[str, tuple[float, bool]] = {}
+CACHE_SECONDS = 300.0
 
 
-async def is_admin(deps: Any, client: Any, user_id: str) -> bool:
-    """True for RINGBOT_ADMINS and Slack workspace admins/owners (users.info, cached 5 minutes)."""
-    if user_id in deps.settings.admins:
-        return True
-    now = time.monotonic()
-    hit = _cache.get(user_id)
-    if hit and now - hit[0] < _CACHE_SECONDS:
-        return hit[1]
-    try:
-        resp = await client.users_info(user=user_id)
-        user = resp.get("user") or {}
-        admin = bool(user.get("is_admin") or user.get("is_owner") or user.get("is_primary_owner"))
-    except Exception as exc:  # noqa: BLE001 - a failed lookup means "not admin", never a crash
-        log.warning("admin check failed user=%s error=%s", user_id, type(exc).__name__)
-        return False
-    _cache[user_id] = (now, admin)
-    return admin
+class Admins:
+    """Answers "is this person an admin?"; Slack's answer (users.info) is remembered for 5 minutes."""
 
+    def __init__(
+        self,
+        configured: Collection[str],
+        slack: AsyncWebClient,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.configured = configured
+        self.slack = slack
+        self.clock = clock
+        self._cache: dict[str, tuple[float, bool]] = {}
 
-def forget_cache() -> None:
-    _cache.clear()
+    async def is_admin(self, user_id: str) -> bool:
+        """True for RINGBOT_ADMINS and Slack workspace admins/owners; a failed lookup means "not admin"."""
+        if user_id in self.configured:
+            return True
+        now = self.clock()
+        hit = self._cache.get(user_id)
+        if hit and now - hit[0] < CACHE_SECONDS:
+            return hit[1]
+        try:
+            resp = await self.slack.users_info(user=user_id)
+            user = resp.get("user") or {}
+            admin = bool(user.get("is_admin") or user.get("is_owner") or user.get("is_primary_owner"))
+        except Exception as exc:  # noqa: BLE001 - a failed lookup means "not admin", never a crash
+            log.warning("admin check failed user=%s error=%s", user_id, type(exc).__name__)
+            return False
+        self._cache[user_id] = (now, admin)
+        return admin

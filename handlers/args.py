@@ -1,4 +1,5 @@
-"""Parse `/ring` arguments into small dataclasses (pure): a bad argument raises UsageError(hint)."""
+"""Parse `/ring` arguments into small dataclasses (pure): a bad argument raises UsageError(hint), its words
+from the text catalog."""
 
 from __future__ import annotations
 
@@ -7,24 +8,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 
 from bot.calls.numbers import clean, number_key
+from bot.slack.text import MESSAGES, say
 
 MAX_DAYS = 31  # AntBuddy's history window; our own store could go further but answers stay readable
 
-USAGE: dict[str, str] = {
-    "help": "`/ring help` lists what I can do.",
-    "agents": "Usage: `/ring agents [share]`",
-    "queues": "Usage: `/ring queues [share]`",
-    "history": "Usage: `/ring history [number|@user] [today|24h|7d|Nd (N ≤ 31)] [missed] [share]`"
-    " — pick the user from Slack's @ menu so it arrives as a mention, e.g. `/ring history @an 7d`",
-    "missed": "Usage: `/ring missed [share]`",
-    "route": "Usage: `/ring route <queue name|queue id|DID|default> #channel|off` (admins only),"
-    " e.g. `/ring route CSKH #cskh-alerts`",
-    "routes": "Usage: `/ring routes [share]`",
-    "call": "Usage: `/ring call <number>`",
-    "link": "Usage: `/ring link`",
-    "unlink": "Usage: `/ring unlink`",
-    "me": "Usage: `/ring me`",
-}
+
+def usage(sub: str) -> str:
+    """The one-line usage answer for a sub-command (the catalog's `usage.<sub>`)."""
+    return say(f"usage.{sub}") if f"usage.{sub}" in MESSAGES else say("usage.help")
+
 
 _USER = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
 _CHANNEL = re.compile(r"^<#([CG][A-Z0-9]+)(?:\|[^>]*)?>$")
@@ -122,7 +114,7 @@ def parse_period(token: str) -> Period | None:
     if m := _DAYS.match(word):
         days = int(m.group(1))
         if not 1 <= days <= MAX_DAYS:
-            raise UsageError(USAGE["history"], f"`{token}` is out of range: from 1d to {MAX_DAYS}d.")
+            raise UsageError(usage("history"), say("usage.out_of_range", token=token, max=MAX_DAYS))
         return Period(f"{days}d", days * 24)
     return None
 
@@ -136,7 +128,7 @@ def parse_number(text: str) -> str:
     cleaned = clean(text)
     digits = cleaned.lstrip("+")
     if not digits.isdigit() or not 3 <= len(digits) <= 20:
-        raise UsageError(USAGE["call"], f"`{text}` is not a phone number.")
+        raise UsageError(usage("call"), say("usage.not_a_number", text=text))
     return cleaned
 
 
@@ -144,7 +136,7 @@ def parse_history(args: tuple[str, ...] | list[str]) -> HistoryQuery:
     """`[number|@user] [today|24h|7d|Nd] [missed]` in any order. A number may be typed with spaces
     (`0987 654 321`): consecutive digit groups are joined. Default period: 7d for one caller or
     person, 24h for everything."""
-    hint = USAGE["history"]
+    hint = usage("history")
     number_parts: list[str] = []
     user: str | None = None
     period: Period | None = None
@@ -153,7 +145,7 @@ def parse_history(args: tuple[str, ...] | list[str]) -> HistoryQuery:
     for token in args:
         if is_number_part(token):
             if number_done or len(clean("".join(number_parts))) >= 9:  # "0987654321 0912345678"
-                raise UsageError(hint, "Give one number at a time.")
+                raise UsageError(hint, say("usage.one_number"))
             number_parts.append(token)
             continue
         if number_parts:
@@ -163,21 +155,21 @@ def parse_history(args: tuple[str, ...] | list[str]) -> HistoryQuery:
             missed = True
         elif (p := parse_period(token)) is not None:
             if period is not None:
-                raise UsageError(hint, "Give one period at a time.")
+                raise UsageError(hint, say("usage.one_period"))
             period = p
         elif (u := parse_user(token)) is not None:
             if user is not None:
-                raise UsageError(hint, "Give one person at a time.")
+                raise UsageError(hint, say("usage.one_person"))
             user = u
         elif token.startswith("@"):
-            raise UsageError(hint, f"I can't tell who `{token}` is: pick the person from Slack's @ menu.")
+            raise UsageError(hint, say("usage.who_is", token=token))
         else:
-            raise UsageError(hint, f"I don't understand `{token}`.")
+            raise UsageError(hint, say("usage.not_understood", token=token))
     number = None
     key = None
     if number_parts:
         if user is not None:
-            raise UsageError(hint, "Give a number or a person, not both.")
+            raise UsageError(hint, say("usage.number_or_person"))
         number = parse_number("".join(number_parts))
         key = number_key(number)
     if period is None:
@@ -187,7 +179,7 @@ def parse_history(args: tuple[str, ...] | list[str]) -> HistoryQuery:
 
 def parse_route(args: tuple[str, ...] | list[str]) -> RouteArgs:
     """`<queue name|id|DID|default> #channel`; the target may hold spaces (`Kinh doanh`)."""
-    hint = USAGE["route"]
+    hint = usage("route")
     if len(args) < 2:
         raise UsageError(hint)
     if args[-1].lower() in ("off", "none", "remove"):
@@ -197,7 +189,7 @@ def parse_route(args: tuple[str, ...] | list[str]) -> RouteArgs:
         return RouteArgs(target=target, channel=None)
     channel = parse_channel(args[-1])
     if channel is None:
-        raise UsageError(hint, f"`{args[-1]}` is not a channel: pick it from Slack's # menu.")
+        raise UsageError(hint, say("usage.not_a_channel", token=args[-1]))
     target = " ".join(args[:-1]).strip().strip("\"'“”")
     if not target:
         raise UsageError(hint)
@@ -207,4 +199,4 @@ def parse_route(args: tuple[str, ...] | list[str]) -> RouteArgs:
 def no_args(sub: str, args: tuple[str, ...] | list[str]) -> None:
     """Sub-commands that take nothing (besides `share`)."""
     if args:
-        raise UsageError(USAGE.get(sub, USAGE["help"]), f"`{sub}` takes no arguments.")
+        raise UsageError(usage(sub), say("usage.no_args", sub=sub))

@@ -5,17 +5,24 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:  # imported for types only; listeners receive the built objects
-    from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.web.async_client import AsyncWebClient
 
-    from bot.alerts.service import AlertService
-    from bot.antbuddy import AntBuddyClient
-    from bot.antbuddy.directory import Directory
-    from bot.callback.vault import Vault
-    from bot.config import Settings
-    from storage import Store
+from bot.alerts.service import AlertService
+from bot.antbuddy import AntBuddyClient
+from bot.antbuddy.directory import Directory
+from bot.callback.dialer import Dialer
+from bot.callback.links import Links
+from bot.config import Settings
+from handlers.admin import Admins
+from storage import Store
+
+Message = dict[str, Any]
+"""A Slack message as `respond` and chat.postMessage take it: text, blocks, response_type..."""
+
+Respond = Callable[..., Awaitable[object]]
+"""Bolt's `respond` (an answer through the command's or button's response_url)."""
 
 
 @dataclass
@@ -25,9 +32,14 @@ class Deps:
     antbuddy: AntBuddyClient
     directory: Directory  # cached dashboard / queues / agents (bot/antbuddy/directory.py)
     alerts: AlertService  # alert lifecycle: claim, handled, undo (bot/alerts/service.py)
-    vault: Vault  # encrypts SIP passwords at rest (bot/callback/vault.py)
+    links: Links  # device links; the only door to a SIP password (bot/callback/links.py)
+    dialer: Dialer  # one per process: its double-click and rate-limit memory is shared (bot/callback/dialer.py)
+    slack: AsyncWebClient  # the Web API client the Bolt app and the outbox share
     clock: Callable[[], float] = time.time
-    extra: dict[str, Any] = field(default_factory=dict)
+    admins: Admins = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.admins = Admins(self.settings.admins, self.slack)
 
 
 @dataclass
@@ -41,8 +53,9 @@ class CommandContext:
     args: list[str]
     text: str
     trigger_id: str
-    respond: Callable[..., Awaitable[Any]]  # Bolt's AsyncRespond (response_url)
+    respond: Respond
     client: AsyncWebClient
+    share: bool = False  # the person said `share`: answer in the channel (if the sub-command allows it)
 
 
-SubcommandHandler = Callable[[Deps, CommandContext], Awaitable[None]]
+SubcommandHandler = Callable[[Deps, CommandContext], Awaitable[Message | None]]

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack.render.home import render_home
-from handlers.commands import error_text
+from bot.slack.text import say
+from handlers.answers import now
 from handlers.deps import Deps
-
-if TYPE_CHECKING:
-    from slack_bolt.async_app import AsyncApp
+from handlers.replies import error_text
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +22,7 @@ HOME_ALERTS = 25
 
 def register(app: AsyncApp, deps: Deps) -> None:
     @app.event("app_home_opened")
-    async def on_home_opened(event, client):  # noqa: ANN001 - Bolt injects these (events are acked for us)
+    async def on_home_opened(event: dict[str, Any], client: AsyncWebClient) -> None:  # events are acked for us
         if event.get("tab", "home") != "home":
             return  # the Messages tab opens too; nothing to publish for it
         user = event.get("user", "")
@@ -39,7 +40,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
 
 async def home_view(deps: Deps, user: str) -> dict[str, Any]:
     """The view for `user`; AntBuddy failing is said in the view, never fatal."""
-    link = deps.store.get_link(user)
+    link = deps.links.get(user)
     alerts = deps.store.open_alerts(limit=HOME_ALERTS)
     calls = {a["call_id"]: c for a in alerts if (c := deps.store.get_call(a["call_id"]))}
     dashboard, queue_error = None, None
@@ -49,9 +50,9 @@ async def home_view(deps: Deps, user: str) -> dict[str, Any]:
         queue_error = error_text(exc, timeout=deps.directory.timeout)
         if queue_error is None:
             log.exception("home dashboard failed")
-            queue_error = "The queue figures could not be loaded."
+            queue_error = say("home.queues_unavailable")
     return render_home(
-        sip_user=link["sip_user"] if link else None,
+        sip_user=link.sip_user if link else None,
         alerts=alerts,
         open_total=deps.store.count_open_alerts(),
         calls=calls,
@@ -59,5 +60,5 @@ async def home_view(deps: Deps, user: str) -> dict[str, Any]:
         queue_error=queue_error,
         queue_names=deps.directory.queue_names(),
         tz=deps.settings.tz,
-        now=datetime.fromtimestamp(deps.clock(), deps.settings.tz),
+        now=now(deps),
     )

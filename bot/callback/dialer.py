@@ -1,5 +1,6 @@
 """Click-to-call policy: dial from the clicking user's own device, once per double click, within a rate
-limit, with an audit row for every attempt. No Slack here; handlers turn a DialResult into words."""
+limit, with an audit row for every attempt. No Slack here; handlers turn a DialResult into words. The
+device and its password come from bot/callback/links.py."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Protocol
 
 from bot.antbuddy import (
     AntBuddyError,
@@ -22,7 +23,9 @@ from bot.antbuddy import (
     Unavailable,
     validate_number,
 )
+from bot.callback.links import Links
 from bot.callback.vault import VaultError, VaultUnavailable
+from storage import Store
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +70,8 @@ class Dialer:
     def __init__(
         self,
         antbuddy: ClickToCall,
-        store: Any,
-        vault: Any,
+        store: Store,
+        links: Links,
         *,
         clock: Callable[[], float] = time.time,
         double_click_seconds: float = 10.0,
@@ -77,7 +80,7 @@ class Dialer:
     ) -> None:
         self.antbuddy = antbuddy
         self.store = store
-        self.vault = vault
+        self.links = links
         self.clock = clock
         self.double_click_seconds = double_click_seconds
         self.max_per_minute = max_per_minute
@@ -111,10 +114,10 @@ class Dialer:
             cleaned = validate_number(number)
         except InvalidNumber as exc:
             return DialResult(DialKind.INVALID_NUMBER, (number or "")[:30], alert_id=alert_id, detail=str(exc))
-        link = self.store.get_link(user_id)
-        if not link:
+        link = self.links.get(user_id)
+        if link is None:
             return DialResult(DialKind.NOT_LINKED, cleaned, alert_id=alert_id)
-        sip_user = link["sip_user"]
+        sip_user = link.sip_user
         now = self.clock()
         keys = self._keys(user_id, cleaned, alert_id)
         if self._is_duplicate(keys, now):
@@ -123,7 +126,7 @@ class Dialer:
         if wait > 0:
             return DialResult(DialKind.RATE_LIMITED, cleaned, sip_user, alert_id, retry_after=wait)
         try:
-            password = self.vault.decrypt(link["sip_password_enc"])
+            password = self.links.password(link)
         except VaultUnavailable as exc:
             return DialResult(DialKind.RELINK, cleaned, sip_user, alert_id, detail=str(exc).split(". ")[0])
         except VaultError as exc:

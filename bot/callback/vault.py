@@ -65,8 +65,7 @@ class Vault:
     def __init__(self, key: str | None) -> None:
         self.problem = key_problem(key)
         self._fernet: Fernet | None = None
-        if self.problem is None:
-            assert key is not None
+        if key and self.problem is None:
             self._fernet = Fernet(_as_fernet_key(key) or derive_key(key))
 
     @property

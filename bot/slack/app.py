@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
@@ -32,6 +32,9 @@ def build_slack_client(token: str, base_url: str, *, timeout: float = 10.0) -> A
     )
 
 
+D = TypeVar("D")  # whatever the listeners need (the composition root passes handlers.deps.Deps)
+
+
 class _NoTokenSkippedWarning(logging.Filter):
     """Bolt warns that SLACK_BOT_TOKEN is unused whenever a client is passed in: by design here, so not news."""
 
@@ -40,11 +43,11 @@ class _NoTokenSkippedWarning(logging.Filter):
 
 
 def build_bolt_app(
-    deps: Any,
+    deps: D,
     client: AsyncWebClient,
     *,
     signing_secret: str | None,
-    register: Callable[[AsyncApp, Any], None],
+    register: Callable[[AsyncApp, D], None],
 ) -> AsyncApp:
     """An AsyncApp whose listeners `register` attaches (the composition root passes `handlers.register`).
     In Socket Mode there is no signing secret to check."""
@@ -61,7 +64,7 @@ def build_bolt_app(
     )
 
     @app.error
-    async def on_error(error, body, logger):  # noqa: ANN001 - Bolt injects these by name
+    async def on_error(error: Exception, body: dict[str, Any] | None) -> None:
         log.error("listener failed error=%s type=%s", type(error).__name__, (body or {}).get("type"), exc_info=error)
 
     register(app, deps)

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Callable
 from typing import Any
 
 from bot.slack.ids import VIEW_LINK
 from bot.slack.render.link import BLOCK_PASSWORD, BLOCK_SIP_USER, INPUT_ACTION, LinkForm
+from tests.support.waiting import eventually
 
 DEADLINE = 5.0
 SLASH_TRIGGER = "13345224609.738474920.8088930838d88f008e0"  # bot.devtools.fakeslack.slash_command_body's default
@@ -16,18 +14,6 @@ ACTION_TRIGGER = "1.2.3"  # bot.devtools.fakeslack.block_actions_body's
 
 
 # -- helpers (imported by the other callback tests) ---------------------------------------------------
-async def eventually(predicate: Callable[[], Any], what: str, timeout: float = DEADLINE) -> Any:
-    """Poll `predicate` until truthy (returned) or fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.01)
-
-
 def link_values(sip_user: str, password: str) -> dict[str, Any]:
     return {
         BLOCK_SIP_USER: {INPUT_ACTION: {"type": "plain_text_input", "value": sip_user}},

@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 
 from bot.slack.ids import ACTION_CALLBACK, ACTION_HANDLED, ACTION_OPEN_LINK, ACTION_UNHANDLE
-from handlers.callback import dialer_for
 from tests.wire.link_support import (
     eventually,
     link_via_modal,
@@ -149,7 +148,7 @@ async def test_an_alert_whose_number_cannot_be_dialled_says_so_and_dials_nothing
 
 async def test_a_slow_antbuddy_is_reported_without_blocking_the_ack(an) -> None:
     ring = an
-    dialer_for(ring.deps).timeout = 0.3
+    ring.deps.dialer.timeout = 0.3
     resp = await ring.http.post(f"{ring.sim.url}/_sim/faults", json={"count": 1, "delay": 1.5})
     assert resp.status_code == 200
     alert_id = make_alert(ring)

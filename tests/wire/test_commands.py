@@ -13,7 +13,7 @@ import pytest
 from bot.devtools.fakeslack import slash_command_body
 from bot.devtools.simulator.directory import QUEUES
 from bot.slack.ids import ACTION_HISTORY, ACTION_MORE, ACTION_PLAY_RECORDING
-from tests.wire.link_support import eventually
+from tests.support.waiting import eventually
 
 DEADLINE = 5.0
 ACK_BUDGET = 1.0  # generous for CI; bench/ack.py measures the real figure (target < 100 ms)
@@ -179,7 +179,7 @@ async def test_history_of_one_caller_in_any_spelling_newest_first_with_recording
         body = await ask(bot_http, f"history {spelling}")
         text = body_text(body)
         assert "0912 345 678" not in text
-        assert text.index(":x: missed (rang 20s)") < text.index("user_an101 · :white_check_mark: answered 2m 14s")
+        assert text.index(":x: missed (rang 20 s)") < text.index("user_an101 · :white_check_mark: answered 2m 14s")
         buttons = [b["accessory"] for b in body["blocks"] if "accessory" in b]
         assert [(b["action_id"], b["value"]) for b in buttons] == [(ACTION_PLAY_RECORDING, "h-old")]
 

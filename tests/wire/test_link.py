@@ -36,7 +36,8 @@ async def test_submitting_the_modal_stores_an_encrypted_password_and_confirms_by
     await link_via_modal(ring, "U0AGENT", "user_an101", "pw-101-secret")
     row = ring.deps.store.get_link("U0AGENT")
     assert row["sip_password_enc"] != "pw-101-secret" and "pw-101-secret" not in row["sip_password_enc"]
-    assert ring.deps.vault.decrypt(row["sip_password_enc"]) == "pw-101-secret"
+    link = ring.deps.links.get("U0AGENT")
+    assert link is not None and ring.deps.links.password(link) == "pw-101-secret"
     assert row["linked_by"] == "U0AGENT"
     [audit] = ring.deps.store.audit(action="link")
     assert (audit["slack_user"], audit["sip_user"], audit["result"]) == ("U0AGENT", "user_an101", "ok")
@@ -64,7 +65,7 @@ async def test_bad_fields_come_back_as_modal_errors_and_nothing_is_stored(ring, 
 
 
 async def test_without_a_secret_key_linking_is_refused_with_how_to_make_one(ring) -> None:
-    ring.deps.vault = Vault("")
+    ring.deps.links.vault = Vault("")
     await ring.command("link")
     text = await wait_reply(ring, 1)
     assert "RINGBOT_SECRET_KEY" in text and "Fernet.generate_key()" in text

@@ -11,7 +11,6 @@ from typing import Any
 from bot.callback.vault import Vault
 from bot.slack.ids import ACTION_CALLBACK, ACTION_OPEN_LINK, VIEW_LINK
 from bot.slack.render.link import LinkForm
-from handlers.callback import dialer_for
 from tests.wire.link_support import (
     link_values,
     link_via_modal,
@@ -73,7 +72,7 @@ async def test_the_sip_password_never_leaks_anywhere(ring, caplog) -> None:
     await answered(ring.command("call 0911222333"))
     await answered(ring.command("me"))
     # a restart with another RINGBOT_SECRET_KEY: stored passwords no longer decrypt
-    dialer_for(ring.deps).vault = ring.deps.vault = Vault("a completely different passphrase")
+    ring.deps.links.vault = Vault("a completely different passphrase")
     await answered(ring.command("call 0911222444"))
     assert "Link your phone again" in ring.responses()[-1]["text"]
 
@@ -97,4 +96,4 @@ async def test_the_sip_password_never_leaks_anywhere(ring, caplog) -> None:
 
 async def test_the_vault_repr_in_deps_does_not_show_the_key(ring) -> None:
     key = ring.deps.settings.secret_key
-    assert key and key not in repr(ring.deps) and key not in repr(ring.deps.vault)
+    assert key and key not in repr(ring.deps) and key not in repr(ring.deps.links.vault)

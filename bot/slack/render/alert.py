@@ -1,56 +1,24 @@
 """Block Kit for missed/abandoned call alerts, burst summaries and repeat replies (pure: no I/O).
 
-The alert and call dicts are Store rows (storage/schema.py). Two optional keys may ride on the alert
-dict, filled by whoever wires the renderer (bot/alerts/service.py: `AlertRenderer`):
-`calls_24h` (int, calls from this number in the last 24 h).
+The alert and call dicts are Store rows (storage/schema.py). One optional key may ride on the alert
+dict, filled by whoever wires the renderer (bot/alerts/service.py: `AlertRenderer`): `calls_24h` (int,
+calls from this number in the last 24 h).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, datetime
+from collections.abc import Callable, Mapping
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.calls.numbers import clean, format_number, is_external
+from bot.slack.blocks import Block, actions, button, clip, context, escape, section
+from bot.slack.format import clock_time, day_and_time, duration, mention
 from bot.slack.ids import ACTION_CALLBACK, ACTION_HANDLED, ACTION_HISTORY, ACTION_UNHANDLE
 from bot.slack.text import MESSAGES, say
 
-SECTION_LIMIT = 3000
-BUTTON_TEXT_LIMIT = 75
 MAX_AGENTS_SHOWN = 8
 PART_LIMIT = 120  # one name or cause: long values are clipped so every line still fits a section
-
-ABANDON_REASONS = frozenset({"member_hangup", "member_timeout", "member_exit"})
-
-
-# -- small formatters ---------------------------------------------------------------------------------
-def format_duration(seconds: float | int | None) -> str:
-    """'25 s', '2m 14s', '1h 02m': short enough for one line, exact enough for a supervisor."""
-    s = max(0, int(round(seconds or 0)))
-    if s < 60:
-        return f"{s} s"
-    if s < 3600:
-        return f"{s // 60}m {s % 60:02d}s" if s % 60 else f"{s // 60}m"
-    return f"{s // 3600}h {(s % 3600) // 60:02d}m"
-
-
-def format_local_time(at: float | None, tz: ZoneInfo, *, now: float | None = None) -> str:
-    """'14:05, Tue 24 Nov' in the configured zone (the year only when it is not this year)."""
-    if at is None:
-        return "?"
-    dt = datetime.fromtimestamp(at, tz=UTC).astimezone(tz)
-    text = f"{dt:%H:%M}, {dt:%a} {dt.day} {dt:%b}"
-    if now is not None and datetime.fromtimestamp(now, tz=UTC).astimezone(tz).year != dt.year:
-        text += f" {dt.year}"
-    return text
-
-
-def format_clock(at: float | None, tz: ZoneInfo) -> str:
-    """'14:09' in the configured zone."""
-    if at is None:
-        return "?"
-    return f"{datetime.fromtimestamp(at, tz=UTC).astimezone(tz):%H:%M}"
 
 
 def describe_cause(cause: str | None, *, outcome: str | None = None) -> str | None:
@@ -64,45 +32,8 @@ def describe_cause(cause: str | None, *, outcome: str | None = None) -> str | No
     return msg if msg is not None else key.replace("_", " ")
 
 
-def mention(user: str | None) -> str:
-    """`<@U…>` for a Slack user id, the name itself for anything else (an agent's SIP username)."""
-    if not user:
-        return "someone"
-    if user[:1] in ("U", "W") and user[1:].isalnum() and user.upper() == user:
-        return f"<@{user}>"
-    return user
-
-
-def _escape(text: str) -> str:
-    """Slack mrkdwn needs only &, < and > escaped."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": _clip(text, SECTION_LIMIT)}}
-
-
-def _context(parts: Iterable[str]) -> dict[str, Any] | None:
-    items = [p for p in parts if p]
-    if not items:
-        return None
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": _clip(" · ".join(items), SECTION_LIMIT)}]}
-
-
-def _button(text_key: str, action_id: str, value: str, *, style: str | None = None) -> dict[str, Any]:
-    button: dict[str, Any] = {
-        "type": "button",
-        "text": {"type": "plain_text", "text": _clip(say(text_key), BUTTON_TEXT_LIMIT), "emoji": True},
-        "action_id": action_id,
-        "value": value[:2000],
-    }
-    if style:
-        button["style"] = style
-    return button
+def _button(text_key: str, action_id: str, value: str, *, style: str | None = None) -> Block:
+    return button(say(text_key), action_id, value, style=style)
 
 
 # -- pieces of an alert -------------------------------------------------------------------------------
@@ -112,7 +43,7 @@ def headline(alert: Mapping[str, Any], call: Mapping[str, Any] | None, queue_nam
         return say("alert.missed")
     queue_id = (call or {}).get("queue_id")
     if queue_name:
-        return say("alert.abandoned", queue=_clip(queue_name, PART_LIMIT))
+        return say("alert.abandoned", queue=clip(queue_name, PART_LIMIT))
     if queue_id:
         return say("alert.abandoned", queue=say("alert.queue_unknown", queue_id=queue_id))
     return say("alert.abandoned_no_queue")
@@ -122,8 +53,8 @@ def _dialled_text(dialled: str | None) -> str | None:  # clipped: it is one part
     if not dialled:
         return None
     if is_external(dialled):
-        return _clip(format_number(dialled), PART_LIMIT)
-    return say("alert.extension", number=_clip(clean(dialled) or dialled, PART_LIMIT))
+        return clip(format_number(dialled), PART_LIMIT)
+    return say("alert.extension", number=clip(clean(dialled) or dialled, PART_LIMIT))
 
 
 def _agents(call: Mapping[str, Any] | None, agent_name: Callable[[str], str | None] | None) -> list[str]:
@@ -178,7 +109,7 @@ def state_line(alert: Mapping[str, Any], agent_name: Callable[[str], str | None]
         if not who:
             agent = detail.get("agent") or alert.get("resolved_by")
             who = ((agent_name(str(agent)) if agent_name and agent else None) or agent) or None
-        talk = format_duration(detail.get("talk_seconds"))
+        talk = duration(detail.get("talk_seconds"))
         direction = detail.get("direction")
         if direction not in ("inbound", "outbound"):
             return say("alert.state.resolved")
@@ -187,7 +118,7 @@ def state_line(alert: Mapping[str, Any], agent_name: Callable[[str], str | None]
     return None
 
 
-def _actions(alert: Mapping[str, Any]) -> dict[str, Any]:
+def _actions(alert: Mapping[str, Any]) -> Block:
     alert_id = str(alert.get("id"))
     status = alert.get("status")
     if status == "resolved":
@@ -200,7 +131,7 @@ def _actions(alert: Mapping[str, Any]) -> dict[str, Any]:
             elements.append(_button("alert.button.handled", ACTION_HANDLED, alert_id))
         elements.append(_button("alert.button.history", ACTION_HISTORY, alert_id))
     # A new block_id per version: Slack clients keep stale button state otherwise (slack_sdk ActionsBlock doc).
-    return {"type": "actions", "block_id": f"alert:{alert_id}:v{alert.get('version') or 1}", "elements": elements}
+    return actions(elements, block_id=f"alert:{alert_id}:v{alert.get('version') or 1}")
 
 
 # -- public renderers ---------------------------------------------------------------------------------
@@ -212,47 +143,47 @@ def render_alert(
     tz: ZoneInfo,
     now: float,
     agent_name: Callable[[str], str | None] | None = None,
-) -> tuple[str, list[dict[str, Any]]]:
+) -> tuple[str, list[Block]]:
     """(notification fallback text, blocks) for one alert in its current state."""
     raw = (call or {}).get("customer_number") or alert.get("customer_number") or ""
-    pretty = _clip(format_number(raw), PART_LIMIT) if raw else say("alert.unknown_number")
+    pretty = clip(format_number(raw), PART_LIMIT) if raw else say("alert.unknown_number")
     head = headline(alert, call, queue_name)
     emoji = {
         "resolved": ":white_check_mark:",
         "handled": ":ballot_box_with_check:",
         "calling_back": ":telephone_receiver:",
     }.get(str(alert.get("status")), ":red_circle:")
-    number_line = f"*{_escape(pretty)}*"
+    number_line = f"*{escape(pretty)}*"
     if raw and clean(raw) != pretty:
-        number_line += f"  `{_escape(_clip(str(raw), PART_LIMIT))}`"
-    blocks: list[dict[str, Any]] = [_section(f"{emoji} *{_escape(head)}* {say('alert.from', number=number_line)}")]
+        number_line += f"  `{escape(clip(str(raw), PART_LIMIT))}`"
+    blocks: list[Block] = [section(f"{emoji} *{escape(head)}* {say('alert.from', number=number_line)}")]
 
     lines: list[str] = []
     if call:
         dialled = _dialled_text(call.get("dialled"))
         if dialled:
-            lines.append(f"*{say('alert.dialled')}:* {_escape(dialled)}")
+            lines.append(f"*{say('alert.dialled')}:* {escape(dialled)}")
         if (call.get("queue_id") or queue_name) and alert.get("outcome") != "abandoned":  # else in the headline
             queue = queue_name or say("alert.queue_unknown", queue_id=call.get("queue_id"))
-            lines.append(f"*{say('alert.queue')}:* {_escape(_clip(queue, PART_LIMIT))}")
+            lines.append(f"*{say('alert.queue')}:* {escape(clip(queue, PART_LIMIT))}")
         seconds = _waited_seconds(alert, call)
         how_long = say(
-            "alert.waited" if alert.get("outcome") == "abandoned" else "alert.rang", duration=format_duration(seconds)
+            "alert.waited" if alert.get("outcome") == "abandoned" else "alert.rang", duration=duration(seconds)
         )
-        when = format_local_time(call.get("started_at") or alert.get("created_at"), tz, now=now)
+        when = day_and_time(call.get("started_at") or alert.get("created_at"), tz, now=now)
         lines.append(f"*{say('alert.when')}:* {when}, {how_long}")
         cause = _cause(alert, call)
         if cause:
-            lines.append(f"*{say('alert.why')}:* {_escape(_clip(cause, PART_LIMIT))}")
+            lines.append(f"*{say('alert.why')}:* {escape(clip(cause, PART_LIMIT))}")
         agents = _agents(call, agent_name)
         if agents:
-            shown = ", ".join(_escape(_clip(a, PART_LIMIT)) for a in agents[:MAX_AGENTS_SHOWN])
+            shown = ", ".join(escape(clip(a, PART_LIMIT)) for a in agents[:MAX_AGENTS_SHOWN])
             if len(agents) > MAX_AGENTS_SHOWN:
                 shown += " " + say("alert.agents_more", count=len(agents) - MAX_AGENTS_SHOWN)
             lines.append(f"*{say('alert.agents_rung')}:* {shown}")
     else:
-        lines.append(f"*{say('alert.when')}:* {format_local_time(alert.get('created_at'), tz, now=now)}")
-    blocks.append(_section("\n".join(lines)))
+        lines.append(f"*{say('alert.when')}:* {day_and_time(alert.get('created_at'), tz, now=now)}")
+    blocks.append(section("\n".join(lines)))
 
     context_parts: list[str] = []
     calls_24h = alert.get("calls_24h")
@@ -261,14 +192,13 @@ def render_alert(
         context_parts.append(say(key, count=int(calls_24h)))
     repeats = int(alert.get("repeat_count") or 1) - 1
     if repeats > 0:
-        context_parts.append(say("alert.repeat", count=repeats, time=format_clock(alert.get("last_call_at"), tz)))
-    ctx = _context(context_parts)
-    if ctx:
-        blocks.append(ctx)
+        context_parts.append(say("alert.repeat", count=repeats, time=clock_time(alert.get("last_call_at"), tz)))
+    if context_parts:
+        blocks.append(context(" · ".join(context_parts)))
 
     state = state_line(alert, agent_name)
     if state:
-        blocks.append(_section(state))
+        blocks.append(section(state))
     blocks.append(_actions(alert))
 
     dialled_raw = _dialled_text((call or {}).get("dialled"))
@@ -285,14 +215,14 @@ def render_alert(
 
 def render_burst_summary(
     channel_count: int, first_at: float | None, last_at: float | None, tz: ZoneInfo
-) -> tuple[str, list[dict[str, Any]]]:
+) -> tuple[str, list[Block]]:
     """The one message a burst folds into; its thread holds the alerts."""
-    first, last = format_clock(first_at, tz), format_clock(last_at if last_at is not None else first_at, tz)
+    first, last = clock_time(first_at, tz), clock_time(last_at if last_at is not None else first_at, tz)
     if channel_count == 1:
         mrkdwn = say("alert.burst.summary_one", count=channel_count, first=first)
     else:
         mrkdwn = say("alert.burst.summary", count=channel_count, first=first, last=last)
-    return say("alert.burst.fallback", count=channel_count, first=first, last=last), [_section(mrkdwn)]
+    return say("alert.burst.fallback", count=channel_count, first=first, last=last), [section(mrkdwn)]
 
 
 def render_repeat_reply(call: Mapping[str, Any], tz: ZoneInfo) -> str:
@@ -301,9 +231,9 @@ def render_repeat_reply(call: Mapping[str, Any], tz: ZoneInfo) -> str:
     seconds = int(call.get("ring_seconds") or 0)
     if seconds:
         key = "alert.waited" if call.get("outcome") == "abandoned" else "alert.rang"
-        parts.append(say(key, duration=format_duration(seconds)))
+        parts.append(say(key, duration=duration(seconds)))
     cause = describe_cause(call.get("hangup_cause"), outcome=call.get("outcome"))
     if cause:
         parts.append(cause)
     extra = f" ({', '.join(parts)})" if parts else ""
-    return say("alert.repeat_reply", time=format_clock(call.get("started_at"), tz), extra=extra)
+    return say("alert.repeat_reply", time=clock_time(call.get("started_at"), tz), extra=extra)

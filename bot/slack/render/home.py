@@ -6,10 +6,12 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, tzinfo
 from typing import Any
 
-from bot.slack.render.answers import clock, context, escape, header, render_missed, section
+from bot.antbuddy.models import Dashboard
+from bot.slack.blocks import Block, context, divider, escape, header, section, view
+from bot.slack.render.answers import MAX_QUEUES_SHOWN, queue_figures, queue_label, render_missed
 from bot.slack.text import say
 
-MAX_VIEW_BLOCKS = 100
+HOME_MISSED_BLOCKS = 40  # the missed-call list's share of the view's 100 blocks
 
 
 def render_home(
@@ -18,46 +20,34 @@ def render_home(
     alerts: Sequence[Mapping[str, Any]],
     open_total: int,
     calls: Mapping[str, Mapping[str, Any]],
-    dashboard: Any | None,
+    dashboard: Dashboard | None,
     queue_error: str | None,
     queue_names: Mapping[str, str],
     tz: tzinfo,
     now: datetime,
 ) -> dict[str, Any]:
     """A `home` view for views.publish."""
-    blocks: list[dict[str, Any]] = [header(say("home.title"))]
+    blocks: list[Block] = [header(say("home.title"))]
     blocks.append(section(say("home.device", sip_user=escape(sip_user)) if sip_user else say("home.not_linked")))
-    blocks.append({"type": "divider"})
+    blocks.append(divider())
 
     blocks.append(header(say("home.missed_title")))
     missed = render_missed(
-        alerts, tz=tz, now=now, calls=calls, queue_names=queue_names, total=open_total, max_blocks=40
+        alerts, tz=tz, now=now, calls=calls, queue_names=queue_names, total=open_total, max_blocks=HOME_MISSED_BLOCKS
     )
     blocks += missed["blocks"]
-    blocks.append({"type": "divider"})
+    blocks.append(divider())
 
     blocks.append(header(say("home.queues_title")))
     if queue_error:
-        blocks.append(section(say("home.queues_failed", reason=queue_error)))
+        blocks.append(section(say("queues.failed", reason=queue_error)))
     elif dashboard is not None:
         if not dashboard.queues:
             blocks.append(section(say("commands.queues_none")))
-        for q in dashboard.queues[:20]:
-            label = (
-                "All queues"
-                if q.queue_id is None and not q.name
-                else (q.name or queue_names.get(str(q.queue_id)) or f"queue {q.queue_id}")
-            )
-            blocks.append(
-                section(
-                    f"*{escape(label)}* — waiting now *{q.waiting_now}* · offered {q.offered} · handled {q.handled}"
-                    f" · abandoned {q.abandoned}\nwait avg {clock(q.avg_waiting)} / max {clock(q.max_waiting)}"
-                    f" · talk avg {clock(q.avg_talking)}"
-                )
-            )
+        for q in dashboard.queues[:MAX_QUEUES_SHOWN]:
+            blocks.append(section(say("home.queue_line", name=escape(queue_label(q, queue_names)), **queue_figures(q))))
         if dashboard.agent_counts:
             counts = " · ".join(f"{k.replace('_', ' ')} {v}" for k, v in dashboard.agent_counts.items())
-            blocks.append(context("Agents: " + counts))
+            blocks.append(context(say("queues.agents", counts=counts)))
     blocks.append(context(say("home.footer", time=now.astimezone(tz).strftime("%H:%M"))))
-    assert len(blocks) <= MAX_VIEW_BLOCKS, len(blocks)
-    return {"type": "home", "blocks": blocks}
+    return view("home", blocks)

@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
-from zoneinfo import ZoneInfo
+from datetime import tzinfo
+from typing import Any, Protocol
 
+from bot.slack.blocks import Block, actions, button, plain, section, view
+from bot.slack.format import day_and_time
 from bot.slack.ids import ACTION_OPEN_LINK, VIEW_LINK
-from bot.slack.render.alert import format_local_time
 from bot.slack.text import say
 
 BLOCK_SIP_USER = "sip_user"
@@ -40,46 +41,42 @@ class LinkForm:
         return cls(str(data.get("target") or fallback_user), str(data.get("channel") or ""))
 
 
-def _plain(text: str) -> dict[str, Any]:
-    return {"type": "plain_text", "text": text, "emoji": True}
-
-
 def link_modal(form: LinkForm, *, for_self: bool, sip_user: str = "") -> dict[str, Any]:
     """The link dialog (views.open). The password input is empty: a stored password is never sent back."""
     user_input: dict[str, Any] = {"type": "plain_text_input", "action_id": INPUT_ACTION, "max_length": MAX_SIP_USER}
     if sip_user:
         user_input["initial_value"] = sip_user
     intro = say("link.intro") if for_self else say("link.intro_other", user=form.target)
-    return {
-        "type": "modal",
-        "callback_id": VIEW_LINK,
-        "private_metadata": form.dump(),
-        "title": _plain(say("link.title" if for_self else "link.title_other")),
-        "submit": _plain(say("link.submit")),
-        "close": _plain(say("link.cancel")),
-        "blocks": [
-            {"type": "section", "text": {"type": "mrkdwn", "text": intro}},
+    return view(
+        "modal",
+        [
+            section(intro),
             {
                 "type": "input",
                 "block_id": BLOCK_SIP_USER,
-                "label": _plain(say("link.sip_user_label")),
-                "hint": _plain(say("link.sip_user_hint")),
+                "label": plain(say("link.sip_user_label")),
+                "hint": plain(say("link.sip_user_hint")),
                 "element": user_input,
             },
             {
                 "type": "input",
                 "block_id": BLOCK_PASSWORD,
-                "label": _plain(say("link.password_label")),
-                "hint": _plain(say("link.password_hint")),
+                "label": plain(say("link.password_label")),
+                "hint": plain(say("link.password_hint")),
                 "element": {"type": "plain_text_input", "action_id": INPUT_ACTION, "max_length": MAX_PASSWORD},
             },
         ],
-    }
+        callback_id=VIEW_LINK,
+        private_metadata=form.dump(),
+        title=plain(say("link.title" if for_self else "link.title_other")),
+        submit=plain(say("link.submit")),
+        close=plain(say("link.cancel")),
+    )
 
 
-def submitted_fields(view: Mapping[str, Any]) -> tuple[str, str]:
+def submitted_fields(submitted: Mapping[str, Any]) -> tuple[str, str]:
     """(sip_user, password) from a view_submission's state; missing fields come back as ''."""
-    values = (view.get("state") or {}).get("values") or {}
+    values = (submitted.get("state") or {}).get("values") or {}
 
     def field(block: str) -> str:
         value = ((values.get(block) or {}).get(INPUT_ACTION) or {}).get("value")
@@ -106,32 +103,32 @@ def field_errors(sip_user: str, password: str, *, vault_available: bool = True) 
     return errors
 
 
-def not_linked_blocks(target: str = "") -> list[dict[str, Any]]:
+def not_linked_blocks(target: str = "") -> list[Block]:
     """The ephemeral answer for an unlinked user: why, and a button that opens the link dialog."""
     return [
-        {"type": "section", "text": {"type": "mrkdwn", "text": say("callback.not_linked")}},
-        {
-            "type": "actions",
-            "block_id": "link_nudge",
-            "elements": [
-                {
-                    "type": "button",
-                    "action_id": ACTION_OPEN_LINK,
-                    "value": target,
-                    "style": "primary",
-                    "text": _plain(say("callback.link_button")),
-                },
-            ],
-        },
+        section(say("callback.not_linked")),
+        actions(
+            [button(say("callback.link_button"), ACTION_OPEN_LINK, target, style="primary")], block_id="link_nudge"
+        ),
     ]
 
 
-def me_text(link: Mapping[str, Any] | None, tz: ZoneInfo, *, now: float | None = None) -> str:
+class LinkedDevice(Protocol):
+    """What `/ring me` shows of a device link (bot/callback/links.py: DeviceLink)."""
+
+    @property
+    def sip_user(self) -> str: ...
+    @property
+    def linked_at(self) -> float | None: ...
+    @property
+    def linked_by(self) -> str | None: ...
+    @property
+    def linked_by_someone_else(self) -> bool: ...
+
+
+def me_text(link: LinkedDevice | None, tz: tzinfo, *, now: float | None = None) -> str:
     """`/ring me`: SIP user, when and by whom it was linked; never the password (not even its length)."""
-    if not link:
+    if link is None:
         return say("me.not_linked")
-    by = link.get("linked_by")
-    by_text = say("me.linked_by", by=by) if by and by != link.get("slack_user") else ""
-    return say(
-        "me.linked", sip_user=link["sip_user"], when=format_local_time(link.get("linked_at"), tz, now=now), by=by_text
-    )
+    by_text = say("me.linked_by", by=link.linked_by) if link.linked_by_someone_else else ""
+    return say("me.linked", sip_user=link.sip_user, when=day_and_time(link.linked_at, tz, now=now), by=by_text)

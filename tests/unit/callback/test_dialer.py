@@ -11,8 +11,10 @@ from cryptography.fernet import Fernet
 
 from bot.antbuddy import ApiError, AuthError, DeviceOffline, RateLimited, Unavailable
 from bot.callback.dialer import Dialer, DialKind
+from bot.callback.links import Links
 from bot.callback.vault import Vault
 from storage import Store
+from tests.support.clock import FakeClock
 
 PASSWORD = "pw-Xy9!unit"
 
@@ -33,14 +35,6 @@ class FakeAntBuddy:
             raise self.fail
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_700_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
 def unit_store(tmp_path: Path):
     s = Store.open(tmp_path / "dialer.db")
@@ -55,10 +49,11 @@ def vault() -> Vault:
 
 @pytest.fixture
 def setup(unit_store: Store, vault: Vault):
-    ab, clock = FakeAntBuddy(), Clock()
-    unit_store.save_link("UAN", "sip-an", vault.encrypt(PASSWORD))
-    unit_store.save_link("UBINH", "sip-binh", vault.encrypt("other-pw"))
-    dialer = Dialer(ab, unit_store, vault, clock=clock, double_click_seconds=10, max_per_minute=5, timeout=0.5)
+    ab, clock = FakeAntBuddy(), FakeClock()
+    links = Links(unit_store, vault)
+    links.save("UAN", "sip-an", PASSWORD, by="UAN")
+    links.save("UBINH", "sip-binh", "other-pw", by="UBINH")
+    dialer = Dialer(ab, unit_store, links, clock=clock, double_click_seconds=10, max_per_minute=5, timeout=0.5)
     return dialer, ab, clock, unit_store
 
 
@@ -106,7 +101,7 @@ async def test_double_click_on_the_same_alert_dials_once(setup) -> None:
     clock.now += 2  # 11 s after the first: a deliberate second call
     assert (await dialer.call("UAN", "0987654321", alert_id=1)).ok
     assert len(ab.dials) == 2
-    assert [r["result"] for r in store.audit()] == ["ok", "duplicate", "ok"]
+    assert [r["result"] for r in store.audit(action="click_to_call")] == ["ok", "duplicate", "ok"]
 
 
 async def test_concurrent_clicks_while_the_first_is_in_flight_dial_once(setup) -> None:
@@ -145,7 +140,7 @@ async def test_offline_device_reports_the_sip_user_and_allows_an_immediate_retry
     assert result.kind is DialKind.OFFLINE and result.sip_user == "sip-an"
     ab.fail = None
     assert (await dialer.call("UAN", "0987654321", alert_id=5)).ok
-    assert [r["result"] for r in store.audit()] == ["ok", "offline"]
+    assert [r["result"] for r in store.audit(action="click_to_call")] == ["ok", "offline"]
 
 
 @pytest.mark.parametrize(

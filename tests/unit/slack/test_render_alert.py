@@ -11,10 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from slack_sdk.models.blocks import Block
 
+from bot.slack.format import duration
 from bot.slack.ids import ACTION_CALLBACK, ACTION_HANDLED, ACTION_HISTORY, ACTION_UNHANDLE
 from bot.slack.render.alert import (
     describe_cause,
-    format_duration,
     render_alert,
     render_burst_summary,
     render_repeat_reply,
@@ -223,7 +223,7 @@ def test_hangup_causes_in_plain_words(cause, outcome, words):
 
 
 def test_durations_read_naturally():
-    assert [format_duration(s) for s in (0, 25, 60, 134, 3720)] == ["0 s", "25 s", "1m", "2m 14s", "1h 02m"]
+    assert [duration(s) for s in (0, 25, 60, 134, 3720)] == ["0 s", "25 s", "1m", "2m 14s", "1h 02m"]
 
 
 def test_an_extension_and_an_unknown_caller_still_render():

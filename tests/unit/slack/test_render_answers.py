@@ -7,13 +7,11 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.antbuddy import Agent, AgentStatus, Dashboard, QueueSummary
+from bot.slack.blocks import SECTION_LIMIT, packed_sections
+from bot.slack.format import duration, message_link
 from bot.slack.ids import ACTION_MORE, ACTION_PLAY_RECORDING
 from bot.slack.render.answers import (
-    MAX_SECTION,
-    duration,
     history_row,
-    message_link,
-    packed_sections,
     render_agents,
     render_help,
     render_history,
@@ -22,8 +20,12 @@ from bot.slack.render.answers import (
     render_routes,
 )
 from bot.slack.render.home import render_home
+from bot.slack.text import say
 
 HCM = ZoneInfo("Asia/Ho_Chi_Minh")
+HELP = [
+    (name, say(f"help.{name}")) for name in ("agents", "queues", "history", "missed", "call", "link", "routes", "route")
+]
 NOW = datetime(2024, 3, 12, 3, 0, tzinfo=UTC)  # 10:00 local
 T0 = NOW.timestamp()
 
@@ -57,7 +59,7 @@ def call(i=0, **kw):
 
 
 def test_help_lists_every_subcommand():
-    text = texts(render_help())
+    text = texts(render_help(HELP))
     for sub in ("agents", "queues", "history", "missed", "call", "link", "route", "routes", "share"):
         assert sub in text
 
@@ -112,7 +114,7 @@ def test_queues_aggregate_is_all_queues_and_our_totals_have_names():
     ]
     text = texts(render_queues(dash, totals, {"q1": "CSKH"}, since_label="00:00 today"))
     assert "*All queues*" in text and "offered *12*" in text and "waiting now *1*" in text
-    assert "max 1:35" in text and "talk avg 3:00" in text
+    assert "max 1m 35s" in text and "talk avg 3m" in text
     assert "*CSKH* — offered *3*" in text and "00:00 today" in text
 
 
@@ -132,7 +134,7 @@ def test_history_row_reads_well():
     line = history_row(row, tz=HCM, now=NOW)
     assert line == "`10:00` ↙ *0987 654 321* · user_an101 · :white_check_mark: answered 2m 14s"
     missed = history_row(call(0), tz=HCM, now=NOW, callback={"slack_user": "UAN", "at": T0 + 5})
-    assert ":x: missed (rang 25s)" in missed and "called back by <@UAN>" in missed
+    assert ":x: missed (rang 25 s)" in missed and "called back by <@UAN>" in missed
     out = history_row(
         call(0, direction="outbound", outcome="outbound_unanswered", started_at=T0 - 86400), tz=HCM, now=NOW
     )
@@ -182,12 +184,13 @@ def test_routes_show_names_and_the_configured_default():
 def test_long_lists_are_packed_within_limits():
     blocks = packed_sections([f"line {i} " + "x" * 200 for i in range(2000)], max_blocks=10)
     assert len(blocks) == 10
-    assert all(len(b["text"]["text"]) <= MAX_SECTION for b in blocks)
+    assert all(len(b["text"]["text"]) <= SECTION_LIMIT for b in blocks)
     assert "more" in blocks[-1]["text"]["text"]
 
 
 def test_durations():
-    assert [duration(s) for s in (5, 60, 134, 3900, 90000)] == ["5s", "1m", "2m 14s", "1h 05m", "1d 1h"]
+    assert [duration(s) for s in (5, 60, 134, 3900, 90000)] == ["5 s", "1m", "2m 14s", "1h 05m", "1d 1h"]
+    assert [duration(s, precise=False) for s in (45, 754, 11100)] == ["45 s", "12m", "3h 05m"]
     assert message_link("C1", None) is None
 
 

@@ -1,0 +1,68 @@
+"""How seconds, moments, people and messages read in Slack: one duration style, the local clock (pure)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, tzinfo
+
+from bot.slack.text import say
+
+MINUTE, HOUR, DAY = 60, 3600, 86400
+
+
+def duration(seconds: float | None, *, precise: bool = True) -> str:
+    """'25 s', '2m 14s', '1h 02m', '2d 3h': the one way ringbot writes how long something lasted.
+
+    `precise=False` drops the seconds past the first minute ('12m'): enough for "time in a state"."""
+    s = max(0, int(round(seconds or 0)))
+    if s < MINUTE:
+        return f"{s} s"
+    if s < HOUR:
+        minutes, rest = divmod(s, MINUTE)
+        return f"{minutes}m {rest:02d}s" if rest and precise else f"{minutes}m"
+    if s < DAY:
+        return f"{s // HOUR}h {s % HOUR // MINUTE:02d}m"
+    return f"{s // DAY}d {s % DAY // HOUR}h"
+
+
+def clock_time(at: float | None, tz: tzinfo) -> str:
+    """'14:09' in the configured zone."""
+    if at is None:
+        return "?"
+    return f"{datetime.fromtimestamp(at, tz=UTC).astimezone(tz):%H:%M}"
+
+
+def day_and_time(at: float | None, tz: tzinfo, *, now: float | None = None) -> str:
+    """'14:05, Tue 24 Nov' in the configured zone (the year only when it is not this year)."""
+    if at is None:
+        return "?"
+    dt = datetime.fromtimestamp(at, tz=UTC).astimezone(tz)
+    text = f"{dt:%H:%M}, {dt:%a} {dt.day} {dt:%b}"
+    if now is not None and datetime.fromtimestamp(now, tz=UTC).astimezone(tz).year != dt.year:
+        text += f" {dt.year}"
+    return text
+
+
+def list_time(at: float | None, tz: tzinfo, now: datetime) -> str:
+    """`14:05` today, `12/03 14:05` another day (day/month, as read in Vietnam): one line of a list."""
+    if at is None:
+        return "--:--"
+    t = datetime.fromtimestamp(at, tz)
+    if t.date() == now.astimezone(tz).date():
+        return t.strftime("%H:%M")
+    return t.strftime("%d/%m %H:%M")
+
+
+def mention(user: str | None) -> str:
+    """`<@U…>` for a Slack user id, the name itself for anything else (an agent's SIP username)."""
+    if not user:
+        return say("someone")
+    if user[:1] in ("U", "W") and user[1:].isalnum() and user.upper() == user:
+        return f"<@{user}>"
+    return user
+
+
+def message_link(channel: str | None, ts: str | None) -> str | None:
+    """The permalink Slack would give (no chat.getPermalink round trip)."""
+    if not channel or not ts:
+        return None
+    return f"https://slack.com/archives/{channel}/p{ts.replace('.', '')}"

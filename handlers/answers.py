@@ -1,0 +1,139 @@
+"""What `/ring`, its buttons and App Home show: the store and the directory read, then rendered by
+bot/slack/render/. Shared by the listeners in commands.py, actions.py and home.py."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Mapping, Sequence
+from datetime import datetime
+from typing import Any, TypeVar
+
+from bot.calls.numbers import clean, format_number
+from bot.slack.render.answers import HISTORY_PAGE, MISSED_OUTCOMES, more_value, render_history, render_missed
+from bot.slack.text import say
+from handlers.args import HistoryQuery, Period, UsageError, usage
+from handlers.deps import Deps, Message
+from storage.rows import CallbackRow, CallRow
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+HistoryPage = dict[str, Any]
+"""A frozen history query (history_query): short keys, because it rides in the More button's value."""
+
+
+def now(deps: Deps) -> datetime:
+    return datetime.fromtimestamp(deps.clock(), deps.settings.tz)
+
+
+async def maybe(coro: Awaitable[T], default: T) -> T:
+    """`coro`'s result, or `default` if it failed (for optional extras such as names)."""
+    try:
+        return await coro
+    except Exception as exc:  # noqa: BLE001 - an extra we can do without
+        log.debug("optional lookup failed error=%s", type(exc).__name__)
+        return default
+
+
+def _period_words(period: Period) -> str:
+    if period.label == "today":
+        return say("commands.period.today")
+    if period.label == "24h":
+        return say("commands.period.24h")
+    return say("commands.period.days", days=period.label[:-1])
+
+
+def history_query(deps: Deps, q: HistoryQuery, *, at: datetime) -> HistoryPage:
+    """The parsed arguments turned into a store query, frozen in time so "More" pages stay consistent.
+    Keys are short: the whole query rides in the More button's value (≤ 2,000 characters)."""
+    sip_user = None
+    if q.slack_user:
+        link = deps.links.get(q.slack_user)
+        if link is None:
+            raise UsageError(usage("history"), say("commands.history_not_linked", user=q.slack_user))
+        sip_user = link.sip_user
+    who = ""
+    if q.customer_key:
+        who = say("commands.history_with", number=format_number(q.customer_key))
+    elif q.slack_user:
+        who = say("commands.history_of", user=q.slack_user, sip_user=sip_user)
+    missed = say("commands.history_missed_only") if q.missed_only else ""
+    return {
+        "k": q.customer_key,
+        "a": sip_user,
+        "s": q.period.since(at, deps.settings.tz).timestamp(),
+        "u": at.timestamp(),
+        "m": q.missed_only,
+        "t": say("commands.history_title", who=who, period=_period_words(q.period), missed=missed),
+    }
+
+
+def caller_history_query(deps: Deps, customer_key: str) -> HistoryPage:
+    """An alert's History button: that caller's calls in the last 7 days."""
+    q = HistoryQuery(
+        number=None, customer_key=customer_key, slack_user=None, period=Period("7d", 7 * 24), missed_only=False
+    )
+    return history_query(deps, q, at=now(deps))
+
+
+def history_message(deps: Deps, query: Mapping[str, Any], *, offset: int) -> Message:
+    """One page of history (newest first) for a query from history_query() (or a More button)."""
+    rows = deps.store.calls(
+        customer_key=query.get("k") or None,
+        answered_by=query.get("a") or None,
+        since=float(query["s"]),
+        until=float(query["u"]) + 1,
+        outcomes=MISSED_OUTCOMES if query.get("m") else None,
+        limit=HISTORY_PAGE + 1,
+        offset=offset,
+    )
+    has_more = len(rows) > HISTORY_PAGE
+    rows = rows[:HISTORY_PAGE]
+    return render_history(
+        rows,
+        title=str(query.get("t") or say("commands.history_default_title")),
+        tz=deps.settings.tz,
+        now=now(deps),
+        callbacks=callbacks_by_key(deps, rows, since=float(query["s"])),
+        more=more_value(query, offset + HISTORY_PAGE) if has_more else None,
+        offset=offset,
+        agent_name=deps.directory.agent_name,
+    )
+
+
+def callbacks_by_key(deps: Deps, rows: Sequence[CallRow], *, since: float) -> dict[str, CallbackRow]:
+    """customer_key -> the latest successful click-to-call to that caller (the audit row), for missed rows.
+    The audit's number may be stored raw, cleaned or as a key: ask for every spelling."""
+    spellings: dict[str, str] = {}
+    for row in rows:
+        customer_key = row.get("customer_key")
+        if row.get("outcome") not in MISSED_OUTCOMES or not customer_key:
+            continue
+        raw = row.get("customer_number") or ""
+        for s in {raw, clean(raw), customer_key, clean(raw).lstrip("+")}:
+            if s:
+                spellings[s] = customer_key
+    if not spellings:
+        return {}
+    found = deps.store.callbacks_for_numbers(spellings, since)
+    out: dict[str, CallbackRow] = {}
+    for number, audit in found.items():
+        key = spellings.get(number)
+        if key and (key not in out or (audit.get("at") or 0) > (out[key].get("at") or 0)):
+            out[key] = audit
+    return out
+
+
+def missed_message(deps: Deps, *, limit: int, max_blocks: int = 50) -> Message:
+    """Open alerts oldest first, with their calls (for queue/DID) and links to the alert messages."""
+    alerts = deps.store.open_alerts(limit=limit)
+    calls = {a["call_id"]: c for a in alerts if (c := deps.store.get_call(a["call_id"]))}
+    return render_missed(
+        alerts,
+        tz=deps.settings.tz,
+        now=now(deps),
+        calls=calls,
+        queue_names=deps.directory.queue_names(),
+        total=deps.store.count_open_alerts(),
+        max_blocks=max_blocks,
+    )

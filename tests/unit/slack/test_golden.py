@@ -1,0 +1,250 @@
+"""Golden files: every Block Kit renderer's output for fixed data, compared exactly with
+tests/unit/slack/golden/<case>.json.
+
+A change of wording or layout shows up here as a diff to review. After an intended change, rewrite the
+files and read the diff before committing:
+
+    UPDATE_GOLDEN=1 python -m pytest -q tests/unit/slack/test_golden.py
+
+The clock (T0) and the time zone (Asia/Ho_Chi_Minh) are fixed, so the files do not depend on when or
+where the tests run."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.antbuddy import Agent, AgentStatus, Dashboard, QueueSummary
+from bot.slack.render.alert import render_alert, render_burst_summary, render_repeat_reply
+from bot.slack.render.answers import (
+    render_agents,
+    render_help,
+    render_history,
+    render_missed,
+    render_queues,
+    render_routes,
+)
+from bot.slack.render.home import render_home
+from bot.slack.render.link import LinkForm, link_modal, not_linked_blocks
+from bot.slack.text import say
+
+GOLDEN = Path(__file__).parent / "golden"
+UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
+
+TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+NOW = datetime(2026, 11, 24, 7, 5, tzinfo=UTC)  # 14:05, Tue 24 Nov in Ho Chi Minh City
+T0 = NOW.timestamp()
+NAMES = {"q-cskh": "CSKH", "q-sales": "Kinh doanh"}
+AGENTS = {"an": "Nguyễn Văn An", "binh": "Trần Thị Bình"}.get
+
+
+def alert(**kw: Any) -> dict[str, Any]:
+    row = {
+        "id": 7,
+        "call_id": "c1",
+        "customer_number": "+84987654321",
+        "customer_key": "+84987654321",
+        "outcome": "missed",
+        "channel": "C0CALLS",
+        "ts": "1700000000.000100",
+        "status": "open",
+        "repeat_count": 1,
+        "version": 1,
+        "last_call_at": T0,
+        "created_at": T0,
+        "resolved_detail": {},
+    }
+    return row | kw
+
+
+def call(**kw: Any) -> dict[str, Any]:
+    row = {
+        "call_id": "c1",
+        "direction": "inbound",
+        "outcome": "missed",
+        "customer_number": "+84987654321",
+        "customer_key": "+84987654321",
+        "dialled": "02873019555",
+        "queue_id": None,
+        "started_at": T0,
+        "ring_seconds": 25,
+        "talk_seconds": 0,
+        "hangup_cause": "ORIGINATOR_CANCEL",
+        "agents_rung": ["an", "binh"],
+        "answered_by": None,
+        "recording": None,
+        "detail": {},
+    }
+    return row | kw
+
+
+DASHBOARD = Dashboard(
+    agent_counts={"ready": 1, "connected": 1},
+    agents=(
+        AgentStatus("a1", "an", "Nguyễn Văn An", "ready", NOW - timedelta(minutes=12), ("101",)),
+        AgentStatus("a2", "binh", "Trần Thị Bình", "connected", NOW - timedelta(seconds=200), ()),
+    ),
+    queues=(
+        QueueSummary("q-cskh", "CSKH", offered=12, handled=10, abandoned=2, waiting_now=1, avg_waiting=6,
+                     max_waiting=95, avg_talking=180),
+        QueueSummary(None, None, offered=20, handled=17, abandoned=3, avg_waiting=9, max_waiting=95, avg_talking=150),
+    ),
+)  # fmt: skip
+HELP = [(n, say(f"help.{n}")) for n in ("agents", "queues", "history", "missed", "call", "link", "routes", "route")]
+
+CASES: dict[str, Callable[[], object]] = {
+    # -- alerts --------------------------------------------------------------------------------------
+    "alert_missed": lambda: render_alert(alert(calls_24h=1), call(), queue_name=None, tz=TZ, now=T0),
+    "alert_abandoned_in_queue": lambda: render_alert(
+        alert(outcome="abandoned"),
+        call(
+            outcome="abandoned",
+            queue_id="q-cskh",
+            detail={"queue_stat": {"end_call_reason": "member_hangup", "wait_time": 47}},
+        ),
+        queue_name="CSKH",
+        tz=TZ,
+        now=T0,
+        agent_name=AGENTS,
+    ),  # fmt: skip
+    "alert_repeat": lambda: render_alert(
+        alert(repeat_count=3, last_call_at=T0 + 240, calls_24h=4), call(), queue_name=None, tz=TZ, now=T0
+    ),
+    "alert_calling_back": lambda: render_alert(
+        alert(status="calling_back", claimed_by="U0AN", version=2), call(), queue_name=None, tz=TZ, now=T0
+    ),
+    "alert_handled": lambda: render_alert(
+        alert(status="handled", handled_by="U0BINH", version=3), call(), queue_name=None, tz=TZ, now=T0
+    ),
+    "alert_resolved_inbound": lambda: render_alert(
+        alert(status="resolved", resolved_detail={"direction": "inbound", "agent": "an", "talk_seconds": 134}),
+        call(),
+        queue_name=None,
+        tz=TZ,
+        now=T0,
+        agent_name=AGENTS,
+    ),  # fmt: skip
+    "alert_resolved_outbound_no_agent": lambda: render_alert(
+        alert(status="resolved", resolved_detail={"direction": "outbound", "talk_seconds": 30}),
+        call(),
+        queue_name=None,
+        tz=TZ,
+        now=T0,
+    ),  # fmt: skip
+    "alert_without_its_call": lambda: render_alert(alert(), None, queue_name=None, tz=TZ, now=T0),
+    "burst_summary": lambda: render_burst_summary(12, T0, T0 + 240, TZ),
+    "burst_summary_one": lambda: render_burst_summary(1, T0, None, TZ),
+    "repeat_reply": lambda: render_repeat_reply(
+        call(started_at=T0 + 240, ring_seconds=12, hangup_cause="NO_ANSWER"), TZ
+    ),
+    # -- /ring answers --------------------------------------------------------------------------------
+    "help": lambda: render_help(HELP),
+    "agents": lambda: render_agents(
+        DASHBOARD,
+        now=NOW,
+        directory_agents=[Agent("a1", "an", "Nguyễn Văn An", ("101",)), Agent("a3", "hoa", "Võ Thị Hoa", ("106",))],
+    ),  # fmt: skip
+    "queues": lambda: render_queues(
+        DASHBOARD,
+        [
+            {
+                "queue_id": "q-cskh",
+                "offered": 3,
+                "handled": 2,
+                "abandoned": 1,
+                "missed": 0,
+                "avg_wait": 20.5,
+                "max_wait": 40,
+                "avg_talk": 125.0,
+            }
+        ],
+        NAMES,
+        since_label="00:00 today",
+    ),  # fmt: skip
+    "queues_antbuddy_down": lambda: render_queues(
+        None, [], NAMES, since_label="00:00 today", error=say("antbuddy.slow", seconds="5")
+    ),
+    "history": lambda: render_history(
+        [
+            call(call_id="c1", outcome="answered", answered_by="an", talk_seconds=134, recording="rec-1.mp3"),
+            call(call_id="c2", started_at=T0 - 86400, agents_rung=["an", "binh", "101", "102", "103"]),
+            call(call_id="c3", direction="outbound", outcome="outbound_unanswered", started_at=T0 - 600),
+            call(call_id="c4", outcome="abandoned", ring_seconds=47, started_at=T0 - 900),
+        ],
+        title="Calls with 0987 654 321 — last 7 days",
+        tz=TZ,
+        now=NOW,
+        callbacks={"+84987654321": {"slack_user": "U0AN", "at": T0}},
+        more='{"q":{},"o":20}',
+        offset=20,
+        agent_name=AGENTS,
+    ),  # fmt: skip
+    "history_empty": lambda: render_history([], title="Calls — today", tz=TZ, now=NOW),
+    "missed": lambda: render_missed(
+        [
+            alert(id=1, call_id="c1", outcome="abandoned", repeat_count=3, status="calling_back", claimed_by="U0AN"),
+            alert(id=2, call_id="c2", customer_number="0912345678", ts=None, created_at=T0 - 86400),
+        ],
+        tz=TZ,
+        now=NOW,
+        calls={"c1": call(queue_id="q-cskh"), "c2": call(call_id="c2")},
+        queue_names=NAMES,
+        total=2,
+    ),  # fmt: skip
+    "missed_none": lambda: render_missed([], tz=TZ, now=NOW),
+    "routes": lambda: render_routes(
+        [{"key": "queue:q-cskh", "channel": "C1", "set_by": "UADMIN"}, {"key": "did:+842873019555", "channel": "C2"}],
+        default_channel="C0ALERTS",
+        queue_names=NAMES,
+    ),  # fmt: skip
+    "routes_stored_default": lambda: render_routes(
+        [{"key": "default", "channel": "C9", "set_by": "UADMIN"}], default_channel="C0ALERTS", queue_names=NAMES
+    ),
+    # -- App Home and linking ------------------------------------------------------------------------
+    "home": lambda: render_home(
+        sip_user="user_an101",
+        alerts=[alert()],
+        open_total=1,
+        calls={"c1": call()},
+        dashboard=DASHBOARD,
+        queue_error=None,
+        queue_names=NAMES,
+        tz=TZ,
+        now=NOW,
+    ),  # fmt: skip
+    "home_not_linked_antbuddy_down": lambda: render_home(
+        sip_user=None,
+        alerts=[],
+        open_total=0,
+        calls={},
+        dashboard=None,
+        queue_error=say("antbuddy.rate_limited"),
+        queue_names={},
+        tz=TZ,
+        now=NOW,
+    ),  # fmt: skip
+    "link_modal": lambda: link_modal(LinkForm("U0AN", "C0CALLS"), for_self=True),
+    "link_modal_other_relink": lambda: link_modal(LinkForm("U0BINH"), for_self=False, sip_user="sip_binh_202"),
+    "not_linked": lambda: not_linked_blocks(),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_renderer_matches_its_golden_file(case: str) -> None:
+    got = json.dumps(CASES[case](), ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+    path = GOLDEN / f"{case}.json"
+    if UPDATE:
+        path.write_text(got, encoding="utf-8")
+    assert path.exists(), f"no golden file for {case}: run with UPDATE_GOLDEN=1 (see this module's docstring)"
+    assert got == path.read_text(encoding="utf-8"), f"{case} changed: review, then UPDATE_GOLDEN=1"
+
+
+def test_every_golden_file_has_a_case() -> None:
+    assert {p.stem for p in GOLDEN.glob("*.json")} == set(CASES)
