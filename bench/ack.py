@@ -1,4 +1,4 @@
-"""/ring ack latency while AntBuddy takes 5 s to answer (SPEC §7: p99 ≤ 100 ms).
+"""/ring ack latency while AntBuddy takes 5 s to answer. Target: p99 ≤ 100 ms.
 
 One process runs the AntBuddy simulator with every REST answer delayed, the fake Slack, and the bot's HTTP mode
 (Bolt at /slack/events) on one event loop, as in production; a child process sends N signed `/ring queues`
@@ -25,62 +25,22 @@ from pathlib import Path
 
 import aiohttp
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bot.app import (
-    build_bolt,
-    build_deps,  # noqa: E402
-)
-from bot.config import load_settings  # noqa: E402
-from bot.devtools.fakeslack import FakeSlack, sign, slash_command_body  # noqa: E402
-from bot.devtools.simulator.server import Simulator  # noqa: E402
+from common import SIGNING_SECRET, percentile, settings, start_fakes  # noqa: E402
+
+from bot.app import build_bolt, build_deps  # noqa: E402
+from bot.devtools.fakeslack import sign, slash_command_body  # noqa: E402
 from bot.slack.app import build_slack_client, start_http  # noqa: E402
-
-SIGNING_SECRET = "bench-signing-secret"
-APP_SECRET = "bench-app-secret"
-
-
-def percentile(values: list[float], p: float) -> float:
-    """Nearest-rank percentile (p in 0..100)."""
-    ordered = sorted(values)
-    rank = max(1, min(len(ordered), round(p / 100 * len(ordered) + 0.5)))
-    return ordered[rank - 1]
 
 
 async def run(requests: int, concurrency: int, delay: float, answer_wait: float, freeze: bool = False) -> int:
-    sim = Simulator(
-        app_id="bench-app",
-        app_secret=APP_SECRET,
-        account_id="bench-account",
-        domain="demo.antbuddy.local",
-        email="admin@demo.vn",
-        rest_delay=delay,
-        seed=1,
-    )
-    await sim.start()
-    slack = FakeSlack()
-    await slack.start()
+    sim, slack = await start_fakes(rest_delay=delay, seed=1)
     tmp = tempfile.TemporaryDirectory(prefix="ringbot-bench-")
-    settings = load_settings(
-        {
-            "ANTBUDDY_APP_ID": "bench-app",
-            "ANTBUDDY_APP_SECRET": APP_SECRET,
-            "ANTBUDDY_ACCOUNT_ID": "bench-account",
-            "ANTBUDDY_DOMAIN": "demo.antbuddy.local",
-            "ANTBUDDY_EMAIL": "admin@demo.vn",
-            "ANTBUDDY_API_URL": sim.url,
-            "ANTBUDDY_WS_URL": sim.url,
-            "SLACK_BOT_TOKEN": "xoxb-bench",
-            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-            "SLACK_API_URL": slack.url,
-            "RINGBOT_ALERT_CHANNEL": "C0ALERTS",
-            "RINGBOT_DB": str(Path(tmp.name) / "bench.db"),
-        },
-        dotenv=None,
-    )
-    client = build_slack_client(settings.slack_bot_token, settings.slack_api_url)
-    deps = build_deps(settings, slack_client=client)
-    bolt = build_bolt(deps, client, signing_secret=settings.slack_signing_secret)
+    cfg = settings(sim.url, slack.url, Path(tmp.name) / "bench.db")
+    client = build_slack_client(cfg.slack_bot_token, cfg.slack_api_url)
+    deps = build_deps(cfg, slack_client=client)
+    bolt = build_bolt(deps, client, signing_secret=cfg.slack_signing_secret)
     runner, port = await start_http(bolt, "127.0.0.1", 0)
     if freeze:  # what the bot could do after start-up: keep long-lived objects out of full GC passes
         gc.collect()

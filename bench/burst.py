@@ -1,4 +1,4 @@
-"""Burst (SPEC §7): 500 missed calls in 10 s into ONE channel → 500 recorded, 0 lost, 0 duplicated, Slack never
+"""Burst: 500 missed calls in 10 s into ONE channel → 500 recorded, 0 lost, 0 duplicated, Slack never
 over its limit (≤ 1 post/s sustained per channel, a small burst allowed).
 
 How: the AntBuddy simulator (Socket.IO 4) and the fake Slack run in THIS process; the bot is the real
@@ -13,8 +13,8 @@ started at 50 calls/s. Then:
     fake Slack's posts (metadata event_payload alert_id, kind "post"): lost and duplicated end to end;
   * how folding shows it: the summary message and the thread replies under it.
 
-    /work/venv/bin/python bench/burst.py                # bounded: ~1.5 min
-    /work/venv/bin/python bench/burst.py --full         # until all 500 are posted: ~9 min
+    python bench/burst.py                # bounded: ~1.5 min
+    python bench/burst.py --full         # until all 500 are posted: ~9 min
 """
 
 from __future__ import annotations
@@ -28,10 +28,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import RingbotProcess, quiet_logging, simulator, wait_until  # noqa: E402
+from common import RingbotProcess, alert_meta, emit_missed_calls, quiet_logging, start_fakes, wait_until  # noqa: E402
 
 CHANNEL = "C0ALERTS"
-BURST_ALLOWANCE = 3  # bot/alerts/outbox/worker.py Outbox(burst=3): tokens saved up per channel
+BURST_ALLOWANCE = 3  # the Outbox's default burst (bot/alerts/outbox/): tokens saved up per channel
 
 
 def sustained_rate(times: list[float]) -> float:
@@ -43,14 +43,8 @@ def sustained_rate(times: list[float]) -> float:
 
 
 async def run(calls: int, seconds: float, watch: float, full: bool) -> int:
-    from bot.devtools.fakeslack import FakeSlack
-    from bot.devtools.simulator.scenarios import CallOptions
-
     quiet_logging()
-    sim = simulator(seed=5)
-    await sim.start()
-    slack = FakeSlack()
-    await slack.start()
+    sim, slack = await start_fakes(seed=5)
     tmp = tempfile.TemporaryDirectory(prefix="ringbot-burst-")
     bot = RingbotProcess(Path(tmp.name), sim.url, slack.url, {"RINGBOT_CHANNEL_POSTS_PER_SECOND": "1"})
     rate = calls / seconds
@@ -59,22 +53,10 @@ async def run(calls: int, seconds: float, watch: float, full: bool) -> int:
         bot.start()
         await bot.wait_streaming()
         callers = sim.fresh_numbers(calls)
-        emitted: set[str] = set()
         loop = asyncio.get_running_loop()
         t0 = loop.time()
-        for i, caller in enumerate(callers):
-            pause = t0 + i / rate - loop.time()
-            if pause > 0:
-                await asyncio.sleep(pause)
-            # dated so that it ends now (its history record must not look older than the stream's events)
-            plan = sim.plan(
-                "missed_cancel", CallOptions(speed=0.0, caller=caller, ring_seconds=18, start=time.time() - 19)
-            )
-            emitted.add(plan.call_id)
-            for _, name, payload in plan.events:
-                await sim.emit(name, payload)
-            sim.add_history(plan.record)
-        sent_in = loop.time() - t0
+        call_ids, sent_in = await emit_missed_calls(sim, callers, rate)
+        emitted = set(call_ids)
         recorded_in_time = await wait_until(lambda: q("SELECT count(*) FROM alerts")[0][0] >= calls, 30, 0.2)
         recorded_at = loop.time() - t0
         await slack.wait_for(lambda: len(slack.posts(CHANNEL)) > 0, timeout=10)
@@ -86,11 +68,7 @@ async def run(calls: int, seconds: float, watch: float, full: bool) -> int:
 
             def alerts_posted() -> int:
                 return len(
-                    {
-                        (c.body.get("metadata") or {}).get("event_payload", {}).get("alert_id")
-                        for c in slack.posts(CHANNEL)
-                        if (c.body.get("metadata") or {}).get("event_payload", {}).get("kind") == "post"
-                    }
+                    {alert_meta(c).get("alert_id") for c in slack.posts(CHANNEL) if alert_meta(c).get("kind") == "post"}
                 )
 
             if await slack.wait_for(lambda: alerts_posted() >= calls, timeout=12 * 60):
@@ -130,13 +108,9 @@ async def run(calls: int, seconds: float, watch: float, full: bool) -> int:
     )
     kinds: dict[str, int] = {}
     for c in posts:
-        kind = ((c.body.get("metadata") or {}).get("event_payload") or {}).get("kind", "?")
+        kind = alert_meta(c).get("kind", "?")
         kinds[kind] = kinds.get(kind, 0) + 1
-    alert_posts = [
-        ((c.body.get("metadata") or {}).get("event_payload") or {}).get("alert_id")
-        for c in posts
-        if ((c.body.get("metadata") or {}).get("event_payload") or {}).get("kind") == "post"
-    ]
+    alert_posts = [alert_meta(c).get("alert_id") for c in posts if alert_meta(c).get("kind") == "post"]
     print(
         f"  Slack posts so far by kind {kinds}; distinct alerts posted {len(set(alert_posts))}, posted twice "
         f"{len(alert_posts) - len(set(alert_posts))}"
@@ -159,7 +133,7 @@ async def run(calls: int, seconds: float, watch: float, full: bool) -> int:
         and len(alert_posts) == len(set(alert_posts))
         and (not full or posted_all_in is not None)
     )
-    print("  target 500 recorded, 0 lost, 0 duplicated, Slack within its limit:", "met" if ok else "NOT met")
+    print(f"  target {calls} recorded, 0 lost, 0 duplicated, Slack within its limit:", "met" if ok else "NOT met")
     tmp.cleanup()
     return 0 if ok else 1
 
@@ -176,15 +150,8 @@ def _max_window(times: list[float], window: float) -> int:
 def _show_folding(slack) -> None:
     """What a person sees in the channel: the plain first posts, the summary, replies in its thread."""
     posts = slack.posts(CHANNEL)
-    summaries = [
-        c for c in posts if ((c.body.get("metadata") or {}).get("event_payload") or {}).get("kind") == "summary"
-    ]
-    plain = [
-        c
-        for c in posts
-        if not c.body.get("thread_ts")
-        and ((c.body.get("metadata") or {}).get("event_payload") or {}).get("kind") == "post"
-    ]
+    summaries = [c for c in posts if alert_meta(c).get("kind") == "summary"]
+    plain = [c for c in posts if not c.body.get("thread_ts") and alert_meta(c).get("kind") == "post"]
     print(f"  folding: {len(plain)} alert(s) posted plainly before the fold, {len(summaries)} summary message(s)")
     for s in summaries:
         ts = next((m.ts for m in slack.messages.values() if m.metadata == s.body.get("metadata")), None)

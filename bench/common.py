@@ -1,6 +1,7 @@
-"""Helpers the SPEC §7 benchmarks share: percentiles, RSS, the simulator's credentials, a `ringbot` child process.
+"""What the benchmarks share: the simulator and fake Slack, the bot's settings, a `ringbot` child process, figures.
 
-Benchmarks are run by hand (`/work/venv/bin/python bench/<name>.py`); nothing here is product code.
+Benchmarks are run by hand, from the repository root in the project's venv (`python bench/<name>.py`); the
+targets they check are written down in docs/benchmarks.md. Nothing here is product code.
 """
 
 from __future__ import annotations
@@ -61,11 +62,9 @@ def simulator(**kw: Any):
     return Simulator(app_id=APP_ID, app_secret=APP_SECRET, account_id=ACCOUNT_ID, domain=DOMAIN, email=EMAIL, **kw)
 
 
-def settings(sim_url: str, slack_url: str, db_path: Path, **extra: str):
-    """Frozen bot Settings pointing at the local simulator and fake Slack."""
-    from bot.config import load_settings
-
-    env = {
+def bot_env(sim_url: str, slack_url: str, db_path: Path) -> dict[str, str]:
+    """The bot's environment: the benchmark credentials, the local simulator and fake Slack, one database."""
+    return {
         "ANTBUDDY_APP_ID": APP_ID,
         "ANTBUDDY_APP_SECRET": APP_SECRET,
         "ANTBUDDY_ACCOUNT_ID": ACCOUNT_ID,
@@ -80,8 +79,70 @@ def settings(sim_url: str, slack_url: str, db_path: Path, **extra: str):
         "RINGBOT_ALERT_CHANNEL": "C0ALERTS",
         "RINGBOT_DB": str(db_path),
     }
-    env.update(extra)
-    return load_settings(env, dotenv=None)
+
+
+def settings(sim_url: str, slack_url: str, db_path: Path, **extra: str):
+    """Frozen bot Settings pointing at the local simulator and fake Slack."""
+    from bot.config import load_settings
+
+    return load_settings({**bot_env(sim_url, slack_url, db_path), **extra}, dotenv=None)
+
+
+async def start_fakes(**sim_kw: Any):
+    """The AntBuddy simulator (with `sim_kw`) and the fake Slack, both started: (sim, slack)."""
+    from bot.devtools.fakeslack import FakeSlack
+
+    sim = simulator(**sim_kw)
+    await sim.start()
+    slack = FakeSlack()
+    await slack.start()
+    return sim, slack
+
+
+def alert_meta(post: Any) -> dict[str, Any]:
+    """The `event_payload` of a post's message metadata (alert_id, kind, …); {} for a post without one."""
+    return (post.body.get("metadata") or {}).get("event_payload") or {}
+
+
+async def emit_missed_calls(
+    sim: Any,
+    callers: list[str],
+    rate: float,
+    *,
+    ring_seconds: int = 18,
+    dids: list[str] | None = None,
+    on_a_leg_destroy: Callable[[str], None] | None = None,
+) -> tuple[list[str], float]:
+    """One `missed_cancel` call from each caller, started at a steady `rate` a second (dialling `dids` in turn).
+
+    Each call is built when it starts and dated so that it ends now: its history record must not look older
+    than the stream's events, or reconciliation raises it from history before the stream does.
+    `on_a_leg_destroy(call_id)` runs just before the A-leg's CHANNEL_DESTROY goes out (latency starts there).
+    Returns the calls' ids and the seconds the sending took.
+    """
+    from bot.devtools.simulator.scenarios import CallOptions
+
+    call_ids: list[str] = []
+    loop = asyncio.get_running_loop()
+    t0 = loop.time()
+    for i, caller in enumerate(callers):
+        pause = t0 + i / rate - loop.time()
+        if pause > 0:
+            await asyncio.sleep(pause)
+        did = {"did": dids[i % len(dids)]} if dids else {}
+        plan = sim.plan(
+            "missed_cancel",
+            CallOptions(
+                speed=0.0, caller=caller, ring_seconds=ring_seconds, start=time.time() - ring_seconds - 1, **did
+            ),
+        )
+        call_ids.append(plan.call_id)
+        for _, name, payload in plan.events:
+            if on_a_leg_destroy is not None and name == "CHANNEL_DESTROY" and payload.get("Call-ID") == plan.call_id:
+                on_a_leg_destroy(plan.call_id)
+            await sim.emit(name, payload)
+        sim.add_history(plan.record)
+    return call_ids, loop.time() - t0
 
 
 def free_port() -> int:
@@ -121,21 +182,9 @@ class RingbotProcess:
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "ANTBUDDY_", "RINGBOT_"))}
         self.port = free_port()
+        env.update(bot_env(self.sim_url, self.slack_url, self.db_path))
         env.update(
             {
-                "ANTBUDDY_APP_ID": APP_ID,
-                "ANTBUDDY_APP_SECRET": APP_SECRET,
-                "ANTBUDDY_ACCOUNT_ID": ACCOUNT_ID,
-                "ANTBUDDY_DOMAIN": DOMAIN,
-                "ANTBUDDY_EMAIL": EMAIL,
-                "ANTBUDDY_API_URL": self.sim_url,
-                "ANTBUDDY_WS_URL": self.sim_url,
-                "ANTBUDDY_WS_PROTOCOL": "socketio",
-                "SLACK_BOT_TOKEN": "xoxb-bench",
-                "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-                "SLACK_API_URL": self.slack_url,
-                "RINGBOT_ALERT_CHANNEL": "C0ALERTS",
-                "RINGBOT_DB": str(self.db_path),
                 "RINGBOT_HTTP_HOST": "127.0.0.1",
                 "RINGBOT_HTTP_PORT": str(self.port),
                 "RINGBOT_LOG_LEVEL": "INFO",

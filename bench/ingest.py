@@ -1,4 +1,4 @@
-"""Ingest rate (SPEC §7): the full pipeline vs a bare python-socketio client, on the same event stream.
+"""Ingest rate: the full pipeline vs a bare python-socketio client, on the same event stream.
 
 What: events/s that (a) a bare `socketio.AsyncClient` subscribed to the three bindings receives, and (b) the
 bot's `StreamClient` feeding a real `Pipeline` (real Tracker, Store on a temp SQLite file, AlertService with
@@ -15,8 +15,8 @@ arrived; the time at which every call was also decided (minus the grace window) 
 Two processes because the server's JSON encoding and websocket writes would otherwise share one core
 (and one event loop) with the client being measured.
 
-    /work/venv/bin/python bench/ingest.py                 # 10,000 calls (~70k events), 2 rounds
-    /work/venv/bin/python bench/ingest.py --calls 4000 --rounds 3
+    python bench/ingest.py                 # 10,000 calls (~70k events), 2 rounds
+    python bench/ingest.py --calls 4000 --rounds 3
 """
 
 from __future__ import annotations
@@ -120,6 +120,14 @@ class Server:
         assert self.proc.stdout is not None
         return json.loads(await asyncio.wait_for(self.proc.stdout.readline(), RUN_TIMEOUT))
 
+    async def stream_to(self, http: Any, subscribes_before: int, done: asyncio.Event) -> dict[str, Any]:
+        """Once the client under test has subscribed, emit the whole stream; return when `done` says it was handled."""
+        await wait_subscribed(self, http, subscribes_before)
+        await self.go()
+        emitted = await self.emitted()
+        await asyncio.wait_for(done.wait(), RUN_TIMEOUT)
+        return emitted
+
     async def subscribes(self, http: Any) -> int:
         async with http.get(self.url + "/_sim/state") as r:
             return int((await r.json())["subscribes"])
@@ -175,10 +183,7 @@ async def run_bare(server: Server, http: Any) -> dict[str, Any]:
         token = await fetch_token(http, server.url)
         for binding in BINDINGS:
             await sio.emit("subscribe", {"account_id": ACCOUNT_ID, "auth_token": token, "binding": binding})
-        await wait_subscribed(server, http, before)
-        await server.go()
-        emitted = await server.emitted()
-        await asyncio.wait_for(done.wait(), RUN_TIMEOUT)
+        emitted = await server.stream_to(http, before, done)
     finally:
         await sio.disconnect()
     seconds = st["last"] - st["first"]
@@ -237,10 +242,7 @@ async def run_pipeline(server: Server, http: Any, workdir: Path, round_no: int) 
         before = await server.subscribes(http)
         if not await stream.wait_connected(10):
             raise RuntimeError(f"stream client did not connect: {stream.stats.last_error}")
-        await wait_subscribed(server, http, before)
-        await server.go()
-        emitted = await server.emitted()
-        await asyncio.wait_for(done.wait(), RUN_TIMEOUT)
+        emitted = await server.stream_to(http, before, done)
     finally:
         await stream.stop()
         await pipeline.stop()
@@ -272,6 +274,14 @@ async def run_pipeline(server: Server, http: Any, workdir: Path, round_no: int) 
     return result
 
 
+def _rate_line(round_no: int, label: str, run: dict[str, Any]) -> str:
+    """One client's round, up to the server's emit time (the caller closes the parenthesis)."""
+    return (
+        f"  round {round_no} {label}: {run['events']:7d} events in {run['seconds']:6.2f} s = {run['rate']:8.0f} ev/s, "
+        f"client CPU {run['cpu_us']:5.1f} µs/event   (server emitted in {run['server']['seconds']:.2f} s"
+    )
+
+
 async def main(calls: int, rounds: int, seed: int) -> int:
     import aiohttp
 
@@ -286,7 +296,6 @@ async def main(calls: int, rounds: int, seed: int) -> int:
     full: list[float] = []
     cpu_a: list[float] = []
     cpu_b: list[float] = []
-    rows: list[str] = []
     ok_integrity = True
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as http:
@@ -295,22 +304,16 @@ async def main(calls: int, rounds: int, seed: int) -> int:
                     a = await run_bare(server, http)
                     bare.append(a["rate"])
                     cpu_a.append(a["cpu_us"])
-                    rows.append(
-                        f"  round {r} (a) bare socketio client : {a['events']:7d} events in "
-                        f"{a['seconds']:6.2f} s = {a['rate']:8.0f} ev/s, client CPU {a['cpu_us']:5.1f} µs/event   (server emitted in "
-                        f"{a['server']['seconds']:.2f} s)"
-                    )
-                    print(rows[-1], flush=True)
+                    print(_rate_line(r, "(a) bare socketio client ", a) + ")", flush=True)
                     b = await run_pipeline(server, http, Path(tmp), r)
                     full.append(b["rate"])
                     cpu_b.append(b["cpu_us"])
-                    rows.append(
-                        f"  round {r} (b) StreamClient+Pipeline: {b['events']:7d} events in "
-                        f"{b['seconds']:6.2f} s = {b['rate']:8.0f} ev/s, client CPU {b['cpu_us']:5.1f} µs/event   (server emitted in "
-                        f"{b['server']['seconds']:.2f} s; all {b['calls']} calls decided at "
-                        f"{b['decided_seconds']:.2f} s after the first event, grace excluded)"
+                    print(
+                        _rate_line(r, "(b) StreamClient+Pipeline", b)
+                        + f"; all {b['calls']} calls decided at {b['decided_seconds']:.2f} s after the first event, "
+                        "grace excluded)",
+                        flush=True,
                     )
-                    print(rows[-1], flush=True)
                     print(
                         f"      legs in db {b['legs_in_db']}/{b['legs']}, decisions {b['decisions']}, "
                         f"alert actions {b['alert_actions']}, rejected {b['rejected']}, errors {b['errors']}, "
@@ -327,7 +330,7 @@ async def main(calls: int, rounds: int, seed: int) -> int:
     finally:
         await server.stop()
     best_a, best_b = max(bare), max(full)
-    mean_ratio = sum(fb / fa for fa, fb in zip(bare, full)) / len(full)
+    mean_ratio = sum(fb / fa for fa, fb in zip(bare, full, strict=True)) / len(full)
     print(
         f"  best (a) {best_a:.0f} ev/s, best (b) {best_b:.0f} ev/s, ratio of bests {best_b / best_a:.1%}, "
         f"mean of per-round ratios {mean_ratio:.1%}"

@@ -1,4 +1,4 @@
-"""Alert latency (SPEC §7): the A-leg's CHANNEL_DESTROY emitted → chat.postMessage received by the fake Slack,
+"""Alert latency: the A-leg's CHANNEL_DESTROY emitted → chat.postMessage received by the fake Slack,
 minus the grace window. Target: p50 ≤ 20 ms, p99 ≤ 100 ms at 50 calls/s.
 
 How: the AntBuddy simulator (Socket.IO 4) and the fake Slack run in THIS process, so the emit time of each
@@ -10,8 +10,8 @@ pipeline, so the calls dial 10 DIDs routed (RINGBOT_ROUTES_FILE) to 10 channels 
 and RINGBOT_CHANNEL_POSTS_PER_SECOND=50 (the setting's maximum) lets each channel take them. Posts are matched
 to calls through their metadata alert_id and the bot's alerts table. Stops by itself.
 
-    /work/venv/bin/python bench/latency.py                      # 30 s at 50 calls/s
-    /work/venv/bin/python bench/latency.py --seconds 10 --rate 20
+    python bench/latency.py                      # 30 s at 50 calls/s
+    python bench/latency.py --seconds 10 --rate 20
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import RingbotProcess, percentile, quiet_logging, simulator  # noqa: E402
+from common import RingbotProcess, alert_meta, emit_missed_calls, percentile, quiet_logging, start_fakes  # noqa: E402
 
 GRACE = 0.5
 CHANNELS = 10
@@ -35,14 +35,8 @@ RING = 18  # seconds the caller rang (missed_cancel: the A-leg ends at 1 + RING)
 
 
 async def run(seconds: float, rate: float) -> int:
-    from bot.devtools.fakeslack import FakeSlack
-    from bot.devtools.simulator.scenarios import CallOptions
-
     quiet_logging()
-    sim = simulator(seed=3)
-    await sim.start()
-    slack = FakeSlack()
-    await slack.start()
+    sim, slack = await start_fakes(seed=3)
     tmp = tempfile.TemporaryDirectory(prefix="ringbot-latency-")
     work = Path(tmp.name)
     routes = work / "routes.json"
@@ -66,26 +60,14 @@ async def run(seconds: float, rate: float) -> int:
         await bot.wait_streaming()
         await asyncio.sleep(1.0)  # let start-up work (reconcile, queue refresh) finish
         callers = sim.fresh_numbers(count)
-        loop = asyncio.get_running_loop()
-        t0, started = loop.time(), time.monotonic()
-        for i, caller in enumerate(callers):
-            pause = t0 + i / rate - loop.time()
-            if pause > 0:
-                await asyncio.sleep(pause)
-            # Built now, dated so that it ends now: its history record must not look older than it is, or
-            # reconciliation raises it from history before the stream does.
-            plan = sim.plan(
-                "missed_cancel",
-                CallOptions(
-                    speed=0.0, caller=caller, did=DIDS[i % CHANNELS], ring_seconds=RING, start=time.time() - RING - 1
-                ),
-            )
-            for _, name, payload in plan.events:
-                if name == "CHANNEL_DESTROY" and payload.get("Call-ID") == plan.call_id:
-                    emitted_at[plan.call_id] = time.monotonic()
-                await sim.emit(name, payload)
-            sim.add_history(plan.record)
-        sending = loop.time() - t0
+        started = time.monotonic()
+
+        def destroyed(call_id: str) -> None:
+            emitted_at[call_id] = time.monotonic()
+
+        _, sending = await emit_missed_calls(
+            sim, callers, rate, ring_seconds=RING, dids=DIDS, on_a_leg_destroy=destroyed
+        )
         done = await slack.wait_for(lambda: len(slack.posts()) >= count, timeout=30)
         alert_calls = dict(bot.query("SELECT id, call_id FROM alerts"))
         sources = dict(bot.query("SELECT a.call_id, c.source FROM alerts a JOIN calls c ON c.call_id = a.call_id"))
@@ -98,7 +80,7 @@ async def run(seconds: float, rate: float) -> int:
     worst: list[tuple[float, float]] = []  # (latency ms, seconds into the run)
     per_channel: dict[str, int] = {}
     for post in slack.posts():
-        alert_id = ((post.body.get("metadata") or {}).get("event_payload") or {}).get("alert_id")
+        alert_id = alert_meta(post).get("alert_id")
         call_id = alert_calls.get(alert_id)
         if call_id in emitted_at:
             ms = (post.at - emitted_at[call_id] - GRACE) * 1000
@@ -123,7 +105,7 @@ async def run(seconds: float, rate: float) -> int:
         f"{len(per_channel)} channels, max posts in any 1 s per channel {max_window}; threaded (folded) {threaded}"
     )
     if not latencies:
-        print("  no latencies measured\n" + bot.ops.logs()[-2000:])
+        print("  no latencies measured\n" + bot.logs()[-2000:])
         return 1
     p50, p90, p99 = (percentile(latencies, p) for p in (50, 90, 99))
     print(

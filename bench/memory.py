@@ -1,4 +1,4 @@
-"""Memory (SPEC §7): RSS growth ≤ 20 MB over 100,000 calls; the state of calls that never end expires.
+"""Memory: RSS growth ≤ 20 MB over 100,000 calls; the state of calls that never end expires.
 
 How: in this process, no sockets: a real Tracker + Pipeline + AlertService + Store (temp SQLite file) fed
 through `Pipeline.on_event`, with a fake clock. Calls are the simulator's realistic mix (answered, ring
@@ -10,8 +10,8 @@ loop would. `--unended` of the calls (1 % by default) never send their CHANNEL_D
 the run too. RSS (VmRSS) is read after a warm-up and after the measured calls (after gc.collect() both
 times); then the clock jumps 4 h + 1 min and the calls still held must be 0. Stops by itself (~1.5 min).
 
-    /work/venv/bin/python bench/memory.py
-    /work/venv/bin/python bench/memory.py --calls 20000 --warmup 2000
+    python bench/memory.py
+    python bench/memory.py --calls 20000 --warmup 2000
 """
 
 from __future__ import annotations
