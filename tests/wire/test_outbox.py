@@ -1,25 +1,32 @@
 """The outbox against the fake Slack over real HTTP (slack_sdk AsyncWebClient): pacing, 429, 5xx, crash recovery,
-coalescing, burst folding, dead letters."""
+coalescing, burst folding, dead letters.
+
+The outbox runs on a fake clock: its idle sleeps move the clock instead of waiting, so pacing, Retry-After and
+backoff are checked in the outbox's own seconds (exactly, and without waiting for them)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import os
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.alerts.outbox.worker import Outbox
+from bot.alerts.outbox import Outbox
+from bot.alerts.outbox.recovery import message_metadata
 from bot.alerts.service import AlertService
 from bot.calls.tracker import CallDecision, Outcome
-from bot.devtools.fakeslack import FakeSlack
+from bot.devtools.fakeslack import FakeSlack, SlackCall
 from storage import Store
+from tests.support.clock import FakeClock
+from tests.support.waiting import eventually
 
 os.environ.setdefault("SKIP_SLACK_SDK_WARNING", "1")
 T0 = datetime.now(UTC) - timedelta(minutes=5)
+EPS = 1e-6  # float rounding of clock arithmetic near 1.7e9 s
+LOGGER = "bot.alerts.outbox"
 
 
 def decision(n: int, *, number: str | None = None, at: datetime | None = None, **kw) -> CallDecision:
@@ -41,10 +48,15 @@ def decision(n: int, *, number: str | None = None, at: datetime | None = None, *
 
 
 class Rig:
-    """Store + AlertService + Outbox wired like the app, against one FakeSlack."""
+    """Store + AlertService + Outbox wired like the app, against one FakeSlack, on a fake clock."""
 
-    def __init__(self, tmp_path, fake: FakeSlack, **outbox_kw) -> None:
+    def __init__(self, tmp_path, fake: FakeSlack, *, frozen: bool = False, **outbox_kw) -> None:
         self.fake = fake
+        self.clock = FakeClock()
+        # frozen: the clock never moves and the outbox really sleeps (for stop(), which must cut a wait short).
+        self.frozen = frozen
+        self.stamped: list[tuple[SlackCall, float]] = []  # every call Slack saw, with the outbox's clock then
+        fake.on_call = lambda call: self.stamped.append((call, self.clock()))
         self.store = Store.open(tmp_path / "ringbot.db")
         self.client = AsyncWebClient(token="xoxb-test", base_url=fake.url, retry_handlers=[], timeout=5)
         self.alerts = AlertService(self.store, default_channel="C0CALLS", wake=self.wake)
@@ -52,8 +64,14 @@ class Rig:
         self.task: asyncio.Task | None = None
         self.make_outbox(**outbox_kw)
 
+    async def sleep(self, seconds: float) -> None:
+        """The outbox's idle wait: the clock jumps ahead, and the loop gets a moment for Slack's answers."""
+        self.clock.advance(seconds)
+        await asyncio.sleep(0.001)
+
     def make_outbox(self, **kw) -> Outbox:
-        kw.setdefault("backoff_base", 0.05)
+        kw.setdefault("clock", self.clock)
+        kw.setdefault("sleep", asyncio.sleep if self.frozen else self.sleep)
         self.outbox = Outbox(self.store, self.client, render=self.alerts.renderer(), **kw)
         return self.outbox
 
@@ -73,13 +91,29 @@ class Rig:
     def top_level_posts(self, channel: str = "C0CALLS"):
         return [c for c in self.fake.posts(channel) if not c.body.get("thread_ts")]
 
+    def times(self, method: str, channel: str | None = None, *, ok_only: bool = True) -> list[float]:
+        """When (outbox clock) Slack got each `method` call, oldest first."""
+        return [
+            at
+            for call, at in self.stamped
+            if call.method == method
+            and (channel is None or call.body.get("channel") == channel)
+            and (call.status == 200 or not ok_only)
+        ]
+
+
+def gaps(times: list[float]) -> list[float]:
+    return [b - a for a, b in zip(times, times[1:], strict=False)]
+
+
+def most_in_window(times: list[float], window: float) -> int:
+    """Most of `times` inside any `window` seconds."""
+    return max(sum(1 for t in times if start <= t < start + window) for start in times)
+
 
 @pytest.fixture
-async def fake():
-    f = FakeSlack()
-    await f.start()
-    yield f
-    await f.stop()
+def fake(fake_slack: FakeSlack) -> FakeSlack:
+    return fake_slack
 
 
 @pytest.fixture
@@ -90,19 +124,10 @@ async def rig(tmp_path, fake, request):
     await r.close()
 
 
-def post_for(fake: FakeSlack, alert_id: int):
-    return [
-        c
-        for c in fake.posts()
-        if (c.body.get("metadata") or {}).get("event_payload", {}).get("alert_id") == alert_id
-        and c.body.get("text", "").startswith("Missed")
-    ]
-
-
 async def test_alert_is_posted_once_with_blocks_metadata_and_its_ts_stored(rig, fake):
     rig.start()
     assert rig.alerts.handle_decision(decision(1)) == "new"
-    assert await fake.wait_for(lambda: len(fake.posts()) == 1)
+    await eventually(lambda: len(fake.posts()) == 1, "the alert's post")
     alert = rig.store.alert_for_call("call-1")
     call = fake.posts()[0]
     assert call.body["channel"] == "C0CALLS" and call.body["text"].startswith("Missed call from 0987 600 001")
@@ -111,7 +136,7 @@ async def test_alert_is_posted_once_with_blocks_metadata_and_its_ts_stored(rig, 
         "event_payload": {"alert_id": alert["id"], "outbox_id": 1, "kind": "post"},
     }
     assert any(b["type"] == "actions" for b in call.body["blocks"])
-    assert await fake.wait_for(lambda: rig.store.get_alert(alert["id"])["ts"] is not None)
+    await eventually(lambda: rig.store.get_alert(alert["id"])["ts"] is not None, "the alert's ts stored")
     assert rig.store.get_outbox(1)["status"] == "sent"
     assert (alert["channel"], rig.store.get_alert(alert["id"])["ts"]) in fake.messages
 
@@ -125,35 +150,36 @@ async def test_posts_are_paced_to_one_per_second_per_channel_after_a_small_burst
     rig.store.conn.execute("UPDATE outbox SET channel = 'C0OTHER' WHERE alert_id = 6")
     rig.store.conn.commit()
     rig.start()
-    assert await fake.wait_for(lambda: len(fake.posts("C0CALLS")) == 5, timeout=8)
-    times = sorted(c.at for c in fake.posts("C0CALLS"))
-    assert fake.max_posts_per_window("C0CALLS", 0.95) <= 3  # the burst, never more
-    assert times[4] - times[0] >= 1.8  # then one a second: 3 at once, the 4th ~1 s, the 5th ~2 s later
-    other = fake.posts("C0OTHER")
-    assert len(other) == 1 and other[0].at < times[4]  # another channel is not held behind this one
+    await eventually(lambda: len(fake.posts("C0CALLS")) == 5 and len(fake.posts("C0OTHER")) == 1, "all six posts")
+    times = rig.times("chat.postMessage", "C0CALLS")
+    assert most_in_window(times, 0.95) == 3  # the burst, never more
+    assert all(gap >= 1.0 - EPS for gap in gaps(times[2:]))  # then one a second
+    (other,) = rig.times("chat.postMessage", "C0OTHER")
+    assert other < times[3]  # another channel is not held behind this one
 
 
 async def test_429_with_retry_after_is_honoured_and_the_post_delivered_once(rig, fake):
     fake.fail("chat.postMessage", status=429, retry_after=2)
     rig.start()
     rig.alerts.handle_decision(decision(1))
-    assert await fake.wait_for(lambda: len(fake.posts()) == 1, timeout=6)
+    await eventually(lambda: len(fake.posts()) == 1, "the post after the 429")
     attempts = fake.calls_to("chat.postMessage", ok_only=False)
     assert [c.status for c in attempts] == [429, 200]
-    assert attempts[1].at - attempts[0].at >= 1.9
+    first, second = rig.times("chat.postMessage", ok_only=False)
+    assert second - first >= 2.0 - EPS
     assert rig.outbox.stats.rate_limited == 1
     assert rig.store.get_outbox(1)["attempts"] == 1  # the 429 did not count as a failed attempt
 
 
 async def test_two_500s_are_retried_with_backoff_and_the_post_delivered_once(rig, fake):
     fake.fail("chat.postMessage", status=500, count=2)
-    rig.start()
     rig.alerts.handle_decision(decision(1))
-    assert await fake.wait_for(lambda: len(fake.posts()) == 1, timeout=5)
-    await asyncio.sleep(0.2)  # nothing further may arrive (bounded settle, then a count)
+    assert await rig.outbox.drain(timeout=10) == 1
     assert len(fake.posts()) == 1
     assert [c.status for c in fake.calls_to("chat.postMessage", ok_only=False)] == [500, 500, 200]
     assert rig.outbox.stats.retried == 2 and rig.outbox.stats.posted == 1
+    first_wait, second_wait = gaps(rig.times("chat.postMessage", ok_only=False))
+    assert first_wait >= 0.5 - EPS and second_wait >= 1.0 - EPS  # 1 s, then 2 s, each less up to half (jitter)
     # after an ambiguous failure, Slack's history is checked before posting again
     assert len(fake.calls_to("conversations.history")) == 2
 
@@ -164,7 +190,7 @@ async def test_crash_after_slack_accepted_is_recovered_from_metadata_without_a_r
     rig.store.mark_outbox(1, "inflight")
     # the previous process got this far: Slack accepted the post, then the process died before `sent`.
     resp = await rig.client.chat_postMessage(
-        channel="C0CALLS", text="Missed call (before the crash)", metadata=rig.outbox._metadata(row)
+        channel="C0CALLS", text="Missed call (before the crash)", metadata=message_metadata(row)
     )
     assert rig.store.get_outbox(1)["status"] == "inflight"
     fresh = rig.make_outbox()
@@ -174,7 +200,7 @@ async def test_crash_after_slack_accepted_is_recovered_from_metadata_without_a_r
     assert fresh.stats.recovered == 1
     rig.start()
     rig.alerts.claim(1, "U0AN")  # later changes edit the recovered message
-    assert await fake.wait_for(lambda: len(fake.calls_to("chat.update")) == 1)
+    await eventually(lambda: len(fake.calls_to("chat.update")) == 1, "the edit of the recovered message")
     assert len(fake.posts()) == 1
 
 
@@ -183,9 +209,7 @@ async def test_row_left_inflight_that_slack_never_got_is_posted_exactly_once(rig
     rig.store.mark_outbox(1, "inflight")
     await rig.outbox.recover()
     assert rig.store.get_outbox(1)["status"] == "pending"
-    rig.start()
-    assert await fake.wait_for(lambda: len(fake.posts()) == 1)
-    await asyncio.sleep(0.2)
+    assert await rig.outbox.drain(timeout=10) == 1
     assert len(fake.posts()) == 1 and rig.store.get_outbox(1)["status"] == "sent"
 
 
@@ -193,11 +217,11 @@ async def test_unreadable_history_on_recovery_reposts_and_warns(rig, fake, caplo
     rig.alerts.handle_decision(decision(1))
     rig.store.mark_outbox(1, "inflight")
     fake.fail("conversations.history", status=200, error="missing_scope")
-    with caplog.at_level(logging.WARNING, logger="bot.alerts.outbox.worker"):
+    with caplog.at_level(logging.WARNING, logger=LOGGER):
         await rig.outbox.recover()
     assert "cannot verify" in caplog.text and "missing_scope" in caplog.text
     rig.start()
-    assert await fake.wait_for(lambda: len(fake.posts()) == 1)
+    await eventually(lambda: len(fake.posts()) == 1, "the re-post")
 
 
 async def test_pending_updates_coalesce_into_one_chat_update_showing_the_latest_state(rig, fake):
@@ -207,10 +231,7 @@ async def test_pending_updates_coalesce_into_one_chat_update_showing_the_latest_
     rig.alerts.undo_handled(1, "U0AN", is_admin=False)
     rig.alerts.mark_handled(1, "U0BINH")
     assert len(rig.store.pending_outbox(kind="update")) == 4
-    rig.start()
-    assert await fake.wait_for(lambda: len(fake.calls_to("chat.update")) == 1)
-    assert await fake.wait_for(lambda: rig.store.outbox_depth() == 0)
-    await asyncio.sleep(0.2)
+    assert await rig.outbox.drain(timeout=10) == 2  # the post, then one edit
     assert len(fake.calls_to("chat.update")) == 1 and rig.outbox.stats.coalesced == 3
     msg = fake.messages[("C0CALLS", rig.store.get_alert(1)["ts"])]
     assert any("Handled by <@U0BINH>" in (b.get("text") or {}).get("text", "") for b in msg.blocks)
@@ -220,7 +241,9 @@ async def test_repeat_call_edits_the_alert_and_replies_in_its_thread(rig, fake):
     rig.start()
     rig.alerts.handle_decision(decision(1, number="0987654321"))
     rig.alerts.handle_decision(decision(2, number="0987 654 321", at=T0 + timedelta(minutes=4)))
-    assert await fake.wait_for(lambda: len(fake.posts()) == 2 and len(fake.calls_to("chat.update")) == 1)
+    await eventually(
+        lambda: len(fake.posts()) == 2 and len(fake.calls_to("chat.update")) == 1, "the reply and the edit"
+    )
     alert = rig.store.get_alert(1)
     reply = fake.posts()[1]
     assert reply.body["thread_ts"] == alert["ts"] and reply.body["text"].startswith("Called again at")
@@ -232,41 +255,40 @@ async def test_repeat_call_edits_the_alert_and_replies_in_its_thread(rig, fake):
 async def test_a_burst_folds_into_one_summary_with_the_alerts_in_its_thread(rig, fake):
     for n in range(6):
         rig.alerts.handle_decision(decision(n))
-    rig.start()
-    assert await fake.wait_for(lambda: len(fake.posts()) == 7 and rig.store.outbox_depth() == 0, timeout=5)
+    assert await rig.outbox.drain(timeout=10) == 7
     top = rig.top_level_posts()
     assert len(top) == 1 and "missed calls" in top[0].body["text"]
-    summary_ts = top[0].body and [m.ts for m in fake.messages.values() if m.thread_ts is None][0]
+    summary_ts = [m.ts for m in fake.messages.values() if m.thread_ts is None][0]
     alerts = [rig.store.get_alert(i) for i in range(1, 7)]
     assert all(a["thread_ts"] == summary_ts and a["ts"] for a in alerts)
-    # the summary's count is brought up to date (paced, as a chat.update)
-    assert await fake.wait_for(lambda: "*6 missed calls*" in str(fake.messages[("C0CALLS", summary_ts)].blocks))
-    assert fake.max_posts_per_window("C0CALLS", 0.015) <= 1
+    assert "*6 missed calls*" in str(fake.messages[("C0CALLS", summary_ts)].blocks)
+    assert all(gap >= 0.02 - EPS for gap in gaps(rig.times("chat.postMessage", "C0CALLS")))  # still 50 a second
 
 
 async def test_channel_not_found_is_a_dead_letter_with_the_fix_logged(rig, fake, caplog):
     fake.fail("chat.postMessage", status=200, error="channel_not_found")
-    with caplog.at_level(logging.ERROR, logger="bot.alerts.outbox.worker"):
+    with caplog.at_level(logging.ERROR, logger=LOGGER):
         rig.start()
         rig.alerts.handle_decision(decision(1))
-        assert await fake.wait_for(lambda: rig.store.get_outbox(1)["status"] == "dead")
+        await eventually(lambda: rig.store.get_outbox(1)["status"] == "dead", "the dead letter")
         rig.alerts.claim(1, "U0AN")  # an update for a never-posted alert does not wait forever
-        assert await fake.wait_for(lambda: rig.store.outbox_depth() == 0)
+        await eventually(lambda: rig.store.outbox_depth() == 0, "the update given up")
     assert "channel=C0CALLS" in caplog.text and "invite @ringbot" in caplog.text
     assert rig.outbox.stats.failed == 2 and rig.outbox.stats.posted == 0 and fake.messages == {}
     assert "channel_not_found" in rig.store.get_outbox(1)["error"]
 
 
 async def test_stop_finishes_the_inflight_post_and_leaves_the_rest_pending(tmp_path, fake):
-    rig = Rig(tmp_path, fake, rate_per_second=0.5, burst=1, fold_threshold=100)
+    # The clock stands still, so after the first post the worker waits for a token that never comes.
+    rig = Rig(tmp_path, fake, frozen=True, rate_per_second=0.1, burst=1, fold_threshold=100)
     try:
         for n in range(3):
             rig.alerts.handle_decision(decision(n))
         rig.start()
-        assert await fake.wait_for(lambda: len(fake.posts()) == 1)
-        started = time.monotonic()
+        await eventually(lambda: len(fake.posts()) == 1, "the first post")
         await rig.outbox.stop(2.0)
-        assert time.monotonic() - started < 1.0 and rig.task.done()
+        assert rig.task.done() and not rig.task.cancelled()  # the wait was cut short, not timed out
+        assert rig.task.exception() is None
         assert [r["status"] for r in (rig.store.get_outbox(i) for i in (1, 2, 3))] == ["sent", "pending", "pending"]
     finally:
         rig.store.close()
@@ -286,10 +308,8 @@ async def test_updates_in_one_channel_are_paced_too(rig, fake):
     assert await rig.outbox.drain(timeout=5) == 3
     for n in range(3):
         rig.alerts.claim(n + 1, "U0AN")
-    rig.start()
-    assert await fake.wait_for(lambda: len(fake.calls_to("chat.update")) == 3)
-    times = [c.at for c in fake.calls_to("chat.update")]
-    assert all(b - a >= 0.08 for a, b in zip(times, times[1:]))
+    assert await rig.outbox.drain(timeout=5) == 3
+    assert all(gap >= 0.1 - EPS for gap in gaps(rig.times("chat.update")))
 
 
 async def test_the_outbox_owns_retries_even_when_given_a_client_with_sdk_retry_handlers(tmp_path, fake):
@@ -310,31 +330,33 @@ async def test_the_outbox_owns_retries_even_when_given_a_client_with_sdk_retry_h
         rig.store.close()
 
 
-async def test_a_long_slack_outage_never_dead_letters_an_alert(rig, fake):
+async def test_a_long_slack_outage_never_dead_letters_an_alert(rig, fake, caplog):
     """More failures than max_attempts: the post keeps being retried (at the cap) and arrives once."""
-    fake.fail("chat.postMessage", status=503, count=6)
-    rig.make_outbox(max_attempts=3, backoff_base=0.01, backoff_cap=0.05)
-    rig.start()
+    fake.fail("chat.postMessage", status=503, count=12)
+    rig.make_outbox(max_attempts=3)  # backoff 1 s doubling, capped at 300 s: about 20 minutes of outage
     rig.alerts.handle_decision(decision(1))
-    assert await fake.wait_for(lambda: len(fake.posts()) == 1, timeout=10)
-    await asyncio.sleep(0.2)
+    with caplog.at_level(logging.WARNING, logger=LOGGER):
+        assert await rig.outbox.drain(timeout=30) == 1
     assert len(fake.posts()) == 1
     assert rig.store.outbox_counts().get("dead", 0) == 0
-    assert [c.status for c in fake.calls_to("chat.postMessage", ok_only=False)] == [503] * 6 + [200]
+    assert [c.status for c in fake.calls_to("chat.postMessage", ok_only=False)] == [503] * 12 + [200]
+    waits = gaps(rig.times("chat.postMessage", ok_only=False))
+    assert all(150 - EPS <= wait <= 300 + 0.01 for wait in waits[-3:])  # at the cap (300 s, jittered), not beyond
+    retries = [r for r in caplog.records if r.getMessage().startswith("outbox retry")]
+    assert [r.levelno for r in retries] == [logging.WARNING] * 2 + [logging.ERROR] * 10  # loud after max_attempts
 
 
 async def test_a_burst_summary_counts_every_queued_call_at_once_and_is_not_edited_for_nothing(tmp_path, fake):
     """The summary says how many calls the burst holds from its first post, and edits happen only when the
     count or times change, at most every few seconds (edits share Slack's Tier-3 budget)."""
-    rig = Rig(tmp_path, fake, rate_per_second=50, burst=50, summary_refresh_seconds=0.2)
+    rig = Rig(tmp_path, fake, rate_per_second=50, burst=50)
     try:
         for n in range(12):
             rig.alerts.handle_decision(decision(n))
-        rig.start()
-        assert await fake.wait_for(lambda: len(fake.posts()) == 13 and rig.store.outbox_depth() == 0, timeout=5)
+        # drain() returns once the summary's count has been looked at again after its last reply
+        assert await rig.outbox.drain(timeout=10) == 13
         summary = rig.top_level_posts()[0]
         assert "*12 missed calls*" in str(summary.body["blocks"])  # not just the first fold_threshold of them
-        await asyncio.sleep(0.6)  # refresh window passes: nothing changed, so nothing is edited
-        assert fake.calls_to("chat.update") == []
+        assert fake.calls_to("chat.update") == []  # nothing changed, so nothing was edited
     finally:
-        await rig.close()
+        rig.store.close()

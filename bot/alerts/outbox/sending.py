@@ -1,0 +1,396 @@
+"""Sending one outbox row to Slack: the four kinds (post, reply, summary, update), each call paced and timed out,
+and what happens after: `sent` with the message's ts, or a pause, a retry with backoff, or a dead letter.
+
+A row is committed `inflight` before its HTTP call and `sent` after it; a retry after an ambiguous failure
+first looks in the channel (recovery.py), so a post that Slack already took is not sent again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import random
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.alerts.outbox.errors import NETWORK_ERRORS, Verdict, classify, network_failure, retry_after
+from bot.alerts.outbox.folding import Bursts
+from bot.alerts.outbox.pacing import UPDATES, Pacer, post_lane, retry_delay
+from bot.alerts.outbox.recovery import CannotVerify, PostFinder, message_metadata
+from bot.slack.blocks import Block
+from storage import AlertRow, OutboxKind, OutboxRow, OutboxStatus
+
+if TYPE_CHECKING:
+    from slack_sdk.web.async_slack_response import AsyncSlackResponse
+
+    from storage import Store
+
+log = logging.getLogger(__name__)
+
+# An alert row -> (fallback text, Block Kit blocks).
+Render = Callable[[AlertRow], tuple[str, list[Block]]]
+Lane = Literal["post", "update"]
+
+
+def without_retries(client: AsyncWebClient) -> AsyncWebClient:
+    """The same client minus slack_sdk's retry handlers: the outbox owns retries. An SDK retry after a
+    connection reset could post twice (Slack may already have it), and a 429 slept inside the SDK would
+    stall every channel instead of pausing one."""
+    if not getattr(client, "retry_handlers", None):
+        return client
+    return AsyncWebClient(
+        token=client.token,
+        base_url=client.base_url,
+        timeout=client.timeout,
+        ssl=client.ssl,
+        proxy=client.proxy,
+        session=client.session,
+        headers=dict(client.headers or {}),
+        logger=client._logger,
+        retry_handlers=[],
+    )
+
+
+class Blocked(Exception):
+    """The row needs something not there yet (the alert's ts): it is tried again a little later."""
+
+
+@dataclass
+class OutboxStats:
+    posted: int = 0
+    updated: int = 0
+    replies: int = 0
+    summaries: int = 0
+    failed: int = 0  # dead letters
+    retried: int = 0  # transient failures put back for later
+    rate_limited: int = 0  # 429s
+    recovered: int = 0  # inflight rows found already in Slack by recover()
+    coalesced: int = 0  # update rows answered by another row's chat.update
+    pending: int = 0
+    latencies: deque[float] = field(default_factory=lambda: deque(maxlen=2000), repr=False)
+
+    def latency(self, q: float) -> float | None:
+        """Quantile `q` (0..1) of recent Slack call durations, in seconds."""
+        if not self.latencies:
+            return None
+        data = sorted(self.latencies)
+        return data[min(len(data) - 1, max(0, math.ceil(q * len(data)) - 1))]
+
+    def messages_sent(self) -> int:
+        return self.posted + self.updated + self.replies + self.summaries
+
+
+class Sender:
+    """Turns one outbox row into one Slack call and books the outcome in the store."""
+
+    def __init__(
+        self,
+        store: Store,
+        client: AsyncWebClient,
+        *,
+        render: Render,
+        pacer: Pacer,
+        bursts: Bursts,
+        finder: PostFinder,
+        stats: OutboxStats,
+        clock: Callable[[], float],
+        call_timeout: float,
+        max_attempts: int,
+        backoff_base: float,
+        backoff_cap: float,
+    ) -> None:
+        self.store = store
+        self.client = client
+        self.render = render
+        self.pacer = pacer
+        self.bursts = bursts
+        self.finder = finder
+        self.stats = stats
+        self.clock = clock
+        self.call_timeout = call_timeout
+        self.max_attempts = max_attempts
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        # Optional hook (kind, seconds, result) for every Slack call: the app feeds /metrics from it.
+        self.on_call: Callable[[str, float, str], None] | None = None
+
+    async def send(self, row: OutboxRow, alert: AlertRow | None) -> None:
+        """Send `row`; `alert` is its alert when the caller has already read it. Raises Blocked."""
+        kind: str = row["kind"]  # a plain string: a database may hold a kind this version does not know
+        if kind == OutboxKind.POST:
+            await self._post(row)
+        elif kind == OutboxKind.REPLY:
+            await self._reply(row)
+        elif kind == OutboxKind.SUMMARY:
+            await self._summary(row)
+        elif kind == OutboxKind.UPDATE:
+            alert_id = row["alert_id"]
+            await self._update(row, alert or (self.store.get_alert(alert_id) if alert_id is not None else None))
+        else:
+            self.dead(row, f"unknown outbox kind {kind!r}")
+
+    def never_posted(self, alert: AlertRow | None) -> bool:
+        """Waiting for this alert's message is pointless: the alert or its post row is gone, or the post is
+        over (dead, or sent without a ts reaching the alert)."""
+        if alert is None:
+            return True
+        post = self.store.outbox_post_for_alert(alert["id"])
+        return post is None or post["status"] in (OutboxStatus.DEAD, OutboxStatus.SENT)
+
+    # -- the four kinds ---------------------------------------------------------------------------
+    def _render(self, alert: AlertRow) -> tuple[str, list[Block]]:
+        try:
+            return self.render(alert)
+        except Exception:  # noqa: BLE001 - a rendering bug must not lose the alert: post it plainly
+            log.exception("alert render failed alert_id=%s; posting plain text", alert.get("id"))
+            return f"{str(alert.get('outcome', 'missed')).capitalize()} call from {alert.get('customer_number')}", []
+
+    async def _post(self, row: OutboxRow) -> None:
+        alert = self.store.get_alert(row["alert_id"]) if row["alert_id"] is not None else None
+        if alert is None:
+            self.dead(row, "alert row is missing")
+            return
+        if alert.get("ts"):  # already in Slack (recovered by another path): never twice
+            self.store.mark_outbox(row["id"], OutboxStatus.SENT, ts=alert["ts"], sent_at=self.clock())
+            return
+        thread_ts = self.bursts.thread_for(row)
+        if thread_ts == "":
+            return  # a summary was queued; it goes first
+        if row["attempts"] > 0 and await self._already_posted(row):
+            return
+        text, blocks = self._render(alert)
+        resp = await self._call(
+            row,
+            "post",
+            lambda: self.client.chat_postMessage(
+                channel=row["channel"],
+                text=text,
+                blocks=blocks,
+                metadata=message_metadata(row),
+                unfurl_links=False,
+                unfurl_media=False,
+                thread_ts=thread_ts,
+            ),
+            thread_ts=thread_ts,
+        )
+        if resp is None:
+            return
+        self.mark_posted(row, resp["ts"], thread_ts)
+        self.stats.posted += 1
+        if thread_ts:
+            self.bursts.alert_posted_in(row["channel"], thread_ts)
+
+    async def _reply(self, row: OutboxRow) -> None:
+        alert = self.store.get_alert(row["alert_id"]) if row["alert_id"] is not None else None
+        thread_ts = row.get("thread_ts")
+        if not thread_ts and alert is not None:
+            thread_ts = alert.get("thread_ts") or alert.get("ts")
+        if not thread_ts:
+            if self.never_posted(alert):
+                self.dead(row, "the alert was never posted")
+                return
+            raise Blocked()
+        if row["attempts"] > 0 and await self._already_posted(row):
+            return
+        body = row.get("body") or {}
+        resp = await self._call(
+            row,
+            "post",
+            lambda: self.client.chat_postMessage(
+                channel=row["channel"],
+                thread_ts=thread_ts,
+                text=body.get("text") or "",
+                metadata=message_metadata(row),
+                unfurl_links=False,
+                unfurl_media=False,
+            ),
+            thread_ts=thread_ts,
+        )
+        if resp is None:
+            return
+        self.store.mark_outbox(row["id"], OutboxStatus.SENT, ts=resp["ts"], sent_at=self.clock(), thread_ts=thread_ts)
+        self.stats.replies += 1
+
+    async def _summary(self, row: OutboxRow) -> None:
+        channel = row["channel"]
+        body = row.get("body") or {}
+        upto = int(body.get("upto_id") or 0)
+        if row["attempts"] > 0 and await self._already_posted(row):
+            return
+        text, blocks = self.bursts.first_summary(channel, upto)
+        resp = await self._call(
+            row,
+            "post",
+            lambda: self.client.chat_postMessage(
+                channel=channel, text=text, blocks=blocks, metadata=message_metadata(row)
+            ),
+        )
+        if resp is None:
+            return
+        self.mark_posted(row, resp["ts"], None)
+        self.bursts.shown(channel, resp["ts"], text, self.clock())
+        self.stats.summaries += 1
+
+    async def _update(self, row: OutboxRow, alert: AlertRow | None) -> None:
+        ts = alert.get("ts") if alert is not None else None
+        if alert is None or not ts:
+            raise Blocked()
+        channel = alert["channel"]
+        ids = self.store.pending_update_ids(alert["id"]) or [row["id"]]
+        text, blocks = self._render(alert)  # the alert's state NOW: every pending update is answered at once
+        resp = await self._call(
+            row, "update", lambda: self.client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
+        )
+        if resp is None:
+            return
+        now = self.clock()
+        with self.store.transaction():
+            for rid in ids:
+                self.store.mark_outbox(rid, OutboxStatus.SENT, ts=ts, sent_at=now)
+        self.stats.updated += 1
+        self.stats.coalesced += len(ids) - 1
+
+    async def refresh_summary(self, channel: str, ts: str) -> None:
+        """Edit a burst summary to its current count (not a row: a lost edit is redone, never dead-lettered)."""
+        self.bursts.stale.discard((channel, ts))
+        text, blocks = self.bursts.current_summary(channel, ts)
+        now = self.clock()
+        if self.bursts.says_already(channel, ts, text):
+            return  # nothing new to say: no edit
+        self.pacer.take_update(channel, now)
+        try:
+            await asyncio.wait_for(
+                self.client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks), self.call_timeout
+            )
+            self.bursts.shown(channel, ts, text, now)
+        except SlackApiError as exc:
+            if exc.response.status_code == 429:
+                self._rate_limited(UPDATES, retry_after(exc.response.headers))
+                self.bursts.stale.add((channel, ts))
+            else:
+                log.warning(
+                    "burst summary update failed channel=%s ts=%s error=%s", channel, ts, exc.response.get("error")
+                )
+        except NETWORK_ERRORS as exc:
+            log.warning("burst summary update failed channel=%s ts=%s error=%s", channel, ts, type(exc).__name__)
+            self.bursts.stale.add((channel, ts))
+
+    # -- bookkeeping ------------------------------------------------------------------------------
+    def mark_posted(self, row: OutboxRow, ts: str, thread_ts: str | None) -> None:
+        """The row's message is in Slack at `ts`: the row is sent and the alert (or burst) knows its message."""
+        with self.store.transaction():
+            self.store.mark_outbox(row["id"], OutboxStatus.SENT, ts=ts, sent_at=self.clock())
+            alert_id = row.get("alert_id")
+            if row["kind"] == OutboxKind.POST and alert_id is not None:
+                self.store.set_alert_message(alert_id, ts=ts, thread_ts=thread_ts)
+            if row["kind"] == OutboxKind.SUMMARY:
+                self.bursts.summary_posted(row, ts)
+
+    async def _already_posted(self, row: OutboxRow) -> bool:
+        """After an ambiguous failure (timeout, 5xx) Slack may have the post: look before posting again."""
+        try:
+            ts = await self.finder.find(row)
+        except CannotVerify as exc:
+            log.warning(
+                "outbox cannot verify outbox_id=%s channel=%s reason=%s; re-posting", row["id"], row["channel"], exc
+            )
+            return False
+        if ts:
+            self.mark_posted(row, ts, row.get("thread_ts"))
+            log.info("outbox post was already in Slack outbox_id=%s ts=%s", row["id"], ts)
+            return True
+        return False
+
+    async def _call(
+        self,
+        row: OutboxRow,
+        lane: Lane,
+        send: Callable[[], Awaitable[AsyncSlackResponse]],
+        *,
+        thread_ts: str | None = None,
+    ) -> AsyncSlackResponse | None:
+        """One Slack call for `row`, paced and bookkept; the response, or None when it failed (row rescheduled)."""
+        now = self.clock()
+        if lane == "post":
+            self.pacer.take_post(row["channel"], now)
+        else:
+            self.pacer.take_update(row["channel"], now)
+        if thread_ts:
+            self.store.mark_outbox(row["id"], OutboxStatus.INFLIGHT, thread_ts=thread_ts)
+        else:
+            self.store.mark_outbox(row["id"], OutboxStatus.INFLIGHT)
+        attempts = int(row.get("attempts") or 0) + 1
+        started = time.monotonic()
+        try:
+            resp = await asyncio.wait_for(send(), self.call_timeout)
+        except SlackApiError as exc:
+            self._observe(row, started, "error")
+            self._failed(row, lane, attempts, exc)
+            return None
+        except NETWORK_ERRORS as exc:
+            self._observe(row, started, "network")
+            self._retry(row, attempts, network_failure(exc).error)
+            return None
+        self._observe(row, started, "ok")
+        self.pacer.succeeded()
+        return resp
+
+    def _observe(self, row: OutboxRow, started: float, result: str) -> None:
+        seconds = time.monotonic() - started
+        self.stats.latencies.append(seconds)
+        if self.on_call is not None:
+            self.on_call(str(row.get("kind")), seconds, result)
+
+    def _failed(self, row: OutboxRow, lane: Lane, attempts: int, exc: SlackApiError) -> None:
+        failure = classify(exc.response.status_code, exc.response.get("error"), exc.response.headers)
+        if failure.verdict is Verdict.RATE_LIMITED:
+            key = post_lane(row["channel"]) if lane == "post" else UPDATES
+            until = self._rate_limited(key, failure.retry_after)
+            self.store.requeue_outbox(row["id"], next_at=until, error=failure.error, count_attempt=False)
+        elif failure.verdict is Verdict.RETRY:
+            self._retry(row, attempts, failure.error)
+        else:
+            self.dead(row, failure.error)
+
+    def _rate_limited(self, key: str, seconds: float) -> float:
+        self.stats.rate_limited += 1
+        return self.pacer.rate_limited(key, seconds)
+
+    def _retry(self, row: OutboxRow, attempts: int, error: str) -> None:
+        """5xx, timeouts, network: Slack will come back, so the row is never given up on (an outage of hours
+        must not lose an alert); after `max_attempts` it is retried every `backoff_cap` seconds."""
+        delay = retry_delay(attempts, base=self.backoff_base, cap=self.backoff_cap, jitter=random.uniform(0.5, 1.0))
+        self.store.requeue_outbox(row["id"], next_at=self.clock() + delay, error=error)
+        self.stats.retried += 1
+        level = logging.WARNING if attempts < self.max_attempts else logging.ERROR
+        log.log(
+            level,
+            "outbox retry outbox_id=%s kind=%s channel=%s attempt=%s in=%.2fs error=%s",
+            row["id"],
+            row["kind"],
+            row["channel"],
+            attempts,
+            delay,
+            error,
+        )
+
+    def dead(self, row: OutboxRow, error: str, *, log_level: int = logging.ERROR) -> None:
+        """Give up on the row: Slack refused it for a reason a retry cannot change. The log names the fix."""
+        self.store.mark_outbox(row["id"], OutboxStatus.DEAD, error=error[:1000])
+        self.stats.failed += 1
+        log.log(
+            log_level,
+            "outbox dead letter outbox_id=%s kind=%s alert_id=%s channel=%s error=%s",
+            row["id"],
+            row["kind"],
+            row.get("alert_id"),
+            row["channel"],
+            error,
+        )
