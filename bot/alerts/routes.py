@@ -17,7 +17,7 @@ import logging
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from bot.calls.numbers import clean, number_key
 
@@ -34,13 +34,13 @@ class RoutesFileError(ValueError):
     """The routes file cannot be used; the message names the file and the entry."""
 
 
-def _channel(path: Path, where: str, value: Any) -> str:
+def _channel(path: Path, where: str, value: object) -> str:
     if not isinstance(value, str) or not CHANNEL_RE.match(value.strip()):
         raise RoutesFileError(f"{path}: {where} must be a channel id like C0123ABCD, got {value!r}")
     return value.strip()
 
 
-def parse_routes(data: Any, path: Path, queue_ids: Mapping[str, str] | None = None) -> dict[str, str]:
+def parse_routes(data: object, path: Path, queue_ids: Mapping[str, str] | None = None) -> dict[str, str]:
     """Route keys -> channel ids from the file's parsed content (validated, nothing stored)."""
     if not isinstance(data, dict):
         raise RoutesFileError(f"{path}: expected a mapping with {', '.join(SECTIONS)}, got {type(data).__name__}")

@@ -10,22 +10,24 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Unpack
 from zoneinfo import ZoneInfo
 
+from bot.calls.classify import CallDecision, Outcome, call_direction, raises_alert, resolves_alert
 from bot.calls.numbers import number_key
-from bot.calls.tracker import CallDecision, Outcome
 from bot.slack.render.alert import render_alert, render_repeat_reply
+from storage.rows import AlertStatus, OutboxKind
 
 if TYPE_CHECKING:
-    from bot.antbuddy import HistoryRecord
+    from collections.abc import Mapping
+
+    from bot.antbuddy import HistoryRecord, QueueStat
+    from bot.slack.blocks import Block
     from storage import Store
+    from storage.rows import AlertChanges, AlertRow, CallChanges, JSONObject
 
 log = logging.getLogger(__name__)
 
-ALERT_OUTCOMES = (Outcome.MISSED, Outcome.ABANDONED)
-RESOLVING_OUTCOMES = (Outcome.ANSWERED, Outcome.OUTBOUND_ANSWERED)
-OUTBOUND_OUTCOMES = (Outcome.OUTBOUND_ANSWERED, Outcome.OUTBOUND_UNANSWERED)
 DAY = 24 * 3600
 
 
@@ -67,15 +69,16 @@ class AlertService:
         """Store the call once and act on it: 'new' | 'repeat' | 'resolved' | 'recorded' | 'duplicate'."""
         outcome = Outcome(decision.outcome)
         key = number_key(decision.customer_number)
-        call = {
+        started_at = decision.started_at.timestamp()
+        call: dict[str, object] = {
             "call_id": decision.call_id,
-            "direction": "outbound" if outcome in OUTBOUND_OUTCOMES else "inbound",
+            "direction": call_direction(outcome),
             "outcome": outcome.value,
             "customer_number": decision.customer_number,
             "customer_key": key,
             "dialled": decision.dialled,
             "queue_id": decision.queue_id,
-            "started_at": decision.started_at.timestamp(),
+            "started_at": started_at,
             "ended_at": decision.ended_at.timestamp(),
             "ring_seconds": int(decision.ring_seconds or 0),
             "talk_seconds": int(decision.talk_seconds or 0),
@@ -90,10 +93,10 @@ class AlertService:
         with self.store.transaction():
             if not self.store.insert_call(call):
                 return "duplicate"
-            if outcome in ALERT_OUTCOMES:
-                result = self._raise_alert(decision, call, key)
-            elif outcome in RESOLVING_OUTCOMES and key:
-                result = self._resolve_for(decision, call, key)
+            if raises_alert(outcome):
+                result = self._raise_alert(decision, call, key, started_at)
+            elif resolves_alert(outcome) and key:
+                result = self._resolve_for(decision, key, started_at)
         if result != "recorded":
             log.info(
                 "alert %s call_id=%s outcome=%s source=%s", result, decision.call_id, outcome.value, decision.source
@@ -101,19 +104,21 @@ class AlertService:
             self.wake()
         return result
 
-    def _raise_alert(self, decision: CallDecision, call: dict[str, Any], key: str) -> str:
+    def _raise_alert(self, decision: CallDecision, call: Mapping[str, object], key: str, started_at: float) -> str:
         existing = self.store.open_alert_for(key) if key else None
         if existing:
-            alert = self.store.update_alert(
+            alert = _updated(
                 existing["id"],
-                repeat_count=existing["repeat_count"] + 1,
-                last_call_id=decision.call_id,
-                last_call_at=call["started_at"],
+                self.store.update_alert(
+                    existing["id"],
+                    repeat_count=existing["repeat_count"] + 1,
+                    last_call_id=decision.call_id,
+                    last_call_at=started_at,
+                ),
             )
-            assert alert is not None
-            self.store.enqueue("update", alert["channel"], alert_id=alert["id"])
+            self.store.enqueue(OutboxKind.UPDATE, alert["channel"], alert_id=alert["id"])
             self.store.enqueue(
-                "reply",
+                OutboxKind.REPLY,
                 alert["channel"],
                 alert_id=alert["id"],
                 body={"text": render_repeat_reply(call, self.tz), "call_id": decision.call_id},
@@ -134,94 +139,103 @@ class AlertService:
                 "customer_key": key,
                 "outcome": call["outcome"],
                 "channel": channel,
-                "last_call_at": call["started_at"],
+                "last_call_at": started_at,
             }
         )
-        self.store.enqueue("post", channel, alert_id=alert_id)
+        self.store.enqueue(OutboxKind.POST, channel, alert_id=alert_id)
         return "new"
 
-    def _resolve_for(self, decision: CallDecision, call: dict[str, Any], key: str) -> str:
+    def _resolve_for(self, decision: CallDecision, key: str, started_at: float) -> str:
         alert = self.store.open_alert_for(key)
         if not alert:
             return "recorded"
         first = self.store.get_call(alert["call_id"])
-        first_at = (first or {}).get("started_at") or alert.get("created_at") or 0
-        if first_at >= call["started_at"]:
+        first_at = (first["started_at"] if first else None) or alert["created_at"] or 0
+        if first_at >= started_at:
             return "recorded"  # an answered call from before the miss says nothing about it
         agent = decision.answered_by
-        detail = {
-            "direction": call["direction"],
-            "talk_seconds": call["talk_seconds"],
+        direction = call_direction(decision.outcome)
+        detail: JSONObject = {
+            "direction": direction,
+            "talk_seconds": int(decision.talk_seconds or 0),
             "call_id": decision.call_id,
             "agent": agent,
             "slack_user": self.store.slack_user_for_sip(agent) if agent else None,
         }
-        if not detail["slack_user"] and call["direction"] == "outbound" and alert.get("claimed_by"):
+        if not detail["slack_user"] and direction == "outbound" and alert.get("claimed_by"):
             # The person who clicked Call back is who reached the customer on an outbound call.
             detail["slack_user"] = alert["claimed_by"]
         self.store.update_alert(
-            alert["id"], status="resolved", resolved_at=self.clock(), resolved_by=agent, resolved_detail=detail
+            alert["id"],
+            status=AlertStatus.RESOLVED,
+            resolved_at=self.clock(),
+            resolved_by=agent,
+            resolved_detail=detail,
         )
-        self.store.enqueue("update", alert["channel"], alert_id=alert["id"])
+        self.store.enqueue(OutboxKind.UPDATE, alert["channel"], alert_id=alert["id"])
         return "resolved"
 
     # -- buttons ----------------------------------------------------------------------------------
-    def _get(self, alert_id: int) -> dict[str, Any]:
+    def _get(self, alert_id: int) -> AlertRow:
         alert = self.store.get_alert(int(alert_id))
         if alert is None:
             raise AlertNotFound(alert_id)
         return alert
 
-    def _change(self, alert: dict[str, Any], **fields: Any) -> dict[str, Any]:
+    def _change(self, alert: AlertRow, **fields: Unpack[AlertChanges]) -> AlertRow:
         with self.store.transaction():
-            row = self.store.update_alert(alert["id"], **fields)
-            self.store.enqueue("update", alert["channel"], alert_id=alert["id"])
+            row = _updated(alert["id"], self.store.update_alert(alert["id"], **fields))
+            self.store.enqueue(OutboxKind.UPDATE, alert["channel"], alert_id=alert["id"])
         self.wake()
-        assert row is not None
         return row
 
-    def claim(self, alert_id: int, user_id: str) -> dict[str, Any]:
+    def claim(self, alert_id: int, user_id: str) -> AlertRow:
         """Someone clicked Call back: show '@them is calling back…' (a handled/resolved alert keeps its status)."""
         alert = self._get(alert_id)
-        fields: dict[str, Any] = {"claimed_by": user_id, "claimed_at": self.clock()}
-        if alert["status"] in ("open", "calling_back"):
-            fields["status"] = "calling_back"
+        fields: AlertChanges = {"claimed_by": user_id, "claimed_at": self.clock()}
+        if alert["status"] in (AlertStatus.OPEN, AlertStatus.CALLING_BACK):
+            fields["status"] = AlertStatus.CALLING_BACK
         log.info("alert claimed alert_id=%s user=%s", alert["id"], user_id)
         return self._change(alert, **fields)
 
-    def mark_handled(self, alert_id: int, user_id: str) -> dict[str, Any]:
+    def mark_handled(self, alert_id: int, user_id: str) -> AlertRow:
         """'Handled by @them'; a resolved alert stays resolved (the facts win over the button)."""
         alert = self._get(alert_id)
-        if alert["status"] in ("resolved", "handled"):
+        if alert["status"] in (AlertStatus.RESOLVED, AlertStatus.HANDLED):
             return alert
         with self.store.transaction():
-            row = self.store.update_alert(alert["id"], status="handled", handled_by=user_id, handled_at=self.clock())
-            self.store.enqueue("update", alert["channel"], alert_id=alert["id"])
+            row = _updated(
+                alert["id"],
+                self.store.update_alert(
+                    alert["id"], status=AlertStatus.HANDLED, handled_by=user_id, handled_at=self.clock()
+                ),
+            )
+            self.store.enqueue(OutboxKind.UPDATE, alert["channel"], alert_id=alert["id"])
             self.store.add_audit(
                 "handled", "ok", slack_user=user_id, number=alert.get("customer_number"), alert_id=alert["id"]
             )
         self.wake()
         log.info("alert handled alert_id=%s user=%s", alert["id"], user_id)
-        assert row is not None
         return row
 
-    def undo_handled(self, alert_id: int, user_id: str, *, is_admin: bool) -> dict[str, Any]:
+    def undo_handled(self, alert_id: int, user_id: str, *, is_admin: bool) -> AlertRow:
         """Reopen a handled alert; only whoever marked it, or an admin (NotAllowed otherwise)."""
         alert = self._get(alert_id)
-        if alert["status"] != "handled":
+        if alert["status"] != AlertStatus.HANDLED:
             return alert
         if alert.get("handled_by") != user_id and not is_admin:
             with self.store.transaction():
                 self.store.add_audit("unhandled", "refused", slack_user=user_id, alert_id=alert["id"])
             raise NotAllowed("Only the person who marked it handled, or an admin, can undo that.")
-        status = "calling_back" if alert.get("claimed_by") else "open"
+        status = AlertStatus.CALLING_BACK if alert.get("claimed_by") else AlertStatus.OPEN
         with self.store.transaction():
-            row = self.store.update_alert(alert["id"], status=status, handled_by=None, handled_at=None)
-            self.store.enqueue("update", alert["channel"], alert_id=alert["id"])
+            row = _updated(
+                alert["id"], self.store.update_alert(alert["id"], status=status, handled_by=None, handled_at=None)
+            )
+            self.store.enqueue(OutboxKind.UPDATE, alert["channel"], alert_id=alert["id"])
             self.store.add_audit("unhandled", "ok", slack_user=user_id, alert_id=alert["id"])
         self.wake()
         log.info("alert unhandled alert_id=%s user=%s admin=%s", alert["id"], user_id, is_admin)
-        assert row is not None
         return row
 
     # -- history ----------------------------------------------------------------------------------
@@ -252,7 +266,7 @@ class AlertService:
             "duration_seconds": record.duration_seconds,
             "billing_seconds": record.billing_seconds,
         }
-        fields: dict[str, Any] = {"detail": detail, "in_history": 1}
+        fields: CallChanges = {"detail": detail, "in_history": 1}
         if record.recording and not call.get("recording"):
             fields["recording"] = record.recording
         if qs is not None and qs.queue_id and not call.get("queue_id"):
@@ -265,7 +279,7 @@ class AlertService:
             if alert is not None and alert["call_id"] == call_id:
                 # Only the alert's own first call is drawn on it; a repeat's detail is not shown.
                 self.store.update_alert(alert["id"])  # bump the version: the rendered content changed
-                self.store.enqueue("update", alert["channel"], alert_id=alert["id"])
+                self.store.enqueue(OutboxKind.UPDATE, alert["channel"], alert_id=alert["id"])
             else:
                 alert = None
         if alert is not None:
@@ -280,7 +294,7 @@ class AlertService:
         *,
         queue_name: Callable[[str], str | None] = lambda _id: None,
         agent_name: Callable[[str], str | None] | None = None,
-    ) -> Callable[[dict[str, Any]], tuple[str, list[dict[str, Any]]]]:
+    ) -> Callable[[AlertRow], tuple[str, list[Block]]]:
         """`render(alert_row)` for the Outbox: fetches the call and the 24 h count, then renders (pure part)."""
         return AlertRenderer(self.store, tz=self.tz, clock=self.clock, queue_name=queue_name, agent_name=agent_name)
 
@@ -295,13 +309,14 @@ class AlertRenderer:
     queue_name: Callable[[str], str | None]
     agent_name: Callable[[str], str | None] | None = None
 
-    def __call__(self, alert: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
+    def __call__(self, alert: AlertRow) -> tuple[str, list[Block]]:
         call = self.store.get_call(alert["call_id"])
         now = self.clock()
-        row = dict(alert)
-        if alert.get("customer_key"):
-            row["calls_24h"] = self.store.count_calls_from(alert["customer_key"], now - DAY)
-        queue_id = (call or {}).get("queue_id")
+        row: dict[str, object] = dict(alert)
+        customer_key = alert.get("customer_key")
+        if customer_key:
+            row["calls_24h"] = self.store.count_calls_from(customer_key, now - DAY)
+        queue_id = call.get("queue_id") if call else None
         name = None
         if queue_id:
             try:
@@ -311,7 +326,14 @@ class AlertRenderer:
         return render_alert(row, call, queue_name=name, tz=self.tz, now=now, agent_name=self.agent_name)
 
 
-def _abandoned_or_first(record: HistoryRecord) -> Any:
+def _updated(alert_id: int, row: AlertRow | None) -> AlertRow:
+    """The row `update_alert` returned; None means the alert was deleted under us."""
+    if row is None:
+        raise AlertNotFound(alert_id)
+    return row
+
+
+def _abandoned_or_first(record: HistoryRecord) -> QueueStat | None:
     stats = list(record.queue_stats or ())
     for qs in stats:
         if (qs.status or "").lower() == "abandoned":
@@ -319,7 +341,7 @@ def _abandoned_or_first(record: HistoryRecord) -> Any:
     return stats[0] if stats else None
 
 
-def _visible(call: dict[str, Any], detail: dict[str, Any]) -> tuple[Any, ...]:
+def _visible(call: Mapping[str, object], detail: JSONObject) -> tuple[object, ...]:
     qs = detail.get("queue_stat") or {}
     misses = tuple(
         sorted(str(m.get("username") or m.get("agent_id")) for m in qs.get("misses") or [] if isinstance(m, dict))

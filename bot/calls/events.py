@@ -1,10 +1,9 @@
 """Normalise one AntBuddy/Kazoo event payload into an Event (pure, no I/O).
 
-CONTRACT (owned by the events/tracker helper; fields are fixed, bodies may change):
-
 AntBuddy may relay Kazoo's raw keys (`Call-ID`, `Custom-Channel-Vars`...) or its documented snake_case
 (`call_id`, `caller_id_number`...); both normalise to the same Event. This runs once per stream event, so
-it avoids copies and repeated string work (key spellings are cached).
+it avoids copies and repeated string work (key spellings are cached). The fields and what the call model
+makes of them: docs/call-model.md.
 """
 
 from __future__ import annotations
@@ -13,15 +12,12 @@ import json
 import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any  # what decoded JSON holds: Any is its honest type
 
 GREGORIAN_OFFSET = 62167219200  # unix = gregorian - this (Kazoo's UNIX_EPOCH_IN_GREGORIAN)
 
 CREATE, ANSWER, DESTROY = "CHANNEL_CREATE", "CHANNEL_ANSWER", "CHANNEL_DESTROY"
 BRIDGE = "CHANNEL_BRIDGE"
-KNOWN_EVENTS = frozenset({CREATE, ANSWER, DESTROY, BRIDGE})
-
-UTC = UTC
 
 
 class MalformedEvent(ValueError):
@@ -30,7 +26,7 @@ class MalformedEvent(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Event:
-    name: str  # CHANNEL_CREATE / CHANNEL_ANSWER / CHANNEL_DESTROY (others are kept, tracker ignores them)
+    name: str  # CHANNEL_CREATE / _ANSWER / _DESTROY / _BRIDGE (others are kept, the tracker ignores them)
     leg_id: str  # the payload's call_id: one LEG, not one call
     direction: str | None = None  # "inbound" | "outbound", relative to the switch
     caller_number: str | None = None
@@ -57,7 +53,7 @@ _KEY_CACHE: dict[str, str] = {}
 _KEY_CACHE_MAX = 4096  # real payloads use a few hundred distinct keys; junk keys are not cached
 
 
-def _norm_key(key: Any) -> str:
+def _norm_key(key: object) -> str:
     cached = _KEY_CACHE.get(key) if type(key) is str else None
     if cached is not None:
         return cached
@@ -92,7 +88,7 @@ def _norm_dict(obj: dict[Any, Any]) -> dict[str, Any]:
 # -- value helpers: lenient, a bad value becomes None rather than a reject ------------------------------
 
 
-def _text(value: Any) -> str | None:
+def _text(value: object) -> str | None:
     """A non-empty stripped string; numbers become their decimal text (a JSON caller number may be a number)."""
     if type(value) is str:
         value = value.strip()
@@ -106,7 +102,7 @@ def _text(value: Any) -> str | None:
     return None
 
 
-def _seconds(value: Any) -> int | None:
+def _seconds(value: object) -> int | None:
     """Kazoo sends durations as strings ("25"); AntBuddy's doc as numbers. Negative or junk -> None."""
     if value is None or isinstance(value, bool):
         return None
@@ -130,7 +126,7 @@ def _seconds(value: Any) -> int | None:
     return None
 
 
-def _sip_user(value: Any) -> str | None:
+def _sip_user(value: object) -> str | None:
     """User part of a SIP URI / `user@host` (Kazoo's Request/To): the DID on a carrier A-leg."""
     if type(value) is not str:
         return None
@@ -153,7 +149,7 @@ def _to_datetime(unix: float) -> datetime | None:
         return None
 
 
-def parse_timestamp(value: Any) -> datetime | None:
+def parse_timestamp(value: object) -> datetime | None:
     """Gregorian s (> 6e10), unix ms (> 1e12), unix µs (> 1e15) or unix s; numbers, numeric strings or ISO."""
     if value is None or isinstance(value, bool):
         return None
@@ -190,14 +186,14 @@ def parse_timestamp(value: Any) -> datetime | None:
 # -- the payload ---------------------------------------------------------------------------------------
 
 
-def _decode(event: str, payload: Any) -> Any:
+def _decode(event: str, payload: str | bytes | bytearray) -> Any:
     try:
         return json.loads(payload)
     except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
         raise MalformedEvent(f"{event}: payload is not valid JSON") from None
 
 
-def _payload_dict(event: str, payload: Any) -> dict[Any, Any]:
+def _payload_dict(event: str, payload: object) -> dict[Any, Any]:
     """Unwrap a JSON string and/or a one-element Socket.IO args list down to the event object."""
     if isinstance(payload, (str, bytes, bytearray)):
         payload = _decode(event, payload)
@@ -212,7 +208,7 @@ def _payload_dict(event: str, payload: Any) -> dict[Any, Any]:
     return payload
 
 
-def _leg_id(event: str, value: Any) -> str:
+def _leg_id(event: str, value: object) -> str:
     if isinstance(value, str):
         value = value.strip()
         if value:
@@ -226,7 +222,7 @@ def _leg_id(event: str, value: Any) -> str:
     raise MalformedEvent(f"{event}: call_id is {type(value).__name__}, expected a string")
 
 
-def normalise(name: str, payload: Any) -> Event:
+def normalise(name: str, payload: object) -> Event:
     """Turn one stream payload (dict, one-element list, or JSON string) into an Event, or raise MalformedEvent."""
     if not isinstance(name, str) or not name.strip():
         raise MalformedEvent("event has no name")

@@ -1,4 +1,4 @@
-"""Phone numbers as people read them, and one key per caller so every spelling matches (pure)."""
+"""Phone numbers: one key per caller so every spelling matches, the form people read, and who is outside (pure)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from functools import lru_cache
 import phonenumbers
 
 DEFAULT_REGION = "VN"
+# Caller ids a carrier sends instead of a hidden number: still someone outside.
+WITHHELD = frozenset({"anonymous", "unknown", "private", "restricted", "unavailable", "withheld"})
 _STRIP = re.compile(r"[\s.\-()/]")
 
 
@@ -62,8 +64,15 @@ def format_number(raw: str | None, region: str = DEFAULT_REGION) -> str:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
 
 
-def is_external(raw: str | None) -> bool:
-    """A number from outside the PBX: all digits (optional +), at least 7 of them."""
-    s = clean(raw)
-    digits = s.lstrip("+")
-    return digits.isdigit() and len(digits) >= 7
+def is_external(number: str | None) -> bool:
+    """A party outside the PBX: a phone number (7 digits or more), or a caller id the carrier withheld.
+
+    Extensions (6 digits or fewer) and SIP user names (`user_ag01`, `*97`) are ours. The rule and where Kazoo
+    says it falls short: docs/call-model.md."""
+    if not number:
+        return False
+    text = number.strip()
+    if text.lower() in WITHHELD:
+        return True
+    digits = text.lstrip("+").replace(" ", "").replace("-", "").replace(".", "").replace("(", "").replace(")", "")
+    return digits.isdigit() and len(digits) > 6

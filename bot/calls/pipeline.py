@@ -1,5 +1,9 @@
 """Stream payload -> Event -> tracker -> decision -> alert. Legs are persisted in batches; each decision is
-committed (with its alert and outbox row) before anything acts on it."""
+committed (with its alert and outbox row) before anything acts on it.
+
+The store, the alert service and the metrics are handed in (bot/app.py wires them): this package sits below
+them and names only the methods it calls.
+"""
 
 from __future__ import annotations
 
@@ -8,22 +12,39 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Protocol
 
-from bot.calls.events import ANSWER, CREATE, DESTROY, MalformedEvent, normalise
-from bot.calls.tracker import CallDecision, Tracker
+from bot.calls.classify import CallDecision
+from bot.calls.events import ANSWER, CREATE, DESTROY, Event, MalformedEvent, normalise
+from bot.calls.tracker import Tracker
+
+if TYPE_CHECKING:
+    from storage.rows import LegRow
 
 log = logging.getLogger(__name__)
 
 
+class LegStore(Protocol):
+    def save_legs(self, legs: list[LegRow]) -> None: ...
+    def transaction(self) -> AbstractContextManager[object]: ...
+
+
+class DecisionHandler(Protocol):
+    def handle_decision(self, decision: CallDecision) -> str: ...  # 'new' | 'repeat' | 'resolved' | ...
+
+
+class Counters(Protocol):
+    def inc(self, name: str, amount: float = 1.0, **labels: str) -> None: ...
+
+
 @dataclass
 class PipelineStats:
-    events: Counter = field(default_factory=Counter)
+    events: Counter[str] = field(default_factory=Counter)
     rejected: int = 0
-    decisions: Counter = field(default_factory=Counter)
-    alert_actions: Counter = field(default_factory=Counter)
-    legs_written: int = 0
+    decisions: Counter[str] = field(default_factory=Counter)
+    alert_actions: Counter[str] = field(default_factory=Counter)
     errors: int = 0
 
 
@@ -34,31 +55,30 @@ class Pipeline:
     def __init__(
         self,
         tracker: Tracker,
-        store: Any,
-        alerts: Any,
+        store: LegStore,
+        alerts: DecisionHandler,
         *,
-        grace_seconds: float,
+        grace_seconds: float,  # unused, the tracker owns the grace window; goes when bot/app.py, bench/ stop passing it
         flush_interval: float = 0.05,
         batch_max: int = 1000,
         clock: Callable[[], float] = time.monotonic,
-        metrics: Any = None,
+        metrics: Counters | None = None,
     ) -> None:
         self.tracker = tracker
         self.store = store
         self.alerts = alerts
-        self.grace = grace_seconds
         self.flush_interval = flush_interval
         self.batch_max = batch_max
         self.clock = clock
         self.metrics = metrics
         self.stats = PipelineStats()
-        self._legs: dict[str, dict[str, Any]] = {}
+        self._legs: dict[str, LegRow] = {}
         self._wake = asyncio.Event()
         self._stopping = False
         self._deadline_armed = False  # the run loop is sleeping toward the tracker's next deadline
 
     # -- hot path ---------------------------------------------------------------------------------
-    def on_event(self, name: str, payload: Any) -> None:
+    def on_event(self, name: str, payload: object) -> None:
         """One stream event. Malformed payloads are logged and counted; the stream goes on."""
         try:
             event = normalise(name, payload)
@@ -83,11 +103,11 @@ class Pipeline:
         if len(self._legs) >= self.batch_max:
             self._wake.set()
 
-    def _remember_leg(self, event: Any) -> None:
+    def _remember_leg(self, event: Event) -> None:
         ts = event.timestamp.timestamp() if event.timestamp else None
-        row = self._legs.get(event.leg_id)
-        if row is None:
-            row = self._legs[event.leg_id] = {
+        known = self._legs.get(event.leg_id)
+        if known is None:
+            row: LegRow = {
                 "leg_id": event.leg_id,
                 "call_id": None,
                 "direction": event.direction,
@@ -99,7 +119,9 @@ class Pipeline:
                 "destroyed_at": None,
                 "hangup_cause": None,
             }
+            self._legs[event.leg_id] = row
         else:
+            row = known
             row["direction"] = row["direction"] or event.direction
             row["caller"] = row["caller"] or event.caller_number
             row["destination"] = row["destination"] or event.destination_number
@@ -120,7 +142,6 @@ class Pipeline:
             self._legs.clear()
             try:
                 self.store.save_legs(rows)
-                self.stats.legs_written += len(rows)
             except Exception as exc:  # noqa: BLE001 - legs are diagnostics; decisions matter more
                 self.stats.errors += 1
                 log.error("saving legs failed count=%d error=%s", len(rows), exc)
@@ -200,6 +221,3 @@ class Pipeline:
         self._stopping = True
         self._wake.set()
         self.flush()
-
-    def wake(self) -> None:
-        self._wake.set()

@@ -1,78 +1,30 @@
-"""Legs -> calls -> decisions (answered / missed / abandoned). Pure: no I/O, time is passed in.
+"""Legs -> calls: joins the legs of each call and hands the finished call to classify. Pure: time is passed in.
 
-CONTRACT (owned by the events/tracker helper; fields are fixed, bodies may change):
-
-How it works (SPEC §5). Every leg id, and every id a leg points at (member_call_id, other_leg_id,
-bridge_id), belongs to one open `_Call`; a leg that points into another call merges the two, so
-legs may arrive in any order (a B-leg before its A-leg waits under the A-leg's id). The call's
-root (A-leg) is derived from its legs each time it matters, never fixed on arrival. When the root
-has been destroyed, the call is due `grace_seconds` later; it is then classified once, dropped,
-and its leg ids remembered for a while (bounded) so late events cannot re-open it.
+Every leg id, and every id a leg points at (member_call_id, other_leg_id, bridge_id), belongs to one open
+`_Call`; a leg that points into another call merges the two, so legs may arrive in any order (a B-leg before
+its A-leg waits under the A-leg's id). The call's root (A-leg) is derived from its legs each time it matters,
+never fixed on arrival. When the root has been destroyed, the call is due `grace_seconds` later; it is then
+classified once (bot/calls/classify.py), dropped, and its leg ids remembered for a while (bounded) so late
+events cannot re-open it. The linking keys and the grace window: docs/call-model.md.
 """
 
 from __future__ import annotations
 
-import enum
 import heapq
 import math
 from collections import OrderedDict
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from itertools import count
 
+from bot.calls.classify import (  # noqa: F401 - Outcome: its old import path, until callers import classify
+    CallDecision,
+    Outcome,
+    by_start,
+    classify_call,
+    far_end_is_external,
+)
 from bot.calls.events import ANSWER, BRIDGE, CREATE, DESTROY, Event
 
-_EPOCH = datetime.fromtimestamp(0, UTC)
-_ANSWERED_ELSEWHERE = frozenset({"LOSE_RACE", "PICKED_OFF"})  # another leg of the call answered
-_WITHHELD = frozenset({"anonymous", "unknown", "private", "restricted", "unavailable", "withheld"})
 _EVENT_BITS = {CREATE: 1, ANSWER: 2, DESTROY: 4, BRIDGE: 8}
-
-
-class Outcome(str, enum.Enum):
-    ANSWERED = "answered"  # inbound, an agent leg answered
-    MISSED = "missed"  # inbound, nobody answered
-    ABANDONED = "abandoned"  # inbound, queued, caller gave up before an agent answered
-    OUTBOUND_ANSWERED = "outbound_answered"  # the center called a customer and they answered
-    OUTBOUND_UNANSWERED = "outbound_unanswered"
-
-
-@dataclass(frozen=True, slots=True)
-class CallDecision:
-    call_id: str  # the A-leg's call id (stable key of the call)
-    outcome: Outcome
-    customer_number: str  # the outside party, raw as AntBuddy sent it
-    dialled: str | None  # inbound: the DID/hotline or extension the customer dialled; outbound: None
-    queue_id: str | None
-    started_at: datetime  # aware UTC
-    ended_at: datetime  # aware UTC
-    ring_seconds: int  # how long the caller rang or waited before the end (or before the answer)
-    talk_seconds: int  # 0 unless answered
-    hangup_cause: str | None  # the A-leg's cause
-    agents_rung: tuple[str, ...] = ()  # usernames / extensions of the agent legs that rang
-    answered_by: str | None = None  # the agent (username or extension) who answered
-    leg_ids: tuple[str, ...] = ()  # every leg joined to this call
-    source: str = "stream"  # "stream" | "history"
-
-
-# -- numbers ----------------------------------------------------------------------------------------------
-
-
-def is_extension(number: str | None) -> bool:
-    """Internal party: an all-digit number of <= 6 digits, or a SIP user name (`user_ag01`, `*97`)."""
-    if not number:
-        return False
-    text = number.strip()
-    if text.lower() in _WITHHELD:  # a carrier's hidden caller id is still someone outside
-        return False
-    digits = text.lstrip("+").replace(" ", "").replace("-", "").replace(".", "").replace("(", "").replace(")", "")
-    if digits.isdigit():
-        return len(digits) <= 6
-    return True
-
-
-def is_external_number(number: str | None) -> bool:
-    """A number outside the PBX (a phone number, or a withheld caller id)."""
-    return bool(number) and not is_extension(number)
 
 
 # -- state ------------------------------------------------------------------------------------------------
@@ -83,7 +35,6 @@ class _Leg:
 
     __slots__ = (
         "leg_id",
-        "seq",
         "seen",
         "direction",
         "caller_number",
@@ -104,9 +55,8 @@ class _Leg:
         "bridged",
     )
 
-    def __init__(self, leg_id: str, seq: int) -> None:
+    def __init__(self, leg_id: str) -> None:
         self.leg_id = leg_id
-        self.seq = seq  # arrival order, last tie-breaker only
         self.seen = 0  # bit set of event names seen (dedupe)
         self.direction: str | None = None
         self.caller_number: str | None = None
@@ -162,10 +112,6 @@ class _Leg:
     def destroyed(self) -> bool:
         return self.destroyed_now is not None
 
-    @property
-    def label(self) -> str:
-        return self.destination_number or self.username or self.leg_id
-
     def start(self) -> float:
         """When the leg began (event time), estimated when its CREATE was lost; +inf if unknown."""
         if self.created_ts is not None:
@@ -173,15 +119,6 @@ class _Leg:
         if self.destroyed_ts is not None and self.duration is not None:
             return self.destroyed_ts - self.duration
         return self.first_ts if self.first_ts is not None else math.inf
-
-    def external_party(self) -> bool:
-        """The far end of this leg is outside the PBX (a carrier leg to a phone number)."""
-        if self.destination_number:
-            return is_external_number(self.destination_number)
-        return self.authorizing_type == "resource"
-
-    def internal_caller(self) -> bool:
-        return self.authorizing_type == "device" or is_extension(self.caller_number)
 
 
 class _Call:
@@ -256,14 +193,15 @@ class Tracker:
         if leg is not None and leg.seen & bit:
             self._duplicates += 1
             return
-        # Last resort (SPEC §5): a leg nobody points at and that points nowhere joins the open inbound
-        # leg with the same caller number, as agent legs do when AntBuddy strips the linking fields.
+        # Last resort (docs/call-model.md, linking keys): a leg nobody points at and that points nowhere joins
+        # the open inbound leg with the same caller number, as agent legs do when AntBuddy strips the linking
+        # fields.
         fallback = call is None and not links and event.direction == "outbound"
         if call is None:
             call = self._new_call(now)
             self._own(call, leg_id)
         if leg is None:
-            leg = _Leg(leg_id, next(self._seq))
+            leg = _Leg(leg_id)
             call.legs[leg_id] = leg
         leg.seen |= bit
         leg.absorb(event)
@@ -292,8 +230,9 @@ class Tracker:
             self._by_caller[leg.caller_number] = leg
         if bit == 4:  # DESTROY
             leg.destroyed_now = now
-            if self._by_caller.get(leg.caller_number or "") is leg:
-                del self._by_caller[leg.caller_number]  # type: ignore[arg-type]
+            caller = leg.caller_number
+            if caller and self._by_caller.get(caller) is leg:
+                del self._by_caller[caller]
         if bit == 4 or merged or call.deadline is None and _any_destroyed(call):
             self._schedule(call, now)
 
@@ -355,7 +294,7 @@ class Tracker:
                 if root is None or root.destroyed_now is None:
                     call.deadline = None  # a new leg became the root and it is still up
                     continue
-                decision = _classify(call.legs, root)
+                decision = classify_call(root, call.legs.values())
                 self._close(call, now)
                 if decision is None:
                     self._dropped += 1
@@ -431,11 +370,7 @@ def _any_destroyed(call: _Call) -> bool:
     return any(leg.destroyed for leg in call.legs.values())
 
 
-# -- classification (pure functions of the joined legs) ---------------------------------------------------
-
-
-def _order(leg: _Leg) -> tuple[float, str]:
-    return (leg.start(), leg.leg_id)
+# -- the A-leg --------------------------------------------------------------------------------------------
 
 
 def _root(call: _Call) -> _Leg | None:
@@ -449,175 +384,9 @@ def _root(call: _Call) -> _Leg | None:
     if len(inbound) == 1:
         return inbound[0]
     if inbound:
-        return min(inbound, key=lambda leg: (leg.leg_id not in targets, *_order(leg)))
+        return min(inbound, key=lambda leg: (leg.leg_id not in targets, *by_start(leg)))
     if len(call.ids) > len(legs):
         return None  # a leg we were pointed at has not arrived yet: it may be the A-leg
     if not legs:
         return None
-    return min(legs.values(), key=lambda leg: (leg.leg_id not in targets, leg.external_party(), *_order(leg)))
-
-
-def _stamp(ts: float | None) -> datetime | None:
-    if ts is None:
-        return None
-    try:
-        return datetime.fromtimestamp(ts, UTC)
-    except (OverflowError, OSError, ValueError):
-        return None
-
-
-def _span(root: _Leg, legs: list[_Leg]) -> tuple[datetime, datetime]:
-    start = root.start()
-    if math.isinf(start):
-        known = [leg.start() for leg in legs if not math.isinf(leg.start())]
-        start = min(known) if known else math.inf
-    end = root.destroyed_ts
-    if end is None:
-        ends = [leg.destroyed_ts for leg in legs if leg.destroyed_ts is not None]
-        end = max(ends) if ends else None
-    started = _stamp(None if math.isinf(start) else start)
-    ended = _stamp(end)
-    started = started or ended or _EPOCH
-    return started, ended or started
-
-
-def _whole(seconds: float) -> int:
-    return max(0, int(round(seconds))) if math.isfinite(seconds) else 0
-
-
-def _agent_label(leg: _Leg) -> str:
-    """An agent's extension or SIP user: the callee on a leg that rang them, the caller on their own phone's leg."""
-    if leg.direction == "inbound":
-        if is_extension(leg.caller_number):
-            return leg.caller_number  # type: ignore[return-value]
-        return leg.username or leg.caller_number or leg.leg_id
-    return leg.label
-
-
-def _classify(legs: dict[str, _Leg], root: _Leg) -> CallDecision | None:
-    """The outcome of one finished call, or None when it is not the center's business (internal calls)."""
-    others = sorted((leg for leg in legs.values() if leg is not root), key=_order)
-    ordered = [root, *others]
-    started, ended = _span(root, ordered)
-    leg_ids = tuple(leg.leg_id for leg in ordered)
-    queue_id = root.queue_id or next((leg.queue_id for leg in others if leg.queue_id), None)
-    if root.direction != "outbound" and not root.internal_caller():
-        return _inbound(root, others, started, ended, queue_id, leg_ids)
-    return _outbound(root, ordered, started, ended, queue_id, leg_ids)
-
-
-def _outbound(
-    root: _Leg,
-    ordered: list[_Leg],
-    started: datetime,
-    ended: datetime,
-    queue_id: str | None,
-    leg_ids: tuple[str, ...],
-) -> CallDecision | None:
-    """The center placed the call: from a desk phone (an inbound device leg dialling out), or AntBuddy
-    click-to-call (the agent's phone rings first as an outbound leg, then a leg to the customer)."""
-    external = [leg for leg in ordered if leg is not root and leg.external_party()]
-    if root.direction == "outbound":  # click-to-call: no inbound leg at all
-        if root.external_party():
-            external.insert(0, root)
-        agents = [leg for leg in ordered if leg not in external]
-        if not agents or not external:
-            return None
-        customer = external[0].destination_number
-    else:
-        agents = [root, *(leg for leg in ordered if leg is not root and leg not in external)]
-        if is_external_number(root.destination_number):
-            customer = root.destination_number
-        elif external:
-            customer = external[0].destination_number
-        else:
-            return None  # both ends internal
-    if not customer:
-        return None
-
-    if external:
-        party: _Leg = external[0]
-        answered_leg = next((leg for leg in external if leg.answered), None)
-        answered = answered_leg is not None
-    else:  # no leg to the customer seen: any answered or bridged far leg counts
-        party = root
-        answered_leg = next((leg for leg in ordered if leg is not root and leg.answered), None)
-        answered = answered_leg is not None or any(leg.bridged for leg in ordered)
-    ring = 0.0
-    talk = 0
-    if answered_leg is not None:
-        if answered_leg.answered_ts is not None and not math.isinf(party.start()):
-            ring = answered_leg.answered_ts - party.start()
-        talk = answered_leg.billing_seconds or 0
-    elif not answered:
-        ring = float(party.duration) if party.duration is not None else 0.0
-    return CallDecision(
-        call_id=root.leg_id,
-        outcome=Outcome.OUTBOUND_ANSWERED if answered else Outcome.OUTBOUND_UNANSWERED,
-        customer_number=customer,
-        dialled=None,
-        queue_id=queue_id,
-        started_at=started,
-        ended_at=ended,
-        ring_seconds=_whole(ring),
-        talk_seconds=talk,
-        hangup_cause=root.hangup_cause,
-        agents_rung=tuple(dict.fromkeys(_agent_label(leg) for leg in agents)),
-        answered_by=_agent_label(agents[0]) if answered else None,
-        leg_ids=leg_ids,
-    )
-
-
-def _inbound(
-    root: _Leg,
-    agents: list[_Leg],
-    started: datetime,
-    ended: datetime,
-    queue_id: str | None,
-    leg_ids: tuple[str, ...],
-) -> CallDecision:
-    answering = [leg for leg in agents if leg.answered]
-    answered_leg = (
-        min(answering, key=lambda leg: (leg.answered_ts if leg.answered_ts is not None else math.inf, leg.leg_id))
-        if answering
-        else None
-    )
-    answered = (
-        answered_leg is not None
-        or root.bridged
-        or any(leg.bridged or leg.hangup_cause in _ANSWERED_ELSEWHERE for leg in agents)
-    )
-    queued = queue_id is not None or any(leg.member_call_id for leg in agents)
-    talk = 0
-    if answered:
-        outcome = Outcome.ANSWERED
-        ring = 0.0
-        if answered_leg is not None:
-            if answered_leg.answered_ts is not None and not math.isinf(root.start()):
-                ring = answered_leg.answered_ts - root.start()
-            talk = answered_leg.billing_seconds or 0
-            if not talk and answered_leg.destroyed_ts is not None and answered_leg.answered_ts is not None:
-                talk = _whole(answered_leg.destroyed_ts - answered_leg.answered_ts)
-    else:
-        outcome = Outcome.ABANDONED if queued else Outcome.MISSED
-        if outcome is Outcome.ABANDONED and root.billing_seconds:
-            ring = float(root.billing_seconds)  # time on hold
-        elif root.duration is not None:
-            ring = float(root.duration)
-        else:
-            ring = (ended - started).total_seconds()
-    return CallDecision(
-        call_id=root.leg_id,
-        outcome=outcome,
-        customer_number=root.caller_number or "",
-        dialled=root.destination_number,
-        queue_id=queue_id,
-        started_at=started,
-        ended_at=ended,
-        ring_seconds=_whole(ring),
-        talk_seconds=talk,
-        hangup_cause=root.hangup_cause,
-        agents_rung=tuple(dict.fromkeys(leg.label for leg in agents)),
-        answered_by=answered_leg.label if answered_leg is not None else None,
-        leg_ids=leg_ids,
-    )
+    return min(legs.values(), key=lambda leg: (leg.leg_id not in targets, far_end_is_external(leg), *by_start(leg)))

@@ -8,10 +8,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.alerts.reconcile import Reconciler, decision_from_record
+from bot.alerts.reconcile import Reconciler
 from bot.alerts.service import AlertService
 from bot.antbuddy import HistoryRecord, QueueStat
-from bot.calls.tracker import CallDecision, Outcome
+from bot.calls.classify import CallDecision, Outcome, classify_record
 from storage import Store
 
 NOW = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
@@ -234,8 +234,8 @@ async def test_backfill_starts_at_local_midnight_and_never_moves_the_watermark_b
 
 
 def test_a_record_without_any_call_id_gets_a_stable_synthetic_one():
-    a = decision_from_record(rec(None))
-    b = decision_from_record(rec(None))
+    a = classify_record(rec(None))
+    b = classify_record(rec(None))
     assert a.call_id == b.call_id and a.call_id.startswith("hist-") and a.outcome is Outcome.MISSED
 
 
@@ -247,7 +247,7 @@ def test_queue_abandon_followed_by_an_answer_in_another_queue_is_answered():
         callee_username="binh",
         queue_stats=[qstat("x"), qstat("x", status="processed")],
     )
-    assert decision_from_record(record).outcome is Outcome.ANSWERED
+    assert classify_record(record).outcome is Outcome.ANSWERED
 
 
 async def test_a_call_that_only_just_ended_is_left_to_the_stream_and_read_again_next_pass(store, alerts):

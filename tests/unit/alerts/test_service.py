@@ -8,7 +8,7 @@ import pytest
 
 from bot.alerts.service import AlertNotFound, AlertService, NotAllowed
 from bot.antbuddy import HistoryRecord, QueueStat
-from bot.calls.tracker import CallDecision, Outcome
+from bot.calls.classify import CallDecision, Outcome
 from storage import Store
 
 T0 = datetime(2026, 11, 24, 7, 5, tzinfo=UTC)

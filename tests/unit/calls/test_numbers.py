@@ -32,15 +32,32 @@ def test_landlines_foreign_numbers_and_extensions_read_naturally(raw: str, shown
     assert format_number(raw) == shown
 
 
-def test_extensions_and_sip_users_are_internal() -> None:
-    assert not is_external("101")
-    assert not is_external("user_ag01")
-    assert is_external("0909123456")
-    assert is_external("+84909123456")
+@pytest.mark.parametrize(
+    "number, outside",
+    [
+        ("101", False),  # an extension
+        ("123456", False),
+        ("1234567", True),  # 7 digits: a phone number
+        ("0909123456", True),
+        ("+84909123456", True),
+        ("+84 909 123 456", True),
+        ("(028) 7301-9555", True),
+        ("user_ag01", False),  # a SIP user name
+        ("*97", False),  # a feature code
+        ("anonymous", True),  # a withheld caller id is still someone outside
+        ("Private", True),
+        ("", False),
+        ("   ", False),
+        (None, False),
+    ],
+)
+def test_outside_numbers_are_phone_numbers_or_withheld_ids(number: str | None, outside: bool) -> None:
+    assert is_external(number) is outside
 
 
 @given(st.text(max_size=40))
 def test_number_functions_never_raise(text: str) -> None:
+    is_external(text)
     number_key(text)
     format_number(text)
     clean(text)

@@ -7,8 +7,9 @@ from collections import Counter
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bot.calls.classify import CallDecision
 from bot.calls.events import ANSWER, BRIDGE, CREATE, DESTROY, Event, normalise
-from bot.calls.tracker import CallDecision, Tracker
+from bot.calls.tracker import Tracker
 from tests.support import payloads as P
 
 GRACE = 2.0
