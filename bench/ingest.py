@@ -211,7 +211,7 @@ async def run_pipeline(server: Server, http: Any, workdir: Path, round_no: int) 
     store = Store.open(cfg.db_path)
     tracker = Tracker(grace_seconds=GRACE)
     alerts = AlertService(store, default_channel=cfg.alert_channel, tz=cfg.tz)
-    pipeline = Pipeline(tracker, store, alerts, grace_seconds=GRACE, metrics=describe_ringbot(Metrics()))
+    pipeline = Pipeline(tracker, store, alerts, metrics=describe_ringbot(Metrics()))
     antbuddy = AntBuddyClient.from_settings(cfg)
     st: dict[str, Any] = {"first": None, "flushed": None, "decided": None, "cpu0": None, "cpu1": None}
     done = asyncio.Event()

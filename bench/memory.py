@@ -68,7 +68,6 @@ def run(n_calls: int, warmup: int, rate: float, unended: float, seed: int) -> in
         tracker,
         store,
         AlertService(store, default_channel="C0ALERTS"),
-        grace_seconds=2.0,
         metrics=describe_ringbot(Metrics()),
         clock=lambda: clock[0],
     )

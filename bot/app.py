@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import json
 import logging
 import signal
 import time
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -16,13 +16,18 @@ from typing import Any
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.alerts.outbox.sending import Render
 from bot.alerts.outbox.worker import Outbox
 from bot.alerts.reconcile import Reconciler
 from bot.alerts.routes import load_routes_file
 from bot.alerts.service import AlertService
 from bot.antbuddy import AntBuddyClient
 from bot.antbuddy.directory import Directory
+from bot.callback.dialer import Dialer
+from bot.callback.links import Links
 from bot.callback.vault import Vault
 from bot.calls.pipeline import Pipeline
 from bot.calls.tracker import Tracker
@@ -42,7 +47,7 @@ OUTBOX_RETENTION_DAYS = 7  # sent Slack messages; alerts keep their channel and 
 HEARTBEAT_SECONDS = 10
 
 
-def bot_is_running(store: Any, *, now: float | None = None) -> bool:
+def bot_is_running(store: Store, *, now: float | None = None) -> bool:
     """True while a `ringbot run` on this database is alive (its heartbeat is fresh)."""
     try:
         beat = float(store.get_meta(HEARTBEAT_KEY) or 0)
@@ -52,7 +57,12 @@ def bot_is_running(store: Any, *, now: float | None = None) -> bool:
 
 
 def build_deps(
-    settings: Settings, *, slack_client: Any, store: Any = None, antbuddy: Any = None, wake_outbox: Any = None
+    settings: Settings,
+    *,
+    slack_client: AsyncWebClient,
+    store: Store | None = None,
+    antbuddy: AntBuddyClient | None = None,
+    wake_outbox: Callable[[], None] | None = None,
 ) -> Deps:
     """The services every listener needs, built from settings (tests pass their own pieces)."""
     store = store or Store.open(settings.db_path)
@@ -65,14 +75,16 @@ def build_deps(
         tz=settings.tz,
         queue_name=directory.queue_name,
     )
+    links = Links(store, Vault(settings.secret_key))
     return Deps(
         settings=settings,
         store=store,
         antbuddy=antbuddy,
         directory=directory,
         alerts=alerts,
-        vault=Vault(settings.secret_key),
-        extra={"slack_client": slack_client},
+        links=links,
+        dialer=Dialer(antbuddy, store, links),
+        slack=slack_client,
     )
 
 
@@ -81,24 +93,37 @@ def build_deps(
 
 @dataclass
 class Runtime:
-    """Everything `run` started, so tests and the demo can reach in and shutdown can go in order."""
+    """Everything `start` started, so tests and the demo can reach in and shutdown can go in order."""
 
     settings: Settings
     deps: Deps
-    metrics: Any
-    pipeline: Any
-    outbox: Any
-    stream: Any
-    reconciler: Any
-    scheduler: Any = None
-    http_runner: Any = None
+    metrics: Metrics
+    pipeline: Pipeline
+    outbox: Outbox
+    stream: StreamClient
+    reconciler: Reconciler
+    scheduler: AsyncIOScheduler | None = None
+    http_runner: web.AppRunner | None = None
     http_port: int | None = None
-    socket_handler: Any = None
-    bolt: Any = None
-    tasks: list[asyncio.Task] = field(default_factory=list)
+    socket_handler: AsyncSocketModeHandler | None = None
+    bolt: AsyncApp | None = None
+    # The background tasks still running (see `spawn`); shutdown cancels them.
+    tasks: set[asyncio.Task[None]] = field(default_factory=set)
     started_at: float = field(default_factory=time.time)
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     fatal: str | None = None
+
+    def spawn(self, work: Coroutine[Any, Any, None], *, name: str) -> asyncio.Task[None]:
+        """Run `work` in the background, owned by the runtime: a failure is logged, and shutdown cancels it."""
+        task = asyncio.create_task(work, name=name)
+        self.tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self.tasks.discard(task)
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            log.error("background task failed name=%s error=%r", task.get_name(), exc)
 
     def health(self) -> tuple[bool, dict[str, Any]]:
         s = self.stream.stats
@@ -106,7 +131,7 @@ class Runtime:
         try:
             depth = self.deps.store.outbox_depth()
             db_ok = True
-        except Exception:  # noqa: BLE001
+        except Exception:  # noqa: BLE001 - any database failure is what /healthz reports, not a crash of it
             depth, db_ok = None, False
         doc = {
             "stream": {
@@ -138,31 +163,33 @@ class Runtime:
         app.router.add_get("/metrics", metrics)
 
 
-def build_bolt(deps: Deps, client: Any, *, signing_secret: str | None) -> Any:
+def build_bolt(deps: Deps, client: AsyncWebClient, *, signing_secret: str | None) -> AsyncApp:
     """The Bolt app with every ringbot listener attached."""
     return build_bolt_app(deps, client, signing_secret=signing_secret, register=register_listeners)
 
 
-def alert_renderer(deps: Deps):
+def alert_renderer(deps: Deps) -> Render:
     """The outbox's render callback: an alert row -> (fallback text, blocks), with its call and queue name."""
     return deps.alerts.renderer(queue_name=deps.directory.queue_name, agent_name=deps.directory.agent_name)
 
 
-async def start(settings: Settings, *, mode: str, slack_client: Any = None, install_signals: bool = True) -> Runtime:
+async def start(
+    settings: Settings, *, mode: str, slack_client: AsyncWebClient | None = None, install_signals: bool = True
+) -> Runtime:
     """Build and start every part; returns once the bot is serving (the stream connects in the background)."""
 
     metrics = describe_ringbot(Metrics())
     store = Store.open(settings.db_path)
     client = slack_client or build_slack_client(settings.slack_bot_token, settings.slack_api_url)
     antbuddy = AntBuddyClient.from_settings(settings)
-    outbox_ref: dict[str, Any] = {}
-    deps = build_deps(
-        settings,
-        slack_client=client,
-        store=store,
-        antbuddy=antbuddy,
-        wake_outbox=lambda: outbox_ref["outbox"].wake() if "outbox" in outbox_ref else None,
-    )
+    outbox: Outbox | None = None
+
+    def wake_outbox() -> None:
+        # Until the outbox exists there is nothing to wake: its first pass reads every pending row.
+        if outbox is not None:
+            outbox.wake()
+
+    deps = build_deps(settings, slack_client=client, store=store, antbuddy=antbuddy, wake_outbox=wake_outbox)
     if settings.routes_file:
         # Queue names in the file become ids when AntBuddy answers in time; a name it can't map still routes,
         # because alerts also look routes up by their queue's name.
@@ -173,9 +200,8 @@ async def start(settings: Settings, *, mode: str, slack_client: Any = None, inst
     outbox = Outbox(
         store, client, render=alert_renderer(deps), rate_per_second=settings.channel_posts_per_second, tz=settings.tz
     )
-    outbox_ref["outbox"] = outbox
     tracker = Tracker(grace_seconds=settings.grace_seconds)
-    pipeline = Pipeline(tracker, store, deps.alerts, grace_seconds=settings.grace_seconds, metrics=metrics)
+    pipeline = Pipeline(tracker, store, deps.alerts, metrics=metrics)
     # History is read up to `settle` seconds ago: long enough for the stream to decide a call first
     # (richer alert), short enough that a call lost in a crash is recovered within a minute.
     settle = max(10.0, settings.grace_seconds * 5)
@@ -192,12 +218,15 @@ async def start(settings: Settings, *, mode: str, slack_client: Any = None, inst
             except Exception as exc:  # noqa: BLE001 - next pass will retry from the same watermark
                 log.warning("reconcile failed reason=%s error=%s", reason, exc)
 
+    async def reconcile_later(delay: float, reason: str) -> None:
+        await asyncio.sleep(delay)
+        await reconcile(reason)
+
     async def on_connected() -> None:
         # Nothing is replayed after a disconnect: read history now, and once more when the calls that ended
         # during the gap have settled into it.
-        loop = asyncio.get_running_loop()
-        loop.create_task(reconcile("stream connected"))
-        loop.call_later(settle + 1.0, lambda: loop.create_task(reconcile("after reconnect settle")))
+        rt.spawn(reconcile("stream connected"), name="reconcile-connected")
+        rt.spawn(reconcile_later(settle + 1.0, "after reconnect settle"), name="reconcile-settled")
 
     stream = StreamClient(
         url=settings.antbuddy_ws_url,
@@ -231,8 +260,8 @@ async def start(settings: Settings, *, mode: str, slack_client: Any = None, inst
     antbuddy.stats.observer = on_antbuddy_call
 
     await outbox.recover()
-    rt.tasks.append(asyncio.create_task(pipeline.run(), name="pipeline"))
-    rt.tasks.append(asyncio.create_task(outbox.run(), name="outbox"))
+    rt.spawn(pipeline.run(), name="pipeline")
+    rt.spawn(outbox.run(), name="outbox")
 
     async def run_stream() -> None:
         try:
@@ -242,7 +271,7 @@ async def start(settings: Settings, *, mode: str, slack_client: Any = None, inst
             log.error("stream stopped: %s", exc)
             rt.stopping.set()
 
-    rt.tasks.append(asyncio.create_task(run_stream(), name="stream"))
+    rt.spawn(run_stream(), name="stream")
 
     scheduler = AsyncIOScheduler(
         timezone="UTC", job_defaults={"misfire_grace_time": 60, "coalesce": True, "max_instances": 1}
@@ -279,8 +308,8 @@ async def start(settings: Settings, *, mode: str, slack_client: Any = None, inst
     scheduler.add_job(heartbeat, "interval", seconds=HEARTBEAT_SECONDS, id="heartbeat", replace_existing=True)
     scheduler.start()
     rt.scheduler = scheduler
-    asyncio.get_running_loop().create_task(_quietly(deps.directory.refresh_queues()))
-    asyncio.get_running_loop().create_task(_quietly(deps.directory.refresh_agents()))
+    rt.spawn(deps.directory.refresh_queues(), name="refresh-queues")
+    rt.spawn(deps.directory.refresh_agents(), name="refresh-agents")
 
     bolt = build_bolt(deps, client, signing_secret=settings.slack_signing_secret if mode == "http" else None)
     rt.bolt = bolt
@@ -306,13 +335,6 @@ async def start(settings: Settings, *, mode: str, slack_client: Any = None, inst
     return rt
 
 
-async def _quietly(coro: Any) -> None:
-    try:
-        await coro
-    except Exception as exc:  # noqa: BLE001
-        log.warning("background task failed error=%s", exc)
-
-
 async def shutdown(rt: Runtime, *, timeout: float = 8.0) -> None:
     """Stop taking work, finish in-flight posts, close the stream, checkpoint SQLite."""
     rt.stopping.set()
@@ -322,16 +344,17 @@ async def shutdown(rt: Runtime, *, timeout: float = 8.0) -> None:
     if rt.scheduler is not None:
         try:
             rt.scheduler.shutdown(wait=False)
-        except Exception:  # noqa: BLE001
-            pass
+        except Exception as exc:  # noqa: BLE001 - shutdown goes on whatever one part does
+            log.warning("shutdown step did not finish step=scheduler error=%s", type(exc).__name__)
     await _bounded(rt.stream.stop(), 2.0)
     await _bounded(rt.pipeline.stop(), 1.0)
     await _bounded(
         rt.outbox.stop(max(0.5, deadline - time.monotonic() - 1.5)), max(1.0, deadline - time.monotonic() - 1.0)
     )
-    for task in rt.tasks:
+    tasks = list(rt.tasks)
+    for task in tasks:
         task.cancel()
-    await asyncio.gather(*rt.tasks, return_exceptions=True)
+    await asyncio.gather(*tasks, return_exceptions=True)
     if rt.http_runner is not None:
         await _bounded(rt.http_runner.cleanup(), 1.0)
     rt.deps.store.set_meta(HEARTBEAT_KEY, "0")
@@ -341,9 +364,9 @@ async def shutdown(rt: Runtime, *, timeout: float = 8.0) -> None:
     log.info("ringbot stopped cleanly")
 
 
-async def _bounded(coro: Any, seconds: float) -> None:
+async def _bounded(step: Awaitable[object], seconds: float) -> None:
     try:
-        await asyncio.wait_for(coro, seconds)
+        await asyncio.wait_for(step, seconds)
     except Exception as exc:  # noqa: BLE001 - shutdown goes on whatever one part does
         log.warning("shutdown step did not finish error=%s", type(exc).__name__)
 
@@ -356,14 +379,12 @@ async def run(settings: Settings, *, mode: str) -> int:
     return 1 if rt.fatal else 0
 
 
-def health_json(rt: Runtime) -> str:
-    return json.dumps(rt.health()[1])
-
-
 # -- ringbot backfill ------------------------------------------------------------------------------
 
 
-async def run_backfill(settings: Settings, since: datetime, *, out=print) -> int:
+async def run_backfill(settings: Settings, since: datetime, *, out: Callable[[str], None] = print) -> int:
+    """`ringbot backfill`: reconcile history since `since` into alerts, then post them unless a running bot
+    owns the outbox. Returns the exit code."""
     client = build_slack_client(settings.slack_bot_token, settings.slack_api_url)
     deps = build_deps(settings, slack_client=client)
     outbox = Outbox(

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from dotenv import dotenv_values
+
 
 class ConfigError(Exception):
     """A setting is missing or malformed; the message names it and never shows a secret."""
@@ -105,9 +107,14 @@ def read_dotenv(path: str | Path = ".env") -> dict[str, str]:
     p = Path(path)
     if not p.is_file():
         return {}
-    from dotenv import dotenv_values
-
     return {k: v for k, v in dotenv_values(p).items() if v is not None}
+
+
+def read_environment(dotenv: str | Path | None = ".env") -> dict[str, str]:
+    """`.env` overlaid by the process environment: the one place ringbot reads `os.environ`."""
+    env: dict[str, str] = read_dotenv(dotenv) if dotenv else {}
+    env.update(os.environ)
+    return env
 
 
 def load_settings(
@@ -117,8 +124,11 @@ def load_settings(
 
     `mode` is the run mode asked for on the command line ("http" needs a signing secret).
     """
-    env: dict[str, str] = dict(read_dotenv(dotenv)) if dotenv else {}
-    env.update(os.environ if environ is None else environ)
+    if environ is None:
+        env = read_environment(dotenv)
+    else:
+        env = read_dotenv(dotenv) if dotenv else {}
+        env.update(environ)
     values: dict[str, object] = {}
     for var, (name, required) in _ENV.items():
         raw = env.get(var, "").strip()
@@ -127,6 +137,7 @@ def load_settings(
                 raise ConfigError(f"{var} is not set (required)")
             continue
         values[name] = _parse(var, name, raw)
+    # `_parse` gives each field its type; mypy cannot follow a name -> value mapping into the constructor.
     settings = Settings(**values)  # type: ignore[arg-type]
     _check(settings, mode)
     return settings
@@ -137,28 +148,22 @@ def _parse(var: str, name: str, raw: str) -> object:
         return tuple(a for a in (p.strip() for p in raw.replace(";", ",").split(",")) if a)
     if name in ("http_port", "reconcile_seconds"):
         try:
-            value = int(raw)
+            whole = int(raw)
         except ValueError:
             raise ConfigError(f"{var} must be a whole number, got {raw!r}") from None
-        if value < 0 or (name == "reconcile_seconds" and value == 0) or (name == "http_port" and value > 65535):
+        if whole < 0 or (name == "reconcile_seconds" and whole == 0) or (name == "http_port" and whole > 65535):
             raise ConfigError(f"{var} is out of range: {raw!r}")
-        return value
+        return whole
     if name == "channel_posts_per_second":
-        try:
-            value = float(raw)
-        except ValueError:
-            raise ConfigError(f"{var} must be a number, got {raw!r}") from None
-        if not 0 < value <= 50:
+        rate = _number(var, raw, "a number")
+        if not 0 < rate <= 50:
             raise ConfigError(f"{var} must be above 0 and at most 50, got {raw!r}")
-        return value
+        return rate
     if name == "grace_seconds":
-        try:
-            value = float(raw)
-        except ValueError:
-            raise ConfigError(f"{var} must be a number of seconds, got {raw!r}") from None
-        if not 0 <= value <= 60:
+        seconds = _number(var, raw, "a number of seconds")
+        if not 0 <= seconds <= 60:
             raise ConfigError(f"{var} must be between 0 and 60 seconds, got {raw!r}")
-        return value
+        return seconds
     if name == "log_level":
         return raw.upper()
     if name == "slack_api_url":
@@ -168,6 +173,13 @@ def _parse(var: str, name: str, raw: str) -> object:
     if name in ("history_date_format", "history_hash", "ws_protocol", "log_format"):
         return raw.lower()
     return raw
+
+
+def _number(var: str, raw: str, what: str) -> float:
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigError(f"{var} must be {what}, got {raw!r}") from None
 
 
 def _check(s: Settings, mode: str | None) -> None:

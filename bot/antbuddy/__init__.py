@@ -1,7 +1,9 @@
-"""AntBuddy Ring REST client (SPEC §4): `from bot.antbuddy import AntBuddyClient, DeviceOffline, ...`.
+"""AntBuddy Ring REST client: `from bot.antbuddy import AntBuddyClient, DeviceOffline, ...`.
 
-errors.py  the exception hierarchy      wire.py   hashes, formats, envelopes (pure)
-models.py  typed results + parsers      client.py AntBuddyClient (the only I/O)
+errors.py  the exception hierarchy      wire.py      hashes, formats, envelopes (pure)
+models.py  typed results + parsers      client.py    AntBuddyClient (the only I/O)
+                                        directory.py cached dashboard, queues and agents
+The rules the client follows on the wire are in docs/antbuddy-wire.md.
 """
 
 from bot.antbuddy.client import AntBuddyClient, ClientStats, EndpointStats
@@ -52,8 +54,6 @@ from bot.antbuddy.wire import (
     unwrap_object,
     validate_number,
 )
-
-__all__ = [n for n in dir() if not n.startswith("_") and n not in ("client", "errors", "models", "wire")]
 
 __all__ = [
     "AntBuddyClient",

@@ -8,7 +8,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -39,7 +39,6 @@ from bot.antbuddy.wire import (
     EPOCH,
     MAX_LIMIT,
     MAX_WINDOW,
-    UTC,
     auth_hash,
     backoff_delay,
     directory_hash_input,

@@ -7,9 +7,23 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol, TypeVar, cast
+
+from bot.antbuddy.models import Agent, Dashboard, Queue
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class DirectorySource(Protocol):
+    """What the directory reads from: `bot.antbuddy.AntBuddyClient`."""
+
+    async def dashboard(self) -> Dashboard: ...
+
+    async def queues(self) -> list[Queue]: ...
+
+    async def agents(self) -> list[Agent]: ...
 
 
 class Directory:
@@ -18,27 +32,33 @@ class Directory:
     within the client's own deadline so the next caller may find its answer cached."""
 
     def __init__(
-        self, antbuddy: Any, *, ttl: float = 5.0, timeout: float = 5.0, clock: Callable[[], float] = time.monotonic
+        self,
+        antbuddy: DirectorySource,
+        *,
+        ttl: float = 5.0,
+        timeout: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._antbuddy = antbuddy
         self.ttl = ttl
         self.timeout = timeout
         self._clock = clock
-        self._cache: dict[str, tuple[float, Any]] = {}
+        self._cache: dict[str, tuple[float, object]] = {}  # kind -> (fetched at, the answer of that kind)
         self._inflight: dict[str, asyncio.Task[Any]] = {}
         self._queue_names: dict[str, str] = {}
+        self._agent_names: dict[str, str] = {}
         self.fetches: dict[str, int] = {}  # requests actually sent, per kind (tests and /metrics)
 
-    async def dashboard(self) -> Any:
-        """bot.antbuddy.Dashboard: agent states and queue figures."""
-        return await self._get("dashboard", self._antbuddy.dashboard)
+    async def dashboard(self) -> Dashboard:
+        """Agent states and queue figures."""
+        return await self._get("dashboard", self._fetch_dashboard)
 
-    async def queues(self) -> list[Any]:
-        """[bot.antbuddy.Queue]: ids, names, member agents."""
-        return await self._get("queues", self._antbuddy.queues)
+    async def queues(self) -> list[Queue]:
+        """Ids, names, member agents."""
+        return await self._get("queues", self._fetch_queues)
 
-    async def agents(self) -> list[Any]:
-        """[bot.antbuddy.Agent]: ids, usernames, names, extensions."""
+    async def agents(self) -> list[Agent]:
+        """Ids, usernames, names, extensions."""
         return await self._get("agents", self._antbuddy.agents)
 
     async def refresh_queues(self) -> None:
@@ -59,19 +79,18 @@ class Directory:
             return
         names: dict[str, str] = {}
         for a in agents:
-            name = getattr(a, "name", None)
-            if not name:
+            if not a.name:
                 continue
-            for key in (getattr(a, "agent_id", None), getattr(a, "username", None), *getattr(a, "extensions", ())):
+            for key in (a.agent_id, a.username, *a.extensions):
                 if key:
-                    names[str(key)] = name
+                    names[str(key)] = a.name
         self._agent_names = names
 
     def agent_name(self, who: str | None) -> str | None:
         """An agent's name by extension, username or id, from the last fetched list (sync, for renderers)."""
         if not who:
             return None
-        return getattr(self, "_agent_names", {}).get(str(who))
+        return self._agent_names.get(str(who))
 
     def queue_name(self, queue_id: str | None) -> str | None:
         """The queue's name from the last fetched list (sync, for renderers); None when unknown."""
@@ -93,29 +112,35 @@ class Directory:
         self._inflight.clear()
 
     # ---------------------------------------------------------------------------------------- internals
-    async def _get(self, kind: str, fetch: Callable[[], Awaitable[Any]]) -> Any:
+    async def _fetch_dashboard(self) -> Dashboard:
+        dashboard = await self._antbuddy.dashboard()
+        for q in dashboard.queues:
+            if q.queue_id and q.name:
+                self._queue_names.setdefault(str(q.queue_id), q.name)
+        return dashboard
+
+    async def _fetch_queues(self) -> list[Queue]:
+        queues = await self._antbuddy.queues()
+        self._queue_names = {str(q.queue_id): q.name for q in queues if q.queue_id and q.name}
+        return queues
+
+    async def _get(self, kind: str, fetch: Callable[[], Awaitable[T]]) -> T:
         hit = self._cache.get(kind)
         if hit is not None and self._clock() - hit[0] < self.ttl:
-            return hit[1]
+            return cast(T, hit[1])  # each kind is only ever cached from its own fetch
         task = self._inflight.get(kind)
         if task is None:
             task = asyncio.create_task(self._fetch(kind, fetch), name=f"directory-{kind}")
             self._inflight[kind] = task
-            task.add_done_callback(lambda t, k=kind: self._done(k, t))
+            task.add_done_callback(lambda done: self._done(kind, done))
         # shield: one caller giving up must not cancel the request the others are waiting on.
-        return await asyncio.wait_for(asyncio.shield(task), self.timeout)
+        return cast(T, await asyncio.wait_for(asyncio.shield(task), self.timeout))
 
-    async def _fetch(self, kind: str, fetch: Callable[[], Awaitable[Any]]) -> Any:
+    async def _fetch(self, kind: str, fetch: Callable[[], Awaitable[T]]) -> T:
         self.fetches[kind] = self.fetches.get(kind, 0) + 1
         started = time.perf_counter()
         value = await fetch()
         self._cache[kind] = (self._clock(), value)
-        if kind == "queues":
-            self._queue_names = {str(q.queue_id): q.name for q in value if q.queue_id and q.name}
-        elif kind == "dashboard":
-            for q in value.queues:
-                if q.queue_id and q.name:
-                    self._queue_names.setdefault(str(q.queue_id), q.name)
         log.debug("directory fetched kind=%s ms=%d", kind, (time.perf_counter() - started) * 1000)
         return value
 

@@ -6,17 +6,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from bot.antbuddy.wire import UTC, timestamp_to_datetime
+from bot.antbuddy.wire import timestamp_to_datetime
 
 
 @dataclass(frozen=True)
 class Token:
     value: str = field(repr=False)
     expires_at: datetime  # aware UTC
-
-    def expires_in(self, now: datetime | None = None) -> float:
-        """Seconds left (negative once expired)."""
-        return (self.expires_at - (now or datetime.now(UTC))).total_seconds()
 
 
 @dataclass(frozen=True)
@@ -117,6 +113,11 @@ def _int(value: Any) -> int | None:
         return int(float(value))
     except (TypeError, ValueError, OverflowError):
         return None
+
+
+def _object(value: Any) -> dict[str, Any]:
+    """`value` when it is a JSON object, else an empty one (a missing or malformed part reads as empty)."""
+    return value if isinstance(value, dict) else {}
 
 
 def _first(raw: dict[str, Any], *keys: str) -> Any:
@@ -241,9 +242,11 @@ def parse_queue_summary(raw: dict[str, Any], queue_id: str | None = None) -> Que
 
 def parse_dashboard(body: dict[str, Any]) -> Dashboard:
     """`agent` counts + status_details; `queue` as one aggregate, a mapping id -> stats, or a list."""
-    agent = body.get("agent") if isinstance(body.get("agent"), dict) else {}
+    agent = _object(body.get("agent"))
     counts = {k: v for k, v in agent.items() if isinstance(v, int) and not isinstance(v, bool)}
-    details = agent.get("status_details") if isinstance(agent.get("status_details"), list) else []
+    details = agent.get("status_details")
+    if not isinstance(details, list):
+        details = []
     agents = tuple(parse_agent_status(d) for d in details if isinstance(d, dict))
     queue = body.get("queue", body.get("queues"))
     queues: list[QueueSummary] = []
@@ -266,8 +269,7 @@ def parse_queue(raw: dict[str, Any]) -> Queue:
 
 
 def parse_agent(raw: dict[str, Any]) -> Agent:
-    anttel = raw.get("anttel") if isinstance(raw.get("anttel"), dict) else {}
-    agent_id = _first(raw, "anttel.userId") or anttel.get("userId") or _first(raw, "id", "_id")
+    agent_id = _first(raw, "anttel.userId") or _object(raw.get("anttel")).get("userId") or _first(raw, "id", "_id")
     return Agent(
         agent_id=_str(agent_id),
         username=_str(raw.get("username")),

@@ -1,4 +1,5 @@
-"""AntBuddy's wire rules, pure: hash inputs, number and time formats, `expire`, retries, envelopes (SPEC §4)."""
+"""AntBuddy's wire rules, pure: hash inputs, number and time formats, `expire`, retries, envelopes
+(docs/antbuddy-wire.md)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,6 @@ MAX_WINDOW = timedelta(days=31)  # AntBuddy: history spans at most 31 days per r
 MAX_LIMIT = 100
 RETRY_AFTER_CAP = 30.0
 EXCERPT_CHARS = 200
-UTC = UTC
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _NUMBER_RE = re.compile(r"\+?[0-9]+")
 _NUMBER_NOISE_RE = re.compile(r"[\s.\-()]")

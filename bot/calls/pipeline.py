@@ -58,7 +58,6 @@ class Pipeline:
         store: LegStore,
         alerts: DecisionHandler,
         *,
-        grace_seconds: float,  # unused, the tracker owns the grace window; goes when bot/app.py, bench/ stop passing it
         flush_interval: float = 0.05,
         batch_max: int = 1000,
         clock: Callable[[], float] = time.monotonic,

@@ -15,9 +15,8 @@ import math
 from collections import OrderedDict
 from itertools import count
 
-from bot.calls.classify import (  # noqa: F401 - Outcome: its old import path, until callers import classify
+from bot.calls.classify import (
     CallDecision,
-    Outcome,
     by_start,
     classify_call,
     far_end_is_external,

@@ -15,9 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from cryptography.fernet import Fernet
 
+from bot.app import Runtime, shutdown, start
+from bot.config import load_settings
 from bot.devtools.console import message_to_text
 from bot.devtools.fakeslack import FakeSlack, SlackCall, block_actions_body, sign, slash_command_body
+from bot.devtools.simulator.server import Simulator
+from bot.ops.logs import setup_logging
 
 DEMO_SIGNING_SECRET = "demo-signing-secret"
 DEMO_CHANNEL = "C0CALLS"
@@ -65,13 +70,6 @@ class ConsolePrinter:
 
 
 async def run_demo(*, seconds: float = 0, speed: float = 1.0, write: Callable[[str], None] | None = None) -> int:
-    from cryptography.fernet import Fernet
-
-    from bot.app import shutdown, start
-    from bot.config import load_settings
-    from bot.devtools.simulator.server import Simulator
-    from bot.ops.logs import setup_logging
-
     say = write or (lambda s: print(s, flush=True))
     workdir = Path(tempfile.mkdtemp(prefix="ringbot-demo-"))
     setup_logging("WARNING", "text")
@@ -116,17 +114,16 @@ async def run_demo(*, seconds: float = 0, speed: float = 1.0, write: Callable[[s
         async with httpx.AsyncClient(timeout=10) as http:
             await rt.stream.wait_connected(10)
             script = asyncio.create_task(_play(http, sim_url, bot_url, slack, rt, speed, say, stop))
-            waiters = [asyncio.create_task(stop.wait())]
-            if seconds:
-                waiters.append(asyncio.create_task(asyncio.sleep(seconds)))
-            await asyncio.wait([script, *waiters], return_when=asyncio.FIRST_COMPLETED)
-            if script.done() and not script.cancelled() and script.exception():
-                raise script.exception()  # type: ignore[misc]
-            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-            script.cancel()
-            for w in waiters:
-                w.cancel()
-            with contextlib.suppress(Exception):
+            ending = asyncio.create_task(_until_stopped(stop, seconds))
+            try:
+                await asyncio.wait([script, ending], return_when=asyncio.FIRST_COMPLETED)
+                if script.done() and not script.cancelled() and (error := script.exception()) is not None:
+                    raise error
+                await ending
+            finally:
+                script.cancel()
+                ending.cancel()
+            with contextlib.suppress(httpx.HTTPError):
                 await http.delete(f"{sim_url}/_sim/traffic")
     finally:
         say("\nstopping…")
@@ -137,12 +134,21 @@ async def run_demo(*, seconds: float = 0, speed: float = 1.0, write: Callable[[s
     return 0
 
 
+async def _until_stopped(stop: asyncio.Event, seconds: float) -> None:
+    """Until Ctrl-C or SIGTERM, or for `seconds` when that is not 0."""
+    if not seconds:
+        await stop.wait()
+        return
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
+
+
 async def _play(
     http: httpx.AsyncClient,
     sim_url: str,
     bot_url: str,
     slack: FakeSlack,
-    rt: Any,
+    rt: Runtime,
     speed: float,
     say: Callable[[str], None],
     stop: asyncio.Event,
@@ -158,8 +164,7 @@ async def _play(
     alerts = rt.deps.store.open_alerts(limit=1)
     if alerts:
         alert = alerts[0]
-        vault, store = rt.deps.vault, rt.deps.store
-        store.save_link(DEMO_USER, "user_an101", vault.encrypt("pw-101"), by=DEMO_USER)
+        rt.deps.links.save(DEMO_USER, "user_an101", "pw-101", by=DEMO_USER)
         say("\n🖱  @an clicks [Call back] on the first alert (her SIP phone user_an101 is linked)")
         await _signed(
             http,

@@ -8,9 +8,20 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.antbuddy import AntBuddyClient, AuthError
+from bot.callback.vault import Vault
 from bot.config import Settings
 from bot.ops.scopes import REQUIRED_SCOPES
+from bot.stream.client import StreamAuthError, StreamClient
+from bot.stream.probe import probe
+from storage import Store
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -26,13 +37,11 @@ class Check:
         return f"[{mark}] {self.name}: {self.detail}{tail}"
 
 
-async def _timed(coro: Awaitable, seconds: float = 10.0):
-    return await asyncio.wait_for(coro, seconds)
+async def _timed(step: Awaitable[T], seconds: float = 10.0) -> T:
+    return await asyncio.wait_for(step, seconds)
 
 
 async def check_antbuddy(settings: Settings) -> list[Check]:
-    from bot.antbuddy import AntBuddyClient, AuthError
-
     checks: list[Check] = []
     async with AntBuddyClient.from_settings(settings, retries=0) as ab:
         try:
@@ -48,7 +57,7 @@ async def check_antbuddy(settings: Settings) -> list[Check]:
                     "check ANTBUDDY_APP_ID and ANTBUDDY_APP_SECRET (AntBuddy portal → 3rd-party apps)",
                 )
             )
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - every failure becomes one line of the report
             checks.append(
                 Check(
                     "AntBuddy token",
@@ -76,11 +85,10 @@ async def check_antbuddy(settings: Settings) -> list[Check]:
                 Check(
                     "AntBuddy history",
                     True,
-                    f"date format '{settings.history_date_format}' and hash "
-                    f"'{getattr(ab, 'history_hash_in_use', settings.history_hash)}' accepted",
+                    f"date format '{settings.history_date_format}' and hash '{ab.history_hash_in_use}' accepted",
                 )
             )
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - every failure becomes one line of the report
             checks.append(
                 Check(
                     "AntBuddy history",
@@ -95,7 +103,7 @@ async def check_antbuddy(settings: Settings) -> list[Check]:
                 checks.append(
                     Check("AntBuddy dashboard", True, f"{len(dash.agents)} agents, {len(dash.queues)} queue summaries")
                 )
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:  # noqa: BLE001 - every failure becomes one line of the report
                 checks.append(
                     Check(
                         "AntBuddy dashboard",
@@ -118,9 +126,6 @@ async def check_antbuddy(settings: Settings) -> list[Check]:
 
 async def check_subscribe(settings: Settings, *, wait: float = 2.0) -> Check:
     """Connect and subscribe for real: a wrong ANTBUDDY_ACCOUNT_ID only shows as a refused subscription."""
-    from bot.antbuddy import AntBuddyClient
-    from bot.stream.client import StreamAuthError, StreamClient
-
     async with AntBuddyClient.from_settings(settings, retries=0) as ab:
         client = StreamClient(
             url=settings.antbuddy_ws_url,
@@ -164,11 +169,9 @@ async def check_subscribe(settings: Settings, *, wait: float = 2.0) -> Check:
 
 
 async def check_stream(settings: Settings) -> Check:
-    from bot.stream.probe import probe
-
     try:
         result = await _timed(probe(settings.antbuddy_ws_url, timeout=8.0), 20.0)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001 - every failure becomes one line of the report
         return Check("event stream", False, f"probe failed: {exc}", "check ANTBUDDY_WS_URL and firewall rules")
     if result.protocol is None:
         return Check("event stream", False, result.detail, "check ANTBUDDY_WS_URL")
@@ -184,9 +187,6 @@ async def check_stream(settings: Settings) -> Check:
 
 
 async def check_slack(settings: Settings) -> list[Check]:
-    from slack_sdk.errors import SlackApiError
-    from slack_sdk.web.async_client import AsyncWebClient
-
     client = AsyncWebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url, timeout=10)
     try:
         resp = await _timed(client.auth_test())
@@ -199,7 +199,7 @@ async def check_slack(settings: Settings) -> list[Check]:
                 "copy the Bot User OAuth Token (xoxb-…) from the app's OAuth & Permissions page",
             )
         ]
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001 - every failure becomes one line of the report
         return [Check("Slack auth.test", False, f"no answer: {exc}", "check SLACK_API_URL and network access")]
     checks = [Check("Slack auth.test", True, f"bot {resp.get('user')} in team {resp.get('team')}")]
     granted = {s.strip() for s in (resp.headers.get("x-oauth-scopes") or "").split(",") if s.strip()}
@@ -232,8 +232,6 @@ async def check_slack(settings: Settings) -> list[Check]:
 
 
 def check_database(settings: Settings) -> Check:
-    from storage import Store
-
     try:
         store = Store.open(settings.db_path)
         try:
@@ -242,13 +240,11 @@ def check_database(settings: Settings) -> Check:
         finally:
             store.close()
         return Check("database", True, f"{settings.db_path} writable (journal {mode})")
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001 - every failure becomes one line of the report
         return Check("database", False, f"{settings.db_path}: {exc}", "point RINGBOT_DB at a writable path")
 
 
 def check_secret_key(settings: Settings) -> Check:
-    from bot.callback.vault import Vault
-
     if not settings.secret_key:
         return Check(
             "secret key",
@@ -258,7 +254,7 @@ def check_secret_key(settings: Settings) -> Check:
         )
     try:
         Vault(settings.secret_key).encrypt("probe")
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001 - every failure becomes one line of the report
         return Check("secret key", False, str(exc), "generate a Fernet key (see docs/setup.md)")
     return Check("secret key", True, "SIP passwords will be encrypted at rest")
 

@@ -7,20 +7,17 @@ import logging
 import sys
 import time
 from collections.abc import Iterable
+from typing import TextIO
 
 _REDACTED = "[redacted]"
 
 
 class SecretFilter(logging.Filter):
-    """Replaces any configured secret (and anything added later, like SIP passwords in flight) in records."""
+    """Replaces every configured secret in log records, exception text included."""
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         super().__init__()
         self.secrets: set[str] = {s for s in secrets if s and len(s) >= 4}
-
-    def add(self, secret: str) -> None:
-        if secret and len(secret) >= 4:
-            self.secrets.add(secret)
 
     def scrub(self, text: str) -> str:
         for s in self.secrets:
@@ -33,7 +30,7 @@ class SecretFilter(logging.Filter):
             return True
         try:
             message = record.getMessage()
-        except Exception:  # noqa: BLE001
+        except Exception:  # noqa: BLE001 - a record that cannot format goes out as is: logging must not fail
             return True
         clean = self.scrub(message)
         if record.exc_info and record.exc_info[1] is not None:
@@ -57,19 +54,17 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(doc, ensure_ascii=False)
 
 
-_filter: SecretFilter | None = None
-
-
-def setup_logging(level: str = "INFO", fmt: str = "text", secrets: Iterable[str] = (), stream=None) -> SecretFilter:
-    """Configure the root logger once; returns the secret filter so more secrets can be added."""
-    global _filter
+def setup_logging(
+    level: str = "INFO", fmt: str = "text", secrets: Iterable[str] = (), stream: TextIO | None = None
+) -> SecretFilter:
+    """Configure the root logger once; returns the secret filter it installed."""
     handler = logging.StreamHandler(stream or sys.stderr)
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
-    _filter = SecretFilter(secrets)
-    handler.addFilter(_filter)
+    secret_filter = SecretFilter(secrets)
+    handler.addFilter(secret_filter)
     root = logging.getLogger()
     for h in list(root.handlers):
         root.removeHandler(h)
@@ -77,10 +72,4 @@ def setup_logging(level: str = "INFO", fmt: str = "text", secrets: Iterable[str]
     root.setLevel(level)
     for noisy in ("aiohttp.access", "socketio", "engineio", "apscheduler", "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
-    return _filter
-
-
-def scrub_secret(secret: str) -> None:
-    """Register one more secret (a SIP password being used) with the active filter."""
-    if _filter is not None:
-        _filter.add(secret)
+    return secret_filter

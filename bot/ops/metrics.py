@@ -84,7 +84,7 @@ class Metrics:
             head(name, "histogram")
             buckets = self._buckets[name]
             running = 0.0
-            for le, count in zip(buckets, h):
+            for le, count in zip(buckets, h, strict=False):  # h also holds +Inf and the sum
                 running += count
                 lines.append(f"{self.prefix}{name}_bucket{_labels({**dict(labels), 'le': f'{le:g}'})} {running:g}")
             running += h[len(buckets)]
@@ -100,8 +100,8 @@ class Metrics:
             if isinstance(result, (int, float)):
                 lines.append(f"{self.prefix}{name} {float(result):g}")
             else:
-                for labels, v in result:
-                    lines.append(f"{self.prefix}{name}{_labels(labels)} {float(v):g}")
+                for gauge_labels, v in result:
+                    lines.append(f"{self.prefix}{name}{_labels(gauge_labels)} {float(v):g}")
         return "\n".join(lines) + "\n"
 
 

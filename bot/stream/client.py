@@ -8,20 +8,36 @@ import random
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from bot.antbuddy.errors import AntBuddyError, AuthError
+from bot.stream.kazoo import KazooTransport
 from bot.stream.probe import probe
-from bot.stream.transport import NotConnected, ProtocolError, Transport, TransportError, create_transport
+from bot.stream.socketio import SocketIOTransport
+from bot.stream.socketio09 import SocketIO09Transport
+from bot.stream.transport import NotConnected, ProtocolError, Transport, TransportError
 
 log = logging.getLogger(__name__)
 
 BINDINGS = ("call.CHANNEL_CREATE.*", "call.CHANNEL_ANSWER.*", "call.CHANNEL_DESTROY.*")
-PROTOCOL_CHOICES = ("auto", "socketio", "socketio09", "kazoo")
+TRANSPORTS: dict[str, type[Transport]] = {
+    "socketio": SocketIOTransport,
+    "socketio09": SocketIO09Transport,
+    "kazoo": KazooTransport,
+}
+PROTOCOL_CHOICES = ("auto", *TRANSPORTS)
 STABLE_SECONDS = 60.0  # a connection that lived this long resets the backoff
 MIN_REFRESH_SECONDS = 1.0
+
+
+def create_transport(protocol: str, *, clock: Callable[[], float] = time.monotonic) -> Transport:
+    """A new transport for `protocol` ("socketio" | "socketio09" | "kazoo"): one per connection attempt."""
+    transport = TRANSPORTS.get(protocol)
+    if transport is None:
+        raise ValueError(f"unknown stream protocol {protocol!r}; expected one of {', '.join(TRANSPORTS)}")
+    return transport(clock=clock)
 
 
 class TokenLike(Protocol):
@@ -51,11 +67,6 @@ class StreamStats:
     protocol: str | None = None
     last_error: str | None = None
     malformed: int = 0  # frames the transport could not parse
-
-    def as_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["events_by_type"] = dict(self.events_by_type)
-        return data
 
 
 class _Failure(Exception):
@@ -216,7 +227,7 @@ class StreamClient:
             raise _Failure("network", "fetching an AntBuddy token timed out") from None
         except (AntBuddyError, OSError) as exc:
             raise _Failure("network", f"fetching an AntBuddy token failed: {exc}") from None
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - `get_token` is the caller's: whatever it raises is one failed try
             raise _Failure("network", f"fetching an AntBuddy token failed: {exc.__class__.__name__}") from None
         expires_at = token.expires_at
         if expires_at is not None and expires_at <= datetime.now(UTC):
@@ -361,14 +372,13 @@ class StreamClient:
         self._connected.set()
         log.info("stream connected protocol=%s url=%s bindings=%d", protocol, self.url, len(self.bindings))
         if self._on_connected is not None:
-            task = asyncio.create_task(self._run_on_connected(), name="stream-on-connected")
+            task = asyncio.create_task(self._run_on_connected(self._on_connected), name="stream-on-connected")
             self._background.add(task)
             task.add_done_callback(self._background.discard)
 
-    async def _run_on_connected(self) -> None:
-        assert self._on_connected is not None
+    async def _run_on_connected(self, on_connected: Callable[[], Awaitable[None]]) -> None:
         try:
-            await self._on_connected()
+            await on_connected()
         except Exception:
             log.exception("stream on_connected failed")
 

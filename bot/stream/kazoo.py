@@ -1,4 +1,4 @@
-"""Kazoo 4+ Blackhole client: plain JSON over a WebSocket (no Socket.IO)."""
+"""Kazoo 4+ Blackhole client: plain JSON over a WebSocket, no Socket.IO (docs/antbuddy-wire.md)."""
 
 from __future__ import annotations
 
@@ -25,16 +25,13 @@ class KazooTransport(WebSocketTransport):
     def __init__(self, *, clock: Callable[[], float] = time.monotonic, ping_seconds: float = PING_SECONDS) -> None:
         super().__init__(clock=clock)
         self.ping_seconds = ping_seconds
-        self._tasks: list[asyncio.Task[None]] = []
         self._pending: dict[str, str] = {}  # request_id -> binding, for subscribe replies
 
     async def connect(self, url: str, *, timeout: float) -> None:
         await self._open_session(lambda: self._ws_connect(websocket_url(url, "/"), timeout), "kazoo websocket", timeout)
         self.touch()
-        self._tasks = [
-            asyncio.create_task(self._read(), name="stream-kazoo-reader"),
-            asyncio.create_task(self._ping(), name="stream-kazoo-ping"),
-        ]
+        self._serve(self._read(self._websocket_frames), "stream-kazoo-reader")
+        self._serve(self._ping(), "stream-kazoo-ping")
 
     async def _send(self, message: dict[str, Any]) -> None:
         if self._ws is None or self._ws.closed:
@@ -64,6 +61,10 @@ class KazooTransport(WebSocketTransport):
                 await self._send({"action": "ping", "request_id": uuid.uuid4().hex})
         except NotConnected:
             pass
+
+    async def _on_text(self, text: str) -> str | None:
+        self._handle(text)
+        return None  # Kazoo ends a connection by closing the socket, never with a message
 
     def _handle(self, text: str) -> None:
         try:
@@ -100,45 +101,3 @@ class KazooTransport(WebSocketTransport):
             pass
         else:
             self.malformed(f"unknown action {action!r}", text)
-
-    async def _read(self) -> None:
-        assert self._ws is not None
-        reason = "connection closed"
-        try:
-            while True:
-                message = await self._ws.receive()
-                if message.type == aiohttp.WSMsgType.TEXT:
-                    self.touch()
-                    self._handle(message.data)
-                elif message.type == aiohttp.WSMsgType.BINARY:
-                    self.touch()
-                    self.malformed("binary frame", message.data)
-                elif message.type == aiohttp.WSMsgType.ERROR:
-                    reason = f"transport error: {self._ws.exception()!r}"
-                    break
-                else:
-                    reason = "connection closed"
-                    break
-        except asyncio.CancelledError:
-            reason = "client close"
-            raise
-        except (aiohttp.ClientError, OSError) as exc:
-            reason = f"transport error: {exc.__class__.__name__}: {exc}"
-        finally:
-            self._finish(reason)
-            for task in self._tasks:
-                if task is not asyncio.current_task():
-                    task.cancel()
-            await self._abort()
-
-    async def close(self) -> None:
-        self._finish("client close")
-        tasks, self._tasks = self._tasks, []
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            try:
-                await task
-            except asyncio.CancelledError:
-                pass
-        await self._abort()

@@ -1,4 +1,5 @@
-"""Find out which protocol a stream server speaks by reading the bodies of three cheap requests."""
+"""Find out which protocol a stream server speaks by reading the bodies of three cheap requests
+(docs/antbuddy-wire.md, "Probing")."""
 
 from __future__ import annotations
 

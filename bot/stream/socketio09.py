@@ -1,6 +1,7 @@
 """Socket.IO 0.9 client (Kazoo 3.x Blackhole) on aiohttp: python-socketio cannot speak 0.9.
 
 WebSocket when the handshake offers it; otherwise xhr-polling, which some socket.io-cowboy versions offer alone.
+The protocol as Kazoo speaks it is in docs/antbuddy-wire.md.
 """
 
 from __future__ import annotations
@@ -45,50 +46,47 @@ class SocketIO09Transport(WebSocketTransport):
         super().__init__(clock=clock)
         self.handshake: frames.Handshake | None = None
         self.transport: str | None = None
-        self._reader: asyncio.Task[None] | None = None
         self._poll_url = ""
         self._poll_timeout = POLL_DURATION + POLL_MARGIN
         self._post_lock = asyncio.Lock()  # one POST at a time keeps client packets in order
 
     async def connect(self, url: str, *, timeout: float) -> None:
         await self._open_session(lambda: self._open(url, timeout), "socket.io 0.9", timeout)
-        reading = self._read() if self.transport == "websocket" else self._poll_loop()
-        self._reader = asyncio.create_task(reading, name=f"stream-socketio09-{self.transport}")
+        frames_of = self._websocket_frames if self.transport == "websocket" else self._polled_frames
+        self._serve(self._read(frames_of), f"stream-socketio09-{self.transport}")
 
     async def _open(self, url: str, timeout: float) -> None:
-        assert self._session is not None
-        handshake_url = f"{url.rstrip('/')}/socket.io/1/?t={int(time.time() * 1000)}"
-        async with self._session.get(handshake_url) as response:
+        handshake_url = f"{url.rstrip('/')}/socket.io/1/?t={_now_ms()}"
+        async with self._opened_session().get(handshake_url) as response:
             body = await response.text(errors="replace")
         try:
-            self.handshake = frames.parse_handshake(body)
+            handshake = self.handshake = frames.parse_handshake(body)
         except frames.FrameError:
             raise ProtocolError(
                 f"not a socket.io 0.9 server: GET /socket.io/1/ answered {response.status} {body[:80]!r}"
             ) from None
-        offered = ",".join(self.handshake.transports)
-        if "websocket" not in self.handshake.transports:
-            if "xhr-polling" not in self.handshake.transports:
+        offered = ",".join(handshake.transports)
+        if "websocket" not in handshake.transports:
+            if "xhr-polling" not in handshake.transports:
                 raise ProtocolError(f"socket.io 0.9 server offers no websocket transport (offers {offered})")
             self.transport = "xhr-polling"
-            await self._open_polling(url, offered, timeout)
+            await self._open_polling(url, handshake, offered, timeout)
             return
         self.transport = "websocket"
-        await self._ws_connect(websocket_url(url, f"/socket.io/1/websocket/{self.handshake.sid}"), timeout)
+        ws = await self._ws_connect(websocket_url(url, f"/socket.io/1/websocket/{handshake.sid}"), timeout)
         # The server opens with `1::`; an error packet here means the handshake was refused.
         while True:
-            message = await self._ws.receive()
+            message = await ws.receive()
             if message.type != aiohttp.WSMsgType.TEXT:
                 raise ConnectError(f"socket.io 0.9 connection closed during connect ({message.type.name})")
             self.touch()
             if await self._until_connect(self._packets(message.data)):
                 return
 
-    async def _open_polling(self, url: str, offered: str, timeout: float) -> None:
+    async def _open_polling(self, url: str, handshake: frames.Handshake, offered: str, timeout: float) -> None:
         """Poll until the server's `1::`; a refusal of the poll itself is a ProtocolError (xhr-polling unusable)."""
-        assert self.handshake is not None
-        self._poll_url = f"{url.rstrip('/')}/socket.io/1/xhr-polling/{self.handshake.sid}"
-        heartbeat_timeout = self.handshake.heartbeat_timeout or frames.DEFAULT_HEARTBEAT_TIMEOUT
+        self._poll_url = f"{url.rstrip('/')}/socket.io/1/xhr-polling/{handshake.sid}"
+        heartbeat_timeout = handshake.heartbeat_timeout or frames.DEFAULT_HEARTBEAT_TIMEOUT
         self._poll_timeout = max(heartbeat_timeout, POLL_DURATION) + POLL_MARGIN
         log.info("stream socketio09 falls back to xhr-polling offered=%s", offered)
         while True:
@@ -118,11 +116,10 @@ class SocketIO09Transport(WebSocketTransport):
 
     async def _poll(self, timeout: float) -> tuple[int, str]:
         """One long-poll GET -> (status, body); raises asyncio.TimeoutError past `timeout`."""
-        assert self._session is not None
+        session = self._opened_session()
 
         async def get() -> tuple[int, str]:
-            assert self._session is not None
-            async with self._session.get(f"{self._poll_url}?t={_now_ms()}") as response:
+            async with session.get(f"{self._poll_url}?t={_now_ms()}") as response:
                 return response.status, await response.text(errors="replace")
 
         return await asyncio.wait_for(get(), timeout)
@@ -149,38 +146,34 @@ class SocketIO09Transport(WebSocketTransport):
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise NotConnected(f"socket.io 0.9 send failed: {exc!r}") from None
 
-    async def _poll_loop(self) -> None:
-        """Long-poll until the session ends; every answer (heartbeat or `8::` noop) feeds the watchdog."""
-        reason = "connection closed"
-        try:
-            while True:
-                try:
-                    status, body = await self._poll(self._poll_timeout)
-                except TimeoutError:
-                    reason = f"poll timeout after {self._poll_timeout:g}s"
-                    break
-                if 400 <= status < 500:
-                    reason = f"session gone: poll answered {status}"
-                    break
-                if status != 200:
-                    reason = f"transport error: poll answered {status}"
-                    break
-                self.touch()
-                ended = None
-                for packet in self._packets(body) if body else []:
-                    ended = await self._handle(packet) or ended
-                if ended:
-                    reason = ended
-                    break
-        except asyncio.CancelledError:
-            reason = "client close"
-            raise
-        except (aiohttp.ClientError, OSError, NotConnected) as exc:
-            reason = f"transport error: {exc.__class__.__name__}: {exc}"
-        finally:
-            self._finish(reason)
-            self._poll_url = ""
-            await self._abort()
+    async def _polled_frames(self) -> str:
+        """The xhr-polling read loop: long-poll until the session ends; every answer (heartbeat or `8::` noop)
+        feeds the watchdog; returns why the connection ended."""
+        while True:
+            try:
+                status, body = await self._poll(self._poll_timeout)
+            except TimeoutError:
+                return f"poll timeout after {self._poll_timeout:g}s"
+            if 400 <= status < 500:
+                return f"session gone: poll answered {status}"
+            if status != 200:
+                return f"transport error: poll answered {status}"
+            self.touch()
+            ended = await self._on_text(body) if body else None
+            if ended:
+                return ended
+
+    async def _on_text(self, text: str) -> str | None:
+        """Act on every packet of one frame; the last reason a packet gives for ending the connection wins."""
+        ended = None
+        for packet in self._packets(text):
+            ended = await self._handle(packet) or ended
+        return ended
+
+    def _silence_limit(self) -> float | None:
+        # Kazoo 3 sends heartbeats well within the timeout it announced: silence past it is a dead server.
+        timeout = self.handshake.heartbeat_timeout if self.handshake is not None else None
+        return timeout or frames.DEFAULT_HEARTBEAT_TIMEOUT
 
     def _packets(self, text: str) -> list[frames.Packet]:
         try:
@@ -226,43 +219,6 @@ class SocketIO09Transport(WebSocketTransport):
         # CONNECT (again), NOOP, ACK: nothing to do.
         return None
 
-    async def _read(self) -> None:
-        assert self._ws is not None and self.handshake is not None
-        silence = self.handshake.heartbeat_timeout or frames.DEFAULT_HEARTBEAT_TIMEOUT
-        reason = "connection closed"
-        try:
-            while True:
-                try:
-                    message = await asyncio.wait_for(self._ws.receive(), silence)
-                except TimeoutError:
-                    reason = "heartbeat timeout"
-                    break
-                if message.type == aiohttp.WSMsgType.TEXT:
-                    self.touch()
-                    ended = None
-                    for packet in self._packets(message.data):
-                        ended = await self._handle(packet) or ended
-                    if ended:
-                        reason = ended
-                        break
-                elif message.type == aiohttp.WSMsgType.BINARY:
-                    self.touch()
-                    self.malformed("binary frame", message.data)
-                elif message.type == aiohttp.WSMsgType.ERROR:
-                    reason = f"transport error: {self._ws.exception()!r}"
-                    break
-                else:  # CLOSE, CLOSING, CLOSED
-                    reason = "connection closed"
-                    break
-        except asyncio.CancelledError:
-            reason = "client close"
-            raise
-        except (aiohttp.ClientError, OSError, NotConnected) as exc:
-            reason = f"transport error: {exc.__class__.__name__}: {exc}"
-        finally:
-            self._finish(reason)
-            await self._abort()
-
     async def _send(self, text: str) -> None:
         if self.transport == "xhr-polling":
             await self._post(text, self._send_timeout)
@@ -288,20 +244,8 @@ class SocketIO09Transport(WebSocketTransport):
                 await self._post(goodbye, min(self._send_timeout, CLOSE_SEND_TIMEOUT))
         except NotConnected:
             pass
-        reader, self._reader = self._reader, None
-        if reader is not None and not reader.done():
-            reader.cancel()
-            try:
-                await reader
-            except asyncio.CancelledError:
-                pass
-        await self._abort()
+        await super().close()
 
     async def _abort(self) -> None:
-        # The poll loop calls this from its own `finally`; anyone else also stops the loop.
-        reader = self._reader
-        if reader is not None and reader is not asyncio.current_task() and not reader.done():
-            reader.cancel()
-            await asyncio.wait({reader}, timeout=2.0)
-        self._poll_url = ""
+        self._poll_url = ""  # later sends fail fast instead of posting to a session that is gone
         await super()._abort()

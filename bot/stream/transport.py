@@ -1,4 +1,4 @@
-"""One small interface over the three wire protocols AntBuddy's event stream may speak."""
+"""One small interface over the three wire protocols AntBuddy's event stream may speak (docs/antbuddy-wire.md)."""
 
 from __future__ import annotations
 
@@ -6,14 +6,13 @@ import abc
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 import aiohttp
 
 log = logging.getLogger(__name__)
 
-PROTOCOLS = ("socketio", "socketio09", "kazoo")
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024  # one frame; a bigger one is a broken or hostile server
 
 
@@ -95,24 +94,6 @@ class Transport(abc.ABC):
         """End the connection (idempotent)."""
 
 
-def create_transport(protocol: str, *, clock: Callable[[], float] = time.monotonic) -> Transport:
-    """The transport for `protocol` ("socketio" | "socketio09" | "kazoo")."""
-    # Imported here: the concrete transports import this module.
-    if protocol == "socketio":
-        from bot.stream.socketio import SocketIOTransport
-
-        return SocketIOTransport(clock=clock)
-    if protocol == "socketio09":
-        from bot.stream.socketio09 import SocketIO09Transport
-
-        return SocketIO09Transport(clock=clock)
-    if protocol == "kazoo":
-        from bot.stream.kazoo import KazooTransport
-
-        return KazooTransport(clock=clock)
-    raise ValueError(f"unknown stream protocol {protocol!r}; expected one of {', '.join(PROTOCOLS)}")
-
-
 def websocket_url(url: str, path: str = "") -> str:
     """http(s)://host[:port][/base] + path -> ws(s)://…"""
     base = url.rstrip("/")
@@ -124,8 +105,9 @@ def websocket_url(url: str, path: str = "") -> str:
 
 
 class WebSocketTransport(Transport):
-    """What our own aiohttp-WebSocket transports (Socket.IO 0.9, Kazoo 4) share: the session, the socket,
-    the one-shot `closed` reason and an abort that never hangs."""
+    """What our own aiohttp-WebSocket transports (Socket.IO 0.9, Kazoo 4) share: the session, the socket, the
+    one read loop, the tasks that serve the connection, the one-shot `closed` reason and an abort that never
+    hangs. A subclass says how to open the connection and what a text frame means (`_on_text`)."""
 
     def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__(clock=clock)
@@ -133,8 +115,19 @@ class WebSocketTransport(Transport):
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._closed: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self._send_timeout = 10.0
+        # The reader (and any helper, like Kazoo's pinger): all cancelled when the connection ends.
+        self._tasks: list[asyncio.Task[None]] = []
 
-    async def _open_session(self, opening: Callable[[], Awaitable[None]], what: str, timeout: float) -> None:
+    @abc.abstractmethod
+    async def _on_text(self, text: str) -> str | None:
+        """Act on one text frame; return why the connection ends, or None to keep reading."""
+
+    def _silence_limit(self) -> float | None:
+        """Seconds the server may stay silent before the connection counts as dead (None: the client's
+        watchdog alone decides)."""
+        return None
+
+    async def _open_session(self, opening: Callable[[], Awaitable[object]], what: str, timeout: float) -> None:
         """Run `opening` (handshake, WebSocket upgrade) within `timeout`; any failure leaves nothing open behind
         and becomes a ConnectError naming `what`."""
         self._send_timeout = timeout
@@ -152,15 +145,66 @@ class WebSocketTransport(Transport):
             await self._abort()
             raise
 
-    async def _ws_connect(self, url: str, timeout: float) -> None:
-        assert self._session is not None
-        self._ws = await self._session.ws_connect(
+    def _opened_session(self) -> aiohttp.ClientSession:
+        """The session `_open_session` made; NotConnected once it is closed (or before it was made)."""
+        session = self._session
+        if session is None or session.closed:
+            raise NotConnected(f"{self.protocol} connection is not open")
+        return session
+
+    async def _ws_connect(self, url: str, timeout: float) -> aiohttp.ClientWebSocketResponse:
+        self._ws = await self._opened_session().ws_connect(
             url,
             autoping=True,
             heartbeat=None,
             max_msg_size=MAX_MESSAGE_BYTES,
             timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=timeout),
         )
+        return self._ws
+
+    def _serve(self, work: Coroutine[Any, Any, None], name: str) -> None:
+        """Run `work` for as long as this connection lives."""
+        self._tasks.append(asyncio.create_task(work, name=name))
+
+    async def _read(self, frames: Callable[[], Awaitable[str]]) -> None:
+        """Run a reader (`frames` returns why the connection ended), then record that reason and close everything
+        behind it. A cancel is our own close; a network error is reported as a transport error."""
+        reason = "connection closed"
+        try:
+            reason = await frames()
+        except asyncio.CancelledError:
+            reason = "client close"
+            raise
+        except (aiohttp.ClientError, OSError, NotConnected) as exc:
+            reason = f"transport error: {exc.__class__.__name__}: {exc}"
+        finally:
+            self._finish(reason)
+            await self._abort()
+
+    async def _websocket_frames(self) -> str:
+        """The one WebSocket read loop: every frame feeds the watchdog; text goes to `_on_text`, binary is
+        malformed; returns why the connection ended."""
+        ws = self._ws
+        if ws is None:
+            return "connection closed"
+        silence = self._silence_limit()
+        while True:
+            try:
+                message = await asyncio.wait_for(ws.receive(), silence)
+            except TimeoutError:
+                return "heartbeat timeout"
+            if message.type == aiohttp.WSMsgType.TEXT:
+                self.touch()
+                ended = await self._on_text(message.data)
+                if ended:
+                    return ended
+            elif message.type == aiohttp.WSMsgType.BINARY:
+                self.touch()
+                self.malformed("binary frame", message.data)
+            elif message.type == aiohttp.WSMsgType.ERROR:
+                return f"transport error: {ws.exception()!r}"
+            else:  # CLOSE, CLOSING, CLOSED
+                return "connection closed"
 
     def _finish(self, reason: str) -> None:
         if not self._closed.done():
@@ -169,7 +213,24 @@ class WebSocketTransport(Transport):
     async def closed(self) -> str:
         return await asyncio.shield(self._closed)
 
+    async def close(self) -> None:
+        self._finish("client close")
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
+            task.cancel()
+        for outcome in await asyncio.gather(*tasks, return_exceptions=True):
+            if isinstance(outcome, Exception):  # a bug in a reader: say so, the close still completes
+                log.error("stream task failed protocol=%s error=%r", self.protocol, outcome)
+        await self._abort()
+
     async def _abort(self) -> None:
+        """Stop the connection's other tasks and close the socket and session; safe from inside the reader."""
+        current = asyncio.current_task()
+        others = [task for task in self._tasks if task is not current and not task.done()]
+        for task in others:
+            task.cancel()
+        if others:
+            await asyncio.wait(others, timeout=2.0)
         ws, session = self._ws, self._session
         if ws is not None and not ws.closed:
             try:

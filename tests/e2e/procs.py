@@ -78,7 +78,7 @@ class RingbotProcess:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait(5)
-            raise AssertionError(f"ringbot did not stop within {timeout} s:\n{self.logs()[-3000:]}")
+            raise AssertionError(f"ringbot did not stop within {timeout} s:\n{self.logs()[-3000:]}") from None
 
     def kill9(self) -> None:
         assert self.proc

@@ -195,7 +195,7 @@ def stop(proc: subprocess.Popen, sig: int, timeout: float = 10.0) -> int:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(5)
-        raise AssertionError(f"simulator ignored signal {sig} for {timeout} s")
+        raise AssertionError(f"simulator ignored signal {sig} for {timeout} s") from None
 
 
 def test_simulator_uses_the_bots_credentials_answers_auth_token_and_stops_on_sigint(tmp_path: Path) -> None:

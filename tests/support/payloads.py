@@ -1,4 +1,4 @@
-"""Realistic call-event payloads for the events/tracker tests (research/kazoo-events.md §3, §7).
+"""Realistic call-event payloads for the events/tracker tests (the Kazoo shapes in docs/call-model.md).
 
 Two key styles: "kazoo" (raw Kazoo 3.x AMQP keys, `Call-ID`, strings for seconds) and "snake" (AntBuddy's
 documented names, `call_id`, numbers for seconds, `Timestamp` still gregorian). Scenarios list the events
@@ -11,7 +11,7 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.calls.tracker import Outcome
+from bot.calls.classify import Outcome
 
 ACCOUNT = "4b31dd1d32ce6d249897c06332375d65"
 DID = "02873019555"
@@ -24,7 +24,7 @@ AGENTS = {"101": "user_ag01", "102": "user_ag02", "103": "user_ag03", "104": "us
 
 Payload = tuple[str, dict[str, Any]]
 
-# -- research §7, verbatim (trimmed "..." keys kept: unknown fields must be tolerated) -------------------
+# -- Kazoo example payloads, verbatim (trimmed "..." keys kept: unknown fields must be tolerated) -------------------
 
 ANSWERED_7_1: list[Payload] = [
     (
@@ -336,7 +336,7 @@ ABANDONED_7_3: list[Payload] = [
     ),
 ]
 
-# The AntBuddy document's own (snake_case) shape, research §7 preamble.
+# The AntBuddy document's own (snake_case) shape (docs/antbuddy-wire.md).
 DOC_STYLE_DESTROY = {
     "call_id": "7c0d4e2b9a1f43c6b2d8@203.0.113.10",
     "caller_id_number": "0909123456",

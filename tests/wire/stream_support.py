@@ -1,4 +1,5 @@
-"""Helpers for the stream wire tests: servers on 127.0.0.1 (ours, python-socketio's, the real JS ones) and a token source.
+"""Helpers for the stream wire tests: servers on 127.0.0.1 (ours, python-socketio's, the real JS ones) and a token
+source.
 
 No tests here; the test_stream_* modules import it.
 """
@@ -8,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import shutil
 import tempfile
 import time
@@ -236,7 +238,9 @@ class JsBackend(Backend):
                 await self.proc.stdin.drain()
                 line = await asyncio.wait_for(self.proc.stdout.readline(), 5.0)
             except (TimeoutError, ConnectionError) as exc:
-                raise AssertionError(f"JS server gone ({exc!r}); its stderr:\n{self.stderr.read_text()[-3000:]}")
+                raise AssertionError(
+                    f"JS server gone ({exc!r}); its stderr:\n{self.stderr.read_text()[-3000:]}"
+                ) from None
         answer = json.loads(line)
         assert answer.get("ok"), answer
         return answer
@@ -259,8 +263,9 @@ class JsBackend(Backend):
 
 @contextlib.asynccontextmanager
 async def js_backend(script: str, protocol: str, *args: str) -> AsyncIterator[JsBackend]:
-    stderr_path = Path(tempfile.mkstemp(prefix=f"ringbot-{script}-", suffix=".log")[1])
-    with stderr_path.open("wb") as stderr:
+    stderr_fd, stderr_name = tempfile.mkstemp(prefix=f"ringbot-{script}-", suffix=".log")
+    stderr_path = Path(stderr_name)
+    try:
         proc = await asyncio.create_subprocess_exec(
             "node",
             str(JS_DIR / script),
@@ -268,9 +273,11 @@ async def js_backend(script: str, protocol: str, *args: str) -> AsyncIterator[Js
             *args,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
-            stderr=stderr,
+            stderr=stderr_fd,
             cwd=str(JS_DIR),
         )
+    finally:
+        os.close(stderr_fd)  # the child holds its own copy
     try:
         assert proc.stdout is not None
         ready = json.loads(await asyncio.wait_for(proc.stdout.readline(), 10.0))
@@ -284,7 +291,7 @@ async def js_backend(script: str, protocol: str, *args: str) -> AsyncIterator[Js
             except TimeoutError:
                 proc.kill()
                 await proc.wait()
-        stderr_path.unlink(missing_ok=True)
+        await asyncio.to_thread(stderr_path.unlink, missing_ok=True)
 
 
 @contextlib.asynccontextmanager

@@ -17,7 +17,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.alerts.outbox import Outbox
 from bot.alerts.outbox.recovery import message_metadata
 from bot.alerts.service import AlertService
-from bot.calls.tracker import CallDecision, Outcome
+from bot.calls.classify import CallDecision, Outcome
 from bot.devtools.fakeslack import FakeSlack, SlackCall
 from storage import Store
 from tests.support.clock import FakeClock

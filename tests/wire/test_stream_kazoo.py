@@ -1,4 +1,4 @@
-"""The Kazoo 4 plain-WebSocket transport against our simulator server (kazoo-events.md §2.2)."""
+"""The Kazoo 4 plain-WebSocket transport against our simulator server (docs/antbuddy-wire.md)."""
 
 from __future__ import annotations
 

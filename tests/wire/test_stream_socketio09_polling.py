@@ -138,9 +138,9 @@ async def test_close_ends_the_poll_and_says_goodbye() -> None:
         transport = SocketIO09Transport()
         await transport.connect(sim.url, timeout=3.0)
         await wait_until(lambda: len(sim.server.sessions) == 1, what="session")
-        reader = transport._reader
+        tasks = list(transport._tasks)
         await asyncio.wait_for(transport.close(), 5.0)
-        assert reader is not None and reader.done()
+        assert tasks and all(task.done() for task in tasks)
         assert await transport.closed() == "client close"
         await wait_until(lambda: not sim.server.sessions, what="the server saw `0::`")
 

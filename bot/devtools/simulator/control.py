@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from bot.devtools.simulator.directory import Device
 from bot.devtools.simulator.scenarios import CallOptions, ScenarioError
 
 if TYPE_CHECKING:
@@ -30,7 +31,9 @@ async def _body(request: web.Request) -> dict[str, Any]:
     try:
         body = await request.json()
     except (json.JSONDecodeError, UnicodeDecodeError):
-        raise web.HTTPBadRequest(text=json.dumps({"error": "body is not JSON"}), content_type="application/json")
+        raise web.HTTPBadRequest(
+            text=json.dumps({"error": "body is not JSON"}), content_type="application/json"
+        ) from None
     if not isinstance(body, dict):
         raise web.HTTPBadRequest(text=json.dumps({"error": "body must be an object"}), content_type="application/json")
     return body
@@ -132,8 +135,6 @@ class ControlApi:
         return web.json_response({"cleared": True})
 
     async def device(self, request: web.Request) -> web.Response:
-        from bot.devtools.simulator.server import Device
-
         body = await _body(request)
         sip_user = request.match_info["sip_user"]
         dev = self.sim.devices.get(sip_user)

@@ -29,6 +29,16 @@ class Agent:
         return hex_id("device", self.sip_user)
 
 
+@dataclass
+class Device:
+    """A SIP device; click-to-call works only when it is registered (online) and the password matches."""
+
+    sip_user: str
+    password: str
+    online: bool = True
+    agent: str | None = None  # extension of the agent who owns it (for the legs of a click-to-call)
+
+
 @dataclass(frozen=True)
 class Queue:
     name: str

@@ -41,7 +41,8 @@ class BadRequest(ValueError):
 
 def parse_when(raw: str, *, end: bool = False) -> float:
     """created_from/created_to as unix seconds: ISO 8601 (`2018-02-07T02:19:33.000Z`), unix s, unix ms,
-    gregorian s (told apart by size, research §5), or `YYYY-MM-DD` (UTC; as `created_to` it means the whole day)."""
+    gregorian s (told apart by size, docs/antbuddy-wire.md), or `YYYY-MM-DD` (UTC; as `created_to` it means the
+    whole day)."""
     s = raw.strip()
     if _DATE.match(s):
         try:

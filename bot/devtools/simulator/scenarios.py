@@ -1,6 +1,6 @@
 """Realistic Kazoo call legs for one simulated call: the timed events to emit and the history record (pure).
 
-A call is a set of legs (research/kazoo-events.md §4): an inbound A-leg from the carrier (or from an agent's
+A call is a set of legs (docs/call-model.md): an inbound A-leg from the carrier (or from an agent's
 phone when the agent dials out) and outbound legs the switch originates to phones, queue agents or the
 carrier. Each leg yields CHANNEL_CREATE / CHANNEL_ANSWER / CHANNEL_DESTROY. Times are *virtual* seconds
 (written in payload durations and timestamps); `speed` turns them into real delivery delays.
@@ -362,9 +362,7 @@ class _Builder:
             "queue_stat": self.queue_stat,
         }
 
-    def stat(self, a: Leg, status: str, entered: float, **fields: Any) -> None:
-        q = self.queue
-        assert q is not None
+    def stat(self, a: Leg, q: Queue, status: str, entered: float, **fields: Any) -> None:
         self.queue_stat.append(
             {
                 "_id": self.hex(24),
@@ -454,19 +452,19 @@ class _Builder:
         a.answered, a.ended, a.other_leg = 1 + r, 1 + r + t, legs[winner].call_id
         return [a, *legs], self.inbound_record(a, "SUCCESS", agents[winner])
 
-    def _queue_a_leg(self) -> Leg:
+    def _queue_a_leg(self) -> tuple[Leg, Queue]:
         """The caller enters a queue: ACDC answers the A-leg at once (hold music); Queue-ID set from then on."""
-        self.queue = self.pick_queue()
+        queue = self.queue = self.pick_queue()
         a = self.carrier_a_leg()
         a.answered = 1
         a.ccv = {**a.ccv, "Application-Name": "callflow"}
         a.ccv.pop("Bridge-ID", None)
-        a.destroy_ccv_extra = {"Queue-ID": self.queue.queue_id}
-        return a
+        a.destroy_ccv_extra = {"Queue-ID": queue.queue_id}
+        return a, queue
 
     def sc_queue_answered(self) -> tuple[list[Leg], dict]:
-        a = self._queue_a_leg()
-        agent = self.agents(list(self.queue.exts[:1]))[0]  # type: ignore[union-attr]
+        a, queue = self._queue_a_leg()
+        agent = self.agents(list(queue.exts[:1]))[0]
         wait = max(2, self.o.wait_seconds if self.o.wait_seconds is not None else self.rng.randint(4, 20))
         b = self.queue_agent_leg(a, agent, 2)
         t = self.talk()
@@ -476,6 +474,7 @@ class _Builder:
         self.queue_exit = b.answered
         self.stat(
             a,
+            queue,
             "processed",
             1,
             wait_time=wait,
@@ -491,8 +490,8 @@ class _Builder:
         return [a, b], self.inbound_record(a, "SUCCESS", agent)
 
     def sc_queue_abandoned(self) -> tuple[list[Leg], dict]:
-        a = self._queue_a_leg()
-        candidates = self.agents(list(self.queue.exts))  # type: ignore[union-attr]
+        a, queue = self._queue_a_leg()
+        candidates = self.agents(list(queue.exts))
         n_agents = min(len(candidates), self.rng.choice([1, 2]) if self.o.agents is None else len(candidates))
         ring = self.ring(15)
         wait = max(3, self.o.wait_seconds if self.o.wait_seconds is not None else 2 + n_agents * (ring + 1) + 5)
@@ -512,6 +511,7 @@ class _Builder:
         self.queue_exit = a.ended
         self.stat(
             a,
+            queue,
             "abandoned",
             1,
             wait_time=wait,
@@ -606,7 +606,7 @@ class _Builder:
 
 
 def _payload(leg: Leg, name: str, at: float, start: float) -> dict[str, Any]:
-    """One Kazoo call event (research §3, §7): the leg's facts as of `at`."""
+    """One Kazoo call event (docs/call-model.md): the leg's facts as of `at`."""
     ccv = dict(leg.ccv)
     if name == CREATE and leg.create_ccv is not None:
         ccv = dict(leg.create_ccv)
@@ -643,7 +643,8 @@ def _payload(leg: Leg, name: str, at: float, start: float) -> dict[str, Any]:
         p["Disposition"] = "ANSWER" if answered else leg.cause
         p["Duration-Seconds"] = str(int(leg.ended - leg.created))
         p["Billing-Seconds"] = str(leg.billing)
-        p["Ringing-Seconds"] = str(int((leg.answered if answered else leg.ended) - leg.created))
+        rang_until = leg.answered if leg.answered is not None else leg.ended
+        p["Ringing-Seconds"] = str(int(rang_until - leg.created))
     return p
 
 

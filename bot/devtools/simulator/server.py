@@ -6,9 +6,7 @@ import asyncio
 import contextlib
 import copy
 import hmac
-import importlib
 import logging
-import os
 import random
 import secrets
 import signal
@@ -20,7 +18,9 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.devtools.simulator.directory import Directory
+from bot.config import read_environment
+from bot.devtools.simulator.control import ControlApi
+from bot.devtools.simulator.directory import Device, Directory
 from bot.devtools.simulator.rest import VN, RestApi, queue_stats
 from bot.devtools.simulator.scenarios import (
     GREGORIAN_OFFSET,
@@ -31,13 +31,16 @@ from bot.devtools.simulator.scenarios import (
     random_call,
 )
 from bot.devtools.simulator.stream_base import StreamServer, event_name_of
+from bot.devtools.simulator.stream_kazoo import KazooStream
+from bot.devtools.simulator.stream_socketio import SocketIOStream
+from bot.devtools.simulator.stream_socketio09 import SocketIO09Stream
 
 log = logging.getLogger(__name__)
 
-STREAMS: dict[str, tuple[str, str]] = {
-    "socketio": ("bot.devtools.simulator.stream_socketio", "SocketIOStream"),
-    "socketio09": ("bot.devtools.simulator.stream_socketio09", "SocketIO09Stream"),
-    "kazoo": ("bot.devtools.simulator.stream_kazoo", "KazooStream"),
+STREAMS: dict[str, type[StreamServer]] = {
+    "socketio": SocketIOStream,
+    "socketio09": SocketIO09Stream,
+    "kazoo": KazooStream,
 }
 ENVELOPES = ("bare", "data")
 HISTORY_HASHES = ("list", "short", "either")
@@ -50,30 +53,10 @@ class SimulatorError(Exception):
 
 
 def stream_class(protocol: str) -> type[StreamServer]:
-    """The StreamServer class for `protocol`, imported lazily (some protocols live in optional modules)."""
+    """The StreamServer class for `protocol`."""
     if protocol not in STREAMS:
         raise SimulatorError(f"unknown stream protocol {protocol!r}; one of: {', '.join(STREAMS)}")
-    module_name, class_name = STREAMS[protocol]
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name != module_name:
-            raise
-        raise SimulatorError(f"stream protocol {protocol!r} is not available yet ({module_name} is missing)") from None
-    try:
-        return getattr(module, class_name)
-    except AttributeError:
-        raise SimulatorError(f"stream protocol {protocol!r}: {module_name} has no {class_name}") from None
-
-
-@dataclass
-class Device:
-    """A SIP device; click-to-call works only when it is registered (online) and the password matches."""
-
-    sip_user: str
-    password: str
-    online: bool = True
-    agent: str | None = None  # extension of the agent who owns it (for the legs of a click-to-call)
+    return STREAMS[protocol]
 
 
 @dataclass
@@ -176,8 +159,6 @@ class Simulator:
 
     # ---- lifecycle ---------------------------------------------------------------------------------------
     def build_app(self) -> web.Application:
-        from bot.devtools.simulator.control import ControlApi  # control imports this module's types
-
         app = web.Application(middlewares=[self._rest_middleware])
         RestApi(self).add_routes(app)
         ControlApi(self).add_routes(app)
@@ -448,9 +429,10 @@ async def run_simulator(
     traffic_per_minute: float = 0.0,
     **kw: Any,
 ) -> None:
-    """`ringbot simulator`: serve until cancelled. Credentials come from `environ` (default: the process's);
+    """`ringbot simulator`: serve until cancelled. Credentials come from `environ` (default: `.env` overlaid by
+    the process environment);
     `traffic_per_minute` > 0 plays random calls all along."""
-    sim = Simulator.from_env(os.environ if environ is None else environ, protocol=protocol, **kw)
+    sim = Simulator.from_env(read_environment() if environ is None else environ, protocol=protocol, **kw)
     url = await sim.start(host, port)
     print(f"AntBuddy simulator on {url} (protocol {protocol}); control API under {url}/_sim/", flush=True)
     if traffic_per_minute > 0:

@@ -1,4 +1,4 @@
-"""The simulator's Kazoo 4+ Blackhole stream: JSON over a plain WebSocket at `/` (kazoo-events.md §2.2)."""
+"""The simulator's Kazoo 4+ Blackhole stream: JSON over a plain WebSocket at `/` (docs/antbuddy-wire.md)."""
 
 from __future__ import annotations
 
@@ -79,7 +79,9 @@ class KazooStream(StreamServer):
         if not isinstance(message, dict):
             return
         action, request_id = message.get("action"), message.get("request_id")
-        data = message.get("data") if isinstance(message.get("data"), dict) else {}
+        data = message.get("data")
+        if not isinstance(data, dict):
+            data = {}
         if action == "ping":
             self.pings += 1
             if self.answer_pings:
@@ -96,13 +98,12 @@ class KazooStream(StreamServer):
                 self.refused += 1
                 await self._reply(ws, request_id, "error", {"message": reason})
                 return
-            names = [(b, event_name_of(str(b))) for b in bindings]
-            if not names or any(name is None for _, name in names):
+            names = [(b, name) for b in bindings if (name := event_name_of(str(b))) is not None]
+            if not names or len(names) != len(bindings):
                 await self._reply(ws, request_id, "error", {"message": "unknown binding"})
                 return
             session = self.sessions.get(sid)
             for binding, name in names:
-                assert name is not None
                 if session is not None:
                     session.events.add(name)
                     self._bindings[sid][name] = binding
@@ -143,7 +144,8 @@ class KazooStream(StreamServer):
         return sent
 
     async def emit_many(self, events: list[tuple[str, Any]]) -> int:
-        """A burst: Kazoo 4 sends one frame per event, so this is emit() in a loop; returns the most sessions reached."""
+        """A burst: Kazoo 4 sends one frame per event, so this is emit() in a loop; returns the most sessions
+        reached."""
         reached = 0
         for name, payload in events:
             reached = max(reached, await self.emit(name, payload))

@@ -92,8 +92,8 @@ class SocketIOStream(StreamServer):
         binding = body.get("binding") if isinstance(body, dict) else None
         names = {event_name_of(binding)} if isinstance(binding, str) else set(session.events)
         for name in names - {None}:
-            session.events.discard(name)  # type: ignore[arg-type]
-            await self.sio.leave_room(sid, name)  # type: ignore[arg-type]
+            session.events.discard(name)
+            await self.sio.leave_room(sid, name)
 
     async def emit(self, name: str, payload: Any) -> int:
         n = sum(1 for s in self.sessions.values() if name in s.events)

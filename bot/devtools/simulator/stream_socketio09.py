@@ -192,7 +192,7 @@ class SocketIO09Stream(StreamServer):
                     pass
         finally:
             polling.request, polling.last_seen = None, time.monotonic()
-        if polling.gone:
+        if self._polling.get(sid) is not polling:  # the session ended while this GET waited
             return web.Response(status=404, text="session not found", content_type="text/plain")
         packets, polling.queue = polling.queue, []
         if polling.closing:
@@ -289,7 +289,7 @@ class SocketIO09Stream(StreamServer):
 
     async def drop_all(self) -> int:
         dropped = 0
-        for sid, (request, ws) in list(self._sockets.items()):
+        for sid, (request, _) in list(self._sockets.items()):
             transport = request.transport
             if transport is not None:
                 transport.abort()  # no close frame, no `0::`: a network loss
@@ -298,9 +298,9 @@ class SocketIO09Stream(StreamServer):
             self.sessions.pop(sid, None)
         for sid in list(self._polling):
             polling = self._end_polling(sid)
-            request = polling.request if polling is not None else None
-            if request is not None and request.transport is not None:
-                request.transport.abort()  # the GET in flight dies with the network
+            waiting_get = polling.request if polling is not None else None
+            if waiting_get is not None and waiting_get.transport is not None:
+                waiting_get.transport.abort()  # the GET in flight dies with the network
             dropped += 1
         return dropped
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime, timedelta, timezone
+from itertools import pairwise
 
 import pytest
 from hypothesis import given
@@ -28,7 +29,6 @@ from bot.antbuddy import (
 )
 from bot.antbuddy.wire import RETRY_AFTER_CAP, backoff_delay, scrub
 
-UTC = UTC
 ICT = timezone(timedelta(hours=7))
 
 
@@ -57,7 +57,7 @@ def test_history_short_hash_matches_the_documents_worked_example():
     assert s == "6544646543674" + "2018-02-07T02:19:33.000Z" + "2018-02-07T07:04:22.000Z" + "123456"
     digest = sha256_hex(s)
     assert digest == _sha("65446465436742018-02-07T02:19:33.000Z2018-02-07T07:04:22.000Z123456")
-    # research/kazoo-events.md §8 recomputed the page's example as 9b11b9ff…37f9ed
+    # the document's worked example (docs/antbuddy-wire.md, "History hash"), recomputed: 9b11b9ff…37f9ed
     assert digest == "9b11b9ff77dbba70fe059acf84c02cfe6af90de9122e4d3bd6ec69c9d637f9ed"
 
 
@@ -212,7 +212,7 @@ def test_seventy_days_split_into_three_contiguous_windows_ending_at_end():
     windows = history_windows(start, end)
     assert len(windows) == 3
     assert windows[0][0] == start and windows[-1][1] == end
-    assert all(a[1] == b[0] for a, b in zip(windows, windows[1:]))
+    assert all(a[1] == b[0] for a, b in pairwise(windows))
     assert all(stop - begin <= MAX_WINDOW for begin, stop in windows)
 
 

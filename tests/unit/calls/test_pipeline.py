@@ -21,7 +21,7 @@ class Clock:
 def build(store, grace: float = 2.0) -> tuple[Pipeline, Clock]:
     clock = Clock()
     alerts = AlertService(store, default_channel="C0ALERTS")
-    return Pipeline(Tracker(grace_seconds=grace), store, alerts, grace_seconds=grace, clock=clock), clock
+    return Pipeline(Tracker(grace_seconds=grace), store, alerts, clock=clock), clock
 
 
 def test_a_missed_call_becomes_one_alert_and_one_outbox_row_after_the_grace_window(store) -> None:

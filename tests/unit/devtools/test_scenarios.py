@@ -54,7 +54,7 @@ def by_leg(p: CallPlan) -> dict[str, list[tuple[str, dict]]]:
 
 
 def link_of(payload: dict) -> str | None:
-    """How the bot joins a leg to its A-leg (SPEC §5): Member-Call-ID, Other-Leg-Call-ID, Bridge-ID."""
+    """How the bot joins a leg to its A-leg (docs/call-model.md): Member-Call-ID, Other-Leg-Call-ID, Bridge-ID."""
     ccv = payload.get("Custom-Channel-Vars", {})
     return ccv.get("Member-Call-ID") or payload.get("Other-Leg-Call-ID") or ccv.get("Bridge-ID")
 
