@@ -12,6 +12,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Protocol
 
 from bot.calls.numbers import is_external
@@ -386,53 +387,41 @@ def classify_record(record: HistoryRecordFields) -> CallDecision | None:
     started = record.started_at.astimezone(UTC)
     ended = started + timedelta(seconds=int(record.duration_seconds or 0))
     if direction == "to_ab":
-        customer = record.caller_number or ""
-        dialled = record.did_number or record.callee_number
+        inbound = partial(
+            CallDecision,
+            call_id=call_id,
+            customer_number=record.caller_number or "",
+            dialled=record.did_number or record.callee_number,
+            started_at=started,
+            ended_at=ended,
+            talk_seconds=0,
+            source="history",
+        )
         qs = _abandoned(record)
         if qs is not None:
-            return CallDecision(
-                call_id=call_id,
+            return inbound(
                 outcome=Outcome.ABANDONED,
-                customer_number=customer,
-                dialled=dialled,
                 queue_id=qs.queue_id,
-                started_at=started,
-                ended_at=ended,
                 ring_seconds=int(qs.wait_time if qs.wait_time is not None else record.duration_seconds or 0),
-                talk_seconds=0,
                 hangup_cause=qs.end_call_reason,
                 agents_rung=tuple(a for a in (_miss_agent(m) for m in qs.misses or ()) if a),
-                source="history",
             )
         queue_id = next((qs.queue_id for qs in record.queue_stats or () if qs.queue_id), None)
         if status in MISSED_STATUSES:
-            return CallDecision(
-                call_id=call_id,
+            return inbound(
                 outcome=Outcome.MISSED,
-                customer_number=customer,
-                dialled=dialled,
                 queue_id=queue_id,
-                started_at=started,
-                ended_at=ended,
                 ring_seconds=int(record.duration_seconds or 0),
-                talk_seconds=0,
                 hangup_cause=status,
-                source="history",
             )
         if status == "SUCCESS":
-            return CallDecision(
-                call_id=call_id,
+            return inbound(
                 outcome=Outcome.ANSWERED,
-                customer_number=customer,
-                dialled=dialled,
                 queue_id=queue_id,
-                started_at=started,
-                ended_at=ended,
                 ring_seconds=max(0, int(record.duration_seconds or 0) - int(record.billing_seconds or 0)),
                 talk_seconds=int(record.billing_seconds or 0),
                 hangup_cause=None,
                 answered_by=record.callee_username,
-                source="history",
             )
         return None
     if direction == "from_ab":

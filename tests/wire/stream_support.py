@@ -12,7 +12,6 @@ import json
 import os
 import shutil
 import tempfile
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -26,6 +25,7 @@ from aiohttp import web
 from bot.devtools.simulator.stream_base import Session, StreamServer, event_name_of
 from bot.devtools.simulator.stream_kazoo import KazooStream
 from bot.devtools.simulator.stream_socketio09 import SocketIO09Stream
+from tests.support.waiting import eventually
 
 JS_DIR = Path(__file__).resolve().parents[1] / "js"
 ACCOUNT = "acct-0001"
@@ -44,26 +44,21 @@ needs_js = [pytest.mark.js, pytest.mark.skipif(js_missing_reason() is not None, 
 
 
 async def wait_until(condition: Callable[[], bool], timeout: float = 5.0, what: str = "condition") -> None:
-    """Poll `condition` until true; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        await asyncio.sleep(0.01)
+    """`eventually()` with this module's argument order (a shorter default deadline for local servers)."""
+    await eventually(condition, what, timeout)
 
 
 async def wait_for_value(
     fetch: Callable[[], Awaitable[Any]], predicate: Callable[[Any], bool], timeout: float = 5.0, what: str = "value"
 ) -> Any:
     """Poll an async `fetch` until `predicate(value)`; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
+
+    async def fetched() -> Any:
         value = await fetch()
-        if predicate(value):
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {value!r})")
-        await asyncio.sleep(0.02)
+        return (value,) if predicate(value) else None
+
+    (value,) = await eventually(fetched, what, timeout)
+    return value
 
 
 def call_event(call_id: str = "leg-1", **extra: Any) -> dict[str, Any]:

@@ -18,8 +18,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from bot.antbuddy import (
-    AntBuddyClient,
+from bot.antbuddy import AntBuddyClient
+from bot.antbuddy.errors import (
     AntBuddyError,
     ApiError,
     AuthError,
@@ -30,6 +30,7 @@ from bot.antbuddy import (
     RateLimited,
     Unavailable,
 )
+from tests.support.waiting import eventually
 
 UTC = UTC
 APP_ID = "app-6544646543674"
@@ -152,13 +153,6 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-async def wait_for(condition: Callable[[], bool]) -> None:
-    deadline = time.monotonic() + DEADLINE
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met before the deadline"
-        await asyncio.sleep(0.005)
-
-
 def assert_no_secret(text: str) -> None:
     for secret in (APP_SECRET, SIP_PASSWORD, AUTH_HASH, DIRECTORY_HASH):
         assert secret not in text
@@ -259,7 +253,9 @@ async def test_click_to_call_is_retried_when_the_connection_was_refused(make_cli
     port = free_port()
     client = make_client(f"http://127.0.0.1:{port}", retries=4, backoff=0.2)
     call = asyncio.create_task(client.click_to_call("0987654321", sip_user="u1", sip_password=SIP_PASSWORD))
-    await wait_for(lambda: client.stats.endpoints.get("click_to_call") is not None)  # first attempt refused
+    await eventually(
+        lambda: client.stats.endpoints.get("click_to_call") is not None, "the first click-to-call"
+    )  # first attempt refused
     server = FakeAntBuddy()
     server.default["click_to_call"] = reply(200, {})
     test_server = TestServer(server.app, host="127.0.0.1", port=port)
@@ -432,7 +428,7 @@ async def test_history_is_retried_when_the_connection_was_refused_until_the_serv
     port = free_port()
     client = make_client(f"http://127.0.0.1:{port}", history_hash="list", retries=4, backoff=0.2)
     task = asyncio.create_task(client.history_page(START, START + timedelta(days=1)))
-    await wait_for(lambda: client.stats.endpoints.get("history") is not None)
+    await eventually(lambda: client.stats.endpoints.get("history") is not None, "the first history request")
     server = FakeAntBuddy()
     server.default["history"] = reply(200, [record(9)])
     test_server = TestServer(server.app, host="127.0.0.1", port=port)

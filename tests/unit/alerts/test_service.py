@@ -10,16 +10,9 @@ from bot.alerts.service import AlertNotFound, AlertService, NotAllowed
 from bot.antbuddy import HistoryRecord, QueueStat
 from bot.calls.classify import CallDecision, Outcome
 from storage import Store
+from tests.support.clock import FakeClock
 
 T0 = datetime(2026, 11, 24, 7, 5, tzinfo=UTC)
-
-
-class Clock:
-    def __init__(self, t: float) -> None:
-        self.t = t
-
-    def __call__(self) -> float:
-        return self.t
 
 
 @pytest.fixture
@@ -37,7 +30,7 @@ def wakes():
 @pytest.fixture
 def svc(store, wakes):
     return AlertService(
-        store, default_channel="C0DEFAULT", clock=Clock(T0.timestamp() + 3600), wake=lambda: wakes.append(1)
+        store, default_channel="C0DEFAULT", clock=FakeClock(T0.timestamp() + 3600), wake=lambda: wakes.append(1)
     )
 
 

@@ -6,19 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.antbuddy import (
-    ApiError,
-    AuthError,
-    EnvelopeError,
-    Token,
-    parse_agent,
-    parse_dashboard,
-    parse_history_record,
-    parse_queue,
-    parse_queue_stat,
-    unwrap_list,
-    unwrap_object,
-)
+from bot.antbuddy.errors import ApiError, AuthError, EnvelopeError
+from bot.antbuddy.models import Token, parse_agent, parse_dashboard, parse_history_record, parse_queue, parse_queue_stat
+from bot.antbuddy.wire import unwrap_list, unwrap_object
 
 UTC = UTC
 GREGORIAN = 62167219200

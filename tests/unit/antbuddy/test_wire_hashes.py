@@ -10,12 +10,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.antbuddy import (
+from bot.antbuddy.errors import AntBuddyError, InvalidNumber
+from bot.antbuddy.wire import (
     MAX_WINDOW,
-    AntBuddyError,
-    InvalidNumber,
+    RETRY_AFTER_CAP,
     auth_hash,
     auth_hash_input,
+    backoff_delay,
     directory_hash_input,
     format_history_time,
     history_hash_input,
@@ -23,11 +24,11 @@ from bot.antbuddy import (
     parse_expire,
     parse_retry_after,
     recording_hash_input,
+    scrub,
     sha256_hex,
     timestamp_to_datetime,
     validate_number,
 )
-from bot.antbuddy.wire import RETRY_AFTER_CAP, backoff_delay, scrub
 
 ICT = timezone(timedelta(hours=7))
 

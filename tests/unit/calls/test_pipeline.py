@@ -7,19 +7,12 @@ import json
 from bot.alerts.service import AlertService
 from bot.calls.pipeline import Pipeline
 from bot.calls.tracker import Tracker
+from tests.support.clock import FakeClock
 from tests.support.payloads import ANSWERED_7_1, ring_group
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def build(store, grace: float = 2.0) -> tuple[Pipeline, Clock]:
-    clock = Clock()
+def build(store, grace: float = 2.0) -> tuple[Pipeline, FakeClock]:
+    clock = FakeClock(1000.0)
     alerts = AlertService(store, default_channel="C0ALERTS")
     return Pipeline(Tracker(grace_seconds=grace), store, alerts, clock=clock), clock
 
