@@ -217,17 +217,14 @@ def _outbound(
         talk = answered_leg.billing_seconds or 0
     elif not answered:
         ring = float(party.duration) if party.duration is not None else 0.0
-    return CallDecision(
-        call_id=root.leg_id,
-        outcome=Outcome.OUTBOUND_ANSWERED if answered else Outcome.OUTBOUND_UNANSWERED,
-        customer_number=customer,
+    return _stream_decision(
+        root,
+        Outcome.OUTBOUND_ANSWERED if answered else Outcome.OUTBOUND_UNANSWERED,
+        customer=customer,
         dialled=None,
-        queue_id=queue_id,
-        started_at=started,
-        ended_at=ended,
-        ring_seconds=_whole(ring),
-        talk_seconds=talk,
-        hangup_cause=root.hangup_cause,
+        span=(started, ended, queue_id),
+        ring=ring,
+        talk=talk,
         agents_rung=tuple(dict.fromkeys(_agent_label(leg) for leg in agents)),
         answered_by=_agent_label(agents[0]) if answered else None,
         leg_ids=leg_ids,
@@ -274,19 +271,48 @@ def _inbound(
             ring = float(root.duration)
         else:
             ring = (ended - started).total_seconds()
+    return _stream_decision(
+        root,
+        outcome,
+        customer=root.caller_number or "",
+        dialled=root.destination_number,
+        span=(started, ended, queue_id),
+        ring=ring,
+        talk=talk,
+        agents_rung=tuple(dict.fromkeys(_label(leg) for leg in agents)),
+        answered_by=_label(answered_leg) if answered_leg is not None else None,
+        leg_ids=leg_ids,
+    )
+
+
+def _stream_decision(
+    root: Leg,
+    outcome: Outcome,
+    *,
+    customer: str,
+    dialled: str | None,
+    span: tuple[datetime, datetime, str | None],
+    ring: float,
+    talk: int,
+    agents_rung: tuple[str, ...],
+    answered_by: str | None,
+    leg_ids: tuple[str, ...],
+) -> CallDecision:
+    """The decision for a call seen on the stream: its A-leg names it and gives the hangup cause."""
+    started, ended, queue_id = span
     return CallDecision(
         call_id=root.leg_id,
         outcome=outcome,
-        customer_number=root.caller_number or "",
-        dialled=root.destination_number,
+        customer_number=customer,
+        dialled=dialled,
         queue_id=queue_id,
         started_at=started,
         ended_at=ended,
         ring_seconds=_whole(ring),
         talk_seconds=talk,
         hangup_cause=root.hangup_cause,
-        agents_rung=tuple(dict.fromkeys(_label(leg) for leg in agents)),
-        answered_by=_label(answered_leg) if answered_leg is not None else None,
+        agents_rung=agents_rung,
+        answered_by=answered_by,
         leg_ids=leg_ids,
     )
 
