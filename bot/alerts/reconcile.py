@@ -44,6 +44,8 @@ class ReconcileResult:
     enriched: int = 0
     skipped: int = 0
     deferred: int = 0  # ended too recently: left for the stream, read again next pass
+    resolved_by_history: int = 0  # history SUCCESS for a call the stream decided missed
+    settled_open: int = 0  # calls the stream still held open (never ended there), let go because history decided
     errors: int = 0
     start: datetime | None = None
     end: datetime | None = None
@@ -65,8 +67,12 @@ class Reconciler:
         overlap_seconds: float = 600,
         first_run_lookback: float = 900,
         tz: tzinfo = UTC,
+        settle: Callable[[list[str]], int] | None = None,
     ) -> None:
         self.store = store
+        # Lets the stream go of calls history has now decided (a CREATE whose DESTROY never came): the
+        # pipeline's `settle` (bot/calls/pipeline.py), wired by bot/app.py.
+        self.settle = settle
         self.antbuddy = antbuddy
         self.alerts = alerts
         self.clock = clock
@@ -156,6 +162,10 @@ class Reconciler:
         return ended > cut
 
     def _one(self, record: HistoryRecord, result: ReconcileResult) -> None:
+        if self.settle is not None:
+            ids = record_call_ids(record)
+            if ids:
+                result.settled_open += self.settle(ids)
         decision = classify_record(record)
         if decision is None:
             result.skipped += 1
@@ -165,6 +175,8 @@ class Reconciler:
             result.matched += 1
             if self.alerts.enrich_from_history(match["call_id"], record):
                 result.enriched += 1
+            if self.alerts.resolve_from_history(match["call_id"], decision):
+                result.resolved_by_history += 1
             return
         outcome = self.alerts.handle_decision(decision)
         if outcome != "duplicate":

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Unpack
 from zoneinfo import ZoneInfo
 
 from bot.calls.classify import CallDecision, Outcome, call_direction, raises_alert, resolves_alert
-from bot.calls.numbers import number_key
+from bot.calls.numbers import is_withheld, number_key
 from bot.slack.render.alert import render_alert, render_repeat_reply
 from storage.rows import AlertStatus, OutboxKind
 
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DAY = 24 * 3600
+_RESOLVING = tuple(o.value for o in Outcome if resolves_alert(o))
 
 
 class AlertError(Exception):
@@ -68,7 +69,9 @@ class AlertService:
     def handle_decision(self, decision: CallDecision) -> str:
         """Store the call once and act on it: 'new' | 'repeat' | 'resolved' | 'recorded' | 'duplicate'."""
         outcome = Outcome(decision.outcome)
-        key = number_key(decision.customer_number)
+        # A withheld caller (anonymous, private, no caller id) has no key: two such calls are not the same person,
+        # so each is its own alert, never a repeat, and no answered call resolves it by number.
+        key = "" if is_withheld(decision.customer_number) else number_key(decision.customer_number)
         started_at = decision.started_at.timestamp()
         call: dict[str, object] = {
             "call_id": decision.call_id,
@@ -143,7 +146,16 @@ class AlertService:
             }
         )
         self.store.enqueue(OutboxKind.POST, channel, alert_id=alert_id)
+        if key:
+            # History read late (backfill, a reconciliation after an outage) may bring the miss after the answered
+            # call that settles it: resolve it as the live path would have, when that call came in.
+            later = self.store.calls(customer_key=key, since=started_at + 0.001, outcomes=_RESOLVING, limit=1)
+            if later:
+                self._resolve(self._alert_row(alert_id), later[0]["call_id"], later[0], reason="later_call")
         return "new"
+
+    def _alert_row(self, alert_id: int) -> AlertRow:
+        return _updated(alert_id, self.store.get_alert(alert_id))
 
     def _resolve_for(self, decision: CallDecision, key: str, started_at: float) -> str:
         alert = self.store.open_alert_for(key)
@@ -153,15 +165,32 @@ class AlertService:
         first_at = (first["started_at"] if first else None) or alert["created_at"] or 0
         if first_at >= started_at:
             return "recorded"  # an answered call from before the miss says nothing about it
-        agent = decision.answered_by
-        direction = call_direction(decision.outcome)
+        self._resolve(
+            alert,
+            decision.call_id,
+            {
+                "direction": call_direction(decision.outcome),
+                "talk_seconds": decision.talk_seconds,
+                "answered_by": decision.answered_by,
+            },
+        )
+        return "resolved"
+
+    def _resolve(self, alert: AlertRow, call_id: str, call: Mapping[str, object], *, reason: str | None = None) -> None:
+        """Mark the alert resolved by the answered call `call_id` (`call`: its direction, talk and agent)."""
+        agent = call.get("answered_by")
+        agent = str(agent) if agent else None
+        direction = str(call.get("direction") or "inbound")
+        talk = call.get("talk_seconds")
         detail: JSONObject = {
             "direction": direction,
-            "talk_seconds": int(decision.talk_seconds or 0),
-            "call_id": decision.call_id,
+            "talk_seconds": int(talk) if isinstance(talk, (int, float)) else 0,
+            "call_id": call_id,
             "agent": agent,
             "slack_user": self.store.slack_user_for_sip(agent) if agent else None,
         }
+        if reason:
+            detail["reason"] = reason
         if not detail["slack_user"] and direction == "outbound" and alert.get("claimed_by"):
             # The person who clicked Call back is who reached the customer on an outbound call.
             detail["slack_user"] = alert["claimed_by"]
@@ -173,7 +202,38 @@ class AlertService:
             resolved_detail=detail,
         )
         self.store.enqueue(OutboxKind.UPDATE, alert["channel"], alert_id=alert["id"])
-        return "resolved"
+        if reason:
+            self.store.add_audit(
+                "resolved", reason, number=alert.get("customer_number"), alert_id=alert["id"], detail=call_id
+            )
+
+    def resolve_from_history(self, call_id: str, decision: CallDecision) -> bool:
+        """History says the call the stream decided missed was answered (the stream lost the agent's answer):
+        resolve the alert that call raised, with the reason in the audit. True when an alert was resolved."""
+        if not resolves_alert(Outcome(decision.outcome)):
+            return False
+        with self.store.transaction():
+            call = self.store.get_call(call_id)
+            if call is None or not raises_alert(Outcome(call["outcome"])):
+                return False
+            alert = self.store.alert_for_call(call_id)
+            if alert is None or alert["call_id"] != call_id or alert["status"] == AlertStatus.RESOLVED:
+                return False
+            self.store.update_call(
+                call_id,
+                outcome=Outcome.ANSWERED.value,
+                answered_by=decision.answered_by,
+                talk_seconds=int(decision.talk_seconds or 0),
+            )
+            self._resolve(
+                alert,
+                call_id,
+                {"direction": "inbound", "talk_seconds": decision.talk_seconds, "answered_by": decision.answered_by},
+                reason="history_success",
+            )
+        log.info("alert resolved call_id=%s reason=history_success", call_id)
+        self.wake()
+        return True
 
     # -- buttons ----------------------------------------------------------------------------------
     def _get(self, alert_id: int) -> AlertRow:
@@ -284,8 +344,6 @@ class AlertService:
                 alert = None
         if alert is not None:
             self.wake()
-        # Left alone on purpose: history SUCCESS for a call the stream decided missed (the stream lost the
-        # agent's ANSWER) does not resolve the alert; what such records look like on the real system is unknown.
         return changed
 
     # -- rendering for the outbox -----------------------------------------------------------------

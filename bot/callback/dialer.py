@@ -87,6 +87,9 @@ class Dialer:
         self.timeout = timeout
         self._recent: dict[tuple[str, str], float] = {}  # (user, alert:<id> | number:<n>) -> started at
         self._dials: dict[str, deque[float]] = {}  # user -> times of dials sent to AntBuddy
+        # Told (number, sip_user) just before each dial is sent, so the stream knows the legs it is about to see
+        # are ours (the composition root points it at Pipeline.expect_own_call; docs/call-model.md).
+        self.on_dial: Callable[[str, str], None] | None = None
 
     async def call(self, user_id: str, number: str, *, alert_id: int | None = None) -> DialResult:
         """Ring `user_id`'s linked device, then `number`. Never raises for an expected outcome."""
@@ -145,6 +148,8 @@ class Dialer:
         def res(kind: DialKind, detail: str = "") -> DialResult:
             return DialResult(kind, number, sip_user, alert_id, detail=detail)
 
+        if self.on_dial is not None:
+            self.on_dial(number, sip_user)  # before the request: the legs can arrive before AntBuddy's reply
         try:
             async with asyncio.timeout(self.timeout):
                 await self.antbuddy.click_to_call(number, sip_user=sip_user, sip_password=password)

@@ -71,6 +71,9 @@ def call_direction(outcome: Outcome) -> str:
 # -- stream calls: the legs the tracker joined -------------------------------------------------------------
 
 _ANSWERED_ELSEWHERE = frozenset({"LOSE_RACE", "PICKED_OFF"})  # another leg of the call answered
+# An answered leg that ended with one of these never reached a person: call confirmation (require_keypress,
+# group confirm) hangs up a leg a machine answered (a mobile's own voicemail) when nobody presses the key.
+_UNCONFIRMED = frozenset({"NO_ANSWER"})
 
 
 class Leg(Protocol):
@@ -84,13 +87,17 @@ class Leg(Protocol):
     authorizing_type: str | None  # "device" (a phone of ours) | "resource" (a carrier leg)
     queue_id: str | None
     member_call_id: str | None
+    agent_id: str | None  # custom_channel_vars.agent_id: an ACDC agent leg (Kazoo 3 sends no member_call_id)
     hangup_cause: str | None
+    disposition: str | None  # DESTROY's Disposition: ANSWER, NO_ANSWER, ORIGINATOR_CANCEL...
     duration: int | None
     billing_seconds: int | None
     answered_ts: float | None  # unix seconds, from event timestamps
     destroyed_ts: float | None
     answered: bool  # a CHANNEL_ANSWER was seen
     bridged: bool  # a CHANNEL_BRIDGE was seen
+    fax: bool  # its DESTROY carried Fax-Info
+    conference: bool  # it joined a conference
 
     def start(self) -> float:
         """Unix seconds when the leg began; +inf when unknown."""
@@ -107,15 +114,39 @@ def _is_extension(number: str | None) -> bool:
 
 
 def far_end_is_external(leg: Leg) -> bool:
-    """The far end of this leg is outside the PBX (a carrier leg to a phone number)."""
-    if leg.destination_number:
-        return is_external(leg.destination_number)
-    return leg.authorizing_type == "resource"
+    """The far end of this leg is outside the PBX: a carrier leg (Kazoo marks it `resource`), or a leg to an
+    outside number."""
+    return leg.authorizing_type == "resource" or is_external(leg.destination_number)
 
 
 def caller_is_internal(leg: Leg) -> bool:
-    """The leg was placed by one of our phones, not by a customer."""
-    return leg.authorizing_type == "device" or _is_extension(leg.caller_number)
+    """The leg was placed by one of our phones, not by a customer. A carrier leg never is, whatever its caller
+    id (a 4-digit service number, a brand name): Kazoo's `authorizing_type` wins over the digits."""
+    if leg.authorizing_type == "device":
+        return True
+    return bool(leg.caller_number) and not is_external(leg.caller_number, leg.authorizing_type)
+
+
+def leg_answered(leg: Leg) -> bool:
+    """The leg was answered: its ANSWER event, or its DESTROY says so (`Disposition: ANSWER`, billed seconds)
+    when the ANSWER event was lost."""
+    return leg.answered or leg.disposition == "ANSWER" or bool(leg.billing_seconds)
+
+
+def person_answered(leg: Leg) -> bool:
+    """A person took the call on this agent leg: it was bridged, or it was answered and not hung up for want of
+    a confirmation (an answered leg that ends `NO_ANSWER` unbridged was answered by a machine)."""
+    if leg.bridged:
+        return True
+    return leg_answered(leg) and leg.hangup_cause not in _UNCONFIRMED
+
+
+def _answered_at(leg: Leg) -> float | None:
+    if leg.answered_ts is not None:
+        return leg.answered_ts
+    if leg.destroyed_ts is not None and leg.billing_seconds:
+        return leg.destroyed_ts - leg.billing_seconds
+    return None
 
 
 def classify_call(root: Leg, legs: Iterable[Leg]) -> CallDecision | None:
@@ -192,7 +223,7 @@ def _outbound(
         customer = external[0].destination_number
     else:
         agents = [root, *(leg for leg in ordered if leg is not root and leg not in external)]
-        if root.destination_number and is_external(root.destination_number):
+        if is_external(root.destination_number):
             customer = root.destination_number
         elif external:
             customer = external[0].destination_number
@@ -203,17 +234,18 @@ def _outbound(
 
     if external:
         party = external[0]
-        answered_leg = next((leg for leg in external if leg.answered), None)
+        answered_leg = next((leg for leg in external if leg_answered(leg)), None)
         answered = answered_leg is not None
     else:  # no leg to the customer seen: any answered or bridged far leg counts
         party = root
-        answered_leg = next((leg for leg in ordered if leg is not root and leg.answered), None)
+        answered_leg = next((leg for leg in ordered if leg is not root and leg_answered(leg)), None)
         answered = answered_leg is not None or any(leg.bridged for leg in ordered)
     ring = 0.0
     talk = 0
     if answered_leg is not None:
-        if answered_leg.answered_ts is not None and not math.isinf(party.start()):
-            ring = answered_leg.answered_ts - party.start()
+        answered_at = _answered_at(answered_leg)
+        if answered_at is not None and not math.isinf(party.start()):
+            ring = answered_at - party.start()
         talk = answered_leg.billing_seconds or 0
     elif not answered:
         ring = float(party.duration) if party.duration is not None else 0.0
@@ -239,30 +271,37 @@ def _inbound(
     queue_id: str | None,
     leg_ids: tuple[str, ...],
 ) -> CallDecision:
-    """A customer called in: answered if an agent leg answered or the call was bridged; else abandoned if it
-    was queued, missed if not. The A-leg's own ANSWER proves nothing (IVRs and queues answer it)."""
-    answering = [leg for leg in agents if leg.answered]
-    answered_leg = (
-        min(answering, key=lambda leg: (leg.answered_ts if leg.answered_ts is not None else math.inf, leg.leg_id))
-        if answering
-        else None
-    )
+    """A customer called in: answered if a person took it (an agent leg bridged or answered, see
+    `person_answered`; or the call was bridged or picked up), or it reached a conference or a fax; else abandoned
+    if it was queued, missed if not. The A-leg's own ANSWER proves nothing (IVRs and queues answer it)."""
+    answering = [leg for leg in agents if person_answered(leg)]
+    answered_leg = min(answering, key=lambda leg: (_answered_at(leg) or math.inf, leg.leg_id)) if answering else None
+    picked = any(leg.hangup_cause in _ANSWERED_ELSEWHERE for leg in agents)
     answered = (
         answered_leg is not None
         or root.bridged
-        or any(leg.bridged or leg.hangup_cause in _ANSWERED_ELSEWHERE for leg in agents)
+        or picked
+        or root.conference
+        or root.fax
+        or any(leg.conference for leg in agents)
     )
-    queued = queue_id is not None or any(leg.member_call_id for leg in agents)
+    if answered_leg is None and picked:
+        # A pickup (`*8`, `**<ext>`): the picker's own phone dialled the feature code; that leg is who answered.
+        answered_leg = next((leg for leg in agents if leg.direction == "inbound" and caller_is_internal(leg)), None)
+    queued = queue_id is not None or any(leg.member_call_id or leg.agent_id for leg in agents)
     talk = 0
     if answered:
         outcome = Outcome.ANSWERED
         ring = 0.0
         if answered_leg is not None:
-            if answered_leg.answered_ts is not None and not math.isinf(root.start()):
-                ring = answered_leg.answered_ts - root.start()
+            answered_at = _answered_at(answered_leg)
+            if answered_at is not None and not math.isinf(root.start()):
+                ring = answered_at - root.start()
             talk = answered_leg.billing_seconds or 0
-            if not talk and answered_leg.destroyed_ts is not None and answered_leg.answered_ts is not None:
-                talk = _whole(answered_leg.destroyed_ts - answered_leg.answered_ts)
+            if not talk and answered_leg.destroyed_ts is not None and answered_at is not None:
+                talk = _whole(answered_leg.destroyed_ts - answered_at)
+        elif root.fax or root.conference:
+            talk = root.billing_seconds or 0
     else:
         outcome = Outcome.ABANDONED if queued else Outcome.MISSED
         if outcome is Outcome.ABANDONED and root.billing_seconds:
@@ -279,8 +318,9 @@ def _inbound(
         span=(started, ended, queue_id),
         ring=ring,
         talk=talk,
-        agents_rung=tuple(dict.fromkeys(_label(leg) for leg in agents)),
-        answered_by=_label(answered_leg) if answered_leg is not None else None,
+        # Who rang: the legs the switch placed to phones; a picker's or a call-forward's inbound leg did not ring.
+        agents_rung=tuple(dict.fromkeys(_label(leg) for leg in agents if leg.direction != "inbound")),
+        answered_by=_agent_label(answered_leg) if answered_leg is not None else None,
         leg_ids=leg_ids,
     )
 

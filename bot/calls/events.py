@@ -43,6 +43,9 @@ class Event:
     duration: int | None = None  # seconds, DESTROY
     billing_seconds: int | None = None
     ringing_seconds: int | None = None
+    disposition: str | None = None  # DESTROY: ANSWER / NO_ANSWER / ORIGINATOR_CANCEL... (originate_disposition)
+    fax: bool = False  # DESTROY carries Fax-Info: the leg carried a fax, not a conversation
+    conference: bool = False  # the leg joined a conference (Conference-Name, or CCV Conference-ID)
     timestamp: datetime | None = None  # aware UTC
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)  # normalised keys, all fields
 
@@ -252,6 +255,7 @@ def normalise(name: str, payload: object) -> Event:
         duration = get("duration_seconds")
     cause = _text(get("hangup_cause"))
     auth = _text(cget("authorizing_type")) or _text(get("authorizing_type"))
+    disposition = _text(get("disposition"))
 
     return Event(
         name=event,
@@ -276,6 +280,9 @@ def normalise(name: str, payload: object) -> Event:
         duration=_seconds(duration),
         billing_seconds=_seconds(get("billing_seconds")),
         ringing_seconds=_seconds(get("ringing_seconds")),
+        disposition=disposition.upper() if disposition else None,
+        fax=bool(get("fax_info")),
+        conference=bool(get("conference_name") or cget("conference_id") or get("conference_id")),
         timestamp=parse_timestamp(get("timestamp")),
         raw=d,
     )

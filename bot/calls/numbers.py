@@ -64,11 +64,21 @@ def format_number(raw: str | None, region: str = DEFAULT_REGION) -> str:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
 
 
-def is_external(number: str | None) -> bool:
-    """A party outside the PBX: a phone number (7 digits or more), or a caller id the carrier withheld.
+def is_withheld(number: str | None) -> bool:
+    """No caller id, or one the carrier sent instead of a hidden number (`anonymous`, `private`, `unknown`...):
+    someone outside, but there is no number to call back, and two such calls need not be the same person."""
+    return not number or not number.strip() or number.strip().lower() in WITHHELD
 
-    Extensions (6 digits or fewer) and SIP user names (`user_ag01`, `*97`) are ours. The rule and where Kazoo
-    says it falls short: docs/call-model.md."""
+
+def is_external(number: str | None, authorizing_type: str | None = None) -> bool:
+    """The one answer to "is this party outside the PBX?" (docs/call-model.md, Outside numbers).
+
+    With the leg's `authorizing_type`, Kazoo's own word wins: a carrier leg (`resource`) is outside whatever its
+    caller id looks like (a 4-digit service number, a brand name such as `VIETCOMBANK`, nothing at all). Else,
+    by the number: a withheld caller id, or a phone number of 7 digits or more, is outside; extensions (6 digits
+    or fewer), SIP user names (`user_ag01`) and feature codes (`*97`) are ours."""
+    if authorizing_type == "resource":
+        return True
     if not number:
         return False
     text = number.strip()

@@ -8,6 +8,7 @@ them and names only the methods it calls.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import Counter
@@ -133,6 +134,19 @@ class Pipeline:
             row["destroyed_at"] = row["destroyed_at"] or ts
             row["hangup_cause"] = event.hangup_cause or row["hangup_cause"]
 
+    # -- hooks for the composition root ------------------------------------------------------------
+    def expect_own_call(self, number: str, device: str | None) -> None:
+        """A click-to-call we started (Call back, `/ring call`): its legs never join a customer's inbound call."""
+        self.tracker.expect_own_call(number, device, self.clock())
+
+    def settle(self, call_ids: list[str]) -> int:
+        """History decided these calls: let go of any the stream still holds open (bot/alerts/reconcile.py)."""
+        return self.tracker.settle(call_ids, self.clock())
+
+    def open_calls(self) -> tuple[int, float | None]:
+        """(calls held open, seconds since the oldest was first seen): for /healthz and /metrics."""
+        return self.tracker.open_calls(), self.tracker.oldest_open_age(self.clock())
+
     # -- background -------------------------------------------------------------------------------
     def flush(self) -> list[CallDecision]:
         """Write buffered legs, then decide every call whose grace has passed. Returns the decisions."""
@@ -194,10 +208,9 @@ class Pipeline:
             if next_due is not None:
                 timeout = min(timeout, next_due - now)
             if timeout > 0:
-                try:
-                    await asyncio.wait_for(self._wake.wait(), timeout)
-                except TimeoutError:
-                    pass
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(timeout):  # not wait_for: on 3.11 it can swallow a cancel
+                        await self._wake.wait()
             self._wake.clear()
             now = self.clock()
             if (

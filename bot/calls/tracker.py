@@ -22,6 +22,7 @@ from bot.calls.classify import (
     far_end_is_external,
 )
 from bot.calls.events import ANSWER, BRIDGE, CREATE, DESTROY, Event
+from bot.calls.numbers import number_key
 
 _EVENT_BITS = {CREATE: 1, ANSWER: 2, DESTROY: 4, BRIDGE: 8}
 
@@ -42,7 +43,9 @@ class _Leg:
         "authorizing_type",
         "queue_id",
         "member_call_id",
+        "agent_id",
         "hangup_cause",
+        "disposition",
         "duration",
         "billing_seconds",
         "created_ts",
@@ -50,8 +53,11 @@ class _Leg:
         "destroyed_ts",
         "first_ts",
         "destroyed_now",
+        "direction_ts",
         "answered",
         "bridged",
+        "fax",
+        "conference",
     )
 
     def __init__(self, leg_id: str) -> None:
@@ -64,7 +70,9 @@ class _Leg:
         self.authorizing_type: str | None = None
         self.queue_id: str | None = None
         self.member_call_id: str | None = None
+        self.agent_id: str | None = None
         self.hangup_cause: str | None = None
+        self.disposition: str | None = None
         self.duration: int | None = None
         self.billing_seconds: int | None = None
         self.created_ts: float | None = None  # unix seconds from event timestamps (data only)
@@ -72,12 +80,24 @@ class _Leg:
         self.destroyed_ts: float | None = None
         self.first_ts: float | None = None
         self.destroyed_now: float | None = None  # tracker time of its DESTROY
+        self.direction_ts: float | None = None  # event time of the event the direction came from
         self.answered = False
         self.bridged = False
+        self.fax = False
+        self.conference = False
 
     def absorb(self, ev: Event) -> None:
-        if self.direction is None:
+        ts = ev.timestamp.timestamp() if ev.timestamp is not None else None
+        if ev.direction is not None and (
+            self.direction is None or (ts is not None and self.direction_ts is not None and ts < self.direction_ts)
+        ):
+            # Legs Kazoo originates turn `inbound`, caller and callee swapped, once they run a dialplan after
+            # answer: the earliest event's direction and parties are the leg's own, whatever order they came in.
+            if self.direction is not None and ev.direction != self.direction:
+                self.caller_number = ev.caller_number or self.caller_number
+                self.destination_number = ev.destination_number or self.destination_number
             self.direction = ev.direction
+            self.direction_ts = ts
         if self.caller_number is None:
             self.caller_number = ev.caller_number
         if self.destination_number is None:
@@ -90,7 +110,10 @@ class _Leg:
             self.queue_id = ev.queue_id
         if self.member_call_id is None:
             self.member_call_id = ev.member_call_id
-        ts = ev.timestamp.timestamp() if ev.timestamp is not None else None
+        if self.agent_id is None:
+            self.agent_id = ev.agent_id
+        if ev.conference:
+            self.conference = True
         if ts is not None and (self.first_ts is None or ts < self.first_ts):
             self.first_ts = ts
         name = ev.name
@@ -101,9 +124,11 @@ class _Leg:
             self.answered_ts = ts
         elif name == DESTROY:
             self.hangup_cause = ev.hangup_cause
+            self.disposition = ev.disposition
             self.duration = ev.duration
             self.billing_seconds = ev.billing_seconds
             self.destroyed_ts = ts
+            self.fax = ev.fax
         elif name == BRIDGE:
             self.bridged = True
 
@@ -162,9 +187,40 @@ class Tracker:
         self._heap: list[tuple[float, int, int, _Call]] = []  # (when, tie, kind, call)
         self._closed: OrderedDict[str, float] = OrderedDict()  # leg ids of decided/expired calls
         self._by_caller: dict[str, _Leg] = {}  # caller number -> latest open inbound leg (fallback join)
+        # Click-to-call we started (number key -> (device, until)): their legs never join by caller number.
+        self._own_calls: dict[str, tuple[str | None, float]] = {}
         self._keys = count()
         self._seq = count()
         self._decided = self._expired = self._dropped = self._duplicates = self._late = 0
+        self._settled = self._own_legs = 0
+
+    # -- our own click-to-call ------------------------------------------------------------------------
+
+    def expect_own_call(self, number: str, device: str | None, now: float, *, within: float = 120.0) -> None:
+        """We asked AntBuddy to ring `device` and then dial `number` (Call back, `/ring call`). Kazoo's quickcall
+        leg to the device names no other leg and shows the dialled number as its caller id, exactly like a
+        Kazoo-3 queue agent leg ringing for that customer: for `within` seconds, such a leg is ours and does not
+        join the customer's inbound call by caller number."""
+        key = number_key(number)
+        if key:
+            self._own_calls[key] = (device, now + within)
+
+    def _is_own_leg(self, event: Event, now: float) -> bool:
+        own = self._own_calls
+        if not own or not event.caller_number:
+            return False
+        key = number_key(event.caller_number)
+        entry = own.get(key)
+        if entry is None:
+            return False
+        device, until = entry
+        if until < now:
+            del own[key]
+            return False
+        if device is not None and device not in (event.username, event.destination_number):
+            return False
+        self._own_legs += 1
+        return True
 
     # -- input ---------------------------------------------------------------------------------------
 
@@ -195,7 +251,7 @@ class Tracker:
         # Last resort (docs/call-model.md, linking keys): a leg nobody points at and that points nowhere joins
         # the open inbound leg with the same caller number, as agent legs do when AntBuddy strips the linking
         # fields.
-        fallback = call is None and not links and event.direction == "outbound"
+        fallback = call is None and not links and event.direction == "outbound" and not self._is_own_leg(event, now)
         if call is None:
             call = self._new_call(now)
             self._own(call, leg_id)
@@ -346,6 +402,29 @@ class Tracker:
                 break
             closed.popitem(last=False)
 
+    def settle(self, call_ids: list[str], now: float) -> int:
+        """Let go, undecided, of the open calls these ids belong to: history has decided them (a carrier leg whose
+        DESTROY the server dropped never ends on the stream). Returns how many calls were let go."""
+        settled = 0
+        for some_id in call_ids:
+            call = self._owner.get(some_id)
+            if call is not None and call.open:
+                self._close(call, now)
+                settled += 1
+        self._settled += settled
+        return settled
+
+    def open_calls(self) -> int:
+        """Calls held in memory, waiting for their A-leg to end (or for the grace window)."""
+        return len(self._open)
+
+    def oldest_open_age(self, now: float) -> float | None:
+        """Seconds since the oldest open call was first seen (None: no open call). Walks the open calls: for
+        /healthz and /metrics, not the hot path."""
+        if not self._open:
+            return None
+        return max(0.0, now - min(call.first_now for call in self._open.values()))
+
     def __len__(self) -> int:
         """Calls currently held in memory."""
         return len(self._open)
@@ -359,6 +438,8 @@ class Tracker:
             "expired": self._expired,
             "duplicates_ignored": self._duplicates,
             "late_ignored": self._late,
+            "settled_from_history": self._settled,
+            "own_click_to_call_legs": self._own_legs,
             "remembered_ids": len(self._closed),
             "tracked_ids": len(self._owner),
             "pending_deadlines": len(self._heap),

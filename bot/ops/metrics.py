@@ -121,4 +121,6 @@ def describe_ringbot(m: Metrics) -> Metrics:
     m.describe("stream_last_event_age_seconds", "gauge", "Seconds since the last stream event")
     m.describe("outbox_pending", "gauge", "Outbox rows waiting to be sent")
     m.describe("calls_in_memory", "gauge", "Calls the tracker holds (not yet decided)")
+    m.describe("calls_open", "gauge", "Calls the stream holds open: begun, not yet ended or decided")
+    m.describe("oldest_open_call_seconds", "gauge", "Age of the oldest open call in seconds")
     return m

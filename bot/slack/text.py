@@ -51,6 +51,9 @@ MESSAGES: dict[str, str] = {
     "alert.fallback": "{headline} from {number}{dialled}",
     "alert.fallback_dialled": " to {dialled}",
     "alert.unknown_number": "an unknown number",
+    "alert.withheld_number": "a withheld number ({shown})",
+    "alert.withheld_why": "No Call back: the caller withheld their number, so there is none to dial. Each such"
+    " call gets its own alert.",
     "alert.burst.summary": ":rotating_light: *{count} missed calls* between {first} and {last}; each one is in"
     " this thread.",
     "alert.burst.summary_one": ":rotating_light: *{count} missed call* at {first}; it is in this thread.",

@@ -21,7 +21,10 @@ from bot.stream.transport import NotConnected, ProtocolError, Transport, Transpo
 
 log = logging.getLogger(__name__)
 
-BINDINGS = ("call.CHANNEL_CREATE.*", "call.CHANNEL_ANSWER.*", "call.CHANNEL_DESTROY.*")
+BINDINGS = ("call.CHANNEL_CREATE.*", "call.CHANNEL_ANSWER.*", "call.CHANNEL_DESTROY.*", "call.CHANNEL_BRIDGE.*")
+# Subscribed last and never required: a bridge is the best proof of an answered call (docs/call-model.md), but the
+# stream works with the three others alone; a server that refuses this binding is logged once, not a token refusal.
+OPTIONAL_BINDINGS = frozenset({"call.CHANNEL_BRIDGE.*"})
 TRANSPORTS: dict[str, type[Transport]] = {
     "socketio": SocketIOTransport,
     "socketio09": SocketIO09Transport,
@@ -67,6 +70,7 @@ class StreamStats:
     protocol: str | None = None
     last_error: str | None = None
     malformed: int = 0  # frames the transport could not parse
+    refused_bindings: list[str] = field(default_factory=list)  # optional bindings the server refused
 
 
 class _Failure(Exception):
@@ -340,6 +344,12 @@ class StreamClient:
             return  # a late frame from a connection we already left
         if name == "auth_failure":
             message = payload.get("message") if isinstance(payload, dict) else None
+            binding = payload.get("binding") if isinstance(payload, dict) else None
+            if binding in OPTIONAL_BINDINGS:
+                if binding not in self.stats.refused_bindings:
+                    log.info("stream optional binding refused binding=%s message=%r", binding, str(message)[:200])
+                    self.stats.refused_bindings.append(str(binding))
+                return
             if not self._auth_failed.is_set():  # one line per refused token, not per binding
                 # Never log `cause`: Kazoo puts the refused token there.
                 log.warning("stream subscribe refused message=%r", str(message or "auth_failure")[:200])

@@ -295,7 +295,7 @@ async def test_a_refusal_after_a_settled_connection_counts_as_a_first_refusal_ag
                 await server.emit("CHANNEL_CREATE", call_event("still-running"))
                 await asyncio.sleep(0.1)
             assert not client.task.done()  # type: ignore[attr-defined]
-            assert server.server.refused == 6  # type: ignore[attr-defined]  # tok-1 and tok-3, three bindings each
+            assert server.server.refused == 8  # type: ignore[attr-defined]  # tok-1 and tok-3, four bindings each
 
 
 @pytest.mark.parametrize("kind", BACKENDS)

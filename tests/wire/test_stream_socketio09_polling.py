@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+from bot.stream.client import BINDINGS as CLIENT_BINDINGS
 from bot.stream.client import StreamClient
 from bot.stream.socketio09 import SocketIO09Transport
 from tests.wire.stream_support import (
@@ -177,9 +178,9 @@ async def running(url: str, tokens: Tokens, sink: Sink) -> AsyncIterator[StreamC
 async def test_stream_client_reconnects_over_polling_and_resubscribes_after_a_drop() -> None:
     sink, tokens = Sink(), Tokens()
     async with sim_backend("socketio09", **POLLING) as sim, running(sim.url, tokens, sink) as client:
-        await wait_until(lambda: sim.server.subscribes == 3, what="first subscribes")
+        await wait_until(lambda: sim.server.subscribes == len(CLIENT_BINDINGS), what="first subscribes")
         assert await sim.server.drop_all() == 1
-        await wait_until(lambda: sim.server.subscribes == 6, what="re-subscribes")
+        await wait_until(lambda: sim.server.subscribes == 2 * len(CLIENT_BINDINGS), what="re-subscribes")
         await wait_until(lambda: client.stats.connected and client.stats.reconnects == 1, what="reconnected")
         assert await sim.server.emit("CHANNEL_CREATE", call_event("after-drop")) == 1
         await wait_until(lambda: sink.call_ids() == ["after-drop"], what="event after the reconnect")
@@ -212,9 +213,11 @@ async def test_real_socketio09_polling_server_kick_is_followed_by_a_reconnect_an
         js_backend("sio09_server.js", "socketio09", "--transports=xhr-polling") as js,
         running(js.url, tokens, sink) as client,
     ):
-        await wait_for_value(js.subscribes, lambda n: n == 3, what="first subscribes")
+        await wait_for_value(js.subscribes, lambda n: n == len(CLIENT_BINDINGS), what="first subscribes")
         assert await js.kick() == 1  # `0::` answers the open poll
-        await wait_for_value(js.subscribes, lambda n: n == 6, what="re-subscribes after the kick")
+        await wait_for_value(
+            js.subscribes, lambda n: n == 2 * len(CLIENT_BINDINGS), what="re-subscribes after the kick"
+        )
         await wait_until(lambda: client.stats.connected and client.stats.reconnects == 1, what="reconnected")
         assert await js.emit("CHANNEL_ANSWER", call_event("after-kick")) == 1
         await wait_until(lambda: sink.call_ids() == ["after-kick"], what="event after the reconnect")
@@ -230,7 +233,7 @@ async def test_real_socketio09_polling_server_events_still_arrive_after_a_networ
         js_backend("sio09_server.js", "socketio09", "--transports=xhr-polling") as js,
         running(js.url, tokens, sink),
     ):
-        await wait_for_value(js.subscribes, lambda n: n == 3, what="first subscribes")
+        await wait_for_value(js.subscribes, lambda n: n == len(CLIENT_BINDINGS), what="first subscribes")
         assert await js.drop() >= 1
         deadline = asyncio.get_running_loop().time() + 6.0
         while not sink.call_ids():  # bounded: one emit per 0.2 s until an event gets through

@@ -167,9 +167,12 @@ def to_snake(payload: dict[str, Any]) -> dict[str, Any]:
 class _Builder:
     """Builds the legs of one call; one method per scenario (`sc_<name>`)."""
 
-    def __init__(self, directory: Directory, opts: CallOptions, rng: random.Random, start: float) -> None:
+    def __init__(
+        self, directory: Directory, opts: CallOptions, rng: random.Random, start: float, kazoo_version: int = 4
+    ) -> None:
         self.d = directory
         self.o = opts
+        self.kazoo_version = kazoo_version
         self.rng = rng
         self.start = start
         self.queue_stat: list[dict[str, Any]] = []
@@ -276,19 +279,21 @@ class _Builder:
         )
 
     def queue_agent_leg(self, a: Leg, agent: Agent, created: float) -> Leg:
-        """An ACDC leg to an agent: Call-ID md5(member)-agent-rand, CCV Member-Call-ID + Agent-ID, no Other-Leg."""
+        """An ACDC leg to an agent: Call-ID md5(member)-agent-rand, CCV Agent-ID, no Other-Leg. Kazoo 4.3 names the
+        customer's leg in CCV Member-Call-ID; Kazoo 3.x does not (acdc_agent_listener.erl: Account-ID,
+        Authorizing-ID, Request-ID, Retain-CID, Agent-ID only), so its agent legs link to nothing until bridged."""
         member_md5 = hashlib.md5(a.call_id.encode()).hexdigest()
-        return Leg(
-            call_id=f"{member_md5}-{agent.agent_id}-{self.hex(8)}",
-            direction="outbound",
-            caller_number=a.caller_number,
-            caller_name=a.caller_name,
-            callee_number=agent.ext,
-            callee_name=agent.name,
-            request=f"{agent.sip_user}@{self.d.domain}",
-            presence_id=f"{agent.ext}@{self.d.domain}",
-            created=created,
-            ccv={
+        call_id = f"{member_md5}-{agent.agent_id}-{self.hex(8)}"
+        if self.kazoo_version == 3:
+            ccv: dict[str, Any] = {
+                "Account-ID": self.d.account_id,
+                "Authorizing-ID": agent.agent_id,
+                "Request-ID": self.hex(12),
+                "Retain-CID": "true",
+                "Agent-ID": agent.agent_id,
+            }
+        else:
+            ccv = {
                 "Account-ID": self.d.account_id,
                 "Agent-ID": agent.agent_id,
                 "Member-Call-ID": a.call_id,
@@ -297,7 +302,18 @@ class _Builder:
                 "Original-Caller-ID-Number": a.caller_number,
                 "Authorizing-Type": "device",
                 "Username": agent.sip_user,
-            },
+            }
+        return Leg(
+            call_id=call_id,
+            direction="outbound",
+            caller_number=a.caller_number,
+            caller_name=a.caller_name,
+            callee_number=agent.ext,
+            callee_name=agent.name,
+            request=f"{agent.sip_user}@{self.d.domain}",
+            presence_id=f"{agent.ext}@{self.d.domain}",
+            created=created,
+            ccv=ccv,
         )
 
     def carrier_b_leg(self, a: Leg, number: str, created: float, caller: Agent) -> Leg:
@@ -704,8 +720,10 @@ def build_call(
     style: str = "kazoo",
     rng: random.Random | None = None,
     now: float | None = None,
+    kazoo_version: int = 4,
 ) -> CallPlan:
-    """The timed events and the history record of one `scenario` call (see SCENARIOS)."""
+    """The timed events and the history record of one `scenario` call (see SCENARIOS), as Kazoo `kazoo_version`
+    (3 or 4) emits them."""
     if scenario not in SCENARIOS:
         raise ScenarioError(f"unknown scenario {scenario!r}; one of: {', '.join(SCENARIOS)}")
     if style not in PAYLOAD_STYLES:
@@ -713,7 +731,7 @@ def build_call(
     opts = opts or CallOptions()
     rng = rng or random.Random()
     start = opts.start if opts.start is not None else (now if now is not None else time.time())
-    b = _Builder(directory, opts, rng, start)
+    b = _Builder(directory, opts, rng, start, kazoo_version)
     legs, record = getattr(b, f"sc_{scenario}")()
     evs = _events(legs, start)
     timed = _shuffle(evs, rng) if opts.shuffle else [(e.at, e) for e in evs]

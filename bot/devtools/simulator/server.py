@@ -98,10 +98,16 @@ class Simulator:
         unreachable: Iterable[str] = (),
         click_speed: float = 0.01,
         clock: Callable[[], float] = time.time,
+        kazoo_version: int | None = None,
     ) -> None:
         self.app_id, self.app_secret, self.account_id = app_id, app_secret, account_id
         self.domain, self.email = domain, email
         self.protocol = protocol
+        # Which Kazoo the calls look like: 3 (AntBuddy's, spoken over Socket.IO 0.9) sends no Member-Call-ID on
+        # queue agent legs; 4 (the JSON WebSocket, and by default Socket.IO 4) does.
+        self.kazoo_version = kazoo_version if kazoo_version is not None else (3 if protocol == "socketio09" else 4)
+        if self.kazoo_version not in (3, 4):
+            raise ValueError(f"kazoo_version must be 3 or 4, not {kazoo_version!r}")
         self.payload_style = _check("payload_style", payload_style, PAYLOAD_STYLES)
         self.history_hash = _check("history_hash", history_hash, HISTORY_HASHES)
         self.expire_style = _check("expire_style", expire_style, EXPIRE_STYLES)
@@ -269,7 +275,15 @@ class Simulator:
 
     # ---- calls -------------------------------------------------------------------------------------------------
     def plan(self, scenario: str, opts: CallOptions | None = None) -> CallPlan:
-        return build_call(scenario, opts, self.directory, style=self.payload_style, rng=self.rng, now=self.clock())
+        return build_call(
+            scenario,
+            opts,
+            self.directory,
+            style=self.payload_style,
+            rng=self.rng,
+            now=self.clock(),
+            kazoo_version=self.kazoo_version,
+        )
 
     def fresh_numbers(self, count: int) -> list[str]:
         """`count` distinct Vietnamese mobile numbers (one alert each: a burst is not one repeat caller)."""

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.calls.numbers import clean, format_number, is_external
+from bot.calls.numbers import clean, format_number, is_external, is_withheld
 from bot.slack.blocks import Block, actions, button, clip, context, escape, section
 from bot.slack.format import clock_time, day_and_time, duration, mention
 from bot.slack.ids import ACTION_CALLBACK, ACTION_HANDLED, ACTION_HISTORY, ACTION_UNHANDLE
@@ -118,18 +118,20 @@ def state_line(alert: Mapping[str, Any], agent_name: Callable[[str], str | None]
     return None
 
 
-def _actions(alert: Mapping[str, Any]) -> Block:
+def _actions(alert: Mapping[str, Any], *, withheld: bool = False) -> Block:
+    """Call back, Mark handled / Undo, History; a withheld caller has no number to dial or look up."""
     alert_id = str(alert.get("id"))
     status = alert.get("status")
     if status == "resolved":
-        elements = [_button("alert.button.history", ACTION_HISTORY, alert_id)]
+        elements = [] if withheld else [_button("alert.button.history", ACTION_HISTORY, alert_id)]
     else:
-        elements = [_button("alert.button.callback", ACTION_CALLBACK, alert_id, style="primary")]
+        elements = [] if withheld else [_button("alert.button.callback", ACTION_CALLBACK, alert_id, style="primary")]
         if status == "handled":
             elements.append(_button("alert.button.undo", ACTION_UNHANDLE, alert_id))
         else:
             elements.append(_button("alert.button.handled", ACTION_HANDLED, alert_id))
-        elements.append(_button("alert.button.history", ACTION_HISTORY, alert_id))
+        if not withheld:
+            elements.append(_button("alert.button.history", ACTION_HISTORY, alert_id))
     # A new block_id per version: Slack clients keep stale button state otherwise (slack_sdk ActionsBlock doc).
     return actions(elements, block_id=f"alert:{alert_id}:v{alert.get('version') or 1}")
 
@@ -146,7 +148,11 @@ def render_alert(
 ) -> tuple[str, list[Block]]:
     """(notification fallback text, blocks) for one alert in its current state."""
     raw = (call or {}).get("customer_number") or alert.get("customer_number") or ""
-    pretty = clip(format_number(raw), PART_LIMIT) if raw else say("alert.unknown_number")
+    withheld = is_withheld(raw)
+    if withheld:
+        pretty = say("alert.withheld_number", shown=clip(raw, PART_LIMIT)) if raw else say("alert.unknown_number")
+    else:
+        pretty = clip(format_number(raw), PART_LIMIT)
     head = headline(alert, call, queue_name)
     emoji = {
         "resolved": ":white_check_mark:",
@@ -154,7 +160,7 @@ def render_alert(
         "calling_back": ":telephone_receiver:",
     }.get(str(alert.get("status")), ":red_circle:")
     number_line = f"*{escape(pretty)}*"
-    if raw and clean(raw) != pretty:
+    if raw and not withheld and clean(raw) != pretty:
         number_line += f"  `{escape(clip(str(raw), PART_LIMIT))}`"
     blocks: list[Block] = [section(f"{emoji} *{escape(head)}* {say('alert.from', number=number_line)}")]
 
@@ -193,13 +199,15 @@ def render_alert(
     repeats = int(alert.get("repeat_count") or 1) - 1
     if repeats > 0:
         context_parts.append(say("alert.repeat", count=repeats, time=clock_time(alert.get("last_call_at"), tz)))
+    if withheld:
+        context_parts.append(say("alert.withheld_why"))
     if context_parts:
         blocks.append(context(" · ".join(context_parts)))
 
     state = state_line(alert, agent_name)
     if state:
         blocks.append(section(state))
-    blocks.append(_actions(alert))
+    blocks.append(_actions(alert, withheld=withheld))
 
     dialled_raw = _dialled_text((call or {}).get("dialled"))
     text = say(

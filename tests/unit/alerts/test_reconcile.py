@@ -272,3 +272,38 @@ async def test_a_call_that_only_just_ended_is_left_to_the_stream_and_read_again_
     result = await later.run_once()
     assert result.deferred == 0 and result.new_alerts == 1
     assert store.get_call("long1")["outcome"] == "missed"
+
+
+async def test_history_success_for_a_call_the_stream_decided_missed_resolves_it_with_the_reason_audited(store, alerts):
+    _stream(alerts, "leg-e", number="0987654321", at=T0, outcome=Outcome.MISSED)
+    answered = rec("leg-e", status="SUCCESS", duration=80, billing=61, callee_username="an")
+    result = await reconciler(store, alerts, FakeHistory([answered])).run_once()
+    assert (result.matched, result.resolved_by_history, result.new_alerts) == (1, 1, 0)
+    alert = store.alert_for_call("leg-e")
+    assert alert["status"] == "resolved" and alert["resolved_by"] == "an"
+    assert alert["resolved_detail"]["reason"] == "history_success"
+    assert store.get_call("leg-e")["outcome"] == "answered"
+    rows = store.audit(alert_id=alert["id"])
+    assert [(r["action"], r["result"], r["detail"]) for r in rows] == [("resolved", "history_success", "leg-e")]
+
+
+async def test_backfill_read_newest_first_still_resolves_a_miss_followed_by_an_answered_call(store, alerts):
+    later = rec("ok2", status="SUCCESS", billing=40, callee_username="an", at=T0 + timedelta(minutes=3))
+    missed = rec("m3", status="CANCELLED", at=T0)
+    result = await reconciler(store, alerts, FakeHistory([later, missed])).run_once()  # history lists newest first
+    assert result.new_alerts == 1
+    alert = store.alert_for_call("m3")
+    assert alert["status"] == "resolved" and alert["resolved_detail"]["call_id"] == "ok2"
+    assert alert["resolved_detail"]["reason"] == "later_call"
+
+
+async def test_calls_the_stream_still_holds_open_are_let_go_when_history_decides_them(store, alerts):
+    asked: list[list[str]] = []
+
+    def settle(ids: list[str]) -> int:
+        asked.append(ids)
+        return 1 if ids == ["never-ended"] else 0
+
+    source = FakeHistory([rec("never-ended", status="CANCELLED")])
+    result = await reconciler(store, alerts, source, settle=settle).run_once()
+    assert asked == [["never-ended"]] and result.settled_open == 1 and result.new_alerts == 1

@@ -350,3 +350,12 @@ def test_a_route_may_name_the_queue_instead_of_its_id(store):
     store.set_route("queue:CSKH", "C0CSKH")
     svc.handle_decision(decision(queue_id="q-cskh-1", outcome=Outcome.ABANDONED))
     assert store.alert_for_call("a1")["channel"] == "C0CSKH"
+
+
+@pytest.mark.parametrize("number", ["anonymous", "Private", "unknown", ""])
+def test_each_call_from_a_withheld_number_is_its_own_alert_and_no_answered_call_resolves_it(svc, store, number):
+    assert svc.handle_decision(decision("w1", number=number)) == "new"
+    assert svc.handle_decision(decision("w2", number=number, at=T0 + timedelta(minutes=1))) == "new"
+    later = decision("w3", outcome=Outcome.ANSWERED, number=number, at=T0 + timedelta(minutes=2), talk_seconds=30)
+    assert svc.handle_decision(later) == "recorded"
+    assert store.count_alerts() == 2 and all(a["status"] == "open" for a in store.open_alerts())

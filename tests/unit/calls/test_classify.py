@@ -38,7 +38,9 @@ class Leg:
     authorizing_type: str | None = None
     queue_id: str | None = None
     member_call_id: str | None = None
+    agent_id: str | None = None
     hangup_cause: str | None = None
+    disposition: str | None = None
     duration: int | None = None
     billing_seconds: int | None = None
     created_ts: float | None = None
@@ -46,6 +48,8 @@ class Leg:
     destroyed_ts: float | None = None
     answered: bool = False
     bridged: bool = False
+    fax: bool = False
+    conference: bool = False
 
     def start(self) -> float:
         return self.created_ts if self.created_ts is not None else math.inf

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.calls.numbers import clean, format_number, is_external, number_key
+from bot.calls.numbers import clean, format_number, is_external, is_withheld, number_key
 
 
 @pytest.mark.parametrize(
@@ -61,3 +61,18 @@ def test_number_functions_never_raise(text: str) -> None:
     number_key(text)
     format_number(text)
     clean(text)
+
+
+@pytest.mark.parametrize("number", ["1080", "VIETCOMBANK", "user_ag01", "", None, "0909123456"])
+def test_a_carrier_leg_is_outside_whatever_its_caller_id(number: str | None) -> None:
+    assert is_external(number, "resource") is True
+
+
+def test_a_device_leg_is_judged_by_its_number() -> None:
+    assert is_external("101", "device") is False and is_external("0909123456", "device") is True
+
+
+@pytest.mark.parametrize("number, withheld", [("anonymous", True), (" Private ", True), ("", True), (None, True),
+                                               ("0909123456", False), ("VIETCOMBANK", False)])  # fmt: skip
+def test_withheld_means_no_number_to_call_back(number: str | None, withheld: bool) -> None:
+    assert is_withheld(number) is withheld

@@ -180,8 +180,17 @@ def test_withheld_caller_is_still_an_outside_call():
 def test_lose_race_on_an_agent_leg_means_someone_answered_even_if_that_answer_was_lost():
     sc = P.ring_group(10, "kazoo", ("101", "102"), answer=0, a_cause="NORMAL_CLEARING")
     without_answers = [e for e in sc.events if e[0] != "CHANNEL_ANSWER"]
+    for name, body in without_answers:  # and the answering leg's DESTROY says nothing of its own answer
+        if name == "CHANNEL_DESTROY" and body["Call-ID"].startswith("b10-101"):
+            body["Billing-Seconds"] = "0"
     d = only(run(without_answers))
     assert d.outcome is Outcome.ANSWERED and d.answered_by is None
+
+
+def test_an_agent_leg_whose_answer_was_lost_is_named_by_its_billed_seconds():
+    sc = P.ring_group(10, "kazoo", ("101", "102"), answer=0, a_cause="NORMAL_CLEARING")
+    d = only(run([e for e in sc.events if e[0] != "CHANNEL_ANSWER"]))
+    assert d.outcome is Outcome.ANSWERED and d.answered_by == "101" and d.talk_seconds == 61
 
 
 # -- joining legs ----------------------------------------------------------------------------------------

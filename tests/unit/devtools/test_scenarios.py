@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from bot.calls.events import normalise
+from bot.calls.tracker import Tracker
 from bot.devtools.simulator.directory import Directory
 from bot.devtools.simulator.scenarios import (
     ANSWER,
@@ -287,3 +289,26 @@ def test_call_options_from_json_rejects_bad_types() -> None:
         CallOptions.from_json({"ring_seconds": "soon"})
     with pytest.raises(ScenarioError):
         CallOptions.from_json({"agents": "101"})
+
+
+@pytest.mark.parametrize("scenario, outcome", [("queue_abandoned", "abandoned"), ("queue_answered", "answered")])
+def test_kazoo_3_queue_agent_legs_name_no_member_call_id_and_still_reach_the_decision(
+    scenario: str, outcome: str
+) -> None:
+    p = build_call(scenario, CallOptions(agents=["101", "102"]), DIR, rng=random.Random(3), now=START, kazoo_version=3)
+    agent_events = [pl for leg, evs in by_leg(p).items() if leg != p.call_id for _, pl in evs]
+    assert agent_events and not any("Member-Call-ID" in pl["Custom-Channel-Vars"] for pl in agent_events)
+    assert all(pl["Custom-Channel-Vars"]["Agent-ID"] for pl in agent_events)
+    four = build_call(scenario, CallOptions(agents=["101", "102"]), DIR, rng=random.Random(3), now=START)
+    assert all(
+        "Member-Call-ID" in pl["Custom-Channel-Vars"]
+        for leg, evs in by_leg(four).items()
+        if leg != four.call_id
+        for _, pl in evs
+    )
+    tracker = Tracker(grace_seconds=2.0)
+    for i, (_, name, payload) in enumerate(p.events):
+        tracker.feed(normalise(name, payload), i * 0.001)
+    (decision,) = tracker.due(10.0)
+    assert decision.call_id == p.call_id and decision.outcome.value == outcome
+    assert decision.agents_rung and decision.queue_id == p.queue_id

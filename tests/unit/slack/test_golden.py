@@ -138,6 +138,13 @@ CASES: dict[str, Callable[[], object]] = {
         tz=TZ,
         now=T0,
     ),  # fmt: skip
+    "alert_withheld_caller": lambda: render_alert(
+        alert(customer_number="anonymous", customer_key=""),
+        call(customer_number="anonymous", customer_key=""),
+        queue_name=None,
+        tz=TZ,
+        now=T0,
+    ),
     "alert_without_its_call": lambda: render_alert(alert(), None, queue_name=None, tz=TZ, now=T0),
     "burst_summary": lambda: render_burst_summary(12, T0, T0 + 240, TZ),
     "burst_summary_one": lambda: render_burst_summary(1, T0, None, TZ),
