@@ -17,8 +17,10 @@ from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.alerts.outbox.errors import WORKSPACE_ERRORS, error_code
 from bot.alerts.outbox.sending import Render
 from bot.alerts.outbox.worker import Outbox
 from bot.alerts.reconcile import Reconciler
@@ -31,7 +33,7 @@ from bot.callback.links import Links
 from bot.callback.vault import Vault
 from bot.calls.pipeline import Pipeline
 from bot.calls.tracker import Tracker
-from bot.config import Settings
+from bot.config import Settings, SetupError
 from bot.ops.metrics import Metrics, describe_ringbot
 from bot.slack.app import build_bolt_app, build_slack_client, start_http
 from bot.stream.client import StreamAuthError, StreamClient
@@ -45,6 +47,8 @@ HEARTBEAT_KEY = "bot_heartbeat"
 LEG_RETENTION_DAYS = 7  # legs are diagnostics; the decided calls are kept
 OUTBOX_RETENTION_DAYS = 7  # sent Slack messages; alerts keep their channel and ts
 HEARTBEAT_SECONDS = 10
+OUTBOX_STALE_SECONDS = 300  # /healthz is unhealthy while an alert has waited this long to reach Slack
+AUTH_RETRY_CAP = 300.0  # seconds between auth.test tries while Slack cannot be reached at start-up
 
 
 def bot_is_running(store: Store, *, now: float | None = None) -> bool:
@@ -112,6 +116,7 @@ class Runtime:
     started_at: float = field(default_factory=time.time)
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     fatal: str | None = None
+    slack_identity: dict[str, Any] | None = None  # auth.test's answer (team, url, user_id) once Slack gave it
 
     def spawn(self, work: Coroutine[Any, Any, None], *, name: str) -> asyncio.Task[None]:
         """Run `work` in the background, owned by the runtime: a failure is logged, and shutdown cancels it."""
@@ -126,14 +131,19 @@ class Runtime:
             log.error("background task failed name=%s error=%r", task.get_name(), exc)
 
     def health(self) -> tuple[bool, dict[str, Any]]:
+        """The /healthz document, and whether every part is healthy; `unhealthy` names the parts that are not."""
         s = self.stream.stats
         now = time.time()
         try:
             depth = self.deps.store.outbox_depth()
+            oldest = self.deps.store.oldest_undelivered_at()
             db_ok = True
         except Exception:  # noqa: BLE001 - any database failure is what /healthz reports, not a crash of it
-            depth, db_ok = None, False
-        doc = {
+            depth, oldest, db_ok = None, None, False
+        oldest_age = round(now - oldest, 1) if oldest is not None else None
+        refused = self.outbox.refused()
+        open_calls, oldest_open = self.pipeline.open_calls()
+        doc: dict[str, Any] = {
             "stream": {
                 "connected": bool(s.connected),
                 "protocol": s.protocol,
@@ -142,14 +152,32 @@ class Runtime:
                 "reconnects": s.reconnects,
                 "last_error": s.last_error,
             },
+            "slack": {
+                "token_checked": self.slack_identity is not None,
+                "refusing": refused,  # what Slack answers every post with, when it refuses them all
+            },
             "outbox_depth": depth,
+            "outbox_oldest_age_seconds": oldest_age,
             "database": "ok" if db_ok else "error",
             "calls_in_memory": len(self.pipeline.tracker),
+            "calls_open": open_calls,
+            "oldest_open_call_seconds": round(oldest_open, 1) if oldest_open is not None else None,
             "uptime_seconds": round(now - self.started_at, 1),
         }
-        healthy = bool(s.connected) and db_ok and not self.stopping.is_set()
-        doc["status"] = "ok" if healthy else "unhealthy"
-        return healthy, doc
+        unhealthy = []
+        if not s.connected:
+            unhealthy.append("stream")
+        if not db_ok:
+            unhealthy.append("database")
+        if refused:
+            unhealthy.append("slack")
+        if oldest_age is not None and oldest_age > OUTBOX_STALE_SECONDS:
+            unhealthy.append("outbox")
+        if self.stopping.is_set():
+            unhealthy.append("stopping")
+        doc["unhealthy"] = unhealthy
+        doc["status"] = "ok" if not unhealthy else "unhealthy"
+        return not unhealthy, doc
 
     def add_health_routes(self, app: web.Application) -> None:
         async def healthz(_: web.Request) -> web.Response:
@@ -157,7 +185,10 @@ class Runtime:
             return web.json_response(doc, status=200 if healthy else 503)
 
         async def metrics(_: web.Request) -> web.Response:
-            return web.Response(text=self.metrics.render(), content_type="text/plain", charset="utf-8")
+            return web.Response(
+                body=self.metrics.render().encode(),
+                headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"},  # Prometheus text format
+            )
 
         app.router.add_get("/healthz", healthz)
         app.router.add_get("/metrics", metrics)
@@ -173,14 +204,57 @@ def alert_renderer(deps: Deps) -> Render:
     return deps.alerts.renderer(queue_name=deps.directory.queue_name, agent_name=deps.directory.agent_name)
 
 
+async def check_slack_token(client: AsyncWebClient) -> dict[str, Any] | None:
+    """auth.test: the workspace's identity (its `url` makes permalinks), or None when Slack cannot be reached now.
+    A token Slack refuses raises SetupError: nothing would ever be posted, so the bot must not start."""
+    try:
+        resp = await asyncio.wait_for(client.auth_test(), 10.0)
+    except SlackApiError as exc:
+        code = error_code(exc.response)
+        if code in WORKSPACE_ERRORS:
+            raise SetupError(
+                f"Slack refused SLACK_BOT_TOKEN ({code}): copy the Bot User OAuth Token (xoxb-…) from the app's "
+                "OAuth & Permissions page, or reinstall the app"
+            ) from None
+        log.warning(
+            "slack auth.test failed status=%s error=%s; retrying in the background", exc.response.status_code, code
+        )
+        return None
+    except Exception as exc:  # noqa: BLE001 - unreachable for now: alerts queue, the check is retried
+        log.warning("slack unreachable at start-up error=%s; alerts queue until it answers", type(exc).__name__)
+        return None
+    data = resp.data if isinstance(resp.data, dict) else {}
+    log.info("slack token accepted team=%s bot_user=%s", data.get("team"), data.get("user_id"))
+    return data
+
+
+async def retry_slack_token(rt: Runtime, client: AsyncWebClient) -> None:
+    """Background: auth.test with backoff until Slack answers (a refused token then stops the bot)."""
+    delay = 2.0
+    while not rt.stopping.is_set():
+        await asyncio.sleep(delay)
+        try:
+            identity = await check_slack_token(client)
+        except SetupError as exc:
+            rt.fatal = str(exc)
+            log.error("stopping: %s", exc)
+            rt.stopping.set()
+            return
+        if identity is not None:
+            rt.slack_identity = identity
+            return
+        delay = min(AUTH_RETRY_CAP, delay * 2)
+
+
 async def start(
     settings: Settings, *, mode: str, slack_client: AsyncWebClient | None = None, install_signals: bool = True
 ) -> Runtime:
     """Build and start every part; returns once the bot is serving (the stream connects in the background)."""
 
     metrics = describe_ringbot(Metrics())
-    store = Store.open(settings.db_path)
     client = slack_client or build_slack_client(settings.slack_bot_token, settings.slack_api_url)
+    identity = await check_slack_token(client)  # a refused token stops here, before anything is started
+    store = Store.open(settings.db_path)
     antbuddy = AntBuddyClient.from_settings(settings)
     outbox: Outbox | None = None
 
@@ -205,7 +279,8 @@ async def start(
     # History is read up to `settle` seconds ago: long enough for the stream to decide a call first
     # (richer alert), short enough that a call lost in a crash is recovered within a minute.
     settle = max(10.0, settings.grace_seconds * 5)
-    reconciler = Reconciler(store, antbuddy, deps.alerts, tz=settings.tz, settle_seconds=settle)
+    deps.dialer.on_dial = pipeline.expect_own_call
+    reconciler = Reconciler(store, antbuddy, deps.alerts, tz=settings.tz, settle_seconds=settle, settle=pipeline.settle)
     reconcile_lock = asyncio.Lock()
 
     async def reconcile(reason: str) -> None:
@@ -236,7 +311,9 @@ async def start(
         on_event=pipeline.on_event,
         on_connected=on_connected,
     )
-    rt = Runtime(settings, deps, metrics, pipeline, outbox, stream, reconciler)
+    rt = Runtime(settings, deps, metrics, pipeline, outbox, stream, reconciler, slack_identity=identity)
+    if identity is None:
+        rt.spawn(retry_slack_token(rt, client), name="slack-auth")
     metrics.gauge_fn("stream_connected", lambda: 1.0 if stream.stats.connected else 0.0)
     metrics.gauge_fn(
         "stream_last_event_age_seconds",
@@ -244,6 +321,8 @@ async def start(
     )
     metrics.gauge_fn("outbox_pending", lambda: float(store.outbox_depth()))
     metrics.gauge_fn("calls_in_memory", lambda: float(len(tracker)))
+    metrics.gauge_fn("calls_open", lambda: float(pipeline.open_calls()[0]))
+    metrics.gauge_fn("oldest_open_call_seconds", lambda: pipeline.open_calls()[1] or 0.0)
     metrics.gauge_fn("stream_reconnects_total", lambda: float(stream.stats.reconnects))
     metrics.gauge_fn("events_rejected_total", lambda: float(pipeline.stats.rejected + stream.stats.malformed))
     metrics.gauge_fn("outbox_dead", lambda: float(store.outbox_counts().get("dead", 0)))
@@ -313,9 +392,13 @@ async def start(
 
     bolt = build_bolt(deps, client, signing_secret=settings.slack_signing_secret if mode == "http" else None)
     rt.bolt = bolt
-    rt.http_runner, rt.http_port = await start_http(
-        bolt if mode == "http" else None, settings.http_host, settings.http_port, extra_routes=rt.add_health_routes
-    )
+    try:
+        rt.http_runner, rt.http_port = await start_http(
+            bolt if mode == "http" else None, settings.http_host, settings.http_port, extra_routes=rt.add_health_routes
+        )
+    except SetupError:
+        await shutdown(rt)  # what already started stops in order; the caller prints the one sentence
+        raise
     if mode == "socket":
         handler = AsyncSocketModeHandler(bolt, settings.slack_app_token, web_client=client)
         await handler.connect_async()
@@ -402,7 +485,12 @@ async def run_backfill(settings: Settings, since: datetime, *, out: Callable[[st
     started = time.monotonic()
     try:
         result = await reconciler.backfill(since.date())
-        out(f"backfill since {since.date()}: {result}")
+        out(
+            f"backfill since {since.date()}: read {result.records} call(s) from AntBuddy's history, "
+            f"{result.new_alerts} new alert(s), {result.matched} already known"
+            + (f", {result.resolved_by_history} resolved by a later answered call" * bool(result.resolved_by_history))
+            + (f", {result.errors} record(s) could not be read (see the log)" if result.errors else "")
+        )
         if bot_is_running(deps.store):
             # Two outboxes on one database could post the same row twice: the running bot sends these.
             out(

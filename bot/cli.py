@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import logging
 import sys
 from collections.abc import Callable
 from datetime import date, datetime
+from typing import NoReturn
 
 from bot import __version__
-from bot.config import ConfigError, Settings, load_settings, read_environment
+from bot.config import ConfigError, Settings, SetupError, load_settings, read_environment
 from bot.ops.logs import setup_logging
 
 # Each command imports what it runs when it runs: `bot.app` alone brings in aiohttp, Bolt, APScheduler, httpx and
@@ -20,41 +22,162 @@ from bot.ops.logs import setup_logging
 DESCRIPTION = "ringbot: AntBuddy Ring missed and abandoned calls in Slack, /ring commands and Call back."
 
 
+def _seconds(text: str) -> float:
+    """An argparse type: a number of seconds, 0 or more."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds, got {text!r}") from None
+    if not 0 <= value <= 86400 * 365:
+        raise argparse.ArgumentTypeError(f"must be between 0 and {86400 * 365} seconds, got {text!r}")
+    return value
+
+
+def _speed(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+    if not 0.1 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"must be between 0.1 and 100, got {text!r}")
+    return value
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 65535, got {text!r}")
+    return value
+
+
+def _per_minute(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+    if not 0 <= value <= 600:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 600 calls a minute, got {text!r}")
+    return value
+
+
+def _channel(text: str) -> str:
+    if text[:1] not in ("C", "G", "D") or not text.isalnum() or text.upper() != text:
+        raise argparse.ArgumentTypeError(f"must be a Slack channel id like C0123ABCD, got {text!r}")
+    return text
+
+
+class _Help(argparse.HelpFormatter):
+    """Every option's help ends with its default, unless it has none (required, or explained in the text)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if action.default not in (None, argparse.SUPPRESS) and not action.required and action.option_strings:
+            if "default" not in text and action.dest != "help":
+                text += " (default: %(default)s)"
+        return text
+
+
+class _Parser(argparse.ArgumentParser):
+    """A mistake on the command line is one line (and exit 2), not the usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def _command(sub: argparse._SubParsersAction, name: str, summary: str, description: str) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = sub.add_parser(name, help=summary, description=description, formatter_class=_Help)
+    return parser
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="ringbot", description=DESCRIPTION)
+    p = _Parser(prog="ringbot", description=DESCRIPTION)
     p.add_argument("--version", action="version", version=f"ringbot {__version__}")
-    sub = p.add_subparsers(dest="command", metavar="command")
+    sub = p.add_subparsers(dest="command", metavar="command", parser_class=_Parser)
 
-    run = sub.add_parser("run", help="run the bot (Socket Mode when SLACK_APP_TOKEN is set, else HTTP mode)")
-    run.add_argument("--mode", choices=("socket", "http"), help="force a mode (default: socket if SLACK_APP_TOKEN)")
+    run = _command(
+        sub,
+        "run",
+        "run the bot (Socket Mode when SLACK_APP_TOKEN is set, else HTTP mode)",
+        "Run the bot: read AntBuddy's event stream, post missed and abandoned calls to Slack, answer /ring and "
+        "the buttons. Settings come from the environment and ./.env (see deploy/env.example).",
+    )
+    run.add_argument(
+        "--mode",
+        choices=("socket", "http"),
+        default=None,
+        help="force a mode (default: socket if SLACK_APP_TOKEN is set, else http)",
+    )
 
-    demo = sub.add_parser("demo", help="no credentials needed: simulator + bot + Slack printed to this terminal")
-    demo.add_argument("--seconds", type=float, default=0, help="stop by itself after this many seconds (0: Ctrl-C)")
-    demo.add_argument("--speed", type=float, default=1.0, help="how fast the simulated calls play (default 1.0)")
+    demo = _command(
+        sub,
+        "demo",
+        "no credentials needed: simulator + bot + Slack printed to this terminal",
+        "Play simulated calls through the real bot and print what Slack would show, in this terminal.",
+    )
+    demo.add_argument(
+        "--seconds", type=_seconds, default=0.0, help="stop by itself after this many seconds (0: Ctrl-C)"
+    )
+    demo.add_argument("--speed", type=_speed, default=1.0, help="how fast the simulated calls play")
 
-    sim = sub.add_parser("simulator", help="the AntBuddy simulator alone (REST + event stream + control API)")
-    sim.add_argument("--host", default="127.0.0.1")
-    sim.add_argument("--port", type=int, default=8700)
-    sim.add_argument("--protocol", choices=("socketio", "socketio09", "kazoo"), default="socketio")
+    sim = _command(
+        sub,
+        "simulator",
+        "the AntBuddy simulator alone (REST + event stream + control API)",
+        "Serve a stand-in for AntBuddy (REST API, event stream, and a control API under /_sim/) for trying "
+        "ringbot without an AntBuddy account.",
+    )
+    sim.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    sim.add_argument("--port", type=_port, default=8700, help="port to listen on (0: any free port)")
+    sim.add_argument(
+        "--protocol", choices=("socketio", "socketio09", "kazoo"), default="socketio", help="stream protocol"
+    )
     sim.add_argument(
         "--payload-style",
         choices=("kazoo", "snake"),
         default="kazoo",
         help="event keys as Kazoo sends them (Call-ID...) or as AntBuddy's document shows (call_id...)",
     )
-    sim.add_argument("--traffic", type=float, default=0, help="random calls per minute to play (0: only on request)")
+    sim.add_argument("--traffic", type=_per_minute, default=0.0, help="random calls per minute to play (0: on request)")
 
-    sub.add_parser("doctor", help="check every setting against AntBuddy, Slack and the database")
+    _command(
+        sub,
+        "doctor",
+        "check every setting against AntBuddy, Slack and the database",
+        "Check every setting against AntBuddy, Slack and the database, one line per check; changes nothing. "
+        "Exit 0 when all pass, 1 otherwise.",
+    )
 
-    back = sub.add_parser("backfill", help="reconcile AntBuddy's call history since a date into alerts (exactly once)")
-    back.add_argument("--since", required=True, help="YYYY-MM-DD")
+    back = _command(
+        sub,
+        "backfill",
+        "reconcile AntBuddy's call history since a date into alerts (exactly once)",
+        "Read AntBuddy's call history since a date and raise the alerts the bot missed (never one twice); posts "
+        "them unless a running bot does.",
+    )
+    back.add_argument("--since", required=True, help="first day to read, YYYY-MM-DD (required)")
 
-    requeue = sub.add_parser("requeue", help="retry Slack messages that were given up on (e.g. after inviting the bot)")
-    requeue.add_argument("--channel", help="only this channel id")
+    requeue = _command(
+        sub,
+        "requeue",
+        "retry Slack messages that were given up on (e.g. after inviting the bot)",
+        "Queue again the Slack messages that were given up on; each is looked up in Slack first, so nothing is "
+        "posted twice.",
+    )
+    requeue.add_argument("--channel", type=_channel, default=None, help="only this channel id (default: every channel)")
     return p
 
 
+def _fail(message: str) -> int:
+    print(f"ringbot: {message}", file=sys.stderr)
+    return 2
+
+
 def main(argv: list[str] | None = None) -> int:
+    from storage.schema import DatabaseUnusable
+
     args = _parser().parse_args(argv)
     if args.command is None:
         _parser().print_help()
@@ -66,8 +189,9 @@ def main(argv: list[str] | None = None) -> int:
             return _demo(args)
         settings = load_settings(mode=getattr(args, "mode", None))
     except ConfigError as exc:
-        print(f"ringbot: configuration error: {exc}", file=sys.stderr)
-        return 2
+        return _fail(f"configuration error: {exc}")
+    except SetupError as exc:
+        return _fail(str(exc))
     except KeyboardInterrupt:
         return 0
     setup_logging(settings.log_level, settings.log_format, settings.secrets())
@@ -79,6 +203,10 @@ def main(argv: list[str] | None = None) -> int:
     }
     try:
         return commands[args.command](settings, args)
+    except ConfigError as exc:
+        return _fail(f"configuration error: {exc}")
+    except (SetupError, DatabaseUnusable) as exc:
+        return _fail(str(exc))
     except KeyboardInterrupt:
         return 0
 
@@ -97,7 +225,25 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
     if mode == "http" and not settings.slack_signing_secret:
         print("ringbot: configuration error: SLACK_SIGNING_SECRET is not set (required in HTTP mode)", file=sys.stderr)
         return 2
+    _preflight(settings)
     return asyncio.run(run(settings, mode=mode))
+
+
+def _preflight(settings: Settings) -> None:
+    """The mistakes found before anything starts, each one line and exit 2 (main turns the exception into it):
+    a database path that cannot work, an HTTP port already taken. `bot.app.start` checks both again."""
+    import socket
+
+    from bot.slack.app import cannot_listen
+    from storage.schema import check_db_path
+
+    check_db_path(settings.db_path)
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in settings.http_host else socket.AF_INET) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as aiohttp does: TIME_WAIT is no conflict
+            probe.bind((settings.http_host, settings.http_port))
+    except OSError as exc:
+        raise SetupError(cannot_listen(settings.http_host, settings.http_port, exc)) from None
 
 
 def _doctor(settings: Settings, args: argparse.Namespace) -> int:
@@ -155,6 +301,10 @@ def _simulator(args: argparse.Namespace) -> int:
         )
     except KeyboardInterrupt:
         pass
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            return _fail(f"simulator: port {args.port} is already in use on {args.host}: choose another with --port")
+        return _fail(f"simulator: cannot listen on --host {args.host!r} --port {args.port}: {exc.strerror or exc}")
     return 0
 
 

@@ -11,7 +11,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from dotenv import dotenv_values
 
 
-class ConfigError(Exception):
+class SetupError(Exception):
+    """A mistake found at start-up that the operator fixes (a port in use, a setting): `ringbot` prints the
+    message as one line and exits 2. The message never shows a secret."""
+
+
+class ConfigError(SetupError):
     """A setting is missing or malformed; the message names it and never shows a secret."""
 
 
@@ -129,14 +134,16 @@ def load_settings(
     else:
         env = read_dotenv(dotenv) if dotenv else {}
         env.update(environ)
+    missing = [var for var, (_name, required) in _ENV.items() if required and not env.get(var, "").strip()]
+    if missing:
+        names = ", ".join(missing)
+        where = "" if dotenv is None or Path(dotenv).is_file() else f" (no {Path(dotenv).name} file in {Path.cwd()})"
+        raise ConfigError(f"{names} {'is' if len(missing) == 1 else 'are'} not set (required){where}")
     values: dict[str, object] = {}
-    for var, (name, required) in _ENV.items():
+    for var, (name, _required) in _ENV.items():
         raw = env.get(var, "").strip()
-        if not raw:
-            if required:
-                raise ConfigError(f"{var} is not set (required)")
-            continue
-        values[name] = _parse(var, name, raw)
+        if raw:
+            values[name] = _parse(var, name, raw)
     # `_parse` gives each field its type; mypy cannot follow a name -> value mapping into the constructor.
     settings = Settings(**values)  # type: ignore[arg-type]
     _check(settings, mode)
@@ -151,8 +158,9 @@ def _parse(var: str, name: str, raw: str) -> object:
             whole = int(raw)
         except ValueError:
             raise ConfigError(f"{var} must be a whole number, got {raw!r}") from None
-        if whole < 0 or (name == "reconcile_seconds" and whole == 0) or (name == "http_port" and whole > 65535):
-            raise ConfigError(f"{var} is out of range: {raw!r}")
+        low, high = (0, 65535) if name == "http_port" else (1, 7 * 86400)
+        if not low <= whole <= high:
+            raise ConfigError(f"{var} must be between {low} and {high}, got {raw!r}")
         return whole
     if name == "channel_posts_per_second":
         rate = _number(var, raw, "a number")

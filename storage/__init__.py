@@ -20,7 +20,7 @@ from storage.rows import (
     QueueTotals,
     RouteRow,
 )
-from storage.schema import open_db
+from storage.schema import DatabaseUnusable, open_db
 from storage.store import Store
 
 __all__ = [
@@ -32,6 +32,7 @@ __all__ = [
     "CallChanges",
     "CallRow",
     "CallbackRow",
+    "DatabaseUnusable",
     "FoldStats",
     "JSONObject",
     "LegRow",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 
@@ -128,18 +129,47 @@ CREATE TABLE IF NOT EXISTS meta (
 """
 
 
+class DatabaseUnusable(Exception):
+    """The database path cannot be used as it is (no such directory, a directory, read-only...): the message is
+    one sentence saying what to change, for the operator."""
+
+
+def check_db_path(path: str | Path) -> None:
+    """Raise DatabaseUnusable when `path` cannot hold ringbot's database; creates nothing."""
+    if str(path) == ":memory:":
+        return
+    p = Path(path)
+    parent = p.parent
+    if p.is_dir():
+        raise DatabaseUnusable(f"RINGBOT_DB points at a directory ({p}): give a file path, e.g. {p / 'ringbot.db'}")
+    if not parent.is_dir():
+        raise DatabaseUnusable(f"RINGBOT_DB: the directory {parent} does not exist (create it, or fix the path)")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise DatabaseUnusable(
+            f"RINGBOT_DB: the directory {parent} is not writable by this user (SQLite writes its journal beside "
+            "the database): fix its owner or permissions"
+        )
+    if p.exists() and not os.access(p, os.R_OK | os.W_OK):
+        raise DatabaseUnusable(f"RINGBOT_DB: {p} is read-only for this user: fix its owner or permissions")
+
+
 def open_db(path: str | Path) -> Database:
-    """Open (creating if needed) the database with WAL, sane sync and a busy timeout, schema applied."""
-    if str(path) != ":memory:":
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(str(path), timeout=5.0)
-    db = Database(conn)
-    if str(path) != ":memory:":
-        db.enable_wal()
-    # NORMAL in WAL survives a process crash (kill -9); only power loss could drop the last commit.
-    conn.execute("PRAGMA synchronous=NORMAL")
-    conn.execute("PRAGMA foreign_keys=ON")
-    conn.executescript(_TABLES)
-    conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-    conn.commit()
+    """Open (creating the file if needed) the database with WAL, sane sync and a busy timeout, schema applied.
+    The directory must exist: a mistyped path does not silently start an empty database somewhere else."""
+    check_db_path(path)
+    try:
+        conn = sqlite3.connect(str(path), timeout=5.0)
+        db = Database(conn)
+        if str(path) != ":memory:":
+            db.enable_wal()
+        # NORMAL in WAL survives a process crash (kill -9); only power loss could drop the last commit.
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.executescript(_TABLES)
+        conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        conn.commit()
+    except sqlite3.DatabaseError as exc:
+        if "locked" in str(exc):
+            raise  # someone else holds the database for now: not a mistake in the path
+        raise DatabaseUnusable(f"RINGBOT_DB: {path} cannot be used: {exc}") from None
     return db

@@ -385,12 +385,26 @@ class Store:
         """Rows a crash left mid-send: at start-up the outbox checks Slack for each before sending again."""
         return self._outbox("SELECT * FROM outbox WHERE status = 'inflight' ORDER BY id")
 
-    def outbox_post_heads(self) -> list[OutboxRow]:
-        """Per channel, the oldest pending row that posts a message (post | reply | summary): id order per channel."""
+    def outbox_post_heads(self, now: float | None = None) -> list[OutboxRow]:
+        """Per channel, the pending row that posts a message (post | reply | summary) to send next: the oldest one
+        that is due at `now`, else the one due soonest. A row waiting out its own backoff never holds the rows
+        behind it; with `now` None, simply the oldest (id order per channel)."""
+        if now is None:
+            return self._outbox(
+                """SELECT * FROM outbox WHERE id IN (
+                       SELECT min(id) FROM outbox WHERE status = 'pending' AND kind != 'update' GROUP BY channel)
+                   ORDER BY id"""
+            )
         return self._outbox(
             """SELECT * FROM outbox WHERE id IN (
-                   SELECT min(id) FROM outbox WHERE status = 'pending' AND kind != 'update' GROUP BY channel)
-               ORDER BY id"""
+                   SELECT id FROM (
+                       SELECT id, row_number() OVER (
+                           PARTITION BY channel
+                           ORDER BY next_at > :now, CASE WHEN next_at > :now THEN next_at END, id) AS place
+                       FROM outbox WHERE status = 'pending' AND kind != 'update')
+                   WHERE place = 1)
+               ORDER BY id""",
+            {"now": now},
         )
 
     def pending_updates(self, *, limit: int = 200) -> list[OutboxRow]:
@@ -435,12 +449,35 @@ class Store:
             f"UPDATE outbox SET {', '.join(sets)} WHERE id = :_id", {**values, "status": state.value, "_id": row_id}
         )
 
+    def claim_outbox(self, row_id: int, *, thread_ts: str | None = None) -> bool:
+        """Take a pending row for sending: `pending` -> `inflight` (an attempt counted) in one compare-and-set
+        statement. False when the row is no longer pending (another worker, even in another process, has it):
+        the caller must not send it."""
+        cur = self._write(
+            "UPDATE outbox SET status = 'inflight', attempts = attempts + 1,"
+            " thread_ts = COALESCE(?, thread_ts) WHERE id = ? AND status = 'pending'",
+            (thread_ts, row_id),
+        )
+        return cur.rowcount == 1
+
+    def outbox_status(self, row_id: int) -> OutboxStatus | None:
+        row = self.conn.execute("SELECT status FROM outbox WHERE id = ?", (row_id,)).fetchone()
+        return OutboxStatus(row[0]) if row else None
+
     def requeue_outbox(self, row_id: int, *, next_at: float, error: str | None, count_attempt: bool = True) -> None:
         """Back to pending for a later try; `count_attempt=False` (a 429) gives back the attempt inflight took."""
         self._write(
             "UPDATE outbox SET status = 'pending', next_at = ?, error = ?,"
             " attempts = CASE WHEN ? THEN attempts ELSE max(attempts - 1, 0) END WHERE id = ?",
             (next_at, error, 1 if count_attempt else 0, row_id),
+        )
+
+    def requeue_outbox_after_error(self, row_id: int, *, next_at: float, error: str) -> None:
+        """Back to pending after our own code failed on the row; the attempt counts whether or not it was claimed."""
+        self._write(
+            "UPDATE outbox SET status = 'pending', next_at = ?, error = ?,"
+            " attempts = attempts + (status = 'pending') WHERE id = ?",
+            (next_at, error, row_id),
         )
 
     def requeue_dead(self, *, channel: str | None = None) -> int:
@@ -470,6 +507,13 @@ class Store:
     def outbox_depth(self) -> int:
         """Rows not yet delivered (pending or inflight): /healthz and the metrics report it."""
         return self._count("SELECT count(*) FROM outbox WHERE status IN ('pending', 'inflight')")
+
+    def oldest_undelivered_at(self) -> float | None:
+        """When the oldest alert post still waiting for Slack was queued (None when none waits): /healthz."""
+        row = self.conn.execute(
+            "SELECT min(created_at) FROM outbox WHERE status IN ('pending', 'inflight') AND kind = 'post'"
+        ).fetchone()
+        return float(row[0]) if row and row[0] is not None else None
 
     def outbox_counts(self) -> dict[str, int]:
         """Rows per status."""

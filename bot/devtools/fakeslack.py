@@ -1,4 +1,5 @@
-"""A local stand-in for Slack: its Web API on 127.0.0.1 (records calls, injects 429/500, prints for the demo)
+"""A local stand-in for Slack: its Web API on 127.0.0.1 (records calls, fails the way Slack and the proxies in
+front of it do, prints for the demo)
 and builders for correctly signed requests into the bot (slash commands, block_actions, view_submission).
 
 Used by `ringbot demo` and by the tests; never by `ringbot run` against the real Slack.
@@ -38,6 +39,10 @@ class Fault:
     count: int
     retry_after: float | None = None
     error: str = "ratelimited"
+    # A body that is not Slack's JSON (a proxy's HTML 502, a 404 page): sent as it is, with `content_type`.
+    body: str | None = None
+    content_type: str = "text/html"
+    channel: str | None = None  # only calls naming this channel
 
 
 @dataclass
@@ -74,6 +79,7 @@ class FakeSlack:
         self.url = ""  # http://127.0.0.1:PORT/api/ once started (with the trailing slash slack_sdk needs)
         self.base = ""  # http://127.0.0.1:PORT
         self._changed = asyncio.Event()
+        self.unreachable = False  # every connection is dropped without an answer (Slack cannot be reached)
         self.socket_clients: list[web.WebSocketResponse] = []
         self.socket_acks: list[dict[str, Any]] = []  # what the app sent back over Socket Mode
 
@@ -109,11 +115,27 @@ class FakeSlack:
         count: int = 1,
         retry_after: float | None = None,
         error: str | None = None,
+        body: str | None = None,
+        content_type: str = "text/html",
+        channel: str | None = None,
     ) -> None:
-        """Make the next `count` calls of `method` answer `status` (429 carries Retry-After)."""
+        """Make the next `count` calls of `method` (to `channel`, when given) answer `status` (429 carries
+        Retry-After). With `body`, the answer is that text instead of Slack's JSON, as a proxy or a wrong URL
+        would send it."""
+        default_error = "ratelimited" if status == 429 else ("internal_error" if status >= 500 else "unknown_error")
         self.faults.append(
-            Fault(method, status, count, retry_after, error or ("ratelimited" if status == 429 else "internal_error"))
+            Fault(method, status, count, retry_after, error or default_error, body, content_type, channel)
         )
+
+    def fail_html(self, method: str = "*", *, status: int = 502, count: int = 1) -> None:
+        """A proxy's error page: not JSON at all."""
+        page = f"<html><body><h1>{status} Bad Gateway</h1></body></html>"
+        self.fail(method, status=status, count=count, body=page)
+
+    def clear_faults(self) -> None:
+        """Slack is well again: forget every fault still queued, and answer connections."""
+        self.faults.clear()
+        self.unreachable = False
 
     # -- queries for tests ------------------------------------------------------------------------
     def calls_to(self, method: str, *, ok_only: bool = True) -> list[SlackCall]:
@@ -175,8 +197,10 @@ class FakeSlack:
             except Exception:  # noqa: BLE001 - a printer must never break the fake
                 pass
 
-    def _fault_for(self, method: str) -> Fault | None:
+    def _fault_for(self, method: str, body: dict[str, Any]) -> Fault | None:
         for f in self.faults:
+            if f.channel is not None and body.get("channel") != f.channel:
+                continue
             if f.count > 0 and f.method in ("*", method):
                 f.count -= 1
                 return f
@@ -191,10 +215,19 @@ class FakeSlack:
         method = request.match_info["method"]
         body = await self._body(request)
         headers = dict(request.headers)
-        fault = self._fault_for(method)
+        if self.unreachable:
+            self._record(SlackCall(method, body, headers, time.monotonic(), 0))
+            if request.transport is not None:
+                request.transport.close()  # the client sees the connection drop, as when Slack cannot be reached
+            return web.Response(status=503)  # never arrives: the connection is already gone
+        fault = self._fault_for(method, body)
         if fault:
             self._record(SlackCall(method, body, headers, time.monotonic(), fault.status))
             extra = {"Retry-After": str(int(fault.retry_after))} if fault.retry_after is not None else {}
+            if fault.body is not None:
+                return web.Response(
+                    text=fault.body, status=fault.status, content_type=fault.content_type, headers=extra
+                )
             return web.json_response({"ok": False, "error": fault.error}, status=fault.status, headers=extra)
         token = headers.get("Authorization", "")
         if method == "apps.connections.open":

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -15,6 +16,8 @@ from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncRateLimitErrorRetryHandler,
 )
 from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.config import SetupError
 
 log = logging.getLogger(__name__)
 
@@ -98,10 +101,26 @@ async def start_http(
     runner = web.AppRunner(web_app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
-    await site.start()
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise SetupError(cannot_listen(host, port, exc)) from None
     bound = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     log.info("http listening host=%s port=%s", host, bound)
     return runner, bound
+
+
+def cannot_listen(host: str, port: int, exc: OSError) -> str:
+    """One sentence for a port or host the HTTP server cannot listen on."""
+    if exc.errno == errno.EADDRINUSE:
+        return (
+            f"RINGBOT_HTTP_PORT {port} is already in use on {host} (another ringbot or another program): stop it, "
+            "or set RINGBOT_HTTP_PORT to a free port"
+        )
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return f"RINGBOT_HTTP_PORT {port} needs privileges on this machine: use a port above 1023"
+    return f"cannot listen on RINGBOT_HTTP_HOST {host!r} port {port}: {exc.strerror or exc}"
 
 
 Starter = Callable[[], Awaitable[None]]

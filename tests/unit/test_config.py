@@ -93,3 +93,20 @@ def test_http_mode_needs_a_signing_secret_and_socket_mode_an_app_token() -> None
     with pytest.raises(ConfigError, match="SLACK_APP_TOKEN"):
         load_settings(BASE, dotenv=None, mode="socket")
     assert load_settings({**BASE, "SLACK_APP_TOKEN": "xapp-1"}, dotenv=None).socket_mode
+
+
+def test_every_missing_required_variable_is_named_in_one_error(tmp_path) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_settings({}, dotenv=tmp_path / ".env")
+    message = str(err.value)
+    assert all(var in message for var in BASE)  # BASE holds exactly the required ones
+    assert message.endswith(f"are not set (required) (no .env file in {Path.cwd()})")
+
+
+@pytest.mark.parametrize(
+    ("var", "raw", "range_text"),
+    [("RINGBOT_HTTP_PORT", "65536", "between 0 and 65535"), ("RINGBOT_RECONCILE_SECONDS", "0", "between 1 and")],
+)
+def test_a_range_error_names_the_range(var: str, raw: str, range_text: str) -> None:
+    with pytest.raises(ConfigError, match=range_text):
+        load_settings({**BASE, var: raw}, dotenv=None)

@@ -4,13 +4,18 @@ over HTTP, the heartbeat marks a running bot, and shutdown leaves the database c
 from __future__ import annotations
 
 import asyncio
+import socket
 from pathlib import Path
 
 import httpx
+import pytest
 
 from bot.app import HEARTBEAT_KEY, bot_is_running, shutdown, start
+from bot.config import SetupError
 from bot.devtools.fakeslack import FakeSlack
 from tests.conftest import make_settings
+from tests.support.waiting import eventually
+from tests.wire.test_outbox import decision
 
 
 async def test_runtime_jobs_health_metrics_and_heartbeat(tmp_path: Path, simulator, fake_slack: FakeSlack) -> None:
@@ -37,12 +42,15 @@ async def test_runtime_jobs_health_metrics_and_heartbeat(tmp_path: Path, simulat
         doc = health.json()
         assert doc["status"] == "ok" and doc["stream"]["connected"] and doc["database"] == "ok"
         assert doc["stream"]["protocol"] == "socketio" and doc["outbox_depth"] == 0
+        assert doc["unhealthy"] == [] and doc["slack"] == {"token_checked": True, "refusing": None}
+        assert metrics.headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8"
         assert "# TYPE ringbot_stream_connected gauge" in metrics.text
         assert "ringbot_antbuddy_seconds_count" in metrics.text  # the token request was observed
         # the stream goes away: health turns 503 so an orchestrator notices
         await rt.stream.stop()
         async with httpx.AsyncClient(timeout=5) as http:
-            assert (await http.get(f"http://127.0.0.1:{rt.http_port}/healthz")).status_code == 503
+            down = await http.get(f"http://127.0.0.1:{rt.http_port}/healthz")
+        assert down.status_code == 503 and down.json()["unhealthy"] == ["stream"]
     finally:
         await shutdown(rt)
     from storage import Store
@@ -52,3 +60,56 @@ async def test_runtime_jobs_health_metrics_and_heartbeat(tmp_path: Path, simulat
         assert store.get_meta(HEARTBEAT_KEY) == "0"  # a stopped bot no longer claims the outbox
     finally:
         store.close()
+
+
+def _settings(tmp_path: Path, simulator, fake_slack: FakeSlack, **extra: str):
+    env = {
+        "ANTBUDDY_API_URL": simulator.url,
+        "ANTBUDDY_WS_URL": simulator.url,
+        "SLACK_API_URL": fake_slack.url,
+        "RINGBOT_HTTP_HOST": "127.0.0.1",
+        "RINGBOT_HTTP_PORT": "0",
+    }
+    return make_settings(tmp_path, **{**env, **extra})
+
+
+async def test_a_token_slack_refuses_stops_the_start_with_one_sentence(
+    tmp_path: Path, simulator, fake_slack: FakeSlack
+) -> None:
+    fake_slack.fail("auth.test", status=200, error="invalid_auth")
+    with pytest.raises(SetupError, match=r"^Slack refused SLACK_BOT_TOKEN \(invalid_auth\)"):
+        await start(_settings(tmp_path, simulator, fake_slack), mode="http", install_signals=False)
+    assert not (tmp_path / "ringbot.db").exists()  # nothing was started
+
+
+async def test_an_unreachable_slack_at_start_up_is_retried_and_health_says_which_part_is_wrong(
+    tmp_path: Path, simulator, fake_slack: FakeSlack
+) -> None:
+    fake_slack.unreachable = True
+    rt = await start(_settings(tmp_path, simulator, fake_slack), mode="http", install_signals=False)
+    try:
+        assert rt.slack_identity is None  # started anyway: the stream is read and alerts queue
+        assert await rt.stream.wait_connected(10)
+        fake_slack.clear_faults()
+        await eventually(lambda: rt.slack_identity is not None, "auth.test retried", timeout=15)
+        assert rt.slack_identity["url"] == "https://demo.slack.com/"
+        fake_slack.fail("chat.postMessage", status=200, error="invalid_auth", count=10**6)
+        rt.deps.alerts.handle_decision(decision(1))
+        await eventually(lambda: rt.outbox.refused() is not None, "the refusal noticed")
+        async with httpx.AsyncClient(timeout=5) as http:
+            health = await http.get(f"http://127.0.0.1:{rt.http_port}/healthz")
+        doc = health.json()
+        assert health.status_code == 503 and doc["unhealthy"] == ["slack"]
+        assert "invalid_auth" in doc["slack"]["refusing"]
+    finally:
+        await shutdown(rt)
+
+
+async def test_a_taken_http_port_is_one_sentence(tmp_path: Path, simulator, fake_slack: FakeSlack) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        settings = _settings(tmp_path, simulator, fake_slack, RINGBOT_HTTP_PORT=str(port))
+        with pytest.raises(SetupError, match=f"RINGBOT_HTTP_PORT {port} is already in use"):
+            await start(settings, mode="http", install_signals=False)

@@ -265,17 +265,36 @@ async def test_a_burst_folds_into_one_summary_with_the_alerts_in_its_thread(rig,
     assert all(gap >= 0.02 - EPS for gap in gaps(rig.times("chat.postMessage", "C0CALLS")))  # still 50 a second
 
 
-async def test_channel_not_found_is_a_dead_letter_with_the_fix_logged(rig, fake, caplog):
-    fake.fail("chat.postMessage", status=200, error="channel_not_found")
+async def test_channel_not_found_holds_the_channel_logs_the_fix_once_and_posts_after_the_fix(rig, fake, caplog):
+    """Every row of a channel that is gone would fail the same way: the channel waits (rows kept, tried every
+    HOLD_SECONDS), the log names the fix once, and nothing is dead-lettered, so the fix needs no requeue."""
+    fake.fail("chat.postMessage", status=200, error="channel_not_found", count=10**6)
+    with caplog.at_level(logging.ERROR, logger=LOGGER):
+        rig.start()
+        for n in range(3):
+            rig.alerts.handle_decision(decision(n))
+        await eventually(lambda: rig.outbox.stats.held >= 3, "three tries, held each time")
+    held = [r for r in caplog.records if "outbox holding channel=C0CALLS" in r.getMessage()]
+    assert len(held) == 1 and "invite @ringbot" in held[0].getMessage()
+    tries = rig.times("chat.postMessage", ok_only=False)
+    assert all(gap >= 30 - EPS for gap in gaps(tries))  # one try per hold, not one per row
+    assert rig.store.outbox_counts().get("dead", 0) == 0 and fake.messages == {}
+    assert "channel_not_found" in rig.store.get_outbox(1)["error"]
+    fake.clear_faults()  # someone invited the bot
+    await eventually(lambda: len(fake.messages) == 3, "the three alerts, once the channel is fixed")
+    assert rig.store.outbox_depth() == 0
+
+
+async def test_a_refusal_of_the_row_itself_is_a_dead_letter_and_its_updates_are_given_up(rig, fake, caplog):
+    fake.fail("chat.postMessage", status=200, error="invalid_blocks")
     with caplog.at_level(logging.ERROR, logger=LOGGER):
         rig.start()
         rig.alerts.handle_decision(decision(1))
         await eventually(lambda: rig.store.get_outbox(1)["status"] == "dead", "the dead letter")
         rig.alerts.claim(1, "U0AN")  # an update for a never-posted alert does not wait forever
         await eventually(lambda: rig.store.outbox_depth() == 0, "the update given up")
-    assert "channel=C0CALLS" in caplog.text and "invite @ringbot" in caplog.text
+    assert "outbox dead letter" in caplog.text and "channel=C0CALLS" in caplog.text
     assert rig.outbox.stats.failed == 2 and rig.outbox.stats.posted == 0 and fake.messages == {}
-    assert "channel_not_found" in rig.store.get_outbox(1)["error"]
 
 
 async def test_stop_finishes_the_inflight_post_and_leaves_the_rest_pending(tmp_path, fake):
@@ -343,7 +362,8 @@ async def test_a_long_slack_outage_never_dead_letters_an_alert(rig, fake, caplog
     waits = gaps(rig.times("chat.postMessage", ok_only=False))
     assert all(150 - EPS <= wait <= 300 + 0.01 for wait in waits[-3:])  # at the cap (300 s, jittered), not beyond
     retries = [r for r in caplog.records if r.getMessage().startswith("outbox retry")]
-    assert [r.levelno for r in retries] == [logging.WARNING] * 2 + [logging.ERROR] * 10  # loud after max_attempts
+    # logged when the channel starts failing, and once more (louder) when the row reaches max_attempts
+    assert [r.levelno for r in retries] == [logging.WARNING, logging.ERROR]
 
 
 async def test_a_burst_summary_counts_every_queued_call_at_once_and_is_not_edited_for_nothing(tmp_path, fake):

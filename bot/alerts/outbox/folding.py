@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from bot.slack.render.alert import render_burst_summary
-from storage import OutboxKind
+from storage import OutboxKind, OutboxStatus
 
 if TYPE_CHECKING:
     from bot.slack.blocks import Block
@@ -91,17 +91,26 @@ class Bursts:
 
     # -- which thread an alert goes in ------------------------------------------------------------
     def thread_for(self, row: OutboxRow) -> str | None:
-        """The summary ts to post this alert under; None to post it plainly; '' when a summary was just queued
-        (it goes first, the alert waits)."""
+        """The summary ts to post this alert under; None to post it plainly; '' when the burst's summary has yet
+        to go (it goes first, the alert waits).
+
+        One burst has at most one summary, whatever Slack answers: while its summary waits (a retry, a channel
+        held), no other is queued; when its summary was given up on, its alerts are posted plainly."""
         channel = row["channel"]
         fold = self.load(channel)
+        now = self.clock()
         if fold and fold.ts and row["id"] <= fold.upto_id:
             return fold.ts
+        if fold and not fold.ts:
+            status = self.store.outbox_status(fold.outbox_id) if fold.outbox_id is not None else None
+            if status in (OutboxStatus.PENDING, OutboxStatus.INFLIGHT):
+                return ""
+            if row["id"] <= fold.upto_id or now - fold.last_at < self.idle_seconds:
+                return None  # this burst's summary is dead or gone: its alerts go out plainly
         count, newest = self.store.pending_posts_in(channel)
         if count <= self.threshold:
             return None
         upto = newest or 0
-        now = self.clock()
         if fold and fold.ts and now - fold.last_at < self.idle_seconds:
             fold.upto_id = upto
             self.save(channel, fold)  # the burst goes on: keep using the same thread
@@ -162,11 +171,20 @@ class Bursts:
 
     def _render(self, channel: str, ts: str | None, upto: int) -> tuple[str, list[Block]]:
         stats = self.store.fold_stats(channel, ts, upto)
-        return render_burst_summary(stats["count"], stats["first_at"], stats["last_at"], self.tz)
+        try:
+            return render_burst_summary(stats["count"], stats["first_at"], stats["last_at"], self.tz)
+        except (OverflowError, ValueError, OSError) as exc:
+            # A call time no calendar can show (year 9999...) must not hold the channel: the count without times.
+            log.warning("burst summary without times channel=%s error=%s: %s", channel, type(exc).__name__, exc)
+            return render_burst_summary(stats["count"], None, None, self.tz)
 
     def shown(self, channel: str, ts: str, text: str, at: float) -> None:
         """Slack shows `text` in the summary at `ts` since clock time `at`."""
         self._shown[(channel, ts)] = (at, text)
+
+    def postpone(self, channel: str, ts: str, at: float) -> None:
+        """An edit of the summary at `ts` failed at `at`: the next try waits `refresh_seconds`, like any edit."""
+        self._shown[(channel, ts)] = (at, self._shown.get((channel, ts), (0.0, ""))[1])
 
     def says_already(self, channel: str, ts: str, text: str) -> bool:
         """Editing would change nothing."""

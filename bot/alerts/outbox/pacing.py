@@ -15,6 +15,11 @@ log = logging.getLogger(__name__)
 ALL = "*"  # pause key: every lane of every channel
 UPDATES = "updates"  # pause key: chat.update (Tier 3, limited per workspace, not per channel)
 PERSISTENT_429 = 3  # consecutive 429s before every channel pauses
+# A channel whose posts keep failing (5xx, no connection) is tried at most this often, whatever the rows' own
+# backoff: Slack is not hammered while it is down, and it is tried again soon after it is back.
+CHANNEL_BACKOFF_CAP = 30.0
+# How often a channel (or the workspace) held for a problem only a person can fix is tried again.
+HOLD_SECONDS = 30.0
 
 
 def post_lane(channel: str) -> str:
@@ -69,6 +74,7 @@ class Pacer:
         self._updates: dict[str, TokenBucket] = {}
         self._all_updates = TokenBucket(updates_per_minute / 60.0, max(1.0, min(5.0, updates_per_minute / 10)), clock())
         self._paused: dict[str, float] = {}  # pause key -> until (clock time)
+        self._failures: dict[str, int] = {}  # channel -> posts failed in a row (5xx, network)
         self.consecutive_429 = 0
 
     def _post_bucket(self, channel: str) -> TokenBucket:
@@ -99,9 +105,29 @@ class Pacer:
         self._update_bucket(channel).take(now)
         self._all_updates.take(now)
 
-    def succeeded(self) -> None:
-        """Slack answered: a run of 429s is over."""
+    def succeeded(self, channel: str | None = None) -> None:
+        """Slack answered: a run of 429s (and of failures in `channel`) is over."""
+        if self.consecutive_429:
+            log.info("slack rate limit over after consecutive=%s", self.consecutive_429)
         self.consecutive_429 = 0
+        if channel is not None:
+            self._failures.pop(channel, None)
+
+    def failed(self, channel: str) -> float:
+        """A post to `channel` got no usable answer: the channel waits a little longer each time (doubling from
+        1 s, at most CHANNEL_BACKOFF_CAP) so a Slack outage costs one call per channel now and then, not one per
+        row. Returns when the pause ends."""
+        count = self._failures[channel] = self._failures.get(channel, 0) + 1
+        return self.hold(post_lane(channel), retry_delay(count, base=1.0, cap=CHANNEL_BACKOFF_CAP, jitter=1.0))
+
+    def hold(self, key: str, seconds: float) -> float:
+        """Pause lane `key` (a channel's posts, UPDATES, or ALL) for `seconds`; returns when the pause ends."""
+        until = self.clock() + seconds
+        self._paused[key] = max(self._paused.get(key, 0.0), until)
+        return self._paused[key]
+
+    def paused_until(self, key: str) -> float:
+        return self._paused.get(key, 0.0)
 
     def rate_limited(self, key: str, retry_after: float) -> float:
         """Slack said 429: pause lane `key` for `retry_after` seconds (everything, when 429s keep coming).
@@ -111,5 +137,9 @@ class Pacer:
         self._paused[key] = max(self._paused.get(key, 0.0), until)
         if self.consecutive_429 >= PERSISTENT_429:
             self._paused[ALL] = max(self._paused.get(ALL, 0.0), until)
-        log.warning("slack rate limited key=%s retry_after=%s consecutive=%s", key, retry_after, self.consecutive_429)
+        # Logged when a run of 429s starts and when it pauses everything; the 429s in between are DEBUG.
+        level = logging.WARNING if self.consecutive_429 in (1, PERSISTENT_429) else logging.DEBUG
+        log.log(
+            level, "slack rate limited key=%s retry_after=%s consecutive=%s", key, retry_after, self.consecutive_429
+        )
         return until

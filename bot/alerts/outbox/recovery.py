@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from slack_sdk.errors import SlackApiError
 
-from bot.alerts.outbox.errors import NETWORK_ERRORS
+from bot.alerts.outbox.errors import error_code
 from storage import OutboxKind
 
 if TYPE_CHECKING:
@@ -29,8 +29,17 @@ PAGE_SIZE = 200
 LOOK_BACK = 60.0  # seconds before the row was queued where the search starts (clock skew)
 
 
+# Answers to a read of the channel that will not change by waiting: the post is sent blind (with a warning).
+NEVER_READABLE = frozenset({"missing_scope", "not_in_channel"})
+
+
 class CannotVerify(Exception):
-    """The channel could not be read (scope, channel, network): we cannot tell whether a post landed."""
+    """The channel could not be read (scope, channel, network): we cannot tell whether a post landed.
+    `transient`: it may be readable later (Slack failing), so the row should wait rather than be posted blind."""
+
+    def __init__(self, reason: str, *, transient: bool) -> None:
+        super().__init__(reason)
+        self.transient = transient
 
 
 def message_metadata(row: OutboxRow) -> dict[str, object]:
@@ -94,8 +103,11 @@ class PostFinder:
                 call = self.client.conversations_history(
                     channel=channel, oldest=oldest, include_all_metadata=True, limit=PAGE_SIZE, cursor=cursor
                 )
-            return await asyncio.wait_for(call, self.call_timeout)
+            async with asyncio.timeout(self.call_timeout):  # not wait_for: on 3.11 it can swallow a cancel
+                return await call
         except SlackApiError as exc:
-            raise CannotVerify(exc.response.get("error") or exc.response.status_code) from None
-        except NETWORK_ERRORS as exc:
-            raise CannotVerify(type(exc).__name__) from None
+            code = error_code(exc.response)
+            status = getattr(exc.response, "status_code", 0)
+            raise CannotVerify(code or f"http_{status}", transient=code not in NEVER_READABLE) from None
+        except Exception as exc:  # noqa: BLE001 - network, or an answer slack_sdk could not read: try again later
+            raise CannotVerify(type(exc).__name__, transient=True) from None

@@ -20,9 +20,18 @@ from typing import TYPE_CHECKING, Literal
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.alerts.outbox.errors import NETWORK_ERRORS, Verdict, classify, network_failure, retry_after
+from bot.alerts.outbox.errors import (
+    NETWORK_ERRORS,
+    Failure,
+    Verdict,
+    classify,
+    error_code,
+    network_failure,
+    retry_after,
+    unexpected_failure,
+)
 from bot.alerts.outbox.folding import Bursts
-from bot.alerts.outbox.pacing import UPDATES, Pacer, post_lane, retry_delay
+from bot.alerts.outbox.pacing import ALL, HOLD_SECONDS, UPDATES, Pacer, post_lane, retry_delay
 from bot.alerts.outbox.recovery import CannotVerify, PostFinder, message_metadata
 from bot.slack.blocks import Block
 from storage import AlertRow, OutboxKind, OutboxRow, OutboxStatus
@@ -62,6 +71,10 @@ class Blocked(Exception):
     """The row needs something not there yet (the alert's ts): it is tried again a little later."""
 
 
+class Taken(Exception):
+    """The row was no longer pending when it was claimed: another worker sends it (or has sent it)."""
+
+
 @dataclass
 class OutboxStats:
     posted: int = 0
@@ -73,6 +86,7 @@ class OutboxStats:
     rate_limited: int = 0  # 429s
     recovered: int = 0  # inflight rows found already in Slack by recover()
     coalesced: int = 0  # update rows answered by another row's chat.update
+    held: int = 0  # tries answered with a channel or token problem (the row waits for the fix)
     pending: int = 0
     latencies: deque[float] = field(default_factory=lambda: deque(maxlen=2000), repr=False)
 
@@ -120,6 +134,9 @@ class Sender:
         self.backoff_cap = backoff_cap
         # Optional hook (kind, seconds, result) for every Slack call: the app feeds /metrics from it.
         self.on_call: Callable[[str, float, str], None] | None = None
+        # What is wrong, per lane (a channel, or ALL for the workspace): logged when it changes, not per row.
+        self.trouble: dict[str, str] = {}
+        self.trouble_since: dict[str, float] = {}
 
     async def send(self, row: OutboxRow, alert: AlertRow | None) -> None:
         """Send `row`; `alert` is its alert when the caller has already read it. Raises Blocked."""
@@ -148,8 +165,14 @@ class Sender:
     def _render(self, alert: AlertRow) -> tuple[str, list[Block]]:
         try:
             return self.render(alert)
-        except Exception:  # noqa: BLE001 - a rendering bug must not lose the alert: post it plainly
-            log.exception("alert render failed alert_id=%s; posting plain text", alert.get("id"))
+        except Exception as exc:  # noqa: BLE001 - a rendering bug must not lose the alert: post it plainly
+            log.error(
+                "alert render failed alert_id=%s error=%s: %s; posting plain text",
+                alert.get("id"),
+                type(exc).__name__,
+                exc,
+            )
+            log.debug("alert render failure alert_id=%s", alert.get("id"), exc_info=True)
             return f"{str(alert.get('outcome', 'missed')).capitalize()} call from {alert.get('customer_number')}", []
 
     async def _post(self, row: OutboxRow) -> None:
@@ -266,21 +289,27 @@ class Sender:
             return  # nothing new to say: no edit
         self.pacer.take_update(channel, now)
         try:
-            await asyncio.wait_for(
-                self.client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks), self.call_timeout
-            )
+            async with asyncio.timeout(self.call_timeout):  # not wait_for: on 3.11 it can swallow a cancel
+                await self.client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
             self.bursts.shown(channel, ts, text, now)
         except SlackApiError as exc:
             if exc.response.status_code == 429:
                 self._rate_limited(UPDATES, retry_after(exc.response.headers))
                 self.bursts.stale.add((channel, ts))
             else:
-                log.warning(
-                    "burst summary update failed channel=%s ts=%s error=%s", channel, ts, exc.response.get("error")
-                )
-        except NETWORK_ERRORS as exc:
-            log.warning("burst summary update failed channel=%s ts=%s error=%s", channel, ts, type(exc).__name__)
+                failure = classify(exc.response.status_code, error_code(exc.response), exc.response.headers)
+                message = f"burst summary update failed channel={channel} ts={ts} error={failure.error}"
+                self._trouble(channel, failure.error, message, logging.WARNING)
+                self.bursts.postpone(channel, ts, now)
+        except Exception as exc:  # noqa: BLE001 - network, or an answer slack_sdk could not read: redone later
+            self._trouble(
+                channel,
+                "retry",
+                f"burst summary update failed channel={channel} ts={ts} error={type(exc).__name__}",
+                logging.WARNING,
+            )
             self.bursts.stale.add((channel, ts))
+            self.bursts.postpone(channel, ts, now)
 
     # -- bookkeeping ------------------------------------------------------------------------------
     def mark_posted(self, row: OutboxRow, ts: str, thread_ts: str | None) -> None:
@@ -294,10 +323,15 @@ class Sender:
                 self.bursts.summary_posted(row, ts)
 
     async def _already_posted(self, row: OutboxRow) -> bool:
-        """After an ambiguous failure (timeout, 5xx) Slack may have the post: look before posting again."""
+        """After an ambiguous failure (timeout, 5xx, a crash) Slack may have the post: look before posting again.
+        When the channel cannot be read for now (Slack failing), the row waits: posting blind could post twice."""
         try:
             ts = await self.finder.find(row)
         except CannotVerify as exc:
+            if exc.transient:
+                self.pacer.failed(row["channel"])
+                self._retry(row, int(row.get("attempts") or 0), f"cannot look in the channel yet: {exc}")
+                return True
             log.warning(
                 "outbox cannot verify outbox_id=%s channel=%s reason=%s; re-posting", row["id"], row["channel"], exc
             )
@@ -316,30 +350,38 @@ class Sender:
         *,
         thread_ts: str | None = None,
     ) -> AsyncSlackResponse | None:
-        """One Slack call for `row`, paced and bookkept; the response, or None when it failed (row rescheduled)."""
+        """One Slack call for `row`, paced and bookkept; the response, or None when it failed (row rescheduled).
+        Raises Taken when another worker claimed the row first."""
+        if not self.store.claim_outbox(row["id"], thread_ts=thread_ts):
+            raise Taken()
         now = self.clock()
         if lane == "post":
             self.pacer.take_post(row["channel"], now)
         else:
             self.pacer.take_update(row["channel"], now)
-        if thread_ts:
-            self.store.mark_outbox(row["id"], OutboxStatus.INFLIGHT, thread_ts=thread_ts)
-        else:
-            self.store.mark_outbox(row["id"], OutboxStatus.INFLIGHT)
         attempts = int(row.get("attempts") or 0) + 1
         started = time.monotonic()
         try:
-            resp = await asyncio.wait_for(send(), self.call_timeout)
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for loses a cancel that arrives as the answer
+            # does, and the killed worker would go on posting.
+            async with asyncio.timeout(self.call_timeout):
+                resp = await send()
         except SlackApiError as exc:
             self._observe(row, started, "error")
-            self._failed(row, lane, attempts, exc)
+            failure = classify(exc.response.status_code, error_code(exc.response), exc.response.headers)
+            self.failed(row, lane, attempts, failure)
             return None
         except NETWORK_ERRORS as exc:
             self._observe(row, started, "network")
-            self._retry(row, attempts, network_failure(exc).error)
+            self.failed(row, lane, attempts, network_failure(exc))
+            return None
+        except Exception as exc:  # noqa: BLE001 - an answer nobody could read must not leave the row inflight
+            self._observe(row, started, "error")
+            self.failed(row, lane, attempts, unexpected_failure(exc))
             return None
         self._observe(row, started, "ok")
-        self.pacer.succeeded()
+        self.pacer.succeeded(row["channel"])
+        self._cleared(row["channel"])
         return resp
 
     def _observe(self, row: OutboxRow, started: float, result: str) -> None:
@@ -348,14 +390,31 @@ class Sender:
         if self.on_call is not None:
             self.on_call(str(row.get("kind")), seconds, result)
 
-    def _failed(self, row: OutboxRow, lane: Lane, attempts: int, exc: SlackApiError) -> None:
-        failure = classify(exc.response.status_code, exc.response.get("error"), exc.response.headers)
+    def failed(self, row: OutboxRow, lane: Lane, attempts: int, failure: Failure) -> None:
+        """Book a failed call: the row goes back to pending (or dead), and the lane pauses when the cause is the
+        lane's, not the row's."""
+        channel = row["channel"]
         if failure.verdict is Verdict.RATE_LIMITED:
-            key = post_lane(row["channel"]) if lane == "post" else UPDATES
+            key = post_lane(channel) if lane == "post" else UPDATES
             until = self._rate_limited(key, failure.retry_after)
             self.store.requeue_outbox(row["id"], next_at=until, error=failure.error, count_attempt=False)
         elif failure.verdict is Verdict.RETRY:
+            if lane == "post":
+                self.pacer.failed(channel)
             self._retry(row, attempts, failure.error)
+        elif failure.verdict in (Verdict.HOLD_CHANNEL, Verdict.HOLD_ALL):
+            key = ALL if failure.verdict is Verdict.HOLD_ALL else post_lane(channel)
+            until = self.pacer.hold(key, HOLD_SECONDS)
+            # Not the row's fault: its attempt is given back, and it goes as soon as the problem is fixed.
+            self.store.requeue_outbox(row["id"], next_at=until, error=failure.error, count_attempt=False)
+            self.stats.held += 1
+            self._trouble(
+                ALL if key == ALL else channel,
+                failure.error,
+                f"outbox holding {'every channel' if key == ALL else 'channel=' + channel} "
+                f"(rows kept, tried again every {HOLD_SECONDS:.0f} s) error={failure.error}",
+                logging.ERROR,
+            )
         else:
             self.dead(row, failure.error)
 
@@ -363,16 +422,58 @@ class Sender:
         self.stats.rate_limited += 1
         return self.pacer.rate_limited(key, seconds)
 
+    def _trouble(self, key: str, error: str, message: str, level: int) -> None:
+        """Log `message` when lane `key` starts failing or fails differently; the same failure again is DEBUG."""
+        if self.trouble.get(key) != error:
+            self.trouble[key] = error
+            self.trouble_since.setdefault(key, self.clock())
+            log.log(level, "%s", message)
+        else:
+            log.debug("%s", message)
+
+    def _cleared(self, channel: str) -> None:
+        for key in (channel, ALL):
+            if key in self.trouble:
+                error = self.trouble.pop(key)
+                since = self.trouble_since.pop(key, self.clock())
+                log.info(
+                    "outbox slack answers again %s after %.0f s (was: %s)",
+                    "every channel" if key == ALL else f"channel={key}",
+                    self.clock() - since,
+                    error,
+                )
+
     def _retry(self, row: OutboxRow, attempts: int, error: str) -> None:
         """5xx, timeouts, network: Slack will come back, so the row is never given up on (an outage of hours
-        must not lose an alert); after `max_attempts` it is retried every `backoff_cap` seconds."""
-        delay = retry_delay(attempts, base=self.backoff_base, cap=self.backoff_cap, jitter=random.uniform(0.5, 1.0))
+        must not lose an alert); after `max_attempts` it is retried every `backoff_cap` seconds. Logged when the
+        channel starts failing, and once more when this row has failed `max_attempts` times."""
+        delay = retry_delay(
+            max(attempts, 1), base=self.backoff_base, cap=self.backoff_cap, jitter=random.uniform(0.5, 1.0)
+        )
         self.store.requeue_outbox(row["id"], next_at=self.clock() + delay, error=error)
         self.stats.retried += 1
-        level = logging.WARNING if attempts < self.max_attempts else logging.ERROR
-        log.log(
-            level,
-            "outbox retry outbox_id=%s kind=%s channel=%s attempt=%s in=%.2fs error=%s",
+        message = (
+            f"outbox retry outbox_id={row['id']} kind={row['kind']} channel={row['channel']} attempt={attempts} "
+            f"in={delay:.2f}s error={error}"
+        )
+        if attempts == self.max_attempts:
+            log.error("%s (still failing after %s attempts; kept, never dropped)", message, attempts)
+        else:
+            self._trouble(row["channel"], "retry", message, logging.WARNING)
+
+    def broken(self, row: OutboxRow, exc: Exception) -> None:
+        """Something in our own code failed on this row (not Slack): the row backs off alone, so it holds no
+        other row, and is dead-lettered after `max_attempts` (the rest of the channel goes on meanwhile)."""
+        attempts = int(row.get("attempts") or 0) + 1
+        error = f"internal: {type(exc).__name__}: {exc}"[:300]
+        log.debug("outbox row failed outbox_id=%s", row["id"], exc_info=exc)
+        if attempts >= self.max_attempts:
+            self.dead(row, error)
+            return
+        delay = retry_delay(attempts, base=self.backoff_base, cap=self.backoff_cap, jitter=random.uniform(0.5, 1.0))
+        self.store.requeue_outbox_after_error(row["id"], next_at=self.clock() + delay, error=error)
+        log.error(
+            "outbox row failed outbox_id=%s kind=%s channel=%s attempt=%s in=%.2fs error=%s",
             row["id"],
             row["kind"],
             row["channel"],

@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 from bot.alerts.outbox.folding import Bursts
 from bot.alerts.outbox.pacing import Pacer
 from bot.alerts.outbox.recovery import POST_KINDS, CannotVerify, PostFinder
-from bot.alerts.outbox.sending import Blocked, OutboxStats, Render, Sender, without_retries
+from bot.alerts.outbox.sending import Blocked, OutboxStats, Render, Sender, Taken, without_retries
 from storage import OutboxKind
 
 if TYPE_CHECKING:
@@ -139,6 +139,12 @@ class Outbox:
         self._stats.pending = self.store.outbox_depth()
         return self._stats
 
+    def refused(self) -> str | None:
+        """What Slack answers every post with while it refuses them all (a bad token, scopes or URL), else None."""
+        from bot.alerts.outbox.pacing import ALL
+
+        return self._sender.trouble.get(ALL)
+
     def wake(self) -> None:
         """Something was enqueued: look now rather than at the next idle tick."""
         self._wake_evt.set()
@@ -154,8 +160,9 @@ class Outbox:
                 delay = await self._step()
             except asyncio.CancelledError:
                 raise
-            except Exception:  # noqa: BLE001 - the worker must outlive any one bad row
-                log.exception("outbox step failed")
+            except Exception as exc:  # noqa: BLE001 - the worker must outlive anything (the database busy...)
+                log.error("outbox step failed error=%s: %s; going on in 1 s", type(exc).__name__, exc)
+                log.debug("outbox step failure", exc_info=True)
                 delay = 1.0
             if delay > 0 and not self._stopping:
                 await self._idle(delay)
@@ -203,37 +210,57 @@ class Outbox:
 
     # -- recovery ---------------------------------------------------------------------------------
     async def recover(self) -> None:
-        """At start: settle rows a crash left `inflight`. Posts Slack already has are marked sent, not reposted."""
+        """At start: settle rows a crash left `inflight`. Posts Slack already has are marked sent, not reposted.
+        Whatever Slack answers (or not), this returns: a row it cannot settle now waits as pending, and is
+        looked up again before it is posted."""
         for row in self.store.inflight_outbox():
-            if row["kind"] not in POST_KINDS:
-                self.store.requeue_outbox(row["id"], next_at=0, error=row.get("error"), count_attempt=False)
-                continue
             try:
-                ts = await self._finder.find(row)
-            except CannotVerify as exc:
+                await self._recover_row(row)
+            except Exception as exc:  # noqa: BLE001 - start-up must go on: the row is looked at again later
                 log.warning(
-                    "outbox recover cannot verify outbox_id=%s channel=%s reason=%s; re-posting "
-                    "(a duplicate is possible, a lost alert is not)",
+                    "outbox recover failed outbox_id=%s error=%s; kept for the worker", row["id"], type(exc).__name__
+                )
+                self.store.requeue_outbox(row["id"], next_at=0, error=row.get("error"))
+        self._bursts.resume()
+
+    async def _recover_row(self, row: OutboxRow) -> None:
+        if row["kind"] not in POST_KINDS:
+            self.store.requeue_outbox(row["id"], next_at=0, error=row.get("error"), count_attempt=False)
+            return
+        try:
+            ts = await self._finder.find(row)
+        except CannotVerify as exc:
+            if exc.transient:
+                # Slack is failing now: keep the attempt, so the worker looks again before any post.
+                log.warning(
+                    "outbox recover cannot look in Slack yet outbox_id=%s channel=%s reason=%s; the worker looks "
+                    "again before posting",
                     row["id"],
                     row["channel"],
                     exc,
                 )
-                ts = None
-            if ts:
-                self._sender.mark_posted(row, ts, row.get("thread_ts"))
-                self._stats.recovered += 1
-                log.info("outbox recovered outbox_id=%s channel=%s ts=%s", row["id"], row["channel"], ts)
-            else:
-                self.store.requeue_outbox(
-                    row["id"], next_at=0, error="recovered: not found in Slack", count_attempt=False
-                )
-                log.info("outbox requeued outbox_id=%s channel=%s (not in Slack)", row["id"], row["channel"])
-        self._bursts.resume()
+                self.store.requeue_outbox(row["id"], next_at=0, error=f"recovering: {exc}")
+                return
+            log.warning(
+                "outbox recover cannot verify outbox_id=%s channel=%s reason=%s; re-posting "
+                "(a duplicate is possible, a lost alert is not)",
+                row["id"],
+                row["channel"],
+                exc,
+            )
+            ts = None
+        if ts:
+            self._sender.mark_posted(row, ts, row.get("thread_ts"))
+            self._stats.recovered += 1
+            log.info("outbox recovered outbox_id=%s channel=%s ts=%s", row["id"], row["channel"], ts)
+        else:
+            self.store.requeue_outbox(row["id"], next_at=0, error="recovered: not found in Slack", count_attempt=False)
+            log.info("outbox requeued outbox_id=%s channel=%s (not in Slack)", row["id"], row["channel"])
 
     # -- scheduling -------------------------------------------------------------------------------
     def _candidates(self, now: float) -> list[_RowDue | _RefreshDue]:
         out: list[_RowDue | _RefreshDue] = []
-        heads = {r["channel"]: r for r in self.store.outbox_post_heads()}
+        heads = {r["channel"]: r for r in self.store.outbox_post_heads(now)}
         for summary in self.store.pending_outbox(kind=OutboxKind.SUMMARY):
             heads[summary["channel"]] = summary  # a burst's summary goes before the alerts it folds
         for channel, row in heads.items():
@@ -272,6 +299,12 @@ class Outbox:
             await self._sender.send(best.row, best.alert)
         except Blocked:
             self.store.requeue_outbox(
-                best.row["id"], next_at=now + BLOCKED_WAIT, error="waiting for the alert's post", count_attempt=False
-            )
+                best.row["id"], next_at=now + BLOCKED_WAIT, error="waiting for the alert's post"
+            )  # not claimed, so no attempt to give back
+        except Taken:
+            log.debug("outbox row taken by another worker outbox_id=%s", best.row["id"])
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - one row's failure stays with that row
+            self._sender.broken(best.row, exc)
         return 0

@@ -156,3 +156,39 @@ def test_depth_counts_rows_not_yet_delivered_and_counts_are_per_status(store: St
     store.mark_outbox(c, "dead")
     assert store.outbox_depth() == 2
     assert store.outbox_counts() == {"pending": 1, "inflight": 1, "sent": 1, "dead": 1}
+
+
+def test_a_row_waiting_out_its_backoff_does_not_head_its_channel(store: Store) -> None:
+    backing_off = store.enqueue("post", "C1", alert_id=1)
+    store.requeue_outbox(backing_off, next_at=300.0, error="slack 500: internal_error")
+    due = store.enqueue("post", "C1", alert_id=2)
+    later = store.enqueue("post", "C2", alert_id=3, not_before=200.0)
+    soonest = store.enqueue("post", "C2", alert_id=4, not_before=100.0)
+    assert [r["id"] for r in store.outbox_post_heads(10.0)] == [due, soonest]
+    assert [r["id"] for r in store.outbox_post_heads(400.0)] == [backing_off, later]  # all due: oldest first
+
+
+def test_claiming_a_row_is_a_compare_and_set_across_connections(store: Store, tmp_path) -> None:
+    other = Store.open(tmp_path / "ringbot.db")
+    try:
+        row_id = store.enqueue("post", "C1", alert_id=1)
+        assert store.claim_outbox(row_id, thread_ts="1.5") is True
+        assert other.claim_outbox(row_id) is False  # already inflight: the other worker must not send it
+        row = _row(store, row_id)
+        assert (row["status"], row["attempts"], row["thread_ts"]) == (OutboxStatus.INFLIGHT, 1, "1.5")
+        store.mark_outbox(row_id, "sent")
+        assert other.claim_outbox(row_id) is False
+    finally:
+        other.close()
+
+
+def test_a_row_our_code_failed_on_counts_the_attempt_once(store: Store) -> None:
+    pending = store.enqueue("post", "C1", alert_id=1)
+    store.requeue_outbox_after_error(pending, next_at=5.0, error="internal: OverflowError")
+    claimed = store.enqueue("post", "C1", alert_id=2)
+    store.claim_outbox(claimed)
+    store.requeue_outbox_after_error(claimed, next_at=5.0, error="internal: KeyError")
+    assert [(_row(store, i)["status"], _row(store, i)["attempts"]) for i in (pending, claimed)] == [
+        (OutboxStatus.PENDING, 1),
+        (OutboxStatus.PENDING, 1),
+    ]

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from bot.alerts.outbox.errors import TRANSIENT_ERRORS, Failure, Verdict, classify, network_failure, retry_after
+from bot.alerts.outbox.errors import (
+    TRANSIENT_ERRORS,
+    Failure,
+    Verdict,
+    classify,
+    error_code,
+    network_failure,
+    retry_after,
+)
 
 
 def test_a_429_is_a_rate_limit_that_waits_as_long_as_retry_after_says():
@@ -32,17 +40,47 @@ def test_transient_codes_are_retried_whatever_the_status(code):
     assert classify(200, code) == Failure(Verdict.RETRY, f"slack 200: {code}")
 
 
-def test_a_channel_problem_is_dead_and_says_how_to_fix_it():
+def test_a_channel_problem_holds_the_channel_and_says_how_to_fix_it():
     failure = classify(200, "not_in_channel")
-    assert failure.verdict is Verdict.DEAD
+    assert failure.verdict is Verdict.HOLD_CHANNEL
     assert failure.error == (
         "slack refused: not_in_channel (fix: invite @ringbot to the channel, or add the chat:write.public scope)"
     )
+    assert classify(200, "channel_not_found").verdict is Verdict.HOLD_CHANNEL
 
 
-def test_an_unknown_refusal_is_dead_without_a_fix():
+@pytest.mark.parametrize("code", ["invalid_auth", "token_revoked", "missing_scope", "account_inactive"])
+def test_a_token_or_scope_problem_holds_every_channel(code):
+    failure = classify(200, code)
+    assert failure.verdict is Verdict.HOLD_ALL and "fix:" in failure.error
+
+
+def test_a_4xx_that_is_not_slacks_json_means_the_url_is_wrong():
+    failure = classify(404, None)
+    assert failure.verdict is Verdict.HOLD_ALL and "SLACK_API_URL" in failure.error
+
+
+def test_an_unknown_refusal_belongs_to_the_row_and_is_dead_without_a_fix():
     assert classify(200, "msg_too_long") == Failure(Verdict.DEAD, "slack refused: msg_too_long")
-    assert classify(404, None) == Failure(Verdict.DEAD, "slack refused: http_404")
+
+
+class _Response:
+    def __init__(self, data: object) -> None:
+        self.data = data
+
+
+@pytest.mark.parametrize(
+    ("data", "code"),
+    [
+        ({"ok": False, "error": "invalid_auth"}, "invalid_auth"),
+        ({}, None),  # an HTML page: slack_sdk could not read it
+        ("Internal Server Error", None),  # text/plain: slack_sdk hands over the text
+        (b"\x1f\x8b", None),
+        (None, None),
+    ],
+)
+def test_the_error_code_is_read_from_any_body_slack_or_a_proxy_sends(data, code):
+    assert error_code(_Response(data)) == code
 
 
 @pytest.mark.parametrize(
