@@ -70,6 +70,27 @@ class Shape:
         """Every event of the shape, in emission order, as the stream would deliver it in `style`."""
         return [_payload(self, style, ev) for ev in self.data["events"]]
 
+    def variant(self, tag: str, numbers: dict[str, str] | None = None) -> Shape:
+        """The same shape as a new call: every leg id prefixed with `tag`, and each number in `numbers` (a caller,
+        a callee, the user part of a request) replaced, so several shapes can be played into one running bot
+        without their legs merging or their customers' alerts folding together (tests/wire/test_call_shapes_e2e.py)."""
+        renames = {str(leg["id"]): f"{tag}-{leg['id']}" for leg in self.legs.values()} | (numbers or {})
+
+        def swap(value: Any) -> Any:
+            if isinstance(value, dict):
+                return {k: swap(v) for k, v in value.items()}
+            if isinstance(value, list):
+                return [swap(v) for v in value]
+            if isinstance(value, str):
+                if value in renames:
+                    return renames[value]
+                user, at, host = value.partition("@")
+                if at and user in renames:
+                    return f"{renames[user]}@{host}"
+            return value
+
+        return Shape(f"{self.name}-{tag}", swap(self.data))
+
 
 def load_shapes() -> list[Shape]:
     return [Shape(path.stem, json.loads(path.read_text())) for path in sorted(SHAPES_DIR.glob("*.json"))]
