@@ -34,6 +34,7 @@ from bot.callback.vault import Vault
 from bot.calls.pipeline import Pipeline
 from bot.calls.tracker import Tracker
 from bot.config import Settings, SetupError
+from bot.ops.instance import InstanceLock
 from bot.ops.metrics import Metrics, describe_ringbot
 from bot.slack.app import build_bolt_app, build_slack_client, start_http
 from bot.stream.client import StreamAuthError, StreamClient
@@ -49,6 +50,7 @@ OUTBOX_RETENTION_DAYS = 7  # sent Slack messages; alerts keep their channel and 
 HEARTBEAT_SECONDS = 10
 OUTBOX_STALE_SECONDS = 300  # /healthz is unhealthy while an alert has waited this long to reach Slack
 AUTH_RETRY_CAP = 300.0  # seconds between auth.test tries while Slack cannot be reached at start-up
+STANDBY_POLL_SECONDS = 1.0  # a standby retries the instance lock this often: takeover within ~1 s + start-up
 
 
 def bot_is_running(store: Store, *, now: float | None = None) -> bool:
@@ -144,6 +146,7 @@ class Runtime:
         refused = self.outbox.refused()
         open_calls, oldest_open = self.pipeline.open_calls()
         doc: dict[str, Any] = {
+            "role": "active",
             "stream": {
                 "connected": bool(s.connected),
                 "protocol": s.protocol,
@@ -252,6 +255,7 @@ async def start(
     """Build and start every part; returns once the bot is serving (the stream connects in the background)."""
 
     metrics = describe_ringbot(Metrics())
+    describe_role(metrics, active=True)
     client = slack_client or build_slack_client(settings.slack_bot_token, settings.slack_api_url)
     identity = await check_slack_token(client)  # a refused token stops here, before anything is started
     store = Store.open(settings.db_path)
@@ -455,11 +459,101 @@ async def _bounded(step: Awaitable[object], seconds: float) -> None:
 
 
 async def run(settings: Settings, *, mode: str) -> int:
-    """`ringbot run`: start, wait for SIGTERM/SIGINT (or a fatal stream error), shut down. Returns the exit code."""
-    rt = await start(settings, mode=mode)
-    await rt.stopping.wait()
-    await shutdown(rt)
-    return 1 if rt.fatal else 0
+    """`ringbot run`: take the database's instance lock (or wait for it as a standby), start, wait for
+    SIGTERM/SIGINT (or a fatal stream error), shut down. Returns the exit code."""
+    lock = InstanceLock.for_database(settings.db_path)
+    try:
+        if not lock.try_acquire() and not await run_standby(settings, lock):
+            return 0  # stopped while standing by
+        rt = await start(settings, mode=mode)
+        await rt.stopping.wait()
+        await shutdown(rt)
+        return 1 if rt.fatal else 0
+    finally:
+        lock.release()  # only after shutdown: the standby must not start while this one still posts
+
+
+# -- the standby ------------------------------------------------------------------------------------
+
+
+def describe_role(metrics: Metrics, *, active: bool) -> None:
+    metrics.describe("instance_active", "gauge", "1 on the active ringbot run, 0 on a standby waiting for the lock")
+    metrics.gauge_fn("instance_active", lambda: 1.0 if active else 0.0)
+
+
+async def run_standby(
+    settings: Settings,
+    lock: InstanceLock,
+    *,
+    poll: float = STANDBY_POLL_SECONDS,
+    stopping: asyncio.Event | None = None,
+    install_signals: bool = True,
+    on_listening: Callable[[int], None] | None = None,
+) -> bool:
+    """Wait as a hot standby while another `ringbot run` holds the lock: no stream, no outbox, no Slack
+    connection; /healthz answers 200 with `"role": "standby"`, and /slack/events 503 (a load balancer sends
+    Slack to the active one). True once the lock is ours (the caller then starts), False when stopped first."""
+    stopping = stopping or asyncio.Event()
+    started_at = time.time()
+    metrics = Metrics()
+    describe_role(metrics, active=False)
+
+    def routes(app: web.Application) -> None:
+        async def healthz(_: web.Request) -> web.Response:
+            doc = {
+                "role": "standby",
+                "active_pid": lock.holder_pid(),  # the holder's pid when it is on this host
+                "lock": str(lock.path),
+                "uptime_seconds": round(time.time() - started_at, 1),
+                "unhealthy": ["stopping"] if stopping.is_set() else [],
+                "status": "unhealthy" if stopping.is_set() else "ok",
+            }
+            return web.json_response(doc, status=503 if stopping.is_set() else 200)
+
+        async def metrics_page(_: web.Request) -> web.Response:
+            return web.Response(
+                body=metrics.render().encode(), headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"}
+            )
+
+        async def not_here(_: web.Request) -> web.Response:
+            return web.json_response({"error": "standby: send Slack requests to the active ringbot"}, status=503)
+
+        app.router.add_get("/healthz", healthz)
+        app.router.add_get("/metrics", metrics_page)
+        app.router.add_post("/slack/events", not_here)
+
+    if install_signals:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            try:
+                loop.add_signal_handler(sig, stopping.set)
+            except (NotImplementedError, RuntimeError):
+                pass
+    runner, port = await start_http(None, settings.http_host, settings.http_port, extra_routes=routes)
+    if on_listening is not None:
+        on_listening(port)
+    log.info(
+        "ringbot standby: another ringbot run holds the database lock=%s holder_pid=%s http_port=%s; "
+        "taking over when it stops",
+        lock.path,
+        lock.holder_pid(),
+        port,
+    )
+    try:
+        while not stopping.is_set():
+            if lock.try_acquire():
+                log.info("ringbot taking over: the database lock is free lock=%s", lock.path)
+                return True
+            try:
+                async with asyncio.timeout(poll):
+                    await stopping.wait()
+            except TimeoutError:
+                pass
+        log.info("ringbot standby stopped")
+        return False
+    finally:
+        # The active instance binds the same port in a moment; the gap is the few ms between the two.
+        await _bounded(runner.cleanup(), 2.0)
 
 
 # -- ringbot backfill ------------------------------------------------------------------------------

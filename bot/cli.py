@@ -102,7 +102,8 @@ def _parser() -> argparse.ArgumentParser:
         "run",
         "run the bot (Socket Mode when SLACK_APP_TOKEN is set, else HTTP mode)",
         "Run the bot: read AntBuddy's event stream, post missed and abandoned calls to Slack, answer /ring and "
-        "the buttons. Settings come from the environment and ./.env (see deploy/env.example).",
+        "the buttons. Settings come from the environment and ./.env (see deploy/env.example). A second `run` on "
+        "the same RINGBOT_DB waits as a hot standby (/healthz says role standby) and takes over when the first stops.",
     )
     run.add_argument(
         "--mode",

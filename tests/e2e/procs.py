@@ -70,6 +70,24 @@ class RingbotProcess:
                 await asyncio.sleep(0.1)
         raise AssertionError(f"ringbot not healthy in {timeout} s (last: {last}):\n{self.logs()[-3000:]}")
 
+    async def wait_role(self, role: str, timeout: float = 20.0) -> dict:
+        """The /healthz document once it answers 200 with `role` ("active" or "standby")."""
+        deadline = time.monotonic() + timeout
+        last: object = None
+        async with httpx.AsyncClient(timeout=2) as http:
+            while time.monotonic() < deadline:
+                if self.proc and self.proc.poll() is not None:
+                    raise AssertionError(f"ringbot exited with {self.proc.returncode}:\n{self.logs()[-3000:]}")
+                try:
+                    r = await http.get(self.url + "/healthz")
+                    last = r.text
+                    if r.status_code == 200 and r.json().get("role") == role:
+                        return r.json()
+                except httpx.HTTPError as exc:
+                    last = exc
+                await asyncio.sleep(0.1)
+        raise AssertionError(f"ringbot not {role} in {timeout} s (last: {last}):\n{self.logs()[-3000:]}")
+
     def terminate(self, timeout: float = 12.0) -> int:
         assert self.proc
         self.proc.send_signal(signal.SIGTERM)

@@ -4,15 +4,17 @@ over HTTP, the heartbeat marks a running bot, and shutdown leaves the database c
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 from pathlib import Path
 
 import httpx
 import pytest
 
-from bot.app import HEARTBEAT_KEY, bot_is_running, shutdown, start
+from bot.app import HEARTBEAT_KEY, bot_is_running, run_standby, shutdown, start
 from bot.config import SetupError
 from bot.devtools.fakeslack import FakeSlack
+from bot.ops.instance import InstanceLock
 from tests.conftest import make_settings
 from tests.support.waiting import eventually
 from tests.wire.test_outbox import decision
@@ -40,6 +42,7 @@ async def test_runtime_jobs_health_metrics_and_heartbeat(tmp_path: Path, simulat
             metrics = await http.get(f"http://127.0.0.1:{rt.http_port}/metrics")
         assert health.status_code == 200
         doc = health.json()
+        assert doc["role"] == "active"
         assert doc["status"] == "ok" and doc["stream"]["connected"] and doc["database"] == "ok"
         assert doc["stream"]["protocol"] == "socketio" and doc["outbox_depth"] == 0
         assert doc["unhealthy"] == [] and doc["slack"] == {"token_checked": True, "refusing": None}
@@ -113,3 +116,63 @@ async def test_a_taken_http_port_is_one_sentence(tmp_path: Path, simulator, fake
         settings = _settings(tmp_path, simulator, fake_slack, RINGBOT_HTTP_PORT=str(port))
         with pytest.raises(SetupError, match=f"RINGBOT_HTTP_PORT {port} is already in use"):
             await start(settings, mode="http", install_signals=False)
+
+
+async def test_a_standby_answers_health_but_not_slack_until_the_lock_is_free_then_returns_within_a_poll(
+    tmp_path: Path, simulator, fake_slack: FakeSlack
+) -> None:
+    settings = _settings(tmp_path, simulator, fake_slack)
+    active = InstanceLock.for_database(settings.db_path)
+    assert active.try_acquire()
+    lock = InstanceLock.for_database(settings.db_path)
+    assert not lock.try_acquire()  # a second holder is refused, even in one process
+    ports: list[int] = []
+    stopping = asyncio.Event()
+    task = asyncio.create_task(
+        run_standby(settings, lock, poll=0.05, stopping=stopping, install_signals=False, on_listening=ports.append)
+    )
+    try:
+        await eventually(lambda: bool(ports), "standby listening")
+        async with httpx.AsyncClient(timeout=5) as http:
+            health = await http.get(f"http://127.0.0.1:{ports[0]}/healthz")
+            slack = await http.post(f"http://127.0.0.1:{ports[0]}/slack/events", content=b"{}")
+            metrics = await http.get(f"http://127.0.0.1:{ports[0]}/metrics")
+        assert health.status_code == 200
+        doc = health.json()
+        assert doc["role"] == "standby" and doc["status"] == "ok" and doc["active_pid"] == os.getpid()
+        assert slack.status_code == 503  # Slack is the active one's job
+        assert "ringbot_instance_active 0" in metrics.text
+        assert not (tmp_path / "ringbot.db").exists()  # a standby does not touch the database
+        assert not task.done()
+        active.release()
+        assert await asyncio.wait_for(task, 5) is True
+        assert lock.held
+        with pytest.raises(httpx.ConnectError):  # the port is free for the active bot to bind
+            async with httpx.AsyncClient(timeout=2) as http:
+                await http.get(f"http://127.0.0.1:{ports[0]}/healthz")
+    finally:
+        stopping.set()
+        await asyncio.gather(task, return_exceptions=True)
+        lock.release()
+        active.release()
+
+
+async def test_a_standby_stopped_before_the_lock_frees_returns_false(
+    tmp_path: Path, simulator, fake_slack: FakeSlack
+) -> None:
+    settings = _settings(tmp_path, simulator, fake_slack)
+    active = InstanceLock.for_database(settings.db_path)
+    assert active.try_acquire()
+    stopping = asyncio.Event()
+    lock = InstanceLock.for_database(settings.db_path)
+    ports: list[int] = []
+    task = asyncio.create_task(
+        run_standby(settings, lock, poll=0.05, stopping=stopping, install_signals=False, on_listening=ports.append)
+    )
+    try:
+        await eventually(lambda: bool(ports), "standby listening")
+        stopping.set()
+        assert await asyncio.wait_for(task, 5) is False
+        assert not lock.held
+    finally:
+        active.release()
