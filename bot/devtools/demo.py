@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
 import tempfile
@@ -41,8 +42,9 @@ SCRIPT = (  # (scenario, caller, pause after, what the viewer should notice)
 class ConsolePrinter:
     """Prints fake-Slack traffic like a Slack channel would show it."""
 
-    def __init__(self, write: Callable[[str], None] | None = None) -> None:
+    def __init__(self, write: Callable[[str], None] | None = None, *, ansi: bool = False) -> None:
         self.write = write or (lambda s: print(s, flush=True))
+        self.ansi = ansi  # bold / italic / code as terminal styles (only when printing to a terminal)
         self.count = 0
 
     def __call__(self, call: SlackCall) -> None:
@@ -54,7 +56,7 @@ class ConsolePrinter:
             where = f"#{b.get('channel')}" + (" (thread reply)" if b.get("thread_ts") else "")
             self._show(f"💬 new message in {where}", b)
         elif call.method == "chat.update":
-            self._show(f"✏️  message {b.get('ts')} in #{b.get('channel')} updated", b)
+            self._show(f"✏️  alert updated in #{b.get('channel')}", b)  # the message as it now reads
         elif call.method in ("response_url", "chat.postEphemeral"):
             self._show("👁  only visible to you", b)
         elif call.method == "views.publish":
@@ -65,7 +67,7 @@ class ConsolePrinter:
     def _show(self, title: str, body: dict[str, Any]) -> None:
         self.count += 1
         self.write(f"\n{title}")
-        for line in message_to_text(body, NAMES):
+        for line in message_to_text(body, NAMES, ansi=self.ansi):
             self.write(f"   │ {line}")
 
 
@@ -75,7 +77,7 @@ async def run_demo(*, seconds: float = 0, speed: float = 1.0, write: Callable[[s
     setup_logging("WARNING", "text")
     sim = Simulator(seed=int(time.time()))
     sim_url = await sim.start()
-    printer = ConsolePrinter(say)
+    printer = ConsolePrinter(say, ansi=write is None and sys.stdout.isatty() and not os.environ.get("NO_COLOR"))
     slack = FakeSlack(on_call=printer)
     await slack.start()
     settings = load_settings(

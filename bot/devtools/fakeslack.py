@@ -56,6 +56,16 @@ class Message:
     history: list[dict[str, Any]] = field(default_factory=list)  # earlier versions (chat.update)
 
 
+@dataclass
+class Channel:
+    """A channel the test described (`FakeSlack.set_channel`); any other id is a public channel the bot is in."""
+
+    id: str
+    name: str
+    private: bool = False
+    member: bool = True
+
+
 class FakeSlack:
     """Slack's Web API, enough of it: auth.test, chat.*, views.*, users.info, conversations.history, response_url."""
 
@@ -82,6 +92,7 @@ class FakeSlack:
         self.unreachable = False  # every connection is dropped without an answer (Slack cannot be reached)
         self.socket_clients: list[web.WebSocketResponse] = []
         self.socket_acks: list[dict[str, Any]] = []  # what the app sent back over Socket Mode
+        self.channels: dict[str, Channel | None] = {}  # None: the id does not exist (channel_not_found)
 
     # -- lifecycle --------------------------------------------------------------------------------
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
@@ -131,6 +142,12 @@ class FakeSlack:
         """A proxy's error page: not JSON at all."""
         page = f"<html><body><h1>{status} Bad Gateway</h1></body></html>"
         self.fail(method, status=status, count=count, body=page)
+
+    def set_channel(
+        self, channel: str, *, name: str = "calls", private: bool = False, member: bool = True, exists: bool = True
+    ) -> None:
+        """Describe one channel for conversations.info / .history: private, the bot not a member, or no such id."""
+        self.channels[channel] = Channel(channel, name, private, member) if exists else None
 
     def clear_faults(self) -> None:
         """Slack is well again: forget every fault still queued, and answer connections."""
@@ -292,8 +309,24 @@ class FakeSlack:
                     "profile": {"display_name": user.lower()},
                 },
             }
-        if method == "conversations.history":
+        if method in ("conversations.history", "conversations.info"):
             channel = body.get("channel", "")
+            known = self.channels.get(channel, Channel(channel, "calls"))
+            if known is None or (known.private and not known.member):
+                return {"ok": False, "error": "channel_not_found"}  # Slack hides private channels from outsiders
+            if method == "conversations.info":
+                return {
+                    "ok": True,
+                    "channel": {
+                        "id": channel,
+                        "name": known.name,
+                        "is_private": known.private,
+                        "is_member": known.member,
+                        "is_archived": False,
+                    },
+                }
+            if not known.member:
+                return {"ok": False, "error": "not_in_channel"}
             oldest = float(body.get("oldest") or 0)
             msgs = sorted(
                 (m for (c, _), m in self.messages.items() if c == channel and float(m.ts) >= oldest),
@@ -305,8 +338,6 @@ class FakeSlack:
                 "has_more": False,
                 "messages": [{"type": "message", "ts": m.ts, "text": m.text, "metadata": m.metadata} for m in msgs],
             }
-        if method == "conversations.info":
-            return {"ok": True, "channel": {"id": body.get("channel"), "name": "calls", "is_member": True}}
         return {"ok": True}
 
     # -- Socket Mode ------------------------------------------------------------------------------

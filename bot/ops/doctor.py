@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+import errno
+import logging
+import os
+import socket
+import sqlite3
 import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TypeVar
 
+import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
+from sqlite_utils import Database
 
+from bot.alerts.routes import RoutesFileError, read_routes_file
 from bot.antbuddy import AntBuddyClient, AuthError
 from bot.callback.vault import Vault
 from bot.config import Settings
@@ -30,11 +39,17 @@ class Check:
     ok: bool
     detail: str
     fix: str = ""
+    skipped: bool = False  # not run: `detail` says why (another check failed); neither ok nor a failure
 
     def line(self) -> str:
-        mark = "ok  " if self.ok else "FAIL"
-        tail = f" — fix: {self.fix}" if (self.fix and not self.ok) else ""
-        return f"[{mark}] {self.name}: {self.detail}{tail}"
+        mark = "skip" if self.skipped else ("ok  " if self.ok else "FAIL")
+        tail = f" — fix: {self.fix}" if (self.fix and not self.ok and not self.skipped) else ""
+        detail = " ".join(self.detail.split())  # one check, one line, whatever an error message holds
+        return f"[{mark}] {self.name}: {detail}{tail}"
+
+
+def _skip(name: str, reason: str) -> Check:
+    return Check(name, False, f"skipped: {reason}", skipped=True)
 
 
 async def _timed(step: Awaitable[T], seconds: float = 10.0) -> T:
@@ -43,6 +58,7 @@ async def _timed(step: Awaitable[T], seconds: float = 10.0) -> T:
 
 async def check_antbuddy(settings: Settings) -> list[Check]:
     checks: list[Check] = []
+    skip_reason = "the app credentials were not accepted"
     async with AntBuddyClient.from_settings(settings, retries=0) as ab:
         try:
             token = await _timed(ab.auth_token())
@@ -58,25 +74,18 @@ async def check_antbuddy(settings: Settings) -> list[Check]:
                 )
             )
         except Exception as exc:  # noqa: BLE001 - every failure becomes one line of the report
+            skip_reason = "AntBuddy unreachable"
             checks.append(
                 Check(
                     "AntBuddy token",
                     False,
-                    f"no answer from {settings.antbuddy_api_url}: {exc}",
+                    f"no answer from {settings.antbuddy_api_url}: {exc or type(exc).__name__}",
                     "check ANTBUDDY_API_URL and that this machine can reach it",
                 )
             )
         if not checks[-1].ok:
-            # Everything else AntBuddy answers needs the same credentials: one clear failure, not three vague ones.
-            for name in ("AntBuddy history", "AntBuddy dashboard"):
-                checks.append(
-                    Check(
-                        name,
-                        False,
-                        "skipped: the app credentials were not accepted",
-                        "fix the AntBuddy token check first",
-                    )
-                )
+            # Everything else AntBuddy answers needs the token: one clear failure and the true reason, not three.
+            checks += [_skip(name, skip_reason) for name in ("AntBuddy history", "AntBuddy dashboard")]
             return checks
         now = datetime.now(UTC)
         try:
@@ -231,17 +240,135 @@ async def check_slack(settings: Settings) -> list[Check]:
     return checks
 
 
-def check_database(settings: Settings) -> Check:
-    try:
-        store = Store.open(settings.db_path)
+def _looks_like_ringbot(doc: object) -> bool:
+    return isinstance(doc, dict) and "outbox_depth" in doc and "stream" in doc
+
+
+async def check_http_port(settings: Settings) -> Check:
+    """The port `ringbot run` will listen on is free, or already held by a ringbot (its /healthz answers)."""
+    port = settings.http_port
+    if port == 0:
+        return Check("HTTP port", True, "RINGBOT_HTTP_PORT=0: any free port is taken at start")
+    host = settings.http_host
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe_sock:
+        probe_sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as aiohttp does: TIME_WAIT is free
         try:
-            store.writable()
+            probe_sock.bind((host, port))
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                return Check(
+                    "HTTP port",
+                    False,
+                    f"cannot listen on {host}:{port}: {exc.strerror or exc}",
+                    "set RINGBOT_HTTP_HOST / RINGBOT_HTTP_PORT to an address of this machine",
+                )
+        else:
+            return Check("HTTP port", True, f"{host}:{port} is free")
+    local = "127.0.0.1" if host in ("0.0.0.0", "") else ("::1" if host == "::" else host)
+    try:
+        timeout = aiohttp.ClientTimeout(total=3)
+        async with aiohttp.ClientSession(timeout=timeout) as http:
+            async with http.get(f"http://{local}:{port}/healthz") as resp:
+                doc: object = await resp.json(content_type=None)
+    except Exception:  # noqa: BLE001 - anything but a ringbot's /healthz means another program holds the port
+        doc = None
+    if _looks_like_ringbot(doc):
+        return Check("HTTP port", True, f"{port} is held by a running ringbot (its /healthz answers)")
+    return Check(
+        "HTTP port",
+        False,
+        f"port {port} is in use by another program",
+        "stop that program or set RINGBOT_HTTP_PORT to a free port",
+    )
+
+
+def check_database(settings: Settings) -> tuple[Check, list[str]]:
+    """The database can be opened and written by `ringbot run`, without creating or writing anything now.
+    Returns the check and the channels of the routes stored in it (none when it does not exist yet)."""
+    path = Path(settings.db_path)
+    fix = "point RINGBOT_DB at a writable path"
+    folder = path.parent
+    if path.is_dir():
+        return Check("database", False, f"{path} is a directory", "point RINGBOT_DB at a file inside it"), []
+    if not folder.is_dir():
+        if folder.exists():
+            return Check("database", False, f"{folder} is not a directory", fix), []
+        return Check("database", False, f"directory {folder} does not exist", f"mkdir -p {folder}, or {fix}"), []
+    if not os.access(folder, os.W_OK | os.X_OK):
+        # SQLite writes its journal beside the file: the directory must be writable too.
+        return Check("database", False, f"directory {folder} is not writable by this user", fix), []
+    if not path.exists():
+        return Check("database", True, f"{path} does not exist yet; `ringbot run` creates it in {folder}"), []
+    if not os.access(path, os.R_OK | os.W_OK):
+        return Check("database", False, f"{path} is not readable and writable by this user", fix), []
+    try:
+        # Read-only: doctor changes nothing (no schema, no migration, no probe row).
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=2.0)
+        store = Store(Database(conn))
+        try:
             mode = store.journal_mode()
+            try:
+                channels = [r["channel"] for r in store.routes()]
+            except sqlite3.OperationalError:
+                channels = []  # a database from before routes existed: `ringbot run` adds the table
         finally:
-            store.close()
-        return Check("database", True, f"{settings.db_path} writable (journal {mode})")
+            conn.close()
+    except sqlite3.Error as exc:
+        return Check("database", False, f"{path} cannot be read as a database: {exc}", fix), []
+    return Check("database", True, f"{path} readable and writable (journal {mode})"), channels
+
+
+def alert_channels(settings: Settings, stored: list[str]) -> tuple[dict[str, str], list[Check]]:
+    """Every channel an alert can go to -> where it is configured; a routes file that cannot be read is a check."""
+    where: dict[str, str] = {settings.alert_channel: "RINGBOT_ALERT_CHANNEL"}
+    for channel in stored:
+        where.setdefault(channel, "a route in the database")
+    checks: list[Check] = []
+    if settings.routes_file:
+        try:
+            for channel in read_routes_file(settings.routes_file).values():
+                where.setdefault(channel, "RINGBOT_ROUTES_FILE")
+        except RoutesFileError as exc:
+            checks.append(Check("routes file", False, str(exc), "fix the entry named (docs/alerts.md)"))
+    return where, checks
+
+
+async def check_channel(client: AsyncWebClient, channel: str, source: str) -> Check:
+    """The bot can post to `channel` and read its history back: crash recovery looks there before it reposts.
+
+    Asked with `conversations.history` (limit 1), the very call recovery makes, under the history scopes the
+    manifest already grants; `conversations.info` would need channels:read and groups:read on top."""
+    name = f"channel {channel}"
+    if channel[:1] not in ("C", "G", "D"):
+        return Check(name, False, f"{source} is a name, not a channel id", "use the id from the channel's details")
+    try:
+        await _timed(client.conversations_history(channel=channel, limit=1))
+    except SlackApiError as exc:
+        error = exc.response.get("error")
+        if error == "not_in_channel":
+            return Check(
+                name,
+                False,
+                f"the bot can post but has not joined, so it cannot read the history back after a crash ({source})",
+                "join it: /invite @ringbot in that channel",
+            )
+        if error == "channel_not_found":
+            return Check(
+                name,
+                False,
+                f"Slack does not show it to the bot ({source})",
+                "check the id; for a private channel, invite the bot (/invite @ringbot)",
+            )
+        return Check(name, False, f"Slack said {error} ({source})", "see docs/setup.md (Slack app)")
     except Exception as exc:  # noqa: BLE001 - every failure becomes one line of the report
-        return Check("database", False, f"{settings.db_path}: {exc}", "point RINGBOT_DB at a writable path")
+        return Check(name, False, f"no answer from Slack: {exc or type(exc).__name__}", "check network access")
+    return Check(name, True, f"the bot can post and read its history back ({source})")
+
+
+async def check_channels(settings: Settings, channels: dict[str, str]) -> list[Check]:
+    client = AsyncWebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url, timeout=10)
+    return [await check_channel(client, channel, source) for channel, source in channels.items()]
 
 
 def check_secret_key(settings: Settings) -> Check:
@@ -260,6 +387,16 @@ def check_secret_key(settings: Settings) -> Check:
 
 
 async def run_doctor(settings: Settings, out: Callable[[str], None] = print) -> int:
+    """Every check, one line each and nothing else: log records are silenced while doctor runs."""
+    previous = logging.root.manager.disable
+    logging.disable(logging.CRITICAL)
+    try:
+        return await _run_checks(settings, out)
+    finally:
+        logging.disable(previous)
+
+
+async def _run_checks(settings: Settings, out: Callable[[str], None]) -> int:
     started = time.monotonic()
     out(
         f"[ok  ] configuration: loaded (mode {'socket' if settings.socket_mode else 'http'}, "
@@ -268,14 +405,32 @@ async def run_doctor(settings: Settings, out: Callable[[str], None] = print) -> 
     checks: list[Check] = []
     checks += await check_antbuddy(settings)
     checks.append(await check_stream(settings))
-    if checks[-1].ok and all(c.ok for c in checks if c.name == "AntBuddy token"):
+    token = next(c for c in checks if c.name == "AntBuddy token")
+    if not token.ok:
+        reason = "AntBuddy unreachable" if "no answer" in token.detail else "the app credentials were not accepted"
+        checks.append(_skip("event subscription", reason))
+    elif not checks[-1].ok:
+        checks.append(_skip("event subscription", "the event stream check failed"))
+    else:
         checks.append(await check_subscribe(settings))
-    checks += await check_slack(settings)
-    checks.append(check_database(settings))
+    slack = await check_slack(settings)
+    checks += slack
+    checks.append(await check_http_port(settings))
+    db, stored = check_database(settings)
+    checks.append(db)
+    channels, route_checks = alert_channels(settings, stored)
+    checks += route_checks
+    if slack[0].ok:
+        checks += await check_channels(settings, channels)
+    else:
+        checks.append(_skip("alert channels", "Slack auth.test failed"))
     checks.append(check_secret_key(settings))
     for c in checks:
         out(c.line())
-    failed = [c for c in checks if not c.ok]
-    out(f"{len(checks) + 1 - len(failed)} ok, {len(failed)} failed ({time.monotonic() - started:.1f} s)")
+    failed = [c for c in checks if not c.ok and not c.skipped]
+    skipped = sum(1 for c in checks if c.skipped)
+    passed = len(checks) + 1 - len(failed) - skipped
+    tail = f", {skipped} skipped" if skipped else ""
+    out(f"{passed} ok, {len(failed)} failed{tail} ({time.monotonic() - started:.1f} s)")
     sys.stdout.flush()
     return 1 if failed else 0

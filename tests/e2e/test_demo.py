@@ -52,6 +52,11 @@ def test_demo_runs_without_credentials_shows_alerts_and_leaves_its_cwd_clean(tmp
     queues_answer = out.split("@an types /ring queues", 1)[1]
     assert "only visible to you" in queues_answer and "Queues" in queues_answer, out
     assert "Missed call" in out and "Abandoned in queue CSKH" in out
+    # the same number calling again updates its alert; shown as Slack shows it, without mrkdwn marks or ts
+    assert "alert updated in #C0CALLS" in out, out
+    assert not re.search(r"message \d+\.\d+", out), out
+    assert "📞" in out or "🔴" in out, "emoji shortcodes are shown as emoji"
+    assert not re.search(r"│ .*:[a-z_]+:", out), "an emoji shortcode was printed as text"
     assert "Traceback" not in proc.stderr, proc.stderr
     assert list(cwd.iterdir()) == [], "the demo left files in its working directory"
     match = re.search(r"the database is left in (\S+)", out)

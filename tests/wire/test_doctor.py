@@ -3,12 +3,20 @@ everything is right, and a failing line that says what to fix when one thing is 
 
 from __future__ import annotations
 
+import json
+import logging
+import socket
 from pathlib import Path
 from typing import Any
 
+import pytest
+from aiohttp import web
+
 from bot.devtools.fakeslack import FakeSlack
 from bot.ops.doctor import run_doctor
+from storage import Store
 from tests.conftest import make_settings
+from tests.e2e.procs import free_port
 
 SECRET_KEY = "kP0gG2v4QZ6q2y7b8y1u0hS3X5c4W6e8r0t2y4u6i8o="
 
@@ -19,6 +27,8 @@ async def doctor(tmp_path: Path, sim: Any, slack: FakeSlack, **overrides: str) -
         "ANTBUDDY_WS_URL": sim.url,
         "SLACK_API_URL": slack.url,
         "RINGBOT_SECRET_KEY": SECRET_KEY,
+        "RINGBOT_HTTP_HOST": "127.0.0.1",
+        "RINGBOT_HTTP_PORT": str(free_port()),
         **overrides,
     }
     lines: list[str] = []
@@ -51,7 +61,9 @@ async def test_good_settings_pass_every_check_and_exit_0(tmp_path: Path, simulat
         "Slack auth.test",
         "Slack scopes",
         "Slack mode",
+        "HTTP port",
         "database",
+        "channel C0ALERTS",
         "secret key",
     ):
         line_for(lines, name)
@@ -135,8 +147,6 @@ async def test_a_forced_protocol_the_server_does_not_speak_fails_the_stream_line
 
 
 async def test_an_unreachable_antbuddy_fails_fast_with_the_url(tmp_path: Path, fake_slack: FakeSlack) -> None:
-    from tests.e2e.procs import free_port
-
     dead = f"http://127.0.0.1:{free_port()}"
     lines: list[str] = []
     settings = make_settings(
@@ -160,3 +170,125 @@ async def test_a_wrong_account_id_fails_the_subscription_line(tmp_path: Path, si
     sub = line_for(lines, "event subscription")
     assert sub.startswith("[FAIL]") and "ANTBUDDY_ACCOUNT_ID" in sub
     assert line_for(lines, "AntBuddy token").startswith("[ok  ]")
+
+
+# -- what breaks later: the port, the database directory, the alert channels -- and doctor changes nothing ---------
+
+
+async def test_an_unreachable_antbuddy_skips_what_needs_it_saying_so_and_logs_nothing(
+    tmp_path: Path, fake_slack: FakeSlack, caplog: pytest.LogCaptureFixture
+) -> None:
+    dead = f"http://127.0.0.1:{free_port()}"
+    caplog.set_level(logging.DEBUG)
+    code, lines = await doctor(tmp_path, type("Sim", (), {"url": dead})(), fake_slack)
+    assert code == 1
+    for name in ("AntBuddy history", "AntBuddy dashboard", "event subscription"):
+        line = line_for(lines, name)
+        assert line.startswith("[skip]") and "skipped: AntBuddy unreachable" in line, line
+        assert "credentials" not in line
+    assert lines[-1].split(" (")[0].endswith("3 skipped")
+    assert all(line.startswith(("[ok  ]", "[FAIL]", "[skip]")) for line in lines[:-1]), "\n".join(lines)
+    assert all("\n" not in line for line in lines)
+    assert caplog.records == [], "doctor's output is its check lines only"
+    assert logging.root.manager.disable == logging.NOTSET, "logging is back on after doctor"
+
+
+async def test_a_port_another_program_holds_fails_the_http_port_line(
+    tmp_path: Path, simulator, fake_slack: FakeSlack
+) -> None:
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        port = other.getsockname()[1]
+        code, lines = await doctor(tmp_path, simulator, fake_slack, RINGBOT_HTTP_PORT=str(port))
+    assert code == 1
+    line = line_for(lines, "HTTP port")
+    assert line.startswith("[FAIL]") and f"port {port} is in use by another program" in line
+    assert "RINGBOT_HTTP_PORT" in line
+    assert failed(lines) == [line]
+
+
+async def test_a_port_held_by_a_running_ringbot_is_fine(tmp_path: Path, simulator, fake_slack: FakeSlack) -> None:
+    async def healthz(_: web.Request) -> web.Response:  # the document a running ringbot serves
+        return web.json_response({"status": "ok", "stream": {"connected": True}, "outbox_depth": 0})
+
+    app = web.Application()
+    app.router.add_get("/healthz", healthz)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        code, lines = await doctor(tmp_path, simulator, fake_slack, RINGBOT_HTTP_PORT=str(port))
+    finally:
+        await runner.cleanup()
+    assert code == 0, "\n".join(lines)
+    assert "held by a running ringbot" in line_for(lines, "HTTP port")
+
+
+async def test_a_missing_database_directory_fails_and_doctor_creates_nothing(
+    tmp_path: Path, simulator, fake_slack: FakeSlack
+) -> None:
+    folder = tmp_path / "no" / "such"
+    code, lines = await doctor(tmp_path, simulator, fake_slack, RINGBOT_DB=str(folder / "ringbot.db"))
+    assert code == 1
+    db = line_for(lines, "database")
+    assert db.startswith("[FAIL]") and f"directory {folder} does not exist" in db and "mkdir -p" in db
+    assert failed(lines) == [db]
+    assert not (tmp_path / "no").exists(), "doctor created the directory"
+
+
+async def test_a_database_not_created_yet_passes_and_stays_uncreated(
+    tmp_path: Path, simulator, fake_slack: FakeSlack
+) -> None:
+    path = tmp_path / "fresh.db"
+    code, lines = await doctor(tmp_path, simulator, fake_slack, RINGBOT_DB=str(path))
+    assert code == 0, "\n".join(lines)
+    assert "does not exist yet" in line_for(lines, "database")
+    assert not path.exists(), "doctor created the database"
+
+
+async def test_an_existing_database_is_only_read_and_its_routes_are_checked(
+    tmp_path: Path, simulator, fake_slack: FakeSlack
+) -> None:
+    path = tmp_path / "ringbot.db"
+    store = Store.open(path)
+    store.set_route("queue:q1", "C0ROUTED")
+    store.close()
+    before = path.read_bytes()
+    fake_slack.set_channel("C0ROUTED", member=False)
+    code, lines = await doctor(tmp_path, simulator, fake_slack, RINGBOT_DB=str(path))
+    assert code == 1
+    assert "readable and writable (journal wal)" in line_for(lines, "database")
+    routed = line_for(lines, "channel C0ROUTED")
+    assert routed.startswith("[FAIL]") and "has not joined" in routed and "a route in the database" in routed
+    assert "join it: /invite @ringbot" in routed
+    assert failed(lines) == [routed]
+    assert path.read_bytes() == before, "doctor wrote to the database"
+    assert not fake_slack.calls_to("chat.postMessage"), "doctor posted to Slack"
+
+
+async def test_alert_channels_the_bot_cannot_use_fail_each_with_its_fix(
+    tmp_path: Path, simulator, fake_slack: FakeSlack
+) -> None:
+    fake_slack.set_channel("C0ALERTS", private=True, member=False)
+    fake_slack.set_channel("C0GONE", exists=False)
+    fake_slack.set_channel("C0FINE", private=True, member=True)
+    routes = tmp_path / "routes.json"
+    routes.write_text(json.dumps({"queues": {"q1": "C0GONE", "q2": "C0FINE"}}))
+    code, lines = await doctor(tmp_path, simulator, fake_slack, RINGBOT_ROUTES_FILE=str(routes))
+    assert code == 1
+    default = line_for(lines, "channel C0ALERTS")
+    assert default.startswith("[FAIL]") and "RINGBOT_ALERT_CHANNEL" in default and "/invite @ringbot" in default
+    gone = line_for(lines, "channel C0GONE")
+    assert gone.startswith("[FAIL]") and "RINGBOT_ROUTES_FILE" in gone and "check the id" in gone
+    assert line_for(lines, "channel C0FINE").startswith("[ok  ]")
+    assert sorted(failed(lines)) == sorted([default, gone])
+
+
+async def test_a_refused_slack_token_skips_the_channel_checks(tmp_path: Path, simulator, fake_slack: FakeSlack) -> None:
+    fake_slack.fail("auth.test", status=200, error="invalid_auth")  # a revoked token
+    code, lines = await doctor(tmp_path, simulator, fake_slack)
+    assert code == 1
+    assert line_for(lines, "Slack auth.test").startswith("[FAIL]")
+    assert line_for(lines, "alert channels") == "[skip] alert channels: skipped: Slack auth.test failed"

@@ -64,7 +64,7 @@ def test_blocks_print_as_text_with_buttons_in_brackets() -> None:
     ]
     assert blocks_to_text(blocks) == [
         "▌ Missed call",
-        "*0987 654 321* called @an",
+        "0987 654 321 called @an",
         "  rang 25 s · 14:05",
         "  [Call back] [History]",
     ]
