@@ -98,6 +98,13 @@ class Store:
     def open(cls, path: str | Path, *, clock: Callable[[], float] = time.time) -> Store:
         return cls(open_db(path), clock=clock)
 
+    @classmethod
+    def open_read_only(cls, path: str | Path) -> Store:
+        """An existing database, read-only (`ringbot doctor` looks and changes nothing: no schema, no migration);
+        sqlite3.Error when the file is not a database."""
+        conn = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True, timeout=2.0)
+        return cls(Database(conn))
+
     def close(self) -> None:
         try:
             self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -19,7 +19,6 @@ from typing import TypeVar
 import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlite_utils import Database
 
 from bot.alerts.routes import RoutesFileError, read_routes_file
 from bot.antbuddy import AntBuddyClient, AuthError
@@ -304,8 +303,7 @@ def check_database(settings: Settings) -> tuple[Check, list[str]]:
         return Check("database", False, f"{path} is not readable and writable by this user", fix), []
     try:
         # Read-only: doctor changes nothing (no schema, no migration, no probe row).
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=2.0)
-        store = Store(Database(conn))
+        store = Store.open_read_only(path)
         try:
             mode = store.journal_mode()
             try:
@@ -313,7 +311,7 @@ def check_database(settings: Settings) -> tuple[Check, list[str]]:
             except sqlite3.OperationalError:
                 channels = []  # a database from before routes existed: `ringbot run` adds the table
         finally:
-            conn.close()
+            store.close()
     except sqlite3.Error as exc:
         return Check("database", False, f"{path} cannot be read as a database: {exc}", fix), []
     return Check("database", True, f"{path} readable and writable (journal {mode})"), channels
