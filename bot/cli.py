@@ -22,45 +22,27 @@ from bot.ops.logs import setup_logging
 DESCRIPTION = "ringbot: AntBuddy Ring missed and abandoned calls in Slack, /ring commands and Call back."
 
 
-def _seconds(text: str) -> float:
-    """An argparse type: a number of seconds, 0 or more."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number of seconds, got {text!r}") from None
-    if not 0 <= value <= 86400 * 365:
-        raise argparse.ArgumentTypeError(f"must be between 0 and {86400 * 365} seconds, got {text!r}")
-    return value
+def _bounded(
+    parse: Callable[[str], float], low: float, high: float, *, noun: str = "a number", unit: str = ""
+) -> Callable[[str], float]:
+    """An argparse type: a number in [low, high]; anything else is refused with the range named."""
+
+    def check(text: str) -> float:
+        try:
+            value = parse(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {noun}, got {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be between {low} and {high}{unit}, got {text!r}")
+        return value
+
+    return check
 
 
-def _speed(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
-    if not 0.1 <= value <= 100:
-        raise argparse.ArgumentTypeError(f"must be between 0.1 and 100, got {text!r}")
-    return value
-
-
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 65535, got {text!r}")
-    return value
-
-
-def _per_minute(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
-    if not 0 <= value <= 600:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 600 calls a minute, got {text!r}")
-    return value
+_seconds = _bounded(float, 0, 86400 * 365, noun="a number of seconds", unit=" seconds")
+_speed = _bounded(float, 0.1, 100)
+_port = _bounded(int, 0, 65535, noun="a whole number")
+_per_minute = _bounded(float, 0, 600, unit=" calls a minute")
 
 
 def _channel(text: str) -> str:
