@@ -96,7 +96,11 @@ class AlertService:
         with self.store.transaction():
             if not self.store.insert_call(call):
                 return "duplicate"
-            if raises_alert(outcome):
+            if decision.queue_callback_for:
+                result = self._queue_called_back(decision)
+            if result != "recorded":
+                pass  # the queue's callback answered (or tried) its own alert; nothing else to do
+            elif raises_alert(outcome):
                 result = self._raise_alert(decision, call, key, started_at)
             elif resolves_alert(outcome) and key:
                 result = self._resolve_for(decision, key, started_at)
@@ -153,6 +157,39 @@ class AlertService:
             if later:
                 self._resolve(self._alert_row(alert_id), later[0]["call_id"], later[0], reason="later_call")
         return "new"
+
+    def _queue_called_back(self, decision: CallDecision) -> str:
+        """The queue's own call back to a caller who asked for one (docs/call-model.md, queue callbacks): when it
+        connected, the caller's alert is resolved; when the agent did not pick up, the alert says the queue is on
+        it (ACDc tries again). 'resolved' | 'updated' | 'recorded' (no open alert for that call)."""
+        original = str(decision.queue_callback_for)
+        alert = self.store.alert_for_call(original)
+        if alert is None or alert["status"] == AlertStatus.RESOLVED:
+            return "recorded"
+        if Outcome(decision.outcome) is Outcome.OUTBOUND_ANSWERED:
+            self._resolve(
+                alert,
+                decision.call_id,
+                {
+                    "direction": "queue_callback",
+                    "talk_seconds": decision.talk_seconds,
+                    "answered_by": decision.answered_by,
+                },
+                reason="queue_callback",
+            )
+            return "resolved"
+        call = self.store.get_call(original)
+        if call is not None:
+            detail = dict(call.get("detail") or {})
+            detail["queue_callback"] = {
+                "tried_at": decision.started_at.timestamp(),
+                "agents": list(decision.agents_rung),
+                "number": decision.customer_number,
+            }
+            self.store.update_call(original, detail=detail)
+        self.store.update_alert(alert["id"])  # bump the version: the rendered content changed
+        self.store.enqueue(OutboxKind.UPDATE, alert["channel"], alert_id=alert["id"])
+        return "updated"
 
     def _alert_row(self, alert_id: int) -> AlertRow:
         return _updated(alert_id, self.store.get_alert(alert_id))
@@ -212,6 +249,8 @@ class AlertService:
         resolve the alert that call raised, with the reason in the audit. True when an alert was resolved."""
         if not resolves_alert(Outcome(decision.outcome)):
             return False
+        called_back = decision.queue_callback_for is not None
+        reason = "queue_callback" if called_back else "history_success"
         with self.store.transaction():
             call = self.store.get_call(call_id)
             if call is None or not raises_alert(Outcome(call["outcome"])):
@@ -219,19 +258,24 @@ class AlertService:
             alert = self.store.alert_for_call(call_id)
             if alert is None or alert["call_id"] != call_id or alert["status"] == AlertStatus.RESOLVED:
                 return False
-            self.store.update_call(
-                call_id,
-                outcome=Outcome.ANSWERED.value,
-                answered_by=decision.answered_by,
-                talk_seconds=int(decision.talk_seconds or 0),
-            )
+            if not called_back:  # a queue callback is a call of its own: this one stays abandoned
+                self.store.update_call(
+                    call_id,
+                    outcome=Outcome.ANSWERED.value,
+                    answered_by=decision.answered_by,
+                    talk_seconds=int(decision.talk_seconds or 0),
+                )
             self._resolve(
                 alert,
                 call_id,
-                {"direction": "inbound", "talk_seconds": decision.talk_seconds, "answered_by": decision.answered_by},
-                reason="history_success",
+                {
+                    "direction": "queue_callback" if called_back else "inbound",
+                    "talk_seconds": decision.talk_seconds,
+                    "answered_by": decision.answered_by,
+                },
+                reason=reason,
             )
-        log.info("alert resolved call_id=%s reason=history_success", call_id)
+        log.info("alert resolved call_id=%s reason=%s", call_id, reason)
         self.wake()
         return True
 
@@ -319,6 +363,7 @@ class AlertService:
                 "hung_up_by": qs.hung_up_by,
                 "username": qs.username,
                 "misses": [dict(m) for m in qs.misses],
+                "is_callback": qs.is_callback,
             }
         detail["history"] = {
             "call_id": record.call_id,
@@ -394,7 +439,7 @@ def _updated(alert_id: int, row: AlertRow | None) -> AlertRow:
 def _abandoned_or_first(record: HistoryRecord) -> QueueStat | None:
     stats = list(record.queue_stats or ())
     for qs in stats:
-        if (qs.status or "").lower() == "abandoned":
+        if (qs.status or "").lower() == "abandoned" or qs.is_callback:
             return qs
     return stats[0] if stats else None
 
@@ -404,4 +449,4 @@ def _visible(call: Mapping[str, object], detail: JSONObject) -> tuple[object, ..
     misses = tuple(
         sorted(str(m.get("username") or m.get("agent_id")) for m in qs.get("misses") or [] if isinstance(m, dict))
     )
-    return (call.get("queue_id"), qs.get("wait_time"), qs.get("end_call_reason"), misses)
+    return (call.get("queue_id"), qs.get("wait_time"), qs.get("end_call_reason"), misses, bool(qs.get("is_callback")))

@@ -30,6 +30,9 @@ class QueueStat:
     entered_at: datetime | None
     misses: tuple[dict[str, Any], ...]
     raw: dict[str, Any] = field(compare=False, repr=False)
+    # ACDc marks a caller who asked to be called back (`is_callback`; the caller id name gets a "CB:" prefix):
+    # the entry stays `waiting` until the queue's callback is handled (docs/call-model.md, queue callbacks).
+    is_callback: bool = False
 
 
 @dataclass(frozen=True)
@@ -164,7 +167,18 @@ def parse_queue_stat(raw: dict[str, Any]) -> QueueStat:
         entered_at=timestamp_to_datetime(raw.get("entered_timestamp")),
         misses=tuple(m for m in misses if isinstance(m, dict)) if isinstance(misses, list) else (),
         raw=raw,
+        is_callback=_is_callback(raw),
     )
+
+
+def _is_callback(raw: dict[str, Any]) -> bool:
+    flag = _first(raw, "is_callback", "callback")
+    if isinstance(flag, str):
+        return flag.strip().lower() in ("true", "1", "yes")
+    if flag is True or (isinstance(flag, int) and flag == 1):
+        return True
+    name = raw.get("caller_id_name")
+    return isinstance(name, str) and name.upper().startswith("CB:")
 
 
 def parse_history_record(raw: dict[str, Any]) -> HistoryRecord | None:

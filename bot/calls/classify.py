@@ -10,7 +10,7 @@ import enum
 import hashlib
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Protocol
@@ -44,6 +44,11 @@ class CallDecision:
     answered_by: str | None = None  # the agent (username or extension) who answered
     leg_ids: tuple[str, ...] = ()  # every leg joined to this call
     source: str = "stream"  # "stream" | "history"
+    # Queue callbacks (docs/call-model.md): the caller asked the queue to call them back instead of waiting
+    # (an abandoned call that is nonetheless being taken care of), and, on the queue's own call back to them,
+    # the caller's original call it answers.
+    callback_requested: bool = False
+    queue_callback_for: str | None = None
 
 
 # -- what an outcome means for alerts ----------------------------------------------------------------------
@@ -88,6 +93,8 @@ class Leg(Protocol):
     queue_id: str | None
     member_call_id: str | None
     agent_id: str | None  # custom_channel_vars.agent_id: an ACDC agent leg (Kazoo 3 sends no member_call_id)
+    callback_for: str | None  # a queue callback's agent leg: the caller's original call it calls back
+    callback_number: str | None  # ... and the number the caller asked to be called back on
     hangup_cause: str | None
     disposition: str | None  # DESTROY's Disposition: ANSWER, NO_ANSWER, ORIGINATOR_CANCEL...
     duration: int | None
@@ -159,7 +166,39 @@ def classify_call(root: Leg, legs: Iterable[Leg]) -> CallDecision | None:
     queue_id = root.queue_id or next((leg.queue_id for leg in others if leg.queue_id), None)
     if root.direction != "outbound" and not caller_is_internal(root):
         return _inbound(root, others, started, ended, queue_id, leg_ids)
+    callback = next((leg for leg in ordered if leg.callback_for), None)
+    if callback is not None:
+        return _queue_callback(callback, root, ordered, started, ended, queue_id, leg_ids)
     return _outbound(root, ordered, started, ended, queue_id, leg_ids)
+
+
+def _queue_callback(
+    agent_leg: Leg,
+    root: Leg,
+    ordered: list[Leg],
+    started: datetime,
+    ended: datetime,
+    queue_id: str | None,
+    leg_ids: tuple[str, ...],
+) -> CallDecision:
+    """The queue calling back a caller who asked for it: ACDc rings an agent first (the leg naming the original
+    call), then, once the agent answers, dials the callback number. An outbound call like a click-to-call, tied
+    to the call it answers; one the agent did not pick up never reached the customer."""
+    decision = _outbound(root, ordered, started, ended, queue_id, leg_ids)
+    if decision is None:  # the agent did not answer: no leg to the customer yet (ACDc tries again later)
+        decision = _stream_decision(
+            root,
+            Outcome.OUTBOUND_UNANSWERED,
+            customer=agent_leg.callback_number or "",
+            dialled=None,
+            span=(started, ended, queue_id),
+            ring=0.0,
+            talk=0,
+            agents_rung=tuple(dict.fromkeys(_agent_label(leg) for leg in ordered if leg.callback_for)),
+            answered_by=None,
+            leg_ids=leg_ids,
+        )
+    return replace(decision, queue_callback_for=agent_leg.callback_for)
 
 
 def _label(leg: Leg) -> str:
@@ -375,9 +414,15 @@ class QueueStatFields(Protocol):
     @property
     def wait_time(self) -> int | None: ...
     @property
+    def talk_time(self) -> int | None: ...
+    @property
+    def username(self) -> str | None: ...  # the agent who took it
+    @property
     def end_call_reason(self) -> str | None: ...
     @property
     def misses(self) -> Sequence[Mapping[str, object]]: ...  # the agents rung who did not answer
+    @property
+    def is_callback(self) -> bool: ...  # the caller asked the queue to call them back
 
 
 class HistoryRecordFields(Protocol):
@@ -423,10 +468,17 @@ def synthetic_call_id(record: HistoryRecordFields) -> str:
 
 
 def _abandoned(record: HistoryRecordFields) -> QueueStatFields | None:
+    """The queue entry of a caller the queue never connected: abandoned, or waiting for the callback they asked
+    for (ACDc keeps a callback `waiting` until an agent takes it)."""
     stats = list(record.queue_stats or ())
     if any((qs.status or "").lower() in QUEUE_ANSWERED for qs in stats):
         return None
-    return next((qs for qs in stats if (qs.status or "").lower() == "abandoned"), None)
+    return next((qs for qs in stats if (qs.status or "").lower() == "abandoned" or qs.is_callback), None)
+
+
+def _called_back(record: HistoryRecordFields) -> bool:
+    """The caller asked for a callback and the queue's callback reached them (the entry was handled)."""
+    return any(qs.is_callback and (qs.status or "").lower() in QUEUE_ANSWERED for qs in record.queue_stats or ())
 
 
 def _miss_agent(miss: Mapping[str, object]) -> str | None:
@@ -471,8 +523,22 @@ def classify_record(record: HistoryRecordFields) -> CallDecision | None:
                 ring_seconds=int(qs.wait_time if qs.wait_time is not None else record.duration_seconds or 0),
                 hangup_cause=qs.end_call_reason,
                 agents_rung=tuple(a for a in (_miss_agent(m) for m in qs.misses or ()) if a),
+                callback_requested=qs.is_callback,
             )
         queue_id = next((qs.queue_id for qs in record.queue_stats or () if qs.queue_id), None)
+        if _called_back(record):
+            # The call itself ended without an agent; the queue's callback, a call of its own, answered it.
+            handled = next(qs for qs in record.queue_stats if qs.is_callback)
+            return inbound(
+                outcome=Outcome.ANSWERED,
+                queue_id=handled.queue_id or queue_id,
+                ring_seconds=int(handled.wait_time or 0),
+                talk_seconds=int(handled.talk_time or 0),
+                hangup_cause=None,
+                answered_by=handled.username,
+                callback_requested=True,
+                queue_callback_for=call_id,
+            )
         if status in MISSED_STATUSES:
             return inbound(
                 outcome=Outcome.MISSED,

@@ -37,6 +37,9 @@ class Event:
     member_call_id: str | None = None  # custom_channel_vars.member_call_id (queue agent legs)
     queue_id: str | None = None  # custom_channel_vars.queue_id
     agent_id: str | None = None  # custom_channel_vars.agent_id
+    # custom_channel_vars.callback_number: an ACDc queue calling back a caller who asked for it (the agent leg
+    # rings first, with member_call_id naming the caller's original call; docs/call-model.md, queue callbacks)
+    callback_number: str | None = None
     authorizing_type: str | None = None  # "device" for internal phones, "resource" for carrier legs
     username: str | None = None  # custom_channel_vars.username (SIP user of a device leg)
     hangup_cause: str | None = None
@@ -274,6 +277,7 @@ def normalise(name: str, payload: object) -> Event:
         member_call_id=_text(cget("member_call_id")) or _text(get("member_call_id")),
         queue_id=_text(cget("queue_id")) or _text(get("queue_id")),
         agent_id=_text(cget("agent_id")) or _text(get("agent_id")),
+        callback_number=_text(cget("callback_number")) or _text(get("callback_number")),
         authorizing_type=auth.lower() if auth else None,
         username=_text(cget("username")) or _text(get("username")),
         hangup_cause=cause.upper() if cause else None,

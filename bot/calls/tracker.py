@@ -43,6 +43,8 @@ class _Leg:
         "authorizing_type",
         "queue_id",
         "member_call_id",
+        "callback_for",
+        "callback_number",
         "agent_id",
         "hangup_cause",
         "disposition",
@@ -70,6 +72,8 @@ class _Leg:
         self.authorizing_type: str | None = None
         self.queue_id: str | None = None
         self.member_call_id: str | None = None
+        self.callback_for: str | None = None  # a queue callback leg: the caller's original call it calls back
+        self.callback_number: str | None = None
         self.agent_id: str | None = None
         self.hangup_cause: str | None = None
         self.disposition: str | None = None
@@ -108,7 +112,10 @@ class _Leg:
             self.authorizing_type = ev.authorizing_type
         if self.queue_id is None:
             self.queue_id = ev.queue_id
-        if self.member_call_id is None:
+        if ev.callback_number and self.callback_number is None:
+            self.callback_number = ev.callback_number
+            self.callback_for = ev.member_call_id
+        elif self.member_call_id is None and not self.callback_number:
             self.member_call_id = ev.member_call_id
         if self.agent_id is None:
             self.agent_id = ev.agent_id
@@ -236,7 +243,12 @@ class Tracker:
             return
         owner = self._owner
         call = owner.get(leg_id)
-        links = [x for x in (event.member_call_id, event.other_leg_id, event.bridge_id) if x and x != leg_id]
+        known = call.legs.get(leg_id) if call is not None else None
+        # A queue callback's agent leg names the caller's original call (long over) as its member call: that is
+        # what it calls back, not a leg it belongs to (docs/call-model.md, queue callbacks).
+        callback = bool(event.callback_number) or (known is not None and known.callback_number is not None)
+        member = None if callback else event.member_call_id
+        links = [x for x in (member, event.other_leg_id, event.bridge_id) if x and x != leg_id]
         if links and any(link in closed for link in links):
             if call is None:
                 # A straggler of a call already decided: remember it too, so its next events are cheap.
@@ -244,14 +256,20 @@ class Tracker:
                 self._remember(leg_id, now)
                 return
             links = [link for link in links if link not in closed]  # never re-open a decided call
-        leg = call.legs.get(leg_id) if call is not None else None
+        leg = known
         if leg is not None and leg.seen & bit:
             self._duplicates += 1
             return
         # Last resort (docs/call-model.md, linking keys): a leg nobody points at and that points nowhere joins
         # the open inbound leg with the same caller number, as agent legs do when AntBuddy strips the linking
         # fields.
-        fallback = call is None and not links and event.direction == "outbound" and not self._is_own_leg(event, now)
+        fallback = (
+            call is None
+            and not links
+            and not callback
+            and event.direction == "outbound"
+            and not self._is_own_leg(event, now)
+        )
         if call is None:
             call = self._new_call(now)
             self._own(call, leg_id)
@@ -269,8 +287,8 @@ class Tracker:
             elif other is not call:
                 call = self._merge(call, other)
                 merged = True
-        if event.member_call_id:
-            call.targets.add(event.member_call_id)
+        if member:
+            call.targets.add(member)
         if event.bridge_id:
             call.targets.add(event.bridge_id)
         if fallback and leg.caller_number:

@@ -22,6 +22,12 @@ MESSAGES: dict[str, str] = {
     "alert.missed": "Missed call",
     "alert.abandoned": "Abandoned in queue {queue}",
     "alert.abandoned_no_queue": "Abandoned in a queue",
+    "alert.callback_queued": "Asked for a callback, queued in {queue}",
+    "alert.callback_queued_no_queue": "Asked for a callback, queued",
+    "alert.callback_pending": ":hourglass_flowing_sand: The queue will call this customer back when an agent is"
+    " free; no need to call back by hand.",
+    "alert.callback_tried": ":warning: The queue tried to call this customer back at {time} and did not reach"
+    " them; call back by hand if it matters.",
     "alert.queue_unknown": "queue {queue_id}",
     "alert.from": "from {number}",
     "alert.dialled": "Dialled",
@@ -43,6 +49,10 @@ MESSAGES: dict[str, str] = {
     "alert.state.resolved_inbound": ":white_check_mark: Resolved: customer called back and reached {agent} ({talk})",
     "alert.state.resolved_inbound_noagent": ":white_check_mark: Resolved: customer called back and got through"
     " ({talk})",
+    "alert.state.resolved_queue_callback": ":white_check_mark: Resolved: the queue called back and {agent} reached"
+    " the customer ({talk})",
+    "alert.state.resolved_queue_callback_noagent": ":white_check_mark: Resolved: the queue called back and reached"
+    " the customer ({talk})",
     "alert.state.resolved": ":white_check_mark: Resolved",
     "alert.button.callback": "Call back",
     "alert.button.handled": "Mark handled",
@@ -76,6 +86,7 @@ MESSAGES: dict[str, str] = {
     "cause.unsuccess": "call could not be connected",
     "cause.ivr": "caller hung up in the voice menu",
     "cause.voicemail": "went to voicemail",
+    "cause.callback_requested": "caller chose to be called back instead of waiting",
     # -- /ring: usage lines (handlers/args.py) and help (one line per sub-command in handlers/commands.py) --
     "usage.help": "`/ring help` lists what I can do.",
     "usage.agents": "Usage: `/ring agents [share]`",

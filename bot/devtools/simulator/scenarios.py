@@ -33,6 +33,7 @@ SCENARIOS = (
     "ringgroup_missed",
     "queue_answered",
     "queue_abandoned",
+    "queue_callback",
     "outbound_answered",
     "outbound_unanswered",
     "internal",
@@ -62,7 +63,9 @@ class CallOptions:
     duplicate: bool = False
     shuffle: bool = False
     start: float | None = None  # unix seconds the call starts (default: now)
-    reachable: bool = True  # click_to_call: does the customer answer?
+    reachable: bool = True  # click_to_call, queue_callback: does the customer answer?
+    callback_after: int | None = None  # queue_callback: seconds from the caller's hang-up to the queue's callback
+    callback_number: str | None = None  # queue_callback: the number the caller keyed in (default: their own)
 
     @classmethod
     def from_json(cls, body: dict[str, Any]) -> CallOptions:
@@ -73,7 +76,7 @@ class CallOptions:
                 kw[name] = body[name]
         try:
             opts = cls(**kw)
-            for n in ("ring_seconds", "wait_seconds", "talk_seconds"):
+            for n in ("ring_seconds", "wait_seconds", "talk_seconds", "callback_after"):
                 v = getattr(opts, n)
                 if v is not None:
                     setattr(opts, n, int(v))
@@ -129,6 +132,9 @@ class CallPlan:
     start: float  # unix seconds
     queue_id: str | None = None
     queue_exit: float | None = None  # real seconds after start when the caller leaves the queue
+    # (real seconds after start, record): history as it reads before the call is over (a queue callback the
+    # caller asked for is `waiting` in history until the queue calls back); `record` replaces it at the end.
+    early_record: tuple[float, dict[str, Any]] | None = None
 
     @property
     def duration(self) -> float:
@@ -178,6 +184,7 @@ class _Builder:
         self.queue_stat: list[dict[str, Any]] = []
         self.queue: Queue | None = None
         self.queue_exit: float | None = None
+        self.early_record: tuple[float, dict[str, Any]] | None = None  # virtual seconds
 
     # ---- ids and small helpers -------------------------------------------------------------------------
     def hex(self, n: int) -> str:
@@ -542,6 +549,88 @@ class _Builder:
         )
         return [a, *legs], self.inbound_record(a, "IVR", None)
 
+    def sc_queue_callback(self) -> tuple[list[Leg], dict]:
+        """The caller waits, presses the queue's breakout key and asks to be called back; ACDc hangs up on them
+        (NORMAL_CLEARING, like an abandon) and keeps them `waiting`, marked callback, in its stats. Later it rings
+        an agent (a leg naming the original call in Member-Call-ID, with CCV Callback-Number) and, once the agent
+        answers, dials the callback number on a `callback-…` leg bridged to the agent (Kazoo 4.3 ACDc:
+        cf_acdc_member.erl, acdc_agent_listener.erl `maybe_originate_callback`, `do_originate_callback_return`)."""
+        a, queue = self._queue_a_leg()
+        agent = self.agents(list(queue.exts[:1]))[0]
+        wait = max(3, self.o.wait_seconds if self.o.wait_seconds is not None else self.rng.randint(20, 60))
+        a.ended, a.cause = 1 + wait, "NORMAL_CLEARING"
+        self.queue_exit = a.ended
+        number = self.o.callback_number or a.caller_number
+        back_at = a.ended + max(1, self.o.callback_after if self.o.callback_after is not None else 30)
+        member_md5 = hashlib.md5(a.call_id.encode()).hexdigest()
+        ring = self.ring(4)
+        dev = Leg(
+            call_id=f"{member_md5}-{agent.agent_id}-{self.hex(8)}",
+            direction="outbound",
+            caller_number=a.caller_number,
+            caller_name=f"CB:{a.caller_name}",
+            callee_number=agent.ext,
+            callee_name=agent.name,
+            request=f"{agent.sip_user}@{self.d.domain}",
+            presence_id=f"{agent.ext}@{self.d.domain}",
+            created=back_at,
+            other_leg_on_create=False,
+            ccv={
+                "Account-ID": self.d.account_id,
+                "Authorizing-ID": agent.device_id,
+                "Authorizing-Type": "user",
+                "Request-ID": self.hex(12),
+                "Retain-CID": "true",
+                "Agent-ID": agent.agent_id,
+                "Member-Call-ID": a.call_id,
+                "Callback-Number": number,
+            },
+        )
+        dev.answered = back_at + ring
+        out = Leg(
+            call_id=f"callback-{self.hex(8)}",
+            direction="outbound",
+            caller_number=agent.ext,
+            caller_name=agent.ext,
+            callee_number=number,
+            callee_name=number,
+            request=f"{number}@{self.d.domain}",
+            other_leg=dev.call_id,
+            other_leg_on_create=False,
+            created=dev.answered + 1,
+            ccv={"Account-ID": self.d.account_id, "Authorizing-Type": "user", "Retain-CID": "true"},
+        )
+        fields = {
+            "caller_id_name": f"CB:{a.caller_name}",
+            "is_callback": True,
+            "agent_id": None,
+            "username": None,
+            "talk_time": 0,
+            "misses": [],
+        }
+        self.stat(a, queue, "waiting", 1, wait_time=wait, **fields)
+        self.early_record = (a.ended + 1, copy.deepcopy(self.inbound_record(a, "IVR", None)))
+        self.queue_stat.clear()
+        if self.o.reachable:
+            t = self.talk()
+            out.answered = out.created + self.ring(6)
+            out.ended = dev.ended = out.answered + t
+            dev.other_leg = out.call_id
+            handled = {
+                "agent_id": agent.agent_id,
+                "username": agent.username,
+                "talk_time": t,
+                "wait_time": int(dev.answered - 1),
+                "handled_timestamp": self.unix(dev.answered),
+                "processed_timestamp": self.unix(out.ended),
+            }
+            self.stat(a, queue, "processed", 1, **{**fields, **handled})
+        else:
+            out.ended, out.cause = out.created + 30, "NO_ANSWER"
+            dev.ended = out.ended
+            self.stat(a, queue, "waiting", 1, wait_time=wait, **fields)
+        return [a, dev, out], self.inbound_record(a, "IVR", None)
+
     def _outbound(self, answered: bool) -> tuple[list[Leg], dict]:
         agent = self.agents(["101"])[0]
         number = self.customer()
@@ -748,6 +837,7 @@ def build_call(
         start=start,
         queue_id=b.queue.queue_id if b.queue else None,
         queue_exit=b.queue_exit * opts.speed if b.queue_exit is not None else None,
+        early_record=(b.early_record[0] * opts.speed, b.early_record[1]) if b.early_record else None,
     )
 
 

@@ -303,16 +303,26 @@ class Simulator:
                 "caller_id_number": plan.record["caller"]["number"],
                 "entered_timestamp": int(plan.start) + 1,
             }
+        early = plan.early_record
+        written: dict[str, Any] | None = None
         try:
             for delay, name, payload in plan.events if stream else []:
                 if plan.queue_exit is not None and delay >= plan.queue_exit:
                     self.waiting.pop(plan.call_id, None)
+                if early is not None and written is None and delay >= early[0]:
+                    pause = t0 + early[0] - loop.time()
+                    if pause > 0:
+                        await asyncio.sleep(pause)
+                    written = copy.deepcopy(early[1])
+                    self.history.append(written)
                 pause = t0 + delay - loop.time()
                 if pause > 0:
                     await asyncio.sleep(pause)
                 await self.emit(name, payload)
         finally:
             self.waiting.pop(plan.call_id, None)
+        if written is not None and any(r is written for r in self.history):
+            self.history.remove(written)  # the call is over: its final record replaces the early one
         self.add_history(plan.record)
         self.calls_emitted += 1
         return plan

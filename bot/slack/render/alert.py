@@ -37,16 +37,46 @@ def _button(text_key: str, action_id: str, value: str, *, style: str | None = No
 
 
 # -- pieces of an alert -------------------------------------------------------------------------------
+def callback_requested(call: Mapping[str, Any] | None) -> bool:
+    """The caller asked the queue to call them back (history marked it, or the queue's callback already rang an
+    agent): the queue will call, so the alert invites no second, manual call back (docs/call-model.md)."""
+    detail = (call or {}).get("detail") or {}
+    if not isinstance(detail, dict):
+        return False
+    return bool((detail.get("queue_stat") or {}).get("is_callback") or detail.get("queue_callback"))
+
+
 def headline(alert: Mapping[str, Any], call: Mapping[str, Any] | None, queue_name: str | None) -> str:
-    """'Missed call' or 'Abandoned in queue CSKH' (queue name; 'queue <id>' only when the name is unknown)."""
+    """'Missed call', 'Abandoned in queue CSKH' (queue name; 'queue <id>' only when the name is unknown), or
+    'Asked for a callback, queued in CSKH'."""
     if alert.get("outcome") != "abandoned":
         return say("alert.missed")
     queue_id = (call or {}).get("queue_id")
     if queue_name:
-        return say("alert.abandoned", queue=clip(queue_name, PART_LIMIT))
-    if queue_id:
-        return say("alert.abandoned", queue=say("alert.queue_unknown", queue_id=queue_id))
-    return say("alert.abandoned_no_queue")
+        queue = clip(queue_name, PART_LIMIT)
+    elif queue_id:
+        queue = say("alert.queue_unknown", queue_id=queue_id)
+    else:
+        return say("alert.callback_queued_no_queue" if callback_requested(call) else "alert.abandoned_no_queue")
+    return say("alert.callback_queued" if callback_requested(call) else "alert.abandoned", queue=queue)
+
+
+def _callback_tried_at(call: Mapping[str, Any] | None) -> float | None:
+    """When the queue's callback rang without reaching the customer (None: it has not tried, or it worked)."""
+    detail = (call or {}).get("detail") or {}
+    tried = detail.get("queue_callback") if isinstance(detail, dict) else None
+    at = tried.get("tried_at") if isinstance(tried, dict) else None
+    return float(at) if isinstance(at, (int, float)) else None
+
+
+def callback_line(call: Mapping[str, Any] | None, tz: ZoneInfo) -> str | None:
+    """What the queue is doing about the callback the caller asked for (None when they did not ask)."""
+    if not callback_requested(call):
+        return None
+    tried_at = _callback_tried_at(call)
+    if tried_at is not None:
+        return say("alert.callback_tried", time=clock_time(tried_at, tz))
+    return say("alert.callback_pending")
 
 
 def _dialled_text(dialled: str | None) -> str | None:  # clipped: it is one part of a line
@@ -79,6 +109,8 @@ def _cause(alert: Mapping[str, Any], call: Mapping[str, Any] | None) -> str | No
     if not call:
         return None
     outcome = alert.get("outcome")
+    if callback_requested(call):
+        return say("cause.callback_requested")
     detail = call.get("detail") or {}
     reason = (detail.get("queue_stat") or {}).get("end_call_reason") if isinstance(detail, dict) else None
     if outcome == "abandoned" and reason:
@@ -111,21 +143,23 @@ def state_line(alert: Mapping[str, Any], agent_name: Callable[[str], str | None]
             who = ((agent_name(str(agent)) if agent_name and agent else None) or agent) or None
         talk = duration(detail.get("talk_seconds"))
         direction = detail.get("direction")
-        if direction not in ("inbound", "outbound"):
+        if direction not in ("inbound", "outbound", "queue_callback"):
             return say("alert.state.resolved")
         suffix = "" if who else "_noagent"
         return say(f"alert.state.resolved_{direction}{suffix}", agent=mention(who) if who else "", talk=talk)
     return None
 
 
-def _actions(alert: Mapping[str, Any], *, withheld: bool = False) -> Block:
-    """Call back, Mark handled / Undo, History; a withheld caller has no number to dial or look up."""
+def _actions(alert: Mapping[str, Any], *, withheld: bool = False, queue_calls_back: bool = False) -> Block:
+    """Call back, Mark handled / Undo, History; a withheld caller has no number to dial or look up, and a caller
+    the queue will call back needs no second call."""
     alert_id = str(alert.get("id"))
     status = alert.get("status")
     if status == "resolved":
         elements = [] if withheld else [_button("alert.button.history", ACTION_HISTORY, alert_id)]
     else:
-        elements = [] if withheld else [_button("alert.button.callback", ACTION_CALLBACK, alert_id, style="primary")]
+        dial = not withheld and not queue_calls_back
+        elements = [_button("alert.button.callback", ACTION_CALLBACK, alert_id, style="primary")] if dial else []
         if status == "handled":
             elements.append(_button("alert.button.undo", ACTION_UNHANDLE, alert_id))
         else:
@@ -201,13 +235,18 @@ def render_alert(
         context_parts.append(say("alert.repeat", count=repeats, time=clock_time(alert.get("last_call_at"), tz)))
     if withheld:
         context_parts.append(say("alert.withheld_why"))
+    queued_callback = callback_line(call, tz) if alert.get("status") != "resolved" else None
+    if queued_callback:
+        context_parts.append(queued_callback)
     if context_parts:
         blocks.append(context(" · ".join(context_parts)))
 
     state = state_line(alert, agent_name)
     if state:
         blocks.append(section(state))
-    blocks.append(_actions(alert, withheld=withheld))
+    # The queue will call back: no second, manual call, unless its attempt did not reach the customer.
+    queue_calls_back = callback_requested(call) and _callback_tried_at(call) is None
+    blocks.append(_actions(alert, withheld=withheld, queue_calls_back=queue_calls_back))
 
     dialled_raw = _dialled_text((call or {}).get("dialled"))
     text = say(

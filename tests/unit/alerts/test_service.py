@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -359,3 +360,64 @@ def test_each_call_from_a_withheld_number_is_its_own_alert_and_no_answered_call_
     later = decision("w3", outcome=Outcome.ANSWERED, number=number, at=T0 + timedelta(minutes=2), talk_seconds=30)
     assert svc.handle_decision(later) == "recorded"
     assert store.count_alerts() == 2 and all(a["status"] == "open" for a in store.open_alerts())
+
+
+# -- queue callbacks (docs/call-model.md) ------------------------------------------------------------------------
+def _callback_decision(outcome: Outcome, *, talk: int = 0) -> CallDecision:
+    return decision(
+        "agent-cb",
+        outcome=outcome,
+        number="0987654321",
+        at=T0 + timedelta(minutes=3),
+        dialled=None,
+        queue_id="q1",
+        talk_seconds=talk,
+        answered_by="101" if outcome is Outcome.OUTBOUND_ANSWERED else None,
+        agents_rung=("101",),
+        queue_callback_for="a1",
+    )
+
+
+def test_history_saying_the_caller_asked_for_a_callback_redraws_the_alert(svc, store):
+    svc.handle_decision(decision(outcome=Outcome.ABANDONED, queue_id="q1", hangup_cause="NORMAL_CLEARING"))
+    alert = store.alert_for_call("a1")
+    stat = replace(_record().queue_stats[0], status="waiting", is_callback=True)
+    assert svc.enrich_from_history("a1", replace(_record(), queue_stats=(stat,))) is True
+    assert store.get_call("a1")["detail"]["queue_stat"]["is_callback"] is True
+    assert store.get_alert(alert["id"])["version"] == alert["version"] + 1
+
+
+def test_the_queues_callback_reaching_the_caller_resolves_their_alert(svc, store):
+    svc.handle_decision(decision(outcome=Outcome.ABANDONED, queue_id="q1", hangup_cause="NORMAL_CLEARING"))
+    # Whatever number they keyed in: the callback names the call it answers.
+    back = replace(_callback_decision(Outcome.OUTBOUND_ANSWERED, talk=64), customer_number="0911000111")
+    assert svc.handle_decision(back) == "resolved"
+    alert = store.alert_for_call("a1")
+    assert alert["status"] == "resolved"
+    assert alert["resolved_detail"]["direction"] == "queue_callback" and alert["resolved_detail"]["talk_seconds"] == 64
+    assert store.get_call("a1")["outcome"] == "abandoned"  # the caller's own call stays what it was
+    assert [r["result"] for r in store.audit(action="resolved")] == ["queue_callback"]
+
+
+def test_a_queue_callback_that_did_not_reach_the_caller_says_so_on_the_alert(svc, store):
+    svc.handle_decision(decision(outcome=Outcome.ABANDONED, queue_id="q1", hangup_cause="NORMAL_CLEARING"))
+    before = store.alert_for_call("a1")
+    assert svc.handle_decision(_callback_decision(Outcome.OUTBOUND_UNANSWERED)) == "updated"
+    alert = store.alert_for_call("a1")
+    assert alert["status"] == "open" and alert["version"] == before["version"] + 1
+    tried = store.get_call("a1")["detail"]["queue_callback"]
+    assert tried["tried_at"] == (T0 + timedelta(minutes=3)).timestamp() and tried["agents"] == ["101"]
+
+
+def test_a_queue_callback_for_a_call_without_an_alert_is_only_recorded(svc, store):
+    assert svc.handle_decision(_callback_decision(Outcome.OUTBOUND_UNANSWERED)) == "recorded"
+    assert store.count_alerts() == 0 and store.get_call("agent-cb") is not None
+
+
+def test_history_of_the_queues_callback_resolves_without_rewriting_the_call(svc, store):
+    svc.handle_decision(decision(outcome=Outcome.ABANDONED, queue_id="q1", hangup_cause="NORMAL_CLEARING"))
+    answered = decision(outcome=Outcome.ANSWERED, source="history", queue_callback_for="a1", answered_by="an")
+    assert svc.resolve_from_history("a1", answered) is True
+    alert = store.alert_for_call("a1")
+    assert alert["status"] == "resolved" and alert["resolved_detail"]["direction"] == "queue_callback"
+    assert store.get_call("a1")["outcome"] == "abandoned"

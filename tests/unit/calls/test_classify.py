@@ -39,6 +39,8 @@ class Leg:
     queue_id: str | None = None
     member_call_id: str | None = None
     agent_id: str | None = None
+    callback_for: str | None = None
+    callback_number: str | None = None
     hangup_cause: str | None = None
     disposition: str | None = None
     duration: int | None = None
@@ -362,3 +364,61 @@ def test_an_outcome_is_its_stored_string() -> None:
     assert Outcome("abandoned") is Outcome.ABANDONED
     assert str(Outcome.OUTBOUND_ANSWERED) == "outbound_answered"
     assert isinstance(CallDecision("x", Outcome.MISSED, CUSTOMER, DID, None, AT, AT, 0, 0, None).outcome.value, str)
+
+
+# -- queue callbacks (docs/call-model.md) --------------------------------------------------------------------------
+def _callback_stat(status: str, **kw) -> QueueStat:
+    return replace(queue_stat(status, call_id="cust-1"), is_callback=True, **kw)
+
+
+def test_a_caller_waiting_for_the_queues_callback_is_abandoned_but_marked_as_asking_for_it() -> None:
+    d = classify_record(record(status="IVR", queue_stats=(_callback_stat("waiting"),)))
+    assert d is not None and d.outcome is Outcome.ABANDONED and d.callback_requested
+    assert d.queue_callback_for is None
+
+
+def test_history_of_a_callback_the_queue_made_answers_the_original_call_without_being_it() -> None:
+    stat = _callback_stat("processed", username="user_ag01", talk_time=64)
+    d = classify_record(record(call_id="cust-1", status="IVR", queue_stats=(stat,)))
+    assert d is not None and d.outcome is Outcome.ANSWERED
+    assert d.queue_callback_for == "cust-1" and d.answered_by == "user_ag01" and d.talk_seconds == 64
+
+
+def test_a_plain_abandon_is_not_a_callback_request() -> None:
+    d = classify_record(record(status="IVR", queue_stats=(queue_stat("abandoned"),)))
+    assert d is not None and not d.callback_requested
+
+
+def test_the_queues_callback_leg_is_an_outbound_call_tied_to_the_call_it_answers() -> None:
+    agent = Leg(
+        "agent-cb",
+        direction="outbound",
+        caller_number=CUSTOMER,
+        destination_number="101",
+        authorizing_type="user",
+        callback_for="cust-1",
+        callback_number="0912345678",
+        created_ts=100.0,
+        answered_ts=104.0,
+        destroyed_ts=170.0,
+        answered=True,
+    )
+    out = Leg(
+        "callback-1",
+        direction="outbound",
+        caller_number="101",
+        destination_number="0912345678",
+        created_ts=105.0,
+        answered_ts=110.0,
+        destroyed_ts=170.0,
+        billing_seconds=60,
+        answered=True,
+        bridged=True,
+    )
+    d = classify_call(agent, [agent, out])
+    assert d is not None and d.outcome is Outcome.OUTBOUND_ANSWERED and d.queue_callback_for == "cust-1"
+    assert d.customer_number == "0912345678" and d.answered_by == "101" and d.talk_seconds == 60
+    unanswered = replace(agent, answered=False, answered_ts=None)
+    d = classify_call(unanswered, [unanswered])
+    assert d is not None and d.outcome is Outcome.OUTBOUND_UNANSWERED and d.customer_number == "0912345678"
+    assert d.queue_callback_for == "cust-1"

@@ -37,6 +37,7 @@ EXPECTED_STATUS = {
     "ringgroup_missed": "CANCELLED",
     "queue_answered": "SUCCESS",
     "queue_abandoned": "IVR",
+    "queue_callback": "IVR",
     "outbound_answered": "SUCCESS",
     "outbound_unanswered": "CANCELLED",
     "internal": "CANCELLED",
@@ -75,7 +76,12 @@ def test_every_leg_is_created_first_destroyed_once_and_linked_to_the_a_leg(scena
         names = [n for n, _ in events]
         assert names[0] == CREATE and names[-1] == DESTROY and names.count(DESTROY) == 1, (leg_id, names)
         if leg_id != p.call_id:
-            assert all(link_of(pl) == p.call_id for _, pl in events), f"{scenario}: {leg_id} not linked"
+            linked_to, linked = {p.call_id}, events
+            if scenario == "queue_callback":
+                # The call-back leg is originated on its own (no link at CREATE), then bridged to the agent leg,
+                # which names the original call.
+                linked_to, linked = set(p.leg_ids), [(n, pl) for n, pl in events if n != CREATE or "Member" in str(pl)]
+            assert all(link_of(pl) in linked_to for _, pl in linked), f"{scenario}: {leg_id} not linked"
             assert events[0][1]["Call-Direction"] == "outbound"
 
 
@@ -312,3 +318,37 @@ def test_kazoo_3_queue_agent_legs_name_no_member_call_id_and_still_reach_the_dec
     (decision,) = tracker.due(10.0)
     assert decision.call_id == p.call_id and decision.outcome.value == outcome
     assert decision.agents_rung and decision.queue_id == p.queue_id
+
+
+@pytest.mark.parametrize("style", ["kazoo", "snake"])
+@pytest.mark.parametrize("reachable", [True, False])
+def test_queue_callback_hangs_up_the_caller_then_rings_an_agent_and_dials_them_back(
+    style: str, reachable: bool
+) -> None:
+    p = plan("queue_callback", style=style, caller="0912345678", callback_after=40, reachable=reachable)
+    assert p.early_record is not None
+    early_at, early = p.early_record
+    (waiting,) = early["queue_stat"]
+    assert waiting["status"] == "waiting" and waiting["is_callback"] is True
+    assert waiting["caller_id_name"].startswith("CB:")
+    (final,) = p.record["queue_stat"]
+    assert final["is_callback"] is True and final["status"] == ("processed" if reachable else "waiting")
+
+    tracker = Tracker(grace_seconds=0)
+    decided = []
+    for at, name, payload in p.events:
+        tracker.feed(normalise(name, payload), at)
+        decided += tracker.due(at)
+    decided += tracker.due(10**6)
+    original, back = decided
+    assert original.call_id == p.call_id and original.outcome == "abandoned" and original.queue_callback_for is None
+    # The caller's call is decided before the queue calls back: the early record is written in between.
+    a_end = max(
+        at for at, name, pl in p.events if name == DESTROY and (pl.get("Call-ID") or pl.get("call_id")) == p.call_id
+    )
+    assert (
+        a_end <= early_at < min(at for at, _, pl in p.events if (pl.get("Call-ID") or pl.get("call_id")) != p.call_id)
+    )
+    assert back.queue_callback_for == p.call_id and back.customer_number == "0912345678"
+    assert back.outcome == ("outbound_answered" if reachable else "outbound_unanswered")
+    assert (back.answered_by == "101") == reachable

@@ -114,6 +114,44 @@ CASES: dict[str, Callable[[], object]] = {
         now=T0,
         agent_name=AGENTS,
     ),  # fmt: skip
+    "alert_callback_queued": lambda: render_alert(
+        alert(outcome="abandoned", version=2),
+        call(
+            outcome="abandoned",
+            queue_id="q-cskh",
+            detail={"queue_stat": {"status": "waiting", "is_callback": True, "wait_time": 52}},
+        ),
+        queue_name="CSKH",
+        tz=TZ,
+        now=T0,
+        agent_name=AGENTS,
+    ),  # fmt: skip
+    "alert_callback_tried": lambda: render_alert(
+        alert(outcome="abandoned", version=3),
+        call(
+            outcome="abandoned",
+            queue_id="q-cskh",
+            detail={
+                "queue_stat": {"status": "waiting", "is_callback": True, "wait_time": 52},
+                "queue_callback": {"tried_at": T0 + 300, "agents": ["101"], "number": "0987654321"},
+            },
+        ),
+        queue_name="CSKH",
+        tz=TZ,
+        now=T0,
+    ),  # fmt: skip
+    "alert_resolved_by_queue_callback": lambda: render_alert(
+        alert(
+            outcome="abandoned",
+            status="resolved",
+            resolved_detail={"direction": "queue_callback", "agent": "an", "talk_seconds": 64},
+        ),
+        call(outcome="abandoned", queue_id="q-cskh", detail={"queue_stat": {"is_callback": True}}),
+        queue_name="CSKH",
+        tz=TZ,
+        now=T0,
+        agent_name=AGENTS,
+    ),  # fmt: skip
     "alert_repeat": lambda: render_alert(
         alert(repeat_count=3, last_call_at=T0 + 240, calls_24h=4), call(), queue_name=None, tz=TZ, now=T0
     ),
