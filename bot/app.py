@@ -4,9 +4,11 @@ scheduler. One asyncio loop runs it all; `run()` owns start-up and an orderly sh
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import signal
+import sqlite3
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
@@ -40,7 +42,7 @@ from bot.slack.app import build_bolt_app, build_slack_client, start_http
 from bot.stream.client import StreamAuthError, StreamClient
 from handlers import register as register_listeners
 from handlers.deps import Deps
-from storage import Store
+from storage import Store, write_failure
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +51,10 @@ LEG_RETENTION_DAYS = 7  # legs are diagnostics; the decided calls are kept
 OUTBOX_RETENTION_DAYS = 7  # sent Slack messages; alerts keep their channel and ts
 HEARTBEAT_SECONDS = 10
 OUTBOX_STALE_SECONDS = 300  # /healthz is unhealthy while an alert has waited this long to reach Slack
+# The event loop never waits on another program's database lock for longer than this per statement; what must be
+# written then waits off the loop (docs/operations.md, The database).
+LOOP_BUSY_TIMEOUT = 0.05
+DB_BUSY_UNHEALTHY_SECONDS = 60  # /healthz says "busy" at once, and unhealthy after this long
 AUTH_RETRY_CAP = 300.0  # seconds between auth.test tries while Slack cannot be reached at start-up
 STANDBY_POLL_SECONDS = 1.0  # a standby retries the instance lock this often: takeover within ~1 s + start-up
 
@@ -71,7 +77,7 @@ def build_deps(
     wake_outbox: Callable[[], None] | None = None,
 ) -> Deps:
     """The services every listener needs, built from settings (tests pass their own pieces)."""
-    store = store or Store.open(settings.db_path)
+    store = store or Store.open(settings.db_path, busy_timeout=LOOP_BUSY_TIMEOUT)
     antbuddy = antbuddy or AntBuddyClient.from_settings(settings)
     directory = Directory(antbuddy)
     alerts = AlertService(
@@ -136,12 +142,18 @@ class Runtime:
         """The /healthz document, and whether every part is healthy; `unhealthy` names the parts that are not."""
         s = self.stream.stats
         now = time.time()
+        store = self.deps.store
         try:
-            depth = self.deps.store.outbox_depth()
-            oldest = self.deps.store.oldest_undelivered_at()
-            db_ok = True
+            depth = store.outbox_depth()
+            oldest = store.oldest_undelivered_at()
+            read_failure = None
+        except sqlite3.OperationalError as exc:  # locked without WAL, unreadable file...
+            depth, oldest, read_failure = None, None, write_failure(exc)
         except Exception:  # noqa: BLE001 - any database failure is what /healthz reports, not a crash of it
-            depth, oldest, db_ok = None, None, False
+            depth, oldest, read_failure = None, None, "error"
+        writes = store.health
+        db_state = writes.state if writes.state != "ok" else (read_failure or "ok")
+        db_since = writes.since if writes.state != "ok" else None
         oldest_age = round(now - oldest, 1) if oldest is not None else None
         refused = self.outbox.refused()
         open_calls, oldest_open = self.pipeline.open_calls()
@@ -161,7 +173,10 @@ class Runtime:
             },
             "outbox_depth": depth,
             "outbox_oldest_age_seconds": oldest_age,
-            "database": "ok" if db_ok else "error",
+            "database": db_state,  # ok | busy (another program holds its lock) | full | readonly | error
+            "database_problem_seconds": round(now - db_since, 1) if db_since is not None else None,
+            "database_detail": writes.detail if writes.state != "ok" else None,
+            "calls_waiting_for_database": self.pipeline.held()[0],
             "calls_in_memory": len(self.pipeline.tracker),
             "calls_open": open_calls,
             "oldest_open_call_seconds": round(oldest_open, 1) if oldest_open is not None else None,
@@ -170,7 +185,8 @@ class Runtime:
         unhealthy = []
         if not s.connected:
             unhealthy.append("stream")
-        if not db_ok:
+        busy_long = db_state == "busy" and db_since is not None and now - db_since > DB_BUSY_UNHEALTHY_SECONDS
+        if db_state not in ("ok", "busy") or busy_long:
             unhealthy.append("database")
         if refused:
             unhealthy.append("slack")
@@ -245,6 +261,7 @@ async def retry_slack_token(rt: Runtime, client: AsyncWebClient) -> None:
             return
         if identity is not None:
             rt.slack_identity = identity
+            rt.deps.workspace.update(identity)
             return
         delay = min(AUTH_RETRY_CAP, delay * 2)
 
@@ -258,7 +275,7 @@ async def start(
     describe_role(metrics, active=True)
     client = slack_client or build_slack_client(settings.slack_bot_token, settings.slack_api_url)
     identity = await check_slack_token(client)  # a refused token stops here, before anything is started
-    store = Store.open(settings.db_path)
+    store = Store.open(settings.db_path, busy_timeout=LOOP_BUSY_TIMEOUT)
     antbuddy = AntBuddyClient.from_settings(settings)
     outbox: Outbox | None = None
 
@@ -316,6 +333,7 @@ async def start(
         on_connected=on_connected,
     )
     rt = Runtime(settings, deps, metrics, pipeline, outbox, stream, reconciler, slack_identity=identity)
+    deps.workspace.update(identity or {})
     if identity is None:
         rt.spawn(retry_slack_token(rt, client), name="slack-auth")
     metrics.gauge_fn("stream_connected", lambda: 1.0 if stream.stats.connected else 0.0)
@@ -373,16 +391,27 @@ async def start(
     # Jobs are `async def` so they run on the loop thread: plain functions would run in APScheduler's thread
     # pool, and the SQLite connection belongs to this thread.
     async def checkpoint() -> None:
-        store.checkpoint()
+        with contextlib.suppress(sqlite3.OperationalError):  # a busy database: next time
+            store.checkpoint()
 
     async def heartbeat() -> None:
-        store.set_meta(HEARTBEAT_KEY, f"{time.time():.3f}")  # tells `ringbot backfill` a bot owns the outbox
+        # Tells `ringbot backfill` a bot owns the outbox; its success or failure keeps /healthz's view of the
+        # database's writes fresh (a full disk shows within HEARTBEAT_SECONDS) and writes deferred audit rows.
+        try:
+            store.set_meta(HEARTBEAT_KEY, f"{time.time():.3f}")
+            store.flush_deferred()
+        except sqlite3.OperationalError:
+            pass  # in store.health, which /healthz reports
 
     async def prune() -> None:
         now = time.time()
-        removed = store.prune(
-            legs_before=now - LEG_RETENTION_DAYS * 86400, outbox_before=now - OUTBOX_RETENTION_DAYS * 86400
-        )
+        try:
+            removed = store.prune(
+                legs_before=now - LEG_RETENTION_DAYS * 86400, outbox_before=now - OUTBOX_RETENTION_DAYS * 86400
+            )
+        except sqlite3.OperationalError as exc:
+            log.warning("database prune skipped (%s); next run in 6 h", exc)
+            return
         log.info("database pruned legs=%s outbox=%s", removed["legs"], removed["outbox"])
 
     scheduler.add_job(checkpoint, "interval", seconds=600, id="checkpoint", replace_existing=True)

@@ -30,8 +30,9 @@ from bot.slack.ids import (
 from bot.slack.text import say
 from handlers.answers import caller_history_query, history_message, now
 from handlers.deps import Deps, Message
-from handlers.replies import answer, dial_message, ephemeral
+from handlers.replies import answer, dial_message, ephemeral, while_busy
 from handlers.views import open_link_modal
+from storage import DatabaseBusy
 
 log = logging.getLogger(__name__)
 
@@ -100,9 +101,30 @@ async def call_back(deps: Deps, body: Body, client: AsyncWebClient) -> Message:
     if result.ok:
         try:
             deps.alerts.claim(alert["id"], user_id)
+        except DatabaseBusy:  # the phone is ringing: say so now, and mark the alert once the database lets us
+            _later(_claim_when_free(deps, alert["id"], user_id))
         except Exception as exc:  # noqa: BLE001 - the phone is ringing anyway; the alert edit is secondary
             log.warning("claim failed alert_id=%s error=%s", alert["id"], type(exc).__name__)
     return dial_message(result, max_per_minute=deps.dialer.max_per_minute)
+
+
+_background: set[asyncio.Task[None]] = set()
+
+
+def _later(work: Awaitable[None]) -> None:
+    task = asyncio.ensure_future(work)
+    _background.add(task)
+    task.add_done_callback(_background.discard)
+
+
+async def _claim_when_free(deps: Deps, alert_id: int, user_id: str) -> None:
+    async def claim() -> None:
+        deps.alerts.claim(alert_id, user_id)
+
+    try:
+        await while_busy(claim)
+    except Exception as exc:  # noqa: BLE001 - the alert edit is secondary; the call is already ringing
+        log.warning("claim failed alert_id=%s error=%s", alert_id, type(exc).__name__)
 
 
 async def mark_handled(deps: Deps, body: Body, client: AsyncWebClient) -> Message | None:

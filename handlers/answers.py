@@ -136,4 +136,5 @@ def missed_message(deps: Deps, *, limit: int, max_blocks: int = 50) -> Message:
         queue_names=deps.directory.queue_names(),
         total=deps.store.count_open_alerts(),
         max_blocks=max_blocks,
+        workspace_url=deps.workspace.get("url"),
     )

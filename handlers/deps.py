@@ -37,6 +37,9 @@ class Deps:
     slack: AsyncWebClient  # the Web API client the Bolt app and the outbox share
     clock: Callable[[], float] = time.time
     admins: Admins = field(init=False)
+    # auth.test's answer once Slack gave it (team, user_id, and `url`, the workspace's address for permalinks);
+    # bot/app.py fills it in, empty until then.
+    workspace: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.admins = Admins(self.settings.admins, self.slack)

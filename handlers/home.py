@@ -61,4 +61,5 @@ async def home_view(deps: Deps, user: str) -> dict[str, Any]:
         queue_names=deps.directory.queue_names(),
         tz=deps.settings.tz,
         now=now(deps),
+        workspace_url=deps.workspace.get("url"),
     )

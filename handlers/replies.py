@@ -8,6 +8,7 @@ import asyncio
 import logging
 import weakref
 from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from bot.antbuddy.errors import AntBuddyError, ApiError, AuthError, NotConfigured, RateLimited, Unavailable
 from bot.callback.dialer import DialKind, DialResult
@@ -16,10 +17,17 @@ from bot.slack.render.link import not_linked_blocks
 from bot.slack.text import say
 from handlers.args import UsageError
 from handlers.deps import Message, Respond
+from storage import DatabaseBusy
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 SLACK_TIMEOUT = 10.0  # one response_url post (the Web client has its own timeout too)
+# While another program holds the database's lock, a command or click that must write waits for it this long,
+# after the ack, off the request path (docs/operations.md, The database); then it says so.
+DB_WAIT_SECONDS = 120.0
+DB_RETRY_FIRST = 0.25
+DB_RETRY_MAX = 2.0
 SENDING_AT_ONCE = 8
 _send_gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
 
@@ -85,11 +93,32 @@ def error_text(exc: BaseException, *, timeout: float) -> str | None:
     return None
 
 
+async def while_busy(work: Callable[[], Awaitable[T]], *, within: float = DB_WAIT_SECONDS) -> T:
+    """Run `work` until the database takes its writes: each try is all-or-nothing (DatabaseBusy means nothing
+    was written), so trying again is safe. DatabaseBusy once `within` seconds have passed."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    pause = DB_RETRY_FIRST
+    while True:
+        try:
+            return await work()
+        except DatabaseBusy:
+            if loop.time() + pause > deadline:
+                raise
+            await asyncio.sleep(pause)
+            pause = min(DB_RETRY_MAX, pause * 2)
+
+
 async def answer(respond: Respond, work: Callable[[], Awaitable[Message | None]], *, timeout: float) -> str:
     """Run `work`; send its message (if it returns one) or the sentence for its failure. Returns a word
-    for the log line: ok | usage | antbuddy | error."""
+    for the log line: ok | usage | antbuddy | busy | error. Called after the ack: a busy database makes the
+    work wait for it (`while_busy`), never the ack."""
     try:
-        message = await work()
+        message = await while_busy(work)
+    except DatabaseBusy:
+        log.warning("answer gave up: the database stayed locked for %.0f s", DB_WAIT_SECONDS)
+        await send(respond, {"text": say("error.database_busy")}, ephemeral=True)
+        return "busy"
     except Exception as exc:  # noqa: BLE001 - every failure becomes one clear line for the person
         text = error_text(exc, timeout=timeout)
         outcome = "usage" if isinstance(exc, UsageError) else "antbuddy"

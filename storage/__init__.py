@@ -20,8 +20,8 @@ from storage.rows import (
     QueueTotals,
     RouteRow,
 )
-from storage.schema import DatabaseUnusable, open_db
-from storage.store import Store
+from storage.schema import DatabaseBusy, DatabaseUnusable, open_db
+from storage.store import Store, WriteHealth, write_failure
 
 __all__ = [
     "OPEN_ALERT_STATUSES",
@@ -32,6 +32,7 @@ __all__ = [
     "CallChanges",
     "CallRow",
     "CallbackRow",
+    "DatabaseBusy",
     "DatabaseUnusable",
     "FoldStats",
     "JSONObject",
@@ -44,5 +45,7 @@ __all__ = [
     "QueueTotals",
     "RouteRow",
     "Store",
+    "WriteHealth",
     "open_db",
+    "write_failure",
 ]

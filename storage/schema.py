@@ -153,12 +153,20 @@ def check_db_path(path: str | Path) -> None:
         raise DatabaseUnusable(f"RINGBOT_DB: {p} is read-only for this user: fix its owner or permissions")
 
 
-def open_db(path: str | Path) -> Database:
+class DatabaseBusy(sqlite3.OperationalError):
+    """Another connection holds the write lock (a backup tool, an `sqlite3` shell, a second process) and did not
+    let go within the busy timeout. Nothing was written; the same write may simply be tried again later."""
+
+
+def open_db(path: str | Path, *, busy_timeout: float = 5.0) -> Database:
     """Open (creating the file if needed) the database with WAL, sane sync and a busy timeout, schema applied.
-    The directory must exist: a mistyped path does not silently start an empty database somewhere else."""
+    The directory must exist: a mistyped path does not silently start an empty database somewhere else.
+
+    `busy_timeout` is how long one statement waits for another connection's write lock. One-shot commands can
+    afford seconds; the running bot's event loop cannot (docs/operations.md, The database)."""
     check_db_path(path)
     try:
-        conn = sqlite3.connect(str(path), timeout=5.0)
+        conn = sqlite3.connect(str(path), timeout=5.0)  # long enough to apply the schema at start-up
         db = Database(conn)
         if str(path) != ":memory:":
             db.enable_wal()
@@ -168,6 +176,7 @@ def open_db(path: str | Path) -> Database:
         conn.executescript(_TABLES)
         conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
         conn.commit()
+        conn.execute(f"PRAGMA busy_timeout = {max(0, int(busy_timeout * 1000))}")
     except sqlite3.DatabaseError as exc:
         if "locked" in str(exc):
             raise  # someone else holds the database for now: not a mistake in the path

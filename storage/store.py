@@ -7,6 +7,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar, Unpack, cast
 
@@ -31,7 +32,7 @@ from storage.rows import (
     QueueTotals,
     RouteRow,
 )
-from storage.schema import open_db
+from storage.schema import DatabaseBusy, open_db
 
 # What sqlite3 binds: positional values for `?`, or a mapping for `:name`.
 Params = Sequence[object] | dict[str, object]
@@ -48,6 +49,11 @@ _ALERT_COLUMNS = frozenset(AlertRow.__annotations__) - {"id"}
 _CALL_CHANGES = frozenset(CallChanges.__annotations__)
 _ALERT_CHANGES = frozenset(AlertChanges.__annotations__)
 _OUTBOX_CHANGES = frozenset(OutboxChanges.__annotations__)
+_INSERT_AUDIT = (
+    "INSERT INTO audit(at, slack_user, sip_user, number, alert_id, action, result, detail)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+MAX_DEFERRED_AUDIT = 10_000  # audit rows kept in memory while the database is busy (the oldest go first)
 # For SQL text: "('open', 'calling_back')". The values are our own constants, never user input.
 _OPEN_IN = "(" + ", ".join(f"'{s.value}'" for s in OPEN_ALERT_STATUSES) + ")"
 
@@ -85,18 +91,49 @@ def _new_id(cur: sqlite3.Cursor) -> int:
     return cur.lastrowid
 
 
+def write_failure(exc: sqlite3.OperationalError) -> str:
+    """What kind of write failure SQLite reported: busy (another connection holds the lock), full (disk or
+    max_page_count), readonly (file or directory permissions), or error (I/O and the rest)."""
+    text = str(exc).lower()
+    if isinstance(exc, DatabaseBusy) or "locked" in text or "busy" in text:
+        return "busy"
+    if "full" in text:
+        return "full"
+    if "readonly" in text or "read-only" in text:
+        return "readonly"
+    return "error"
+
+
+@dataclass
+class WriteHealth:
+    """How the last writes went, for /healthz and /metrics: 'ok', or the kind of failure (see `write_failure`)
+    since when, with SQLite's words. Reset by the next write that goes through."""
+
+    state: str = "ok"
+    since: float | None = None  # when the current failure began
+    detail: str | None = None
+    failures: int = 0  # writes refused since the last one that went through
+    last_ok_at: float | None = None
+
+
 class Store:
     """Owns the SQLite connection. Methods are small and synchronous; each is one short transaction
-    unless called inside `transaction()`, which makes a group of them atomic."""
+    unless called inside `transaction()`, which makes a group of them atomic.
+
+    A write that cannot take the lock within the connection's busy timeout raises DatabaseBusy (nothing was
+    written: try again later); every write failure is kept in `health` until a write goes through."""
 
     def __init__(self, db: Database, *, clock: Callable[[], float] = time.time) -> None:
         self.db = db
         self.conn: sqlite3.Connection = db.conn
         self.clock = clock
+        self.health = WriteHealth()
+        self._writing_depth = 0
+        self._deferred_audit: list[tuple[object, ...]] = []  # audit rows a busy database could not take yet
 
     @classmethod
-    def open(cls, path: str | Path, *, clock: Callable[[], float] = time.time) -> Store:
-        return cls(open_db(path), clock=clock)
+    def open(cls, path: str | Path, *, clock: Callable[[], float] = time.time, busy_timeout: float = 5.0) -> Store:
+        return cls(open_db(path, busy_timeout=busy_timeout), clock=clock)
 
     @classmethod
     def open_read_only(cls, path: str | Path) -> Store:
@@ -114,8 +151,33 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[Store]:
-        with self.db.atomic():
+        with self._writing(), self.db.atomic():
             yield self
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """Around every write: the outermost one turns a lock timeout into DatabaseBusy and keeps `health`."""
+        self._writing_depth += 1
+        try:
+            yield
+        except sqlite3.OperationalError as exc:
+            if self._writing_depth == 1:
+                kind = write_failure(exc)
+                health = self.health
+                if health.state != kind:
+                    health.state, health.since = kind, self.clock()
+                health.detail = str(exc)[:200]
+                health.failures += 1
+                if kind == "busy" and not isinstance(exc, DatabaseBusy):
+                    raise DatabaseBusy(str(exc)) from exc
+            raise
+        else:
+            if self._writing_depth == 1:
+                if self.health.state != "ok":
+                    self.health = WriteHealth()
+                self.health.last_ok_at = self.clock()
+        finally:
+            self._writing_depth -= 1
 
     # -- plumbing ---------------------------------------------------------------------------------
     def _select(self, sql: str, params: Params = (), decoders: Decoders | None = None) -> list[dict[str, object]]:
@@ -144,7 +206,8 @@ class Store:
 
     def _write(self, sql: str, params: Params = ()) -> sqlite3.Cursor:
         # Through sqlite-utils: it commits a lone statement and leaves one inside `transaction()` to the block.
-        return self.db.execute(sql, params)
+        with self._writing():
+            return self.db.execute(sql, params)
 
     # -- legs (batched by the pipeline) -----------------------------------------------------------
     def save_legs(self, legs: Sequence[Mapping[str, object]]) -> None:
@@ -152,7 +215,7 @@ class Store:
         A leg seen again keeps its first timestamps and takes any newly known names."""
         if not legs:
             return
-        with self.db.atomic():
+        with self._writing(), self.db.atomic():
             self.conn.executemany(
                 """INSERT INTO legs(leg_id, call_id, direction, caller, destination, username,
                                     created_at, answered_at, destroyed_at, hangup_cause)
@@ -595,12 +658,34 @@ class Store:
         alert_id: int | None = None,
         detail: str | None = None,
     ) -> int:
-        cur = self._write(
-            "INSERT INTO audit(at, slack_user, sip_user, number, alert_id, action, result, detail)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (self.clock(), slack_user, sip_user, number, alert_id, action, result, detail),
-        )
+        """Append to the audit trail; the new row's id. While another program holds the database's lock, a lone
+        audit row waits in memory (id 0) and is written with the next one that goes through (or by
+        `flush_deferred`): what people did is never lost to a busy database."""
+        row = (self.clock(), slack_user, sip_user, number, alert_id, action, result, detail)
+        try:
+            cur = self._write(_INSERT_AUDIT, row)
+        except DatabaseBusy:
+            if self._writing_depth:
+                raise  # inside a transaction: the caller retries all of it
+            self._deferred_audit.append(row)
+            del self._deferred_audit[:-MAX_DEFERRED_AUDIT]
+            return 0
+        if self._deferred_audit and not self._writing_depth:
+            self.flush_deferred()
         return _new_id(cur)
+
+    def flush_deferred(self) -> int:
+        """Write the audit rows a busy database made wait; how many. Still busy: they wait for the next try."""
+        rows = self._deferred_audit
+        if not rows:
+            return 0
+        try:
+            with self._writing(), self.db.atomic():
+                self.conn.executemany(_INSERT_AUDIT, rows)
+        except DatabaseBusy:
+            return 0
+        self._deferred_audit = []
+        return len(rows)
 
     def audit(
         self,
@@ -664,7 +749,7 @@ class Store:
     def prune(self, *, legs_before: float, outbox_before: float) -> dict[str, int]:
         """Drop what only diagnostics need once it is old: legs, and outbox rows already sent.
         Calls, alerts, links and the audit trail are kept."""
-        with self.db.atomic():
+        with self._writing(), self.db.atomic():
             legs = self._write(
                 "DELETE FROM legs WHERE COALESCE(destroyed_at, created_at, 0) < ?", (legs_before,)
             ).rowcount

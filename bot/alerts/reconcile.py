@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -121,9 +122,17 @@ class Reconciler:
                             deferred_from = record.started_at
                         continue
                     self._one(record, result)
+                except sqlite3.OperationalError:
+                    raise  # the database refuses writes (locked, full): the whole pass waits for the next one
                 except Exception:  # noqa: BLE001 - one odd record must not stop the pass (it is logged)
                     result.errors += 1
                     log.exception("reconcile record failed call_id=%s", getattr(record, "call_id", None))
+        except sqlite3.OperationalError as exc:
+            result.errors += 1
+            log.warning(
+                "reconcile paused: the database refused writes (%s); the next pass reads this window again", exc
+            )
+            return result
         except Exception as exc:  # noqa: BLE001 - AntBuddy errors: counted, watermark kept, next pass retries
             result.errors += 1
             log.warning(

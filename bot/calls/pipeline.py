@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sqlite3
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -25,6 +26,13 @@ if TYPE_CHECKING:
     from storage.rows import LegRow
 
 log = logging.getLogger(__name__)
+
+# While the database refuses writes (another program holds its lock, the disk is full), decided calls and legs
+# wait in memory and are written when it takes them again (docs/operations.md, The database).
+DB_RETRY_FIRST = 0.25  # seconds before the first retry; doubles up to DB_RETRY_MAX
+DB_RETRY_MAX = 2.0
+MAX_HELD_DECISIONS = 50_000  # past this, the oldest held decisions are dropped (history raises them later)
+MAX_HELD_LEGS = 100_000  # legs are diagnostics: past this, the oldest held ones are dropped
 
 
 class LegStore(Protocol):
@@ -76,6 +84,10 @@ class Pipeline:
         self._wake = asyncio.Event()
         self._stopping = False
         self._deadline_armed = False  # the run loop is sleeping toward the tracker's next deadline
+        self._held: list[CallDecision] = []  # decided, not yet committed: the database refused the write
+        self._db_retry_at = 0.0  # clock() time before which no write is tried again
+        self._db_backoff = 0.0
+        self._db_trouble_since: float | None = None
 
     # -- hot path ---------------------------------------------------------------------------------
     def on_event(self, name: str, payload: object) -> None:
@@ -147,40 +159,108 @@ class Pipeline:
         """(calls held open, seconds since the oldest was first seen): for /healthz and /metrics."""
         return self.tracker.open_calls(), self.tracker.oldest_open_age(self.clock())
 
+    def held(self) -> tuple[int, int]:
+        """(decided calls, legs) waiting in memory for the database to take writes again."""
+        return len(self._held), len(self._legs)
+
     # -- background -------------------------------------------------------------------------------
     def flush(self) -> list[CallDecision]:
-        """Write buffered legs, then decide every call whose grace has passed. Returns the decisions."""
+        """Write buffered legs, then decide every call whose grace has passed. Returns the decisions committed.
+
+        When the database refuses the writes, the legs and the decisions stay in memory and are written, in order,
+        once it takes them again: nothing the stream decided is lost to a lock or a full disk."""
+        now = self.clock()
+        decisions = self.tracker.due(now)
+        if self._held:
+            decisions, self._held = self._held + decisions, []
+        if now < self._db_retry_at:
+            self._hold(decisions)
+            return []
         if self._legs:
             rows = list(self._legs.values())
             self._legs.clear()
             try:
                 self.store.save_legs(rows)
+            except sqlite3.OperationalError as exc:  # busy, full, read-only: keep them for the next try
+                self._keep_legs(rows)
+                self._hold(decisions)
+                self._refused(exc, now)
+                return []
             except Exception as exc:  # noqa: BLE001 - legs are diagnostics; decisions matter more
                 self.stats.errors += 1
                 log.error("saving legs failed count=%d error=%s", len(rows), exc)
-        decisions = self.tracker.due(self.clock())
         if decisions:
             # One transaction for the batch (one fsync); each decision is still all-or-nothing (a savepoint).
             try:
                 with self.store.transaction():
                     for decision in decisions:
                         self.decide(decision)
+            except sqlite3.OperationalError as exc:  # nothing of the batch was written: all of it tries again
+                self._hold(decisions)
+                self._refused(exc, now)
+                return []
             except Exception as exc:  # noqa: BLE001 - the commit failed: reconciliation raises them later
                 self.stats.errors += 1
                 log.error("committing decisions failed count=%d error=%s", len(decisions), exc)
+        self._writable(now, len(decisions))
         return decisions
 
+    def _hold(self, decisions: list[CallDecision]) -> None:
+        self._held = decisions
+        if len(decisions) > MAX_HELD_DECISIONS:
+            dropped = len(decisions) - MAX_HELD_DECISIONS
+            del self._held[:dropped]
+            self.stats.errors += dropped
+            log.error("database refusing writes: dropped the %d oldest held calls (history raises them)", dropped)
+
+    def _keep_legs(self, rows: list[LegRow]) -> None:
+        """Put refused leg rows back under the ones seen since (which know more of the leg)."""
+        for row in rows:
+            newer = self._legs.get(row["leg_id"])
+            if newer is None:
+                self._legs[row["leg_id"]] = row
+                continue
+            for key, value in row.items():
+                if newer.get(key) is None:
+                    newer[key] = value  # type: ignore[literal-required]
+        while len(self._legs) > MAX_HELD_LEGS:
+            del self._legs[next(iter(self._legs))]
+
+    def _refused(self, exc: sqlite3.OperationalError, now: float) -> None:
+        self._db_backoff = min(DB_RETRY_MAX, self._db_backoff * 2 if self._db_backoff else DB_RETRY_FIRST)
+        self._db_retry_at = now + self._db_backoff
+        if self._db_trouble_since is None:
+            self._db_trouble_since = now
+            log.warning(
+                "database refused writes (%s): holding %d decided calls and %d legs in memory, retrying",
+                exc,
+                len(self._held),
+                len(self._legs),
+            )
+
+    def _writable(self, now: float, written: int) -> None:
+        if self._db_trouble_since is not None:
+            log.info(
+                "database takes writes again after %.1f s; wrote %d held calls", now - self._db_trouble_since, written
+            )
+        self._db_trouble_since = None
+        self._db_backoff = 0.0
+        self._db_retry_at = 0.0
+
     def decide(self, decision: CallDecision) -> str:
-        """Hand one decision to alerting (which commits it before anything is posted)."""
-        self.stats.decisions[decision.outcome.value] += 1
-        if self.metrics:
-            self.metrics.inc("calls_total", outcome=decision.outcome.value, source=decision.source)
+        """Hand one decision to alerting (which commits it before anything is posted). The database refusing the
+        write (sqlite3.OperationalError: busy, full) propagates, so the whole batch is tried again later."""
         try:
             action = self.alerts.handle_decision(decision)
+        except sqlite3.OperationalError:
+            raise
         except Exception as exc:  # noqa: BLE001 - keep deciding the others; reconciliation will retry
             self.stats.errors += 1
             log.exception("storing decision failed call_id=%s error=%s", decision.call_id, type(exc).__name__)
             return "error"
+        self.stats.decisions[decision.outcome.value] += 1
+        if self.metrics:
+            self.metrics.inc("calls_total", outcome=decision.outcome.value, source=decision.source)
         self.stats.alert_actions[action] += 1
         if self.metrics and action in ("new", "repeat", "resolved"):
             self.metrics.inc("alerts_total", action=action)
@@ -207,6 +287,8 @@ class Pipeline:
             timeout = (last_flush + self.flush_interval - now) if self._legs else 1.0
             if next_due is not None:
                 timeout = min(timeout, next_due - now)
+            if self._held or self._db_trouble_since is not None:
+                timeout = max(min(timeout, self._db_retry_at - now), 0.001)  # written as soon as it may be tried
             if timeout > 0:
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(timeout):  # not wait_for: on 3.11 it can swallow a cancel
@@ -224,8 +306,11 @@ class Pipeline:
             last_flush = self.clock()
 
     def _due_now(self) -> bool:
+        now = self.clock()
+        if self._held and self._db_retry_at <= now:
+            return True
         next_due = self.tracker.next_due()
-        return next_due is not None and next_due <= self.clock()
+        return next_due is not None and next_due <= now
 
     async def stop(self) -> None:
         """Stop the loop and write what is buffered. Calls still inside their grace window are left to the

@@ -30,6 +30,7 @@ class SlackCall:
     headers: dict[str, str]
     at: float  # time.monotonic()
     status: int = 200
+    hook: str | None = None  # response_url posts: the hook name given to `response_url(hook)`
 
 
 @dataclass
@@ -225,7 +226,8 @@ class FakeSlack:
 
     async def _webhook(self, request: web.Request) -> web.Response:
         body = await self._body(request)
-        self._record(SlackCall("response_url", body, dict(request.headers), time.monotonic()))
+        hook = request.match_info.get("hook")
+        self._record(SlackCall("response_url", body, dict(request.headers), time.monotonic(), hook=hook))
         return web.Response(text="ok")
 
     async def _api(self, request: web.Request) -> web.Response:

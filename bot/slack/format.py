@@ -61,8 +61,13 @@ def mention(user: str | None) -> str:
     return user
 
 
-def message_link(channel: str | None, ts: str | None) -> str | None:
-    """The permalink Slack would give (no chat.getPermalink round trip)."""
+def message_link(channel: str | None, ts: str | None, workspace_url: str | None = None) -> str | None:
+    """The permalink Slack would give (no chat.getPermalink round trip): on the workspace's own address from
+    auth.test (`https://acme.slack.com/`) when known, which opens in the right workspace for people in several;
+    else slack.com's, which Slack redirects."""
     if not channel or not ts:
         return None
-    return f"https://slack.com/archives/{channel}/p{ts.replace('.', '')}"
+    base = "https://slack.com"
+    if workspace_url and workspace_url.startswith("https://") and " " not in workspace_url:
+        base = workspace_url.rstrip("/")
+    return f"{base}/archives/{channel}/p{ts.replace('.', '')}"

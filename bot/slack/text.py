@@ -8,6 +8,8 @@ from __future__ import annotations
 MESSAGES: dict[str, str] = {
     # -- general ---------------------------------------------------------------------------------
     "error.internal": "Something went wrong on our side; it has been logged. Please try again.",
+    "error.database_busy": "ringbot's database has been locked by another program (a backup, an sqlite3 shell)"
+    " for two minutes, so this was not done. Try again in a moment; if it keeps happening, tell your ringbot admin.",
     "antbuddy.slow": "AntBuddy did not answer within {seconds} s; try again in a moment.",
     "antbuddy.down": "AntBuddy is not reachable right now ({reason}); try again in a moment.",
     "antbuddy.rate_limited": "AntBuddy is busy (rate limited); try again in a minute.",

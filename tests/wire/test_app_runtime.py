@@ -13,9 +13,9 @@ import pytest
 
 from bot.app import HEARTBEAT_KEY, bot_is_running, run_standby, shutdown, start
 from bot.config import SetupError
-from bot.devtools.fakeslack import FakeSlack
+from bot.devtools.fakeslack import FakeSlack, sign, slash_command_body
 from bot.ops.instance import InstanceLock
-from tests.conftest import make_settings
+from tests.conftest import SIGNING_SECRET, make_settings
 from tests.support.waiting import eventually
 from tests.wire.test_outbox import decision
 
@@ -49,6 +49,20 @@ async def test_runtime_jobs_health_metrics_and_heartbeat(tmp_path: Path, simulat
         assert metrics.headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8"
         assert "# TYPE ringbot_stream_connected gauge" in metrics.text
         assert "ringbot_antbuddy_seconds_count" in metrics.text  # the token request was observed
+        # permalinks use the workspace's own address, from auth.test
+        rt.deps.store.create_alert(
+            {"call_id": "p-1", "customer_number": "0987654321", "customer_key": "+84987654321",
+             "outcome": "missed", "channel": "C0ALERTS", "ts": "1700000000.000100"}
+        )  # fmt: skip
+        body = slash_command_body("missed", user_id="U0AGENT", channel_id="C0ALERTS",
+                                  response_url=fake_slack.response_url("missed"))  # fmt: skip
+        async with httpx.AsyncClient(timeout=5) as http:
+            r = await http.post(
+                f"http://127.0.0.1:{rt.http_port}/slack/events", content=body, headers=sign(SIGNING_SECRET, body)
+            )
+        assert r.status_code == 200
+        answer = await eventually(lambda: [c for c in fake_slack.calls if c.hook == "missed"], "the /ring answer")
+        assert "<https://demo.slack.com/archives/C0ALERTS/p1700000000000100|" in str(answer[0].body)
         # the stream goes away: health turns 503 so an orchestrator notices
         await rt.stream.stop()
         async with httpx.AsyncClient(timeout=5) as http:

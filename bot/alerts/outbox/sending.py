@@ -11,6 +11,7 @@ import asyncio
 import logging
 import math
 import random
+import sqlite3
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -34,7 +35,7 @@ from bot.alerts.outbox.folding import Bursts
 from bot.alerts.outbox.pacing import ALL, HOLD_SECONDS, UPDATES, Pacer, post_lane, retry_delay
 from bot.alerts.outbox.recovery import CannotVerify, PostFinder, message_metadata
 from bot.slack.blocks import Block
-from storage import AlertRow, OutboxKind, OutboxRow, OutboxStatus
+from storage import AlertRow, OutboxChanges, OutboxKind, OutboxRow, OutboxStatus
 
 if TYPE_CHECKING:
     from slack_sdk.web.async_slack_response import AsyncSlackResponse
@@ -136,6 +137,7 @@ class Sender:
         self.on_call: Callable[[str, float, str], None] | None = None
         # What is wrong, per lane (a channel, or ALL for the workspace): logged when it changes, not per row.
         self.trouble: dict[str, str] = {}
+        self.unbooked: list[Callable[[], None]] = []  # records of Slack answers the database could not take yet
         self.trouble_since: dict[str, float] = {}
 
     async def send(self, row: OutboxRow, alert: AlertRow | None) -> None:
@@ -238,7 +240,8 @@ class Sender:
         )
         if resp is None:
             return
-        self.store.mark_outbox(row["id"], OutboxStatus.SENT, ts=resp["ts"], sent_at=self.clock(), thread_ts=thread_ts)
+        sent: OutboxChanges = {"ts": resp["ts"], "sent_at": self.clock(), "thread_ts": thread_ts}
+        self._book(lambda: self.store.mark_outbox(row["id"], OutboxStatus.SENT, **sent))
         self.stats.replies += 1
 
     async def _summary(self, row: OutboxRow) -> None:
@@ -274,9 +277,13 @@ class Sender:
         if resp is None:
             return
         now = self.clock()
-        with self.store.transaction():
-            for rid in ids:
-                self.store.mark_outbox(rid, OutboxStatus.SENT, ts=ts, sent_at=now)
+
+        def book() -> None:
+            with self.store.transaction():
+                for rid in ids:
+                    self.store.mark_outbox(rid, OutboxStatus.SENT, ts=ts, sent_at=now)
+
+        self._book(book)
         self.stats.updated += 1
         self.stats.coalesced += len(ids) - 1
 
@@ -314,13 +321,42 @@ class Sender:
     # -- bookkeeping ------------------------------------------------------------------------------
     def mark_posted(self, row: OutboxRow, ts: str, thread_ts: str | None) -> None:
         """The row's message is in Slack at `ts`: the row is sent and the alert (or burst) knows its message."""
-        with self.store.transaction():
-            self.store.mark_outbox(row["id"], OutboxStatus.SENT, ts=ts, sent_at=self.clock())
-            alert_id = row.get("alert_id")
-            if row["kind"] == OutboxKind.POST and alert_id is not None:
-                self.store.set_alert_message(alert_id, ts=ts, thread_ts=thread_ts)
-            if row["kind"] == OutboxKind.SUMMARY:
-                self.bursts.summary_posted(row, ts)
+        sent_at = self.clock()
+
+        def book() -> None:
+            with self.store.transaction():
+                self.store.mark_outbox(row["id"], OutboxStatus.SENT, ts=ts, sent_at=sent_at)
+                alert_id = row.get("alert_id")
+                if row["kind"] == OutboxKind.POST and alert_id is not None:
+                    self.store.set_alert_message(alert_id, ts=ts, thread_ts=thread_ts)
+                if row["kind"] == OutboxKind.SUMMARY:
+                    self.bursts.summary_posted(row, ts)
+
+        self._book(book)
+
+    def _book(self, write: Callable[[], None]) -> None:
+        """Record what Slack did. While the database refuses writes (another program holds its lock, the disk is
+        full), the record waits in memory, in order, and the worker writes it before it makes any other Slack
+        call (`book_deferred`): what Slack already has is never sent again, and never forgotten."""
+        if not self.unbooked:
+            try:
+                write()
+                return
+            except sqlite3.OperationalError as exc:
+                log.warning("outbox cannot record a Slack answer yet (%s): kept in memory, written when it can", exc)
+        self.unbooked.append(write)
+
+    def book_deferred(self) -> bool:
+        """Write the records the database refused, oldest first; True when none is left waiting."""
+        while self.unbooked:
+            try:
+                self.unbooked[0]()
+            except sqlite3.OperationalError:
+                return False
+            self.unbooked.pop(0)
+            if not self.unbooked:
+                log.info("outbox recorded the Slack answers it kept while the database refused writes")
+        return True
 
     async def _already_posted(self, row: OutboxRow) -> bool:
         """After an ambiguous failure (timeout, 5xx, a crash) Slack may have the post: look before posting again.
@@ -397,16 +433,22 @@ class Sender:
         if failure.verdict is Verdict.RATE_LIMITED:
             key = post_lane(channel) if lane == "post" else UPDATES
             until = self._rate_limited(key, failure.retry_after)
-            self.store.requeue_outbox(row["id"], next_at=until, error=failure.error, count_attempt=False)
+            self._book(
+                lambda: self.store.requeue_outbox(row["id"], next_at=until, error=failure.error, count_attempt=False)
+            )
         elif failure.verdict is Verdict.RETRY:
             if lane == "post":
                 self.pacer.failed(channel)
             self._retry(row, attempts, failure.error)
         elif failure.verdict in (Verdict.HOLD_CHANNEL, Verdict.HOLD_ALL):
             key = ALL if failure.verdict is Verdict.HOLD_ALL else post_lane(channel)
-            until = self.pacer.hold(key, HOLD_SECONDS)
+            held_until = self.pacer.hold(key, HOLD_SECONDS)
             # Not the row's fault: its attempt is given back, and it goes as soon as the problem is fixed.
-            self.store.requeue_outbox(row["id"], next_at=until, error=failure.error, count_attempt=False)
+            self._book(
+                lambda: self.store.requeue_outbox(
+                    row["id"], next_at=held_until, error=failure.error, count_attempt=False
+                )
+            )
             self.stats.held += 1
             self._trouble(
                 ALL if key == ALL else channel,
@@ -450,7 +492,8 @@ class Sender:
         delay = retry_delay(
             max(attempts, 1), base=self.backoff_base, cap=self.backoff_cap, jitter=random.uniform(0.5, 1.0)
         )
-        self.store.requeue_outbox(row["id"], next_at=self.clock() + delay, error=error)
+        next_at = self.clock() + delay
+        self._book(lambda: self.store.requeue_outbox(row["id"], next_at=next_at, error=error))
         self.stats.retried += 1
         message = (
             f"outbox retry outbox_id={row['id']} kind={row['kind']} channel={row['channel']} attempt={attempts} "
@@ -471,7 +514,8 @@ class Sender:
             self.dead(row, error)
             return
         delay = retry_delay(attempts, base=self.backoff_base, cap=self.backoff_cap, jitter=random.uniform(0.5, 1.0))
-        self.store.requeue_outbox_after_error(row["id"], next_at=self.clock() + delay, error=error)
+        next_at = self.clock() + delay
+        self._book(lambda: self.store.requeue_outbox_after_error(row["id"], next_at=next_at, error=error))
         log.error(
             "outbox row failed outbox_id=%s kind=%s channel=%s attempt=%s in=%.2fs error=%s",
             row["id"],
@@ -484,7 +528,7 @@ class Sender:
 
     def dead(self, row: OutboxRow, error: str, *, log_level: int = logging.ERROR) -> None:
         """Give up on the row: Slack refused it for a reason a retry cannot change. The log names the fix."""
-        self.store.mark_outbox(row["id"], OutboxStatus.DEAD, error=error[:1000])
+        self._book(lambda: self.store.mark_outbox(row["id"], OutboxStatus.DEAD, error=error[:1000]))
         self.stats.failed += 1
         log.log(
             log_level,

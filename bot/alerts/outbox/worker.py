@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ log = logging.getLogger(__name__)
 
 IDLE_MAX = 5.0  # re-check the table at least this often even without a wake()
 BLOCKED_WAIT = 1.0  # seconds before a row that waits for its alert's post is looked at again
+DB_WAIT = 0.5  # seconds between tries while the database refuses reads or writes
 DEFAULT_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
@@ -122,6 +124,7 @@ class Outbox:
         )
         self._wake_evt = asyncio.Event()
         self._stopping = False
+        self._db_trouble = False  # the database refused us: logged once, and once when it takes writes again
         self._task: asyncio.Task[None] | None = None
 
     @property
@@ -285,8 +288,13 @@ class Outbox:
 
     async def _step(self) -> float:
         """Do the one most-due thing; return 0 after doing it, else how long nothing can happen."""
+        if not self._sender.book_deferred():
+            return DB_WAIT  # Slack answers still to record: no new Slack call before they are
         now = self.clock()
-        candidates = self._candidates(now)
+        try:
+            candidates = self._candidates(now)
+        except sqlite3.OperationalError as exc:
+            return self._database_refused(exc)
         if not candidates:
             return IDLE_MAX
         best = min(candidates, key=lambda c: (c.ready_at, c.order))
@@ -305,6 +313,18 @@ class Outbox:
             log.debug("outbox row taken by another worker outbox_id=%s", best.row["id"])
         except asyncio.CancelledError:
             raise
+        except sqlite3.OperationalError as exc:  # before the Slack call (claiming the row): nothing was sent
+            return self._database_refused(exc)
         except Exception as exc:  # noqa: BLE001 - one row's failure stays with that row
             self._sender.broken(best.row, exc)
+        if self._db_trouble:
+            log.info("outbox writes to the database again")
+            self._db_trouble = False
         return 0
+
+    def _database_refused(self, exc: sqlite3.OperationalError) -> float:
+        """The database refused a read or a claim (locked by another program, disk full): wait, log once."""
+        if not self._db_trouble:
+            log.warning("outbox waiting for the database (%s); rows kept, tried again every %.1f s", exc, DB_WAIT)
+            self._db_trouble = True
+        return DB_WAIT

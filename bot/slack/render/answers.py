@@ -296,8 +296,10 @@ def render_missed(
     queue_names: Mapping[str, str] | None = None,
     total: int | None = None,
     max_blocks: int = MAX_MESSAGE_BLOCKS,
+    workspace_url: str | None = None,
 ) -> dict[str, Any]:
-    """Open alerts oldest first, each with a link to its alert message when it has been posted."""
+    """Open alerts oldest first, each with a link to its alert message when it has been posted (on the
+    workspace's own address from auth.test, when known)."""
     calls = calls or {}
     queue_names = queue_names or {}
     total = len(alerts) if total is None else total
@@ -317,7 +319,7 @@ def render_missed(
             line += " · " + say("commands.missed_to", number=escape(format_number(call["dialled"])))
         if a.get("status") == "calling_back" and a.get("claimed_by"):
             line += " · " + say("commands.missed_calling_back", user=a["claimed_by"])
-        if link := message_link(a.get("channel"), a.get("ts")):
+        if link := message_link(a.get("channel"), a.get("ts"), workspace_url):
             line += f" · <{link}|{say('commands.missed_open')}>"
         lines.append(line)
     title = say("commands.missed_title", n=total)

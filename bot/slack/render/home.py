@@ -25,6 +25,7 @@ def render_home(
     queue_names: Mapping[str, str],
     tz: tzinfo,
     now: datetime,
+    workspace_url: str | None = None,
 ) -> dict[str, Any]:
     """A `home` view for views.publish."""
     blocks: list[Block] = [header(say("home.title"))]
@@ -33,7 +34,14 @@ def render_home(
 
     blocks.append(header(say("home.missed_title")))
     missed = render_missed(
-        alerts, tz=tz, now=now, calls=calls, queue_names=queue_names, total=open_total, max_blocks=HOME_MISSED_BLOCKS
+        alerts,
+        tz=tz,
+        now=now,
+        calls=calls,
+        queue_names=queue_names,
+        total=open_total,
+        max_blocks=HOME_MISSED_BLOCKS,
+        workspace_url=workspace_url,
     )
     blocks += missed["blocks"]
     blocks.append(divider())

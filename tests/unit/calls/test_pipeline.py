@@ -63,3 +63,37 @@ def test_malformed_payloads_are_counted_and_the_stream_goes_on(store) -> None:
         pipeline.on_event(name, body)
     clock.now += 3
     assert [d.outcome.value for d in pipeline.flush()] == ["missed"]
+
+
+def test_while_another_program_holds_the_lock_decisions_and_legs_wait_and_none_is_lost(tmp_path) -> None:
+    import sqlite3
+
+    from storage import Store
+
+    store = Store.open(tmp_path / "busy.db", busy_timeout=0.05)
+    pipeline, clock = build(store)
+    other = sqlite3.connect(tmp_path / "busy.db", timeout=0, isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")
+    try:
+        for n in range(3):
+            scenario = ring_group(n, "kazoo", ("101",), answer=None, a_cause="ORIGINATOR_CANCEL")
+            for name, body in scenario.events:
+                pipeline.on_event(name, body)
+        clock.now += 2.5
+        assert pipeline.flush() == []  # refused: held
+        assert pipeline.held() == (3, 6)
+        clock.now += 0.1
+        assert pipeline.flush() == []  # too soon to try again: still held, nothing lost
+        clock.now += 5
+        assert pipeline.flush() == [] and pipeline.held()[0] == 3  # tried again, still locked
+    finally:
+        other.rollback()
+        other.close()
+    clock.now += 5
+    decided = pipeline.flush()
+    assert [d.outcome.value for d in decided] == ["missed"] * 3
+    assert pipeline.held() == (0, 0)
+    assert all(store.get_call(d.call_id) for d in decided) and store.count_legs() == 6
+    assert store.count_alerts() >= 1 and store.outbox_depth() >= 1
+    assert pipeline.stats.decisions["missed"] == 3  # counted once, when committed
+    store.close()

@@ -171,6 +171,8 @@ def test_missed_links_to_the_alert_message_and_counts_repeats():
     text = texts(render_missed(alerts, tz=HCM, now=NOW, calls={"c1": {"queue_id": "q1"}}, queue_names={"q1": "CSKH"}))
     assert "0912 345 678" in text and "×3" in text and "CSKH" in text and "<@UAN> is calling back" in text
     assert "<https://slack.com/archives/C1/p1700000000000100|open alert>" in text
+    own = texts(render_missed(alerts, tz=HCM, now=NOW, workspace_url="https://acme.slack.com/"))
+    assert "<https://acme.slack.com/archives/C1/p1700000000000100|open alert>" in own
     assert "No open missed calls" in texts(render_missed([], tz=HCM, now=NOW))
 
 
