@@ -39,7 +39,7 @@ class Deps:
     admins: Admins = field(init=False)
 
     def __post_init__(self) -> None:
-        self.admins = Admins(self.settings.admins, self.slack)
+        self.admins = Admins(self.settings.admins, self.slack, channel=self.settings.admin_channel)
 
 
 @dataclass

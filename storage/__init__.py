@@ -9,6 +9,7 @@ from storage.rows import (
     CallbackRow,
     CallChanges,
     CallRow,
+    DialRuleRow,
     FoldStats,
     JSONObject,
     LegRow,
@@ -21,7 +22,7 @@ from storage.rows import (
     RouteRow,
 )
 from storage.schema import DatabaseUnusable, open_db
-from storage.store import Store
+from storage.store import SipUserTaken, Store
 
 __all__ = [
     "OPEN_ALERT_STATUSES",
@@ -33,6 +34,7 @@ __all__ = [
     "CallRow",
     "CallbackRow",
     "DatabaseUnusable",
+    "DialRuleRow",
     "FoldStats",
     "JSONObject",
     "LegRow",
@@ -43,6 +45,7 @@ __all__ = [
     "OutboxStatus",
     "QueueTotals",
     "RouteRow",
+    "SipUserTaken",
     "Store",
     "open_db",
 ]
