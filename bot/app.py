@@ -32,6 +32,7 @@ from bot.antbuddy import AntBuddyClient
 from bot.antbuddy.directory import Directory
 from bot.callback.dialer import Dialer
 from bot.callback.links import Links
+from bot.callback.rules import DialRules
 from bot.callback.vault import Vault
 from bot.calls.pipeline import Pipeline
 from bot.calls.tracker import Tracker
@@ -95,7 +96,12 @@ def build_deps(
         directory=directory,
         alerts=alerts,
         links=links,
-        dialer=Dialer(antbuddy, store, links),
+        dialer=Dialer(
+            antbuddy,
+            store,
+            links,
+            rules=DialRules(store, settings.country, allow=settings.dial_allow, deny=settings.dial_deny),
+        ),
         slack=slack_client,
     )
 

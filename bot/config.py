@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import phonenumbers
 from dotenv import dotenv_values
 
 
@@ -60,6 +62,10 @@ class Settings:
     log_format: str = "text"
     routes_file: str = ""
     channel_posts_per_second: float = 1.0
+    country: str = "VN"  # ISO region of the center: Call back dials its numbers by default (bot/callback/policy.py)
+    dial_allow: tuple[str, ...] = ()  # regions (GB) and number prefixes (+4420, 1900) Call back may dial too
+    dial_deny: tuple[str, ...] = ()  # regions and prefixes Call back never dials, whatever else allows them
+    admin_channel: str = ""  # where link/unlink and dial-rule changes are announced; "" DMs each RINGBOT_ADMINS
 
     @property
     def tz(self) -> ZoneInfo:
@@ -104,7 +110,31 @@ _ENV = {
     "RINGBOT_LOG_FORMAT": ("log_format", False),
     "RINGBOT_ROUTES_FILE": ("routes_file", False),
     "RINGBOT_CHANNEL_POSTS_PER_SECOND": ("channel_posts_per_second", False),
+    "RINGBOT_COUNTRY": ("country", False),
+    "RINGBOT_DIAL_ALLOW": ("dial_allow", False),
+    "RINGBOT_DIAL_DENY": ("dial_deny", False),
+    "RINGBOT_ADMIN_CHANNEL": ("admin_channel", False),
 }
+
+_DIAL_PREFIX = re.compile(r"^\+?[0-9]{1,20}$")  # as long as a number validate_number lets through
+_DIAL_NOISE = re.compile(r"[\s.\-()]")
+
+
+def normalise_dial_rule(text: str) -> str:
+    """One dial rule as written by an admin -> its stored form: a region in capitals (`gb` -> `GB`), or a
+    number prefix without separators, `00` written as `+` (`00 44 20` -> `+4420`); ValueError(why) otherwise.
+    A prefix without `+` is national (RINGBOT_COUNTRY's): bot/callback/policy.py reads it that way."""
+    word = _DIAL_NOISE.sub("", text or "")
+    if word.isalpha():
+        region = word.upper()
+        if region not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(f"{text.strip()!r} is not a two-letter country code such as VN, US or GB")
+        return region
+    if word.startswith("00"):
+        word = "+" + word[2:]
+    if not _DIAL_PREFIX.fullmatch(word):
+        raise ValueError(f"{text.strip()!r} is neither a country code (VN, GB) nor a number prefix (+4420, 1900)")
+    return word
 
 
 def read_dotenv(path: str | Path = ".env") -> dict[str, str]:
@@ -172,6 +202,17 @@ def _parse(var: str, name: str, raw: str) -> object:
         if not 0 <= seconds <= 60:
             raise ConfigError(f"{var} must be between 0 and 60 seconds, got {raw!r}")
         return seconds
+    if name == "country":
+        region = raw.upper()
+        if region not in phonenumbers.SUPPORTED_REGIONS:
+            raise ConfigError(f"{var} must be a two-letter country code such as VN, got {raw!r}")
+        return region
+    if name in ("dial_allow", "dial_deny"):
+        try:
+            rules = [normalise_dial_rule(p) for p in raw.replace(";", ",").split(",") if p.strip()]
+        except ValueError as exc:
+            raise ConfigError(f"{var}: {exc}") from None
+        return tuple(dict.fromkeys(rules))
     if name == "log_level":
         return raw.upper()
     if name == "slack_api_url":
@@ -218,6 +259,8 @@ def _check(s: Settings, mode: str | None) -> None:
         raise ConfigError("SLACK_APP_TOKEN is not set (required in Socket Mode)")
     if s.alert_channel[:1] not in ("C", "G", "D") and not s.alert_channel.startswith("#"):
         raise ConfigError(f"RINGBOT_ALERT_CHANNEL must be a channel id like C0123ABCD, got {s.alert_channel!r}")
+    if s.admin_channel and s.admin_channel[:1] not in ("C", "G"):
+        raise ConfigError(f"RINGBOT_ADMIN_CHANNEL must be a channel id like C0123ABCD, got {s.admin_channel!r}")
     try:
         ZoneInfo(s.timezone)
     except (ZoneInfoNotFoundError, ValueError):

@@ -30,7 +30,8 @@ from bot.slack.ids import (
 from bot.slack.text import say
 from handlers.answers import caller_history_query, history_message, now
 from handlers.deps import Deps, Message
-from handlers.replies import answer, dial_message, ephemeral, while_busy
+from handlers.dial import dial_answer
+from handlers.replies import answer, ephemeral, while_busy
 from handlers.views import open_link_modal
 from storage import DatabaseBusy
 
@@ -105,7 +106,7 @@ async def call_back(deps: Deps, body: Body, client: AsyncWebClient) -> Message:
             _later(_claim_when_free(deps, alert["id"], user_id))
         except Exception as exc:  # noqa: BLE001 - the phone is ringing anyway; the alert edit is secondary
             log.warning("claim failed alert_id=%s error=%s", alert["id"], type(exc).__name__)
-    return dial_message(result, max_per_minute=deps.dialer.max_per_minute)
+    return dial_answer(deps, result)  # a refused number: why, and who can allow it
 
 
 _background: set[asyncio.Task[None]] = set()

@@ -15,6 +15,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.antbuddy import InvalidNumber, validate_number
 from bot.calls.numbers import clean, format_number, number_key
+from bot.slack.blocks import escape
 from bot.slack.render.answers import render_agents, render_help, render_queues, render_routes
 from bot.slack.render.link import me_text
 from bot.slack.text import say
@@ -30,8 +31,9 @@ from handlers.args import (
     usage,
 )
 from handlers.deps import CommandContext, Deps, Message, Respond, SubcommandHandler
-from handlers.replies import answer, dial_message, ephemeral, error_text, send
-from handlers.views import open_link_modal
+from handlers.dial import cmd_dial, dial_answer
+from handlers.replies import answer, ephemeral, error_text, send
+from handlers.views import announce_unlink, open_link_modal
 
 log = logging.getLogger(__name__)
 
@@ -194,7 +196,8 @@ async def cmd_unlink(deps: Deps, ctx: CommandContext) -> Message:
     removed = deps.links.remove(target, by=ctx.user_id)
     if removed is None:
         return {"text": say("unlink.none", whose=whose)}
-    return {"text": say("unlink.done", sip_user=removed.sip_user, whose=whose)}
+    await announce_unlink(deps, ctx.client, removed.slack_user, removed.sip_user, by=ctx.user_id)
+    return {"text": say("unlink.done", sip_user=escape(removed.sip_user), whose=whose)}
 
 
 async def cmd_me(deps: Deps, ctx: CommandContext) -> Message:
@@ -202,14 +205,14 @@ async def cmd_me(deps: Deps, ctx: CommandContext) -> Message:
 
 
 async def cmd_call(deps: Deps, ctx: CommandContext) -> Message:
-    """`/ring call <number>`: any number, from the caller's own device, same rules as Call back."""
+    """`/ring call <number>`: from the caller's own device, same rules as Call back (the dial policy included)."""
     raw = " ".join(ctx.args).strip()
     try:
         validate_number(raw)
     except InvalidNumber:
         return {"text": usage("call")}
     result = await deps.dialer.call(ctx.user_id, raw)
-    return dial_message(result, max_per_minute=deps.dialer.max_per_minute)
+    return dial_answer(deps, result)
 
 
 # The one list: `/ring help` shows the lines in this order.
@@ -223,6 +226,7 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     "link": Subcommand(cmd_link, personal=True, help="help.link"),
     "unlink": Subcommand(cmd_unlink, personal=True),
     "me": Subcommand(cmd_me, personal=True),
+    "dial": Subcommand(cmd_dial, help="help.dial"),
     "routes": Subcommand(cmd_routes, help="help.routes"),
     "route": Subcommand(cmd_route, help="help.route"),
 }

@@ -42,7 +42,7 @@ class Deps:
     workspace: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.admins = Admins(self.settings.admins, self.slack)
+        self.admins = Admins(self.settings.admins, self.slack, channel=self.settings.admin_channel)
 
 
 @dataclass

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -12,14 +13,20 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.callback.vault import HOW_TO_MAKE_A_KEY, VaultError
+from bot.slack.blocks import escape
 from bot.slack.ids import VIEW_LINK
 from bot.slack.render.link import BLOCK_SIP_USER, LinkForm, field_errors, link_modal, submitted_fields
 from bot.slack.text import say
 from handlers.deps import Deps, Message
+from storage import SipUserTaken
 
 log = logging.getLogger(__name__)
 
 ADMIN_CHECK_TIMEOUT = 1.5  # inside a view submission, before the ack: keep well under 3 s
+# What a SIP user name may hold: Kazoo's device user names are letters, digits and a little punctuation; nothing
+# Slack would read as markup (<, >, &, *, `, ~) gets into the confirmations and the admins' announcements.
+SIP_USER = re.compile(r"[A-Za-z0-9._@+\-]+")
+USER_ID = re.compile(r"[UW][A-Z0-9]{2,20}")
 
 
 def register(app: AsyncApp, deps: Deps) -> None:
@@ -51,36 +58,94 @@ async def open_link_modal(
 async def submit_link(
     deps: Deps, client: AsyncWebClient, ack: Callable[..., Awaitable[object]], body: dict[str, Any]
 ) -> None:
-    """Validate in the ack (Slack shows field errors in the dialog), then store the link."""
+    """Validate in the ack (Slack shows field errors in the dialog), then store the link and tell the admins.
+
+    A SIP user belongs to one Slack person: linking one that someone else has, or linking for someone else,
+    needs an admin (who then moves it). AntBuddy has no way to check a SIP password without ringing the
+    device, so the first link of a SIP user is trusted, and every link is announced to the admins."""
     user_id = body["user"]["id"]
     submitted = body.get("view") or {}
     form = LinkForm.load(submitted.get("private_metadata"), user_id)
+    target = form.target
     sip_user, password = submitted_fields(submitted)
     errors = field_errors(sip_user, password, vault_available=deps.links.available)
-    if not errors and form.target != user_id:
-        try:
-            async with asyncio.timeout(ADMIN_CHECK_TIMEOUT):
-                allowed = await deps.admins.is_admin(user_id)
-        except TimeoutError:
-            allowed = False
-        if not allowed:
+    if not errors and not SIP_USER.fullmatch(sip_user):
+        errors = {BLOCK_SIP_USER: say("link.err_chars")}
+    if not USER_ID.fullmatch(target):  # a forged private_metadata: it would end up inside <@...> mentions
+        log.warning("link refused user=%s reason=bad_target", user_id)
+        await ack(response_action="errors", errors={BLOCK_SIP_USER: say("link.admin_only")})
+        return
+    owner = deps.links.owner_of(sip_user) if not errors else None
+    taken = owner is not None and owner != target
+    need_admin = not errors and (target != user_id or taken)
+    is_admin = False
+    if need_admin:
+        is_admin = await _is_admin_quickly(deps, user_id)
+        if target != user_id and not is_admin:
             errors = {BLOCK_SIP_USER: say("link.admin_only")}
+        elif taken and not is_admin:
+            errors = {BLOCK_SIP_USER: say("link.err_taken")}
     if errors:
         await ack(response_action="errors", errors=errors)
+        if need_admin and not is_admin:  # an attempt on someone else's link or device: audited, admins told
+            why = f"linked_to={owner}" if taken else "not_admin"
+            deps.store.add_audit("link", "refused", slack_user=target, sip_user=sip_user, detail=f"by={user_id} {why}")
+            log.warning("link refused user=%s target=%s sip_user=%s reason=%s", user_id, target, sip_user, why)
+            if taken and owner is not None:
+                await _announce_refused(deps, user_id, target, sip_user, owner)
         return
     await ack()
     try:
-        deps.links.save(form.target, sip_user, password, by=user_id)
+        saved = deps.links.save(target, sip_user, password, by=user_id, take_over=is_admin)
     except VaultError:  # the key vanished between the check and now: nothing stored
         log.error("link refused: vault unavailable user=%s", user_id)
         return
+    except SipUserTaken as exc:  # linked by someone else between the ack's check and now (audited by Links)
+        await _dm(client, user_id, say("link.taken_late", sip_user=escape(sip_user), who=deps.admins.who()))
+        await _announce_refused(deps, user_id, target, sip_user, exc.owner)
+        return
     finally:
         del password  # nothing below needs it
-    if form.target == user_id:
-        await _dm(client, user_id, say("link.done", sip_user=sip_user))
+    shown = escape(sip_user)
+    if target == user_id:
+        await _dm(client, user_id, say("link.done", sip_user=shown))
     else:
-        await _dm(client, user_id, say("link.done_other", user=form.target, sip_user=sip_user))
-        await _dm(client, form.target, say("link.done_for_you", by=user_id, sip_user=sip_user))
+        await _dm(client, user_id, say("link.done_other", user=target, sip_user=shown))
+        await _dm(client, target, say("link.done_for_you", by=user_id, sip_user=shown))
+    if saved.taken_from is not None:
+        await _dm(client, saved.taken_from, say("link.taken_from_you", by=user_id, sip_user=shown, user=target))
+        text = say("link.announce_moved", by=user_id, sip_user=shown, owner=saved.taken_from, user=target)
+    elif target == user_id:
+        text = say("link.announce_self", user=target, sip_user=shown)
+    else:
+        text = say("link.announce_other", by=user_id, user=target, sip_user=shown)
+    await deps.admins.announce(text, actor=user_id)
+
+
+async def announce_unlink(deps: Deps, client: AsyncWebClient, target: str, sip_user: str, *, by: str) -> None:
+    """After `/ring unlink`: the admins hear of it, and so does the person when an admin unlinked them."""
+    shown = escape(sip_user)
+    if target == by:
+        text = say("unlink.announce_self", user=target, sip_user=shown)
+    else:
+        await _dm(client, target, say("unlink.done_for_you", by=by, sip_user=shown))
+        text = say("unlink.announce_other", by=by, user=target, sip_user=shown)
+    await deps.admins.announce(text, actor=by)
+
+
+async def _announce_refused(deps: Deps, by: str, target: str, sip_user: str, owner: str) -> None:
+    whose = "" if target == by else say("link.announce_refused_whose", user=target)
+    text = say("link.announce_refused", by=by, sip_user=escape(sip_user), whose=whose, owner=owner)
+    await deps.admins.announce(text, actor="")  # every admin hears of an attempt on someone else's device
+
+
+async def _is_admin_quickly(deps: Deps, user_id: str) -> bool:
+    """The admin check inside a view submission, before the ack: a slow Slack means "not an admin"."""
+    try:
+        async with asyncio.timeout(ADMIN_CHECK_TIMEOUT):
+            return await deps.admins.is_admin(user_id)
+    except TimeoutError:
+        return False
 
 
 async def _dm(client: AsyncWebClient, user_id: str, text: str) -> None:

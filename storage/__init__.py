@@ -9,6 +9,7 @@ from storage.rows import (
     CallbackRow,
     CallChanges,
     CallRow,
+    DialRuleRow,
     FoldStats,
     JSONObject,
     LegRow,
@@ -21,7 +22,7 @@ from storage.rows import (
     RouteRow,
 )
 from storage.schema import DatabaseBusy, DatabaseUnusable, open_db
-from storage.store import Store, WriteHealth, write_failure
+from storage.store import SipUserTaken, Store, WriteHealth, write_failure
 
 __all__ = [
     "OPEN_ALERT_STATUSES",
@@ -34,6 +35,7 @@ __all__ = [
     "CallbackRow",
     "DatabaseBusy",
     "DatabaseUnusable",
+    "DialRuleRow",
     "FoldStats",
     "JSONObject",
     "LegRow",
@@ -44,6 +46,7 @@ __all__ = [
     "OutboxStatus",
     "QueueTotals",
     "RouteRow",
+    "SipUserTaken",
     "Store",
     "WriteHealth",
     "open_db",

@@ -143,6 +143,15 @@ class LinkRow(TypedDict):
     linked_at: float
 
 
+class DialRuleRow(TypedDict):
+    """An admin's dial rule (`/ring dial allow|deny`): a region or a number prefix, allowed or denied."""
+
+    rule: str
+    kind: str  # allow | deny
+    set_by: str | None
+    set_at: float
+
+
 class AuditRow(TypedDict):
     """Who did what, and how it went (click-to-call, handled, link, route...)."""
 

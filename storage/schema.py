@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import string
+import time
 from pathlib import Path
 
 from sqlite_utils import Database
@@ -108,6 +110,13 @@ CREATE TABLE IF NOT EXISTS links (
     linked_at REAL
 );
 
+CREATE TABLE IF NOT EXISTS dial_rules (
+    rule TEXT PRIMARY KEY,              -- a region (GB) or a number prefix (+4420, national 1900): bot/config.py
+    kind TEXT NOT NULL,                 -- allow | deny
+    set_by TEXT,
+    set_at REAL
+);
+
 CREATE TABLE IF NOT EXISTS audit (
     id INTEGER PRIMARY KEY,
     at REAL NOT NULL,
@@ -115,7 +124,7 @@ CREATE TABLE IF NOT EXISTS audit (
     sip_user TEXT,
     number TEXT,
     alert_id INTEGER,
-    action TEXT NOT NULL,               -- click_to_call | handled | unhandled | link | unlink | route
+    action TEXT NOT NULL,               -- click_to_call | handled | unhandled | link | unlink | route | dial_rule
     result TEXT NOT NULL,               -- ok | offline | refused | error ...
     detail TEXT
 );
@@ -127,6 +136,35 @@ CREATE TABLE IF NOT EXISTS meta (
     value TEXT
 );
 """
+
+
+# A SIP user is linked to at most one Slack person (SIP user names compared without case, as people type them).
+_LINKS_UNIQUE = "links_sip_user"
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+
+
+def _one_link_per_sip_user(conn: sqlite3.Connection) -> None:
+    """Add the unique index on links(sip_user) to a database made before it existed. Where two people linked the
+    same SIP user, the first link stays (most likely the owner's); the later ones are removed, each with an
+    audit row (`unlink`, result `duplicate`), and have to be made again by an admin."""
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?", (_LINKS_UNIQUE,)).fetchone():
+        return
+    kept: dict[str, str] = {}  # SIP user (ASCII case folded, as NOCASE does) -> the Slack user who keeps it
+    with conn:
+        rows = conn.execute(
+            "SELECT slack_user, sip_user FROM links ORDER BY COALESCE(linked_at, 0), slack_user"
+        ).fetchall()
+        for slack_user, sip_user in rows:
+            owner = kept.setdefault(sip_user.translate(_ASCII_LOWER), slack_user)
+            if owner == slack_user:
+                continue
+            conn.execute("DELETE FROM links WHERE slack_user = ?", (slack_user,))
+            conn.execute(
+                "INSERT INTO audit(at, slack_user, sip_user, action, result, detail)"
+                " VALUES (?, ?, ?, 'unlink', 'duplicate', ?)",
+                (time.time(), slack_user, sip_user, f"the SIP user stays linked to {owner}"),
+            )
+        conn.execute(f"CREATE UNIQUE INDEX {_LINKS_UNIQUE} ON links(sip_user COLLATE NOCASE)")
 
 
 class DatabaseUnusable(Exception):
@@ -174,6 +212,7 @@ def open_db(path: str | Path, *, busy_timeout: float = 5.0) -> Database:
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA foreign_keys=ON")
         conn.executescript(_TABLES)
+        _one_link_per_sip_user(conn)
         conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
         conn.commit()
         conn.execute(f"PRAGMA busy_timeout = {max(0, int(busy_timeout * 1000))}")

@@ -22,6 +22,7 @@ from storage.rows import (
     CallbackRow,
     CallChanges,
     CallRow,
+    DialRuleRow,
     FoldStats,
     LegRow,
     LinkRow,
@@ -69,6 +70,14 @@ def _json(text: str) -> object:
 _CALL_DECODERS: Decoders = {"agents_rung": _json, "detail": _json}
 _ALERT_DECODERS: Decoders = {"status": AlertStatus, "resolved_detail": _json}
 _OUTBOX_DECODERS: Decoders = {"kind": OutboxKind, "status": OutboxStatus, "body": _json}
+
+
+class SipUserTaken(Exception):
+    """The SIP user is linked to another Slack user (`owner`); only an admin may move it."""
+
+    def __init__(self, owner: str) -> None:
+        super().__init__("the SIP user is linked to someone else")
+        self.owner = owner
 
 
 def _only_known(table: str, fields: Iterable[str], allowed: frozenset[str]) -> None:
@@ -591,7 +600,10 @@ class Store:
 
     # -- routes -----------------------------------------------------------------------------------
     def set_route(self, key: str, channel: str, *, by: str | None = None) -> None:
-        self.db.table("routes").upsert({"key": key, "channel": channel, "set_by": by, "set_at": self.clock()}, pk="key")
+        with self._writing():
+            self.db.table("routes").upsert(
+                {"key": key, "channel": channel, "set_by": by, "set_at": self.clock()}, pk="key"
+            )
 
     def delete_route(self, key: str) -> bool:
         return self._write("DELETE FROM routes WHERE key = ?", (key,)).rowcount == 1
@@ -621,17 +633,47 @@ class Store:
         return None
 
     # -- links (Slack user <-> SIP device) --------------------------------------------------------
-    def save_link(self, slack_user: str, sip_user: str, sip_password_enc: str, *, by: str | None = None) -> None:
-        self.db.table("links").upsert(
-            {
-                "slack_user": slack_user,
-                "sip_user": sip_user,
-                "sip_password_enc": sip_password_enc,
-                "linked_by": by or slack_user,
-                "linked_at": self.clock(),
-            },
-            pk="slack_user",
-        )
+    def save_link(
+        self,
+        slack_user: str,
+        sip_user: str,
+        sip_password_enc: str,
+        *,
+        by: str | None = None,
+        take_over: bool = False,
+    ) -> str | None:
+        """Link `slack_user` to `sip_user` (replacing their own link, if any). A SIP user belongs to at most one
+        Slack user (a unique index, without case): when someone else has it, SipUserTaken, unless `take_over`
+        (an admin's decision), which removes their link in the same transaction. Returns whom it was taken
+        from, else None."""
+        with self._writing(), self.db.atomic():
+            owner = self.link_owner(sip_user)
+            taken_from = owner if owner is not None and owner != slack_user else None
+            if taken_from is not None:
+                if not take_over:
+                    raise SipUserTaken(taken_from)
+                self._write("DELETE FROM links WHERE slack_user = ?", (taken_from,))
+            try:
+                self.db.table("links").upsert(
+                    {
+                        "slack_user": slack_user,
+                        "sip_user": sip_user,
+                        "sip_password_enc": sip_password_enc,
+                        "linked_by": by or slack_user,
+                        "linked_at": self.clock(),
+                    },
+                    pk="slack_user",
+                )
+            except sqlite3.IntegrityError:  # the index's word is final, whatever the check above saw
+                raise SipUserTaken(self.link_owner(sip_user) or "") from None
+        return taken_from
+
+    def link_owner(self, sip_user: str) -> str | None:
+        """The Slack user `sip_user` is linked to (compared without case), or None."""
+        row = self.conn.execute(
+            "SELECT slack_user FROM links WHERE sip_user = ? COLLATE NOCASE LIMIT 1", (sip_user,)
+        ).fetchone()
+        return row[0] if row else None
 
     def get_link(self, slack_user: str) -> LinkRow | None:
         return cast("LinkRow | None", _first(self._select("SELECT * FROM links WHERE slack_user = ?", (slack_user,))))
@@ -645,6 +687,22 @@ class Store:
             "SELECT slack_user FROM links WHERE sip_user = ? ORDER BY linked_at DESC LIMIT 1", (sip_user,)
         ).fetchone()
         return row[0] if row else None
+
+    # -- dial rules (admins' allow / deny, on top of RINGBOT_DIAL_ALLOW / RINGBOT_DIAL_DENY) ---------------
+    def dial_rules(self) -> list[DialRuleRow]:
+        return cast("list[DialRuleRow]", self._select("SELECT * FROM dial_rules ORDER BY kind, rule"))
+
+    def dial_rule(self, rule: str) -> DialRuleRow | None:
+        return cast("DialRuleRow | None", _first(self._select("SELECT * FROM dial_rules WHERE rule = ?", (rule,))))
+
+    def set_dial_rule(self, rule: str, kind: str, *, by: str | None = None) -> None:
+        with self._writing():
+            self.db.table("dial_rules").upsert(
+                {"rule": rule, "kind": kind, "set_by": by, "set_at": self.clock()}, pk="rule"
+            )
+
+    def delete_dial_rule(self, rule: str) -> bool:
+        return self._write("DELETE FROM dial_rules WHERE rule = ?", (rule,)).rowcount == 1
 
     # -- audit ------------------------------------------------------------------------------------
     def add_audit(

@@ -1,5 +1,6 @@
-"""Click-to-call policy: dial from the clicking user's own device, once per double click, within a rate
-limit, with an audit row for every attempt. No Slack here; handlers turn a DialResult into words. The
+"""Click-to-call policy: dial only destinations the dial policy allows (bot/callback/policy.py: no toll fraud),
+from the clicking user's own device, once per double click, within a rate limit, with an audit row for every
+attempt. No Slack here; handlers turn a DialResult into words. The
 device and its password come from bot/callback/links.py."""
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from bot.antbuddy import (
     validate_number,
 )
 from bot.callback.links import Links
+from bot.callback.policy import Refused, check_destination
+from bot.callback.rules import DialRules
 from bot.callback.vault import VaultError, VaultUnavailable
 from storage import Store
 
@@ -38,6 +41,7 @@ class DialKind(StrEnum):
     NOT_LINKED = "not_linked"
     OFFLINE = "offline"  # AntBuddy 400: the user's SIP device is not registered
     INVALID_NUMBER = "invalid_number"
+    REFUSED = "refused"  # the dial policy refuses the destination (premium-rate, foreign...): `refusal` says why
     DUPLICATE = "duplicate"  # same user + same alert/number within the double-click window: not dialled
     RATE_LIMITED = "rate_limited"  # this user dialled more than max_per_minute
     ANTBUDDY_DOWN = "antbuddy_down"  # unreachable, or no answer in time (the call may still go through)
@@ -54,6 +58,7 @@ class DialResult:
     alert_id: int | None = None
     detail: str = ""  # one sentence safe to show (never a secret)
     retry_after: float = 0.0  # for RATE_LIMITED: seconds until the next dial is allowed
+    refusal: Refused | None = None  # for REFUSED
 
     @property
     def ok(self) -> bool:
@@ -73,6 +78,7 @@ class Dialer:
         store: Store,
         links: Links,
         *,
+        rules: DialRules | None = None,
         clock: Callable[[], float] = time.time,
         double_click_seconds: float = 10.0,
         max_per_minute: int = 5,
@@ -81,6 +87,7 @@ class Dialer:
         self.antbuddy = antbuddy
         self.store = store
         self.links = links
+        self.rules = rules or DialRules(store)  # RINGBOT_COUNTRY's ordinary numbers and extensions only
         self.clock = clock
         self.double_click_seconds = double_click_seconds
         self.max_per_minute = max_per_minute
@@ -117,6 +124,11 @@ class Dialer:
             cleaned = validate_number(number)
         except InvalidNumber as exc:
             return DialResult(DialKind.INVALID_NUMBER, (number or "")[:30], alert_id=alert_id, detail=str(exc))
+        # Before anything about the person: a refused number is refused for everyone, linked or not.
+        destination = check_destination(cleaned, self.rules.policy())
+        if isinstance(destination, Refused):
+            detail = f"{destination.reason.value} {destination.rule or destination.region}".strip()  # audit: why
+            return DialResult(DialKind.REFUSED, cleaned, alert_id=alert_id, detail=detail, refusal=destination)
         link = self.links.get(user_id)
         if link is None:
             return DialResult(DialKind.NOT_LINKED, cleaned, alert_id=alert_id)

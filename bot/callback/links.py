@@ -7,7 +7,7 @@ import logging
 from dataclasses import dataclass, field
 
 from bot.callback.vault import Vault
-from storage import Store
+from storage import SipUserTaken, Store
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +25,17 @@ class DeviceLink:
     @property
     def linked_by_someone_else(self) -> bool:
         return bool(self.linked_by) and self.linked_by != self.slack_user
+
+
+@dataclass(frozen=True)
+class LinkSaved:
+    """What a saved link changed, for the confirmations and the admins' announcement."""
+
+    slack_user: str
+    sip_user: str
+    by: str
+    taken_from: str | None = None  # the Slack user who had this SIP user until now (an admin moved it)
+    replaced: str | None = None  # the SIP user `slack_user` was linked to before, if another one
 
 
 class Links:
@@ -51,15 +62,40 @@ class Links:
             sealed_password=row["sip_password_enc"],
         )
 
-    def save(self, slack_user: str, sip_user: str, password: str, *, by: str) -> None:
-        """Link `slack_user` to `sip_user`, the password encrypted; raises VaultError (nothing stored) when
-        the key is missing."""
+    def owner_of(self, sip_user: str) -> str | None:
+        """The Slack user `sip_user` is linked to (without case), or None."""
+        return self.store.link_owner(sip_user)
+
+    def save(self, slack_user: str, sip_user: str, password: str, *, by: str, take_over: bool = False) -> LinkSaved:
+        """Link `slack_user` to `sip_user`, the password encrypted. A SIP user linked to someone else raises
+        SipUserTaken (audited as a refused link) unless `take_over` (the caller checked for an admin), which moves
+        it. VaultError (nothing stored) when the key is missing."""
         token = self.vault.encrypt(password)
-        self.store.save_link(slack_user, sip_user, token, by=by)
+        previous = self.get(slack_user)
+        try:
+            taken_from = self.store.save_link(slack_user, sip_user, token, by=by, take_over=take_over)
+        except SipUserTaken as exc:
+            self.store.add_audit(
+                "link", "refused", slack_user=slack_user, sip_user=sip_user, detail=f"by={by} linked_to={exc.owner}"
+            )
+            log.warning("link refused user=%s sip_user=%s by=%s reason=taken", slack_user, sip_user, by)
+            raise
+        if taken_from is not None:
+            self.store.add_audit(
+                "unlink", "ok", slack_user=taken_from, sip_user=sip_user, detail=f"by={by} moved_to={slack_user}"
+            )
+            log.info("device unlinked user=%s sip_user=%s by=%s reason=moved", taken_from, sip_user, by)
         self.store.add_audit(
             "link", "ok", slack_user=slack_user, sip_user=sip_user, detail=None if by == slack_user else f"by={by}"
         )
         log.info("device linked user=%s sip_user=%s by=%s", slack_user, sip_user, by)
+        return LinkSaved(
+            slack_user,
+            sip_user,
+            by,
+            taken_from=taken_from,
+            replaced=previous.sip_user if previous and previous.sip_user != sip_user else None,
+        )
 
     def remove(self, slack_user: str, *, by: str) -> DeviceLink | None:
         """Unlink `slack_user`; the link that was removed, or None when there was none."""

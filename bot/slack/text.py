@@ -262,6 +262,72 @@ MESSAGES: dict[str, str] = {
     "me.linked": "Your phone: SIP device `{sip_user}`, linked {when}{by}.",
     "me.linked_by": " by <@{by}>",
     "me.not_linked": "You have no phone linked yet: `/ring link` links one.",
+    # -- link ownership (handlers/views.py, handlers/commands.py): one Slack person per SIP user, admins told --
+    "link.err_chars": "Letters, digits and . _ - + @ only.",
+    "link.err_taken": "This SIP user is already linked to another person. Only an admin can move it to you; ask one.",
+    "link.taken_late": "I couldn't link SIP device `{sip_user}`: it was just linked to another person. Only an"
+    " admin can move it; ask {who}.",
+    "link.taken_from_you": "<@{by}> moved SIP device `{sip_user}` to <@{user}>; Call back won't ring it for you"
+    " any more. If that's wrong, tell an admin.",
+    "unlink.done_for_you": "<@{by}> unlinked SIP device `{sip_user}` from your Slack account; Call back won't"
+    " ring it any more. If that's wrong, tell an admin.",
+    "link.announce_self": ":link: <@{user}> linked their Slack account to SIP device `{sip_user}`.",
+    "link.announce_other": ":link: <@{by}> linked <@{user}> to SIP device `{sip_user}`.",
+    "link.announce_moved": ":link: <@{by}> moved SIP device `{sip_user}` from <@{owner}> to <@{user}>.",
+    "link.announce_refused": ":warning: <@{by}> tried to link SIP device `{sip_user}`{whose}, but it is linked to"
+    " <@{owner}>; refused. Only an admin can move it (`/ring link @user`).",
+    "link.announce_refused_whose": " for <@{user}>",
+    "unlink.announce_self": ":link: <@{user}> unlinked SIP device `{sip_user}`.",
+    "unlink.announce_other": ":link: <@{by}> unlinked SIP device `{sip_user}` from <@{user}>.",
+    "admins.named": "A ringbot admin ({admins})",
+    "admins.workspace": "A workspace admin",
+    # -- dial policy (bot/callback/policy.py, handlers/dial.py): what Call back and `/ring call` may dial ---------
+    "dial.refused": "I won't dial {number}: {why}. {who} can allow it with `/ring dial allow {rule}`.",
+    "dial.refused_denied": "I won't dial {number}: {why}. {who} can lift that with `/ring dial remove {rule}`.",
+    "dial.refused_by_setting": "I won't dial {number}: {why}. That block is in ringbot's settings"
+    " (RINGBOT_DIAL_DENY): ask whoever runs ringbot.",
+    "dial.refused_emergency": "I won't dial {number}: it's an emergency number. Dial it from your phone yourself.",
+    "dial.refused_unreadable": "I won't dial {number}: I can't tell what kind of number it is. {who} can allow"
+    " its prefix with `/ring dial allow <prefix>`.",
+    "dial.why.foreign": "it's a number abroad ({country}), and Call back doesn't dial there",
+    "dial.why.non_geographic": "it's an international service number (satellite or global), often charged at a"
+    " high rate",
+    "dial.why.premium_rate": "it's a premium-rate number (the call is charged at a high rate)",
+    "dial.why.shared_cost": "it's a shared-cost number (the call is charged above a normal one)",
+    "dial.why.unusual_type": "it's a {kind} number, not an ordinary phone",
+    "dial.why.not_valid": "it isn't a number in service in {country}",
+    "dial.why.short_code": "it's a carrier service code that may be charged",
+    "dial.why.denied_prefix": "numbers starting `{rule}` are blocked",
+    "dial.why.denied_region": "calls to {country} are blocked",
+    "dial.title": "*What Call back and `/ring call` dial*: ordinary numbers in {home} (mobiles, landlines,"
+    " toll-free) and internal extensions (up to 6 digits); never premium-rate, shared-cost or emergency numbers.",
+    "dial.allowed": "*Also allowed:* {rules}",
+    "dial.blocked": "*Blocked:* {rules}",
+    "dial.none": "none",
+    "dial.rule_setting": "`{rule}` (settings)",
+    "dial.rule_by": "`{rule}` (<@{user}>)",
+    "dial.hint": "Admins change this with `/ring dial allow|deny|remove <country code|number prefix>`, e.g."
+    " `/ring dial allow GB` or `/ring dial allow +4420`. A prefix allows even premium-rate numbers; a country"
+    " allows only its ordinary ones.",
+    "dial.what_region": "numbers in {country} (`{rule}`)",
+    "dial.what_prefix": "numbers starting `{rule}`",
+    "dial.allowed_now": "Call back may now dial {what}.",
+    "dial.blocked_now": "Call back won't dial {what} any more.",
+    "dial.removed": "Removed the rule for {what}; the default applies again.",
+    "dial.unchanged_allow": "{what}: already allowed.",
+    "dial.unchanged_deny": "{what}: already blocked.",
+    "dial.in_settings": "{what}: that rule is in ringbot's settings (RINGBOT_DIAL_ALLOW / RINGBOT_DIAL_DENY);"
+    " change it there.",
+    "dial.blocked_by_settings": "{what} is blocked in ringbot's settings (RINGBOT_DIAL_DENY); only whoever runs"
+    " ringbot can lift it.",
+    "dial.nothing_to_remove": "There's no rule for {what}; nothing changed.",
+    "dial.admin_only": "Only admins can change which numbers Call back dials (workspace admins, or users listed"
+    " in RINGBOT_ADMINS).",
+    "dial.bad_rule": "`{token}` is neither a country code (VN, GB) nor a number prefix (+4420, 1900).",
+    "dial.announce": ":telephone_receiver: <@{by}>: {change}",
+    "usage.dial": "Usage: `/ring dial` (what Call back may dial), or `/ring dial allow|deny|remove <country"
+    " code|number prefix>` (admins), e.g. `/ring dial allow GB`",
+    "help.dial": "• `/ring dial` — which numbers Call back may dial; admins allow or block more",
 }
 
 

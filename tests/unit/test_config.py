@@ -110,3 +110,42 @@ def test_every_missing_required_variable_is_named_in_one_error(tmp_path) -> None
 def test_a_range_error_names_the_range(var: str, raw: str, range_text: str) -> None:
     with pytest.raises(ConfigError, match=range_text):
         load_settings({**BASE, var: raw}, dotenv=None)
+
+
+def test_the_dial_policy_settings_default_to_vietnam_only() -> None:
+    s = load_settings(BASE, dotenv=None)
+    assert (s.country, s.dial_allow, s.dial_deny, s.admin_channel) == ("VN", (), (), "")
+
+
+def test_dial_rules_are_read_as_regions_and_prefixes_in_their_stored_form() -> None:
+    s = load_settings(
+        {
+            **BASE,
+            "RINGBOT_COUNTRY": "gb",
+            "RINGBOT_DIAL_ALLOW": "us, VN; +44 20, 00 33 1,1900,us",
+            "RINGBOT_DIAL_DENY": "+882,+870",
+            "RINGBOT_ADMIN_CHANNEL": "C0ADMINS",
+        },
+        dotenv=None,
+    )
+    assert s.country == "GB"
+    assert s.dial_allow == ("US", "VN", "+4420", "+331", "1900")
+    assert s.dial_deny == ("+882", "+870")
+    assert s.admin_channel == "C0ADMINS"
+
+
+@pytest.mark.parametrize(
+    ("var", "value"),
+    [
+        ("RINGBOT_COUNTRY", "Vietnam"),
+        ("RINGBOT_COUNTRY", "XX"),
+        ("RINGBOT_DIAL_ALLOW", "GB,UK"),
+        ("RINGBOT_DIAL_ALLOW", "+44x20"),
+        ("RINGBOT_DIAL_ALLOW", "+"),
+        ("RINGBOT_DIAL_DENY", "<!channel>"),
+        ("RINGBOT_ADMIN_CHANNEL", "admins"),
+    ],
+)
+def test_malformed_dial_settings_are_refused_with_the_variable_named(var: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=var):
+        load_settings({**BASE, var: value}, dotenv=None)

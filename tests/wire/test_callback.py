@@ -209,3 +209,105 @@ async def test_mark_handled_then_undo_by_someone_else_is_refused_but_an_admin_ma
 async def test_mark_handled_on_an_unknown_alert_says_it_is_gone(ring) -> None:
     await ring.action(ACTION_HANDLED, "424242", user=AN)
     assert "no longer exists" in await wait_reply(ring, 1)
+
+
+# -- the dial policy: no toll fraud through Call back or /ring call -----------------------------------
+ADMIN = "UADMIN"
+WHO = "A ringbot admin (<@UADMIN>)"
+
+
+async def test_call_back_on_a_premium_rate_number_is_refused_until_an_admin_allows_it(an) -> None:
+    ring = an
+    alert_id = make_alert(ring, "1900 1234")
+    await ring.action(ACTION_CALLBACK, str(alert_id), user=AN)
+    assert await wait_reply(ring, 1) == (
+        "I won't dial 1900 1234: it's a premium-rate number (the call is charged at a high rate). "
+        f"{WHO} can allow it with `/ring dial allow +8419001234`."
+    )
+    assert await sim_clicks(ring) == []
+    assert ring.deps.store.get_alert(alert_id)["status"] == "open"
+    [refused] = ring.deps.store.audit(action="click_to_call")
+    assert (refused["result"], refused["detail"], refused["alert_id"]) == ("refused", "premium_rate VN", alert_id)
+
+    await ring.command("dial allow +8419001234", user=AN)  # not an admin
+    assert "Only admins" in await wait_reply(ring, 2)
+    assert ring.deps.store.audit(action="dial_rule")[0]["result"] == "refused"
+
+    await ring.command("dial allow +8419001234", user=ADMIN)
+    assert await wait_reply(ring, 3) == "Call back may now dial numbers starting `+8419001234`."
+    await ring.action(ACTION_CALLBACK, str(alert_id), user=AN)
+    assert "AntBuddy dials 1900 1234" in await wait_reply(ring, 4)
+    [click] = await sim_clicks(ring)
+    assert (click["number"], click["sip_user"]) == ("19001234", AN_SIP)
+
+
+async def test_ring_call_to_a_foreign_number_is_refused_until_an_admin_allows_the_country(an) -> None:
+    ring = an
+    await ring.command("call +44 20 7946 0958", user=AN)
+    assert await wait_reply(ring, 1) == (
+        "I won't dial +44 20 7946 0958: it's a number abroad (United Kingdom), and Call back doesn't dial there. "
+        f"{WHO} can allow it with `/ring dial allow GB`."
+    )
+    assert await sim_clicks(ring) == []
+    assert ring.deps.store.audit(action="click_to_call")[0]["detail"] == "foreign GB"
+
+    await ring.command("dial allow gb", user=ADMIN)
+    assert await wait_reply(ring, 2) == "Call back may now dial numbers in United Kingdom (`GB`)."
+    await ring.command("call +44 20 7946 0958", user=AN)
+    assert "AntBuddy dials +44 20 7946 0958" in await wait_reply(ring, 3)
+    [click] = await sim_clicks(ring)
+    assert click["number"] == "+442079460958"
+    await ring.command("call +44 901 234 5678", user=AN)  # allowing a country never allows its premium rate
+    assert "premium-rate" in await wait_reply(ring, 4)
+
+
+async def test_a_foreign_number_refused_for_an_unlinked_person_says_why_not_link_first(ring) -> None:
+    alert_id = make_alert(ring, "+882 123 456 789")
+    await ring.action(ACTION_CALLBACK, str(alert_id), user=BINH)
+    text = await wait_reply(ring, 1)
+    assert "international service number" in text and "/ring dial allow +882123456789" in text
+    assert "blocks" not in ring.responses()[0]  # no "Link my phone" button: linking would not help
+
+
+async def test_national_numbers_and_internal_extensions_still_ring_and_emergency_numbers_never_do(an) -> None:
+    ring = an
+    await ring.command("call 0987 654 321", user=AN)
+    await ring.command("call 1001", user=AN)
+    await ring.command("call 113", user=AN)
+    await wait_reply(ring, 3)
+    assert "emergency number" in " ".join(texts(ring))
+    assert sorted(c["number"] for c in await sim_clicks(ring)) == ["0987654321", "1001"]
+
+
+async def test_an_admin_narrows_the_default_and_lifts_it_again(an) -> None:
+    ring = an
+    ring.deps.admins.channel = "C0ADMINS"  # RINGBOT_ADMIN_CHANNEL: changes are announced there
+    await ring.command("dial deny 098", user=ADMIN)
+    assert await wait_reply(ring, 1) == "Call back won't dial numbers starting `098` any more."
+    await ring.command("call 0987654321", user=AN)
+    assert await wait_reply(ring, 2) == (
+        f"I won't dial 0987 654 321: numbers starting `098` are blocked. {WHO} can lift that with"
+        " `/ring dial remove 098`."
+    )
+    await ring.command("dial", user=AN)  # anyone may read the rules
+    listing = await wait_reply(ring, 3)
+    assert "Vietnam (VN)" in listing and "*Blocked:* `098` (<@UADMIN>)" in listing
+    await ring.command("dial remove 098", user=ADMIN)
+    assert "default applies again" in await wait_reply(ring, 4)
+    await ring.command("call 0987654321", user=AN)
+    assert "AntBuddy dials" in await wait_reply(ring, 5)
+    await ring.slack.wait_for(lambda: len(ring.slack.posts("C0ADMINS")) >= 2, 5)
+    announced = [p.body["text"] for p in ring.slack.posts("C0ADMINS")]
+    assert announced == [
+        ":telephone_receiver: <@UADMIN>: Call back won't dial numbers starting `098` any more.",
+        ":telephone_receiver: <@UADMIN>: Removed the rule for numbers starting `098`; the default applies again.",
+    ]
+    assert [r["detail"] for r in reversed(ring.deps.store.audit(action="dial_rule"))] == ["deny 098", "remove 098"]
+
+
+@pytest.mark.parametrize("text", ["dial allow", "dial open +44", "dial allow <!channel>", "dial allow UK"])
+async def test_a_bad_dial_rule_gets_the_usage_line_and_changes_nothing(ring, text: str) -> None:
+    await ring.command(text, user=ADMIN)
+    reply = await wait_reply(ring, 1)
+    assert "Usage: `/ring dial`" in reply and "<!channel>" not in reply
+    assert ring.deps.store.dial_rules() == []

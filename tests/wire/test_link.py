@@ -117,6 +117,8 @@ async def test_a_forged_submission_for_someone_else_by_a_non_admin_is_refused(ri
     )
     assert resp.json()["response_action"] == "errors"
     assert ring.deps.store.get_link("UBINH") is None
+    [refused] = ring.deps.store.audit(action="link")
+    assert (refused["slack_user"], refused["result"], refused["detail"]) == ("UBINH", "refused", "by=U0AGENT not_admin")
 
 
 # -- /ring me and /ring unlink ------------------------------------------------------------------------
@@ -147,3 +149,83 @@ async def test_unlinking_someone_else_needs_an_admin(ring) -> None:
     await ring.command("unlink <@UBINH>", user="UADMIN")
     assert "<@UBINH>" in await wait_reply(ring, 2)
     assert ring.deps.store.get_link("UBINH") is None
+
+
+# -- one Slack person per SIP user; admins hear of every link and unlink -------------------------------
+async def test_linking_a_sip_user_someone_else_has_is_refused_without_an_admin(ring) -> None:
+    await link_via_modal(ring, "U0AN", "user_an101", "pw-101-secret")
+    resp = await ring.view(
+        VIEW_LINK, link_values("USER_AN101", "guessed"), user="U0EVE", private_metadata=LinkForm("U0EVE").dump()
+    )
+    body = resp.json()
+    assert body["response_action"] == "errors"
+    assert "already linked to another person" in body["errors"][BLOCK_SIP_USER]
+    assert ring.deps.store.get_link("U0EVE") is None
+    link = ring.deps.links.get("U0AN")
+    assert link is not None and ring.deps.links.password(link) == "pw-101-secret"
+    refused = ring.deps.store.audit(action="link", slack_user="U0EVE")
+    assert [(r["result"], r["sip_user"], r["detail"]) for r in refused] == [
+        ("refused", "USER_AN101", "by=U0EVE linked_to=U0AN")
+    ]
+    await ring.slack.wait_for(lambda: any("tried to link" in p.body["text"] for p in ring.slack.posts("UADMIN")))
+    assert any(
+        p.body["text"]
+        == ":warning: <@U0EVE> tried to link SIP device `USER_AN101`, but it is linked to <@U0AN>; refused."
+        " Only an admin can move it (`/ring link @user`)."
+        for p in ring.slack.posts("UADMIN")
+    )
+
+
+async def test_an_admin_moves_a_sip_user_to_someone_else_and_the_previous_owner_is_told(ring) -> None:
+    await link_via_modal(ring, "U0AN", "user_an101", "pw-101")
+    await link_via_modal(ring, "UADMIN", "user_an101", "pw-new", target="UBINH")
+    assert ring.deps.store.get_link("U0AN") is None
+    assert ring.deps.store.link_owner("user_an101") == "UBINH"
+    await ring.slack.wait_for(lambda: any("moved" in p.body["text"] for p in ring.slack.posts("U0AN")), DEADLINE)
+    [moved] = [p.body["text"] for p in ring.slack.posts("U0AN") if "moved" in p.body["text"]]
+    assert moved.startswith("<@UADMIN> moved SIP device `user_an101` to <@UBINH>")
+    [unlinked] = ring.deps.store.audit(action="unlink")
+    assert (unlinked["slack_user"], unlinked["detail"]) == ("U0AN", "by=UADMIN moved_to=UBINH")
+
+
+async def test_every_link_and_unlink_is_announced_to_the_admins_and_audited(ring) -> None:
+    await link_via_modal(ring, "U0AGENT", "user_an101", "pw-101")
+    await ring.command("unlink")
+    await wait_reply(ring, 1)
+    await ring.slack.wait_for(lambda: len(ring.slack.posts("UADMIN")) >= 2, DEADLINE)
+    assert [p.body["text"] for p in ring.slack.posts("UADMIN")] == [
+        ":link: <@U0AGENT> linked their Slack account to SIP device `user_an101`.",
+        ":link: <@U0AGENT> unlinked SIP device `user_an101`.",
+    ]
+    assert [r["action"] for r in reversed(ring.deps.store.audit())] == ["link", "unlink"]
+
+
+async def test_with_an_admin_channel_announcements_go_there_and_an_unlinked_person_is_told(ring) -> None:
+    ring.deps.admins.channel = "C0ADMINS"  # RINGBOT_ADMIN_CHANNEL
+    await link_via_modal(ring, "UADMIN", "user_binh102", "pw-102", target="UBINH")
+    await ring.command("unlink <@UBINH>", user="UADMIN")
+    await wait_reply(ring, 1)
+    await ring.slack.wait_for(lambda: len(ring.slack.posts("C0ADMINS")) >= 2, DEADLINE)
+    assert [p.body["text"] for p in ring.slack.posts("C0ADMINS")] == [
+        ":link: <@UADMIN> linked <@UBINH> to SIP device `user_binh102`.",
+        ":link: <@UADMIN> unlinked SIP device `user_binh102` from <@UBINH>.",
+    ]
+    await ring.slack.wait_for(lambda: any("unlinked" in p.body["text"] for p in ring.slack.posts("UBINH")), DEADLINE)
+
+
+@pytest.mark.parametrize("sip_user", ["<!channel>", "an*101*", "an`101", "<@U0BOSS>", "an&101"])
+async def test_a_sip_user_with_markup_is_refused_in_the_dialog(ring, sip_user: str) -> None:
+    resp = await ring.view(VIEW_LINK, link_values(sip_user, "pw"), private_metadata=LinkForm("U0AGENT").dump())
+    assert resp.json()["errors"] == {BLOCK_SIP_USER: "Letters, digits and . _ - + @ only."}
+    assert ring.deps.store.get_link("U0AGENT") is None
+
+
+@pytest.mark.parametrize("target", ["<!channel>", "UADMIN> <!here", "u0agent"])
+async def test_a_forged_target_that_is_not_a_user_id_is_refused_and_never_announced(ring, target: str) -> None:
+    await link_via_modal(ring, "U0AN", "user_an101", "pw-101")
+    resp = await ring.view(VIEW_LINK, link_values("user_an101", "pw"), private_metadata=LinkForm(target).dump())
+    assert resp.json()["response_action"] == "errors"
+    assert ring.deps.store.link_owner("user_an101") == "U0AN"
+    assert [r["result"] for r in ring.deps.store.audit(action="link")] == ["ok"]
+    await ring.slack.wait_for(lambda: len(ring.slack.posts("UADMIN")) >= 1, DEADLINE)
+    assert all("<!" not in p.body["text"] for p in ring.slack.posts())

@@ -12,6 +12,7 @@ from cryptography.fernet import Fernet
 from bot.antbuddy import ApiError, AuthError, DeviceOffline, RateLimited, Unavailable
 from bot.callback.dialer import Dialer, DialKind
 from bot.callback.links import Links
+from bot.callback.rules import RuleKind
 from bot.callback.vault import Vault
 from storage import Store
 from tests.support.clock import FakeClock
@@ -183,3 +184,38 @@ async def test_the_password_is_never_in_the_audit_table_or_logs(setup, caplog) -
         await dialer.call("UAN", f"09876543{len(ab.dials):02d}")
     assert PASSWORD not in repr(store.audit())
     assert PASSWORD not in caplog.text
+
+
+# -- the dial policy ----------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("number", "detail"),
+    [("1900 1234", "premium_rate VN"), ("+44 20 7946 0958", "foreign GB"), ("113", "emergency VN")],
+)
+async def test_a_refused_destination_is_not_dialled_even_for_an_unlinked_user_and_is_audited(
+    setup, number: str, detail: str
+) -> None:
+    dialer, ab, _, store = setup
+    for user in ("UAN", "UNOBODY"):
+        result = await dialer.call(user, number, alert_id=4)
+        assert result.kind is DialKind.REFUSED and result.refusal is not None and not result.ok
+    assert ab.dials == []
+    rows = store.audit(action="click_to_call")
+    assert [(r["slack_user"], r["result"], r["detail"], r["alert_id"]) for r in rows] == [
+        ("UNOBODY", "refused", detail, 4),
+        ("UAN", "refused", detail, 4),
+    ]
+
+
+async def test_a_rule_stored_by_an_admin_applies_to_the_next_dial(setup) -> None:
+    dialer, ab, _, _ = setup
+    assert (await dialer.call("UAN", "+442079460958")).kind is DialKind.REFUSED
+    dialer.rules.set("GB", RuleKind.ALLOW, by="UADMIN")
+    assert (await dialer.call("UAN", "+442079460958")).ok
+    dialer.rules.set("+4420", RuleKind.DENY, by="UADMIN")
+    assert (await dialer.call("UBINH", "+442079460958")).kind is DialKind.REFUSED
+    assert ab.dials == [("+442079460958", "sip-an", PASSWORD)]
+
+
+async def test_an_internal_extension_is_dialled(setup) -> None:
+    dialer, ab, _, _ = setup
+    assert (await dialer.call("UAN", "1001")).ok and ab.dials[0][0] == "1001"

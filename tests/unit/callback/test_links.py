@@ -9,7 +9,7 @@ from cryptography.fernet import Fernet
 
 from bot.callback.links import Links
 from bot.callback.vault import Vault, VaultError, VaultUnavailable
-from storage import Store
+from storage import SipUserTaken, Store
 
 PASSWORD = "pw-links-Secret!"
 
@@ -68,3 +68,24 @@ def test_remove_returns_what_was_unlinked_once(store: Store, links: Links) -> No
     assert links.remove("UAN", by="UADMIN") is None and links.get("UAN") is None
     [audit] = store.audit(action="unlink")
     assert (audit["sip_user"], audit["detail"]) == ("sip-an", "by=UADMIN")
+
+
+def test_a_sip_user_linked_to_someone_else_is_refused_and_the_attempt_audited(store: Store, links: Links) -> None:
+    links.save("UAN", "sip-an", PASSWORD, by="UAN")
+    assert links.owner_of("SIP-AN") == "UAN"
+    with pytest.raises(SipUserTaken):
+        links.save("UEVE", "Sip-An", "guess", by="UEVE")
+    assert links.get("UEVE") is None and links.password(links.get("UAN")) == PASSWORD
+    [refused] = store.audit(action="link", slack_user="UEVE")
+    assert (refused["result"], refused["sip_user"], refused["detail"]) == ("refused", "Sip-An", "by=UEVE linked_to=UAN")
+
+
+def test_an_admin_moving_a_sip_user_unlinks_the_old_owner_with_an_audit_row_each(store: Store, links: Links) -> None:
+    links.save("UAN", "sip-an", PASSWORD, by="UAN")
+    links.save("UBINH", "sip-binh", PASSWORD, by="UBINH")
+    saved = links.save("UBINH", "sip-an", "new-pw", by="UADMIN", take_over=True)
+    assert (saved.taken_from, saved.replaced) == ("UAN", "sip-binh")
+    assert links.get("UAN") is None and links.get("UBINH").sip_user == "sip-an"
+    [unlinked] = store.audit(action="unlink")
+    assert (unlinked["slack_user"], unlinked["detail"]) == ("UAN", "by=UADMIN moved_to=UBINH")
+    assert store.audit(action="link")[0]["detail"] == "by=UADMIN"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from storage import AlertRow, AuditRow, CallRow, LegRow, LinkRow, OutboxRow, RouteRow, Store
+from storage import AlertRow, AuditRow, CallRow, DialRuleRow, LegRow, LinkRow, OutboxRow, RouteRow, Store
 
 
 @pytest.mark.parametrize(
@@ -16,6 +16,7 @@ from storage import AlertRow, AuditRow, CallRow, LegRow, LinkRow, OutboxRow, Rou
         ("outbox", OutboxRow),
         ("routes", RouteRow),
         ("links", LinkRow),
+        ("dial_rules", DialRuleRow),
         ("audit", AuditRow),
     ],
 )
