@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, tzinfo
 
+from bot.slack.blocks import escape
 from bot.slack.text import say
 
 MINUTE, HOUR, DAY = 60, 3600, 86400
@@ -52,17 +54,31 @@ def list_time(at: float | None, tz: tzinfo, now: datetime) -> str:
     return t.strftime("%d/%m %H:%M")
 
 
+MENTION_PART_LIMIT = 120  # a name shown instead of a mention: one part of a line
+_CHANNEL_ID = re.compile(r"[CGD][A-Z0-9]{1,30}")
+_TS = re.compile(r"\d{1,12}\.\d{1,8}")
+
+
 def mention(user: str | None) -> str:
-    """`<@U…>` for a Slack user id, the name itself for anything else (an agent's SIP username)."""
+    """`<@U…>` for a Slack user id, the name itself for anything else (an agent's SIP username, escaped:
+    AntBuddy's names are not ours)."""
     if not user:
         return say("someone")
-    if user[:1] in ("U", "W") and user[1:].isalnum() and user.upper() == user:
+    if user[:1] in ("U", "W") and user[1:].isalnum() and user.isascii() and user.upper() == user:
         return f"<@{user}>"
-    return user
+    return escape(user, limit=MENTION_PART_LIMIT)
+
+
+def channel_mention(channel: str | None) -> str:
+    """`<#C…>` for a channel id; anything else is shown as escaped text, never as a link."""
+    if channel and _CHANNEL_ID.fullmatch(channel):
+        return f"<#{channel}>"
+    return escape(channel or "?", limit=MENTION_PART_LIMIT)
 
 
 def message_link(channel: str | None, ts: str | None) -> str | None:
-    """The permalink Slack would give (no chat.getPermalink round trip)."""
-    if not channel or not ts:
+    """The permalink Slack would give (no chat.getPermalink round trip); None unless both are Slack's own
+    shapes (it goes inside `<…|…>`, where nothing may be escaped)."""
+    if not channel or not ts or not _CHANNEL_ID.fullmatch(channel) or not _TS.fullmatch(ts):
         return None
     return f"https://slack.com/archives/{channel}/p{ts.replace('.', '')}"
