@@ -4,12 +4,16 @@ bot/slack/render/. Shared by the listeners in commands.py, actions.py and home.p
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Awaitable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
 from bot.calls.numbers import clean, format_number
+from bot.slack.blocks import escape
+from bot.slack.format import mention
 from bot.slack.render.answers import HISTORY_PAGE, MISSED_OUTCOMES, more_value, render_history, render_missed
+from bot.slack.render.link import MAX_SIP_USER
 from bot.slack.text import say
 from handlers.args import HistoryQuery, Period, UsageError, usage
 from handlers.deps import Deps, Message
@@ -20,6 +24,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 HistoryPage = dict[str, Any]
 """A frozen history query (history_query): short keys, because it rides in the More button's value."""
+_DAYS_LABEL = re.compile(r"\d{1,3}d")
 
 
 def now(deps: Deps) -> datetime:
@@ -35,12 +40,31 @@ async def maybe(coro: Awaitable[T], default: T) -> T:
         return default
 
 
-def _period_words(period: Period) -> str:
-    if period.label == "today":
+def _period_words(label: str) -> str | None:
+    """'today', 'last 24 h', 'last 7 days'; None for a label no Period has (a forged More button)."""
+    if label == "today":
         return say("commands.period.today")
-    if period.label == "24h":
+    if label == "24h":
         return say("commands.period.24h")
-    return say("commands.period.days", days=period.label[:-1])
+    if _DAYS_LABEL.fullmatch(label):
+        return say("commands.period.days", days=label[:-1])
+    return None
+
+
+def history_title(query: Mapping[str, Any]) -> str:
+    """The title of a history answer, rebuilt from the query's fields on every page: the query comes back
+    in a More button's value, so nothing in it is shown unescaped (and no ready-made mrkdwn is taken from it)."""
+    period = _period_words(str(query.get("p") or ""))
+    if period is None:  # a button from before titles were rebuilt, or not one of ours
+        return say("commands.history_default_title")
+    who = ""
+    if query.get("k"):
+        who = say("commands.history_with", number=escape(format_number(str(query["k"])), limit=40))
+    elif query.get("w"):
+        sip_user = escape(query.get("a") or "?", limit=MAX_SIP_USER, code=True)
+        who = say("commands.history_of", user=mention(str(query["w"])), sip_user=sip_user)
+    missed = say("commands.history_missed_only") if query.get("m") else ""
+    return say("commands.history_title", who=who, period=period, missed=missed)
 
 
 def history_query(deps: Deps, q: HistoryQuery, *, at: datetime) -> HistoryPage:
@@ -50,21 +74,16 @@ def history_query(deps: Deps, q: HistoryQuery, *, at: datetime) -> HistoryPage:
     if q.slack_user:
         link = deps.links.get(q.slack_user)
         if link is None:
-            raise UsageError(usage("history"), say("commands.history_not_linked", user=q.slack_user))
+            raise UsageError(usage("history"), say("commands.history_not_linked", user=mention(q.slack_user)))
         sip_user = link.sip_user
-    who = ""
-    if q.customer_key:
-        who = say("commands.history_with", number=format_number(q.customer_key))
-    elif q.slack_user:
-        who = say("commands.history_of", user=q.slack_user, sip_user=sip_user)
-    missed = say("commands.history_missed_only") if q.missed_only else ""
     return {
         "k": q.customer_key,
         "a": sip_user,
+        "w": q.slack_user,
+        "p": q.period.label,
         "s": q.period.since(at, deps.settings.tz).timestamp(),
         "u": at.timestamp(),
         "m": q.missed_only,
-        "t": say("commands.history_title", who=who, period=_period_words(q.period), missed=missed),
     }
 
 
@@ -91,7 +110,7 @@ def history_message(deps: Deps, query: Mapping[str, Any], *, offset: int) -> Mes
     rows = rows[:HISTORY_PAGE]
     return render_history(
         rows,
-        title=str(query.get("t") or say("commands.history_default_title")),
+        title=history_title(query),
         tz=deps.settings.tz,
         now=now(deps),
         callbacks=callbacks_by_key(deps, rows, since=float(query["s"])),

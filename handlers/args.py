@@ -8,9 +8,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 
 from bot.calls.numbers import clean, number_key
+from bot.slack.blocks import escape
 from bot.slack.text import MESSAGES, say
 
+ECHO_LIMIT = 60  # characters of a typed word quoted back in an error
 MAX_DAYS = 31  # AntBuddy's history window; our own store could go further but answers stay readable
+
+
+def _echo(token: str) -> str:
+    """A word the person typed, quoted back in a code span: escaped, and short (a pasted essay is not echoed)."""
+    return escape(token, limit=ECHO_LIMIT, code=True)
 
 
 def usage(sub: str) -> str:
@@ -114,7 +121,7 @@ def parse_period(token: str) -> Period | None:
     if m := _DAYS.match(word):
         days = int(m.group(1))
         if not 1 <= days <= MAX_DAYS:
-            raise UsageError(usage("history"), say("usage.out_of_range", token=token, max=MAX_DAYS))
+            raise UsageError(usage("history"), say("usage.out_of_range", token=_echo(token), max=MAX_DAYS))
         return Period(f"{days}d", days * 24)
     return None
 
@@ -128,7 +135,7 @@ def parse_number(text: str) -> str:
     cleaned = clean(text)
     digits = cleaned.lstrip("+")
     if not digits.isdigit() or not 3 <= len(digits) <= 20:
-        raise UsageError(usage("call"), say("usage.not_a_number", text=text))
+        raise UsageError(usage("call"), say("usage.not_a_number", text=_echo(text)))
     return cleaned
 
 
@@ -162,9 +169,9 @@ def parse_history(args: tuple[str, ...] | list[str]) -> HistoryQuery:
                 raise UsageError(hint, say("usage.one_person"))
             user = u
         elif token.startswith("@"):
-            raise UsageError(hint, say("usage.who_is", token=token))
+            raise UsageError(hint, say("usage.who_is", token=_echo(token)))
         else:
-            raise UsageError(hint, say("usage.not_understood", token=token))
+            raise UsageError(hint, say("usage.not_understood", token=_echo(token)))
     number = None
     key = None
     if number_parts:
@@ -189,7 +196,7 @@ def parse_route(args: tuple[str, ...] | list[str]) -> RouteArgs:
         return RouteArgs(target=target, channel=None)
     channel = parse_channel(args[-1])
     if channel is None:
-        raise UsageError(hint, say("usage.not_a_channel", token=args[-1]))
+        raise UsageError(hint, say("usage.not_a_channel", token=_echo(args[-1])))
     target = " ".join(args[:-1]).strip().strip("\"'“”")
     if not target:
         raise UsageError(hint)

@@ -25,7 +25,6 @@ log = logging.getLogger(__name__)
 ADMIN_CHECK_TIMEOUT = 1.5  # inside a view submission, before the ack: keep well under 3 s
 # What a SIP user name may hold: Kazoo's device user names are letters, digits and a little punctuation; nothing
 # Slack would read as markup (<, >, &, *, `, ~) gets into the confirmations and the admins' announcements.
-SIP_USER = re.compile(r"[A-Za-z0-9._@+\-]+")
 USER_ID = re.compile(r"[UW][A-Z0-9]{2,20}")
 
 
@@ -69,8 +68,6 @@ async def submit_link(
     target = form.target
     sip_user, password = submitted_fields(submitted)
     errors = field_errors(sip_user, password, vault_available=deps.links.available)
-    if not errors and not SIP_USER.fullmatch(sip_user):
-        errors = {BLOCK_SIP_USER: say("link.err_chars")}
     if not USER_ID.fullmatch(target):  # a forged private_metadata: it would end up inside <@...> mentions
         log.warning("link refused user=%s reason=bad_target", user_id)
         await ack(response_action="errors", errors={BLOCK_SIP_USER: say("link.admin_only")})

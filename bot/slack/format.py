@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, tzinfo
 
+from bot.slack.blocks import escape
 from bot.slack.text import say
 
 MINUTE, HOUR, DAY = 60, 3600, 86400
@@ -52,22 +54,37 @@ def list_time(at: float | None, tz: tzinfo, now: datetime) -> str:
     return t.strftime("%d/%m %H:%M")
 
 
+MENTION_PART_LIMIT = 120  # a name shown instead of a mention: one part of a line
+_CHANNEL_ID = re.compile(r"[CGD][A-Z0-9]{1,30}")
+_TS = re.compile(r"\d{1,12}\.\d{1,8}")
+_WORKSPACE_URL = re.compile(r"https://[A-Za-z0-9.-]{1,200}/?")  # auth.test's `url`: https://acme.slack.com/
+
+
 def mention(user: str | None) -> str:
-    """`<@U…>` for a Slack user id, the name itself for anything else (an agent's SIP username)."""
+    """`<@U…>` for a Slack user id, the name itself for anything else (an agent's SIP username, escaped:
+    AntBuddy's names are not ours)."""
     if not user:
         return say("someone")
-    if user[:1] in ("U", "W") and user[1:].isalnum() and user.upper() == user:
+    if user[:1] in ("U", "W") and user[1:].isalnum() and user.isascii() and user.upper() == user:
         return f"<@{user}>"
-    return user
+    return escape(user, limit=MENTION_PART_LIMIT)
+
+
+def channel_mention(channel: str | None) -> str:
+    """`<#C…>` for a channel id; anything else is shown as escaped text, never as a link."""
+    if channel and _CHANNEL_ID.fullmatch(channel):
+        return f"<#{channel}>"
+    return escape(channel or "?", limit=MENTION_PART_LIMIT)
 
 
 def message_link(channel: str | None, ts: str | None, workspace_url: str | None = None) -> str | None:
     """The permalink Slack would give (no chat.getPermalink round trip): on the workspace's own address from
     auth.test (`https://acme.slack.com/`) when known, which opens in the right workspace for people in several;
-    else slack.com's, which Slack redirects."""
-    if not channel or not ts:
+    else slack.com's, which Slack redirects. None unless channel and ts are Slack's own shapes (the link goes
+    inside `<…|…>`, where nothing may be escaped)."""
+    if not channel or not ts or not _CHANNEL_ID.fullmatch(channel) or not _TS.fullmatch(ts):
         return None
     base = "https://slack.com"
-    if workspace_url and workspace_url.startswith("https://") and " " not in workspace_url:
+    if workspace_url and _WORKSPACE_URL.fullmatch(workspace_url):
         base = workspace_url.rstrip("/")
     return f"{base}/archives/{channel}/p{ts.replace('.', '')}"

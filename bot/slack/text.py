@@ -1,6 +1,11 @@
 """Every sentence ringbot says to people, keyed by id, so wording stays consistent (and translatable).
 
 Each area keeps its keys in its own section; `say(key, **fields)` formats one.
+
+Most sentences are mrkdwn, so a literal `<`, `>` or `&` in one is written `&lt;`, `&gt;`, `&amp;` (Slack reads
+the bare ones as controls). `say` inserts fields as given: a field that holds something we did not write (a
+number, a name, a command argument) is passed through `bot.slack.blocks.escape` first, and a Slack user or
+channel through `bot.slack.format.mention` / `channel_mention`, which write `<@U…>` / `<#C…>` only for a real id.
 """
 
 from __future__ import annotations
@@ -96,10 +101,10 @@ MESSAGES: dict[str, str] = {
     "usage.history": "Usage: `/ring history [number|@user] [today|24h|7d|Nd (N ≤ 31)] [missed] [share]`"
     " — pick the user from Slack's @ menu so it arrives as a mention, e.g. `/ring history @an 7d`",
     "usage.missed": "Usage: `/ring missed [share]`",
-    "usage.route": "Usage: `/ring route <queue name|queue id|DID|default> #channel|off` (admins only),"
+    "usage.route": "Usage: `/ring route &lt;queue name|queue id|DID|default&gt; #channel|off` (admins only),"
     " e.g. `/ring route CSKH #cskh-alerts`",
     "usage.routes": "Usage: `/ring routes [share]`",
-    "usage.call": "Usage: `/ring call <number>`, e.g. `/ring call 0987 654 321`",
+    "usage.call": "Usage: `/ring call &lt;number&gt;`, e.g. `/ring call 0987 654 321`",
     "usage.link": "Usage: `/ring link` (your phone), or `/ring link @user` (admins)",
     "usage.unlink": "Usage: `/ring unlink` (your phone), or `/ring unlink @user` (admins)",
     "usage.me": "Usage: `/ring me`",
@@ -121,10 +126,10 @@ MESSAGES: dict[str, str] = {
     "help.history": "• `/ring history [number|@user] [today|24h|7d|Nd] [missed]` — recent calls, newest first,"
     " with recordings",
     "help.missed": "• `/ring missed` — open missed and abandoned calls, oldest first",
-    "help.call": "• `/ring call <number>` — ring your own phone, then dial the number",
+    "help.call": "• `/ring call &lt;number&gt;` — ring your own phone, then dial the number",
     "help.link": "• `/ring link · unlink · me` — connect your SIP phone to your Slack account, remove it, or see it",
     "help.routes": "• `/ring routes` — which channel gets which alerts",
-    "help.route": "• `/ring route <queue|DID|default> #channel` — send those alerts to a channel (admins)",
+    "help.route": "• `/ring route &lt;queue|DID|default&gt; #channel` — send those alerts to a channel (admins)",
     # -- /ring answers (handlers/commands.py, handlers/actions.py, bot/slack/render/answers.py) ---------
     "commands.unknown": "I don't know `/ring {sub}`. Try `/ring help` for the list.",
     "commands.help_footer": "Answers are only visible to you; add `share` (e.g. `/ring queues share`)"
@@ -137,7 +142,7 @@ MESSAGES: dict[str, str] = {
     "commands.route_no_queue": "There is no queue called `{target}`. Queues: {names}.",
     "commands.route_bad_did": "`{target}` is not a phone number I can route by.",
     "commands.routes_order": "an alert goes to its queue's channel, else its DID's, else the default.",
-    "commands.routes_hint": "Change one with `/ring route <queue|DID|default> #channel` (admins).",
+    "commands.routes_hint": "Change one with `/ring route &lt;queue|DID|default&gt; #channel` (admins).",
     "commands.agents_none": "AntBuddy lists no agents.",
     "agents.title": "*Agents*  {summary}",
     "agents.line": "{emoji} {who} — {state}{since}",
@@ -164,14 +169,14 @@ MESSAGES: dict[str, str] = {
     "commands.history_empty": "No calls in that period.",
     "commands.history_default_title": "Calls",
     "commands.history_with": " with {number}",
-    "commands.history_of": " of <@{user}> (`{sip_user}`)",
+    "commands.history_of": " of {user} (`{sip_user}`)",
     "commands.history_missed_only": ", missed only",
     "commands.period.today": "today",
     "commands.period.24h": "last 24 h",
     "commands.period.days": "last {days} days",
     "commands.history_from": " (from #{n})",
     "commands.history_fallback": "{title}: {n} call(s)",
-    "commands.history_called_back": "called back by <@{user}>",
+    "commands.history_called_back": "called back by {user}",
     "commands.history_agents_more": "+{count}",
     "commands.outcome.answered": "answered",
     "commands.outcome.missed": "missed",
@@ -180,18 +185,18 @@ MESSAGES: dict[str, str] = {
     "commands.number_unknown": "unknown",
     "commands.button.play": "▶ Play recording",
     "commands.button.more": "More",
-    "commands.history_not_linked": "<@{user}> has not linked a SIP phone (`/ring link`), so I can't tell"
+    "commands.history_not_linked": "{user} has not linked a SIP phone (`/ring link`), so I can't tell"
     " which calls were theirs.",
     "commands.more_expired": "That page can't be continued any more; run the command again.",
     "commands.missed_none": ":tada: No open missed calls.",
     "commands.missed_title": "Open missed calls: {n} (oldest first)",
-    "commands.missed_calling_back": "<@{user}> is calling back",
+    "commands.missed_calling_back": "{user} is calling back",
     "commands.missed_to": "to {number}",
     "commands.missed_open": "open alert",
     "commands.routes_title": "*Alert routes* — {order}",
-    "commands.routes_line": "• {target} → <#{channel}>{by}",
-    "commands.routes_set_by": " (set by <@{user}>)",
-    "commands.routes_env_default": "• *default* → <#{channel}> (RINGBOT_ALERT_CHANNEL)",
+    "commands.routes_line": "• {target} → {channel}{by}",
+    "commands.routes_set_by": " (set by {user})",
+    "commands.routes_env_default": "• *default* → {channel} (RINGBOT_ALERT_CHANNEL)",
     "commands.routes_fallback": "Alert routes: {n} set",
     "commands.route_label.queue": "queue *{name}*",
     "commands.route_label.did": "DID *{number}*",
@@ -238,7 +243,7 @@ MESSAGES: dict[str, str] = {
     "link.title_other": "Link a phone",
     "link.intro": "Call back rings *your* SIP device first, then the customer. Enter the SIP account of"
     " the softphone or desk phone you use.",
-    "link.intro_other": "Linking a SIP device for <@{user}>. Call back will ring it when they click.",
+    "link.intro_other": "Linking a SIP device for {user}. Call back will ring it when they click.",
     "link.sip_user_label": "SIP user",
     "link.sip_user_hint": "As in the phone's account settings, e.g. an.nguyen or 1001.",
     "link.password_label": "SIP password",
@@ -249,6 +254,8 @@ MESSAGES: dict[str, str] = {
     "link.err_required": "Required.",
     "link.err_space": "No spaces in a SIP user.",
     "link.err_too_long": "At most {max} characters.",
+    "link.err_chars": "Letters, digits and . _ - + only: copy the SIP user exactly as the phone's account settings"
+    " show it.",
     "link.err_no_key": "Linking is switched off: RINGBOT_SECRET_KEY is not set.",
     "link.no_key": "Linking is switched off until an admin sets RINGBOT_SECRET_KEY. {how_to}",
     "link.admin_only": "Only admins can link, unlink or look at someone else's phone.",
@@ -260,10 +267,9 @@ MESSAGES: dict[str, str] = {
     "unlink.none": "There's no phone linked{whose}.",
     "unlink.whose": " for <@{user}>",
     "me.linked": "Your phone: SIP device `{sip_user}`, linked {when}{by}.",
-    "me.linked_by": " by <@{by}>",
+    "me.linked_by": " by {by}",
     "me.not_linked": "You have no phone linked yet: `/ring link` links one.",
     # -- link ownership (handlers/views.py, handlers/commands.py): one Slack person per SIP user, admins told --
-    "link.err_chars": "Letters, digits and . _ - + @ only.",
     "link.err_taken": "This SIP user is already linked to another person. Only an admin can move it to you; ask one.",
     "link.taken_late": "I couldn't link SIP device `{sip_user}`: it was just linked to another person. Only an"
     " admin can move it; ask {who}.",

@@ -183,7 +183,7 @@ async def test_ring_call_dials_any_number_from_your_own_device(an) -> None:
 async def test_ring_call_with_a_bad_number_gets_the_usage_line(an, text: str) -> None:
     ring = an
     await ring.command(text, user=AN)
-    assert "Usage: `/ring call <number>`" in await wait_reply(ring, 1)
+    assert "Usage: `/ring call &lt;number&gt;`" in await wait_reply(ring, 1)
     assert await sim_clicks(ring) == []
 
 

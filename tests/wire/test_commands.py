@@ -75,7 +75,7 @@ async def test_ring_alone_lists_the_subcommands_ephemerally(bot_http):
     body = await ask(bot_http, "")
     assert body["response_type"] == "ephemeral"
     text = body_text(body)
-    for sub in ("agents", "queues", "history", "missed", "call <number>", "routes"):
+    for sub in ("agents", "queues", "history", "missed", "call &lt;number&gt;", "routes"):
         assert sub in text
 
 

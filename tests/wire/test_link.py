@@ -8,6 +8,7 @@ import pytest
 from bot.callback.vault import Vault
 from bot.slack.ids import ACTION_OPEN_LINK, VIEW_LINK
 from bot.slack.render.link import BLOCK_PASSWORD, BLOCK_SIP_USER, LinkForm
+from bot.slack.text import say
 from tests.wire.link_support import (
     ACTION_TRIGGER,
     DEADLINE,
@@ -216,7 +217,7 @@ async def test_with_an_admin_channel_announcements_go_there_and_an_unlinked_pers
 @pytest.mark.parametrize("sip_user", ["<!channel>", "an*101*", "an`101", "<@U0BOSS>", "an&101"])
 async def test_a_sip_user_with_markup_is_refused_in_the_dialog(ring, sip_user: str) -> None:
     resp = await ring.view(VIEW_LINK, link_values(sip_user, "pw"), private_metadata=LinkForm("U0AGENT").dump())
-    assert resp.json()["errors"] == {BLOCK_SIP_USER: "Letters, digits and . _ - + @ only."}
+    assert resp.json()["errors"] == {BLOCK_SIP_USER: say("link.err_chars")}
     assert ring.deps.store.get_link("U0AGENT") is None
 
 

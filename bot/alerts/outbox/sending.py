@@ -35,6 +35,7 @@ from bot.alerts.outbox.folding import Bursts
 from bot.alerts.outbox.pacing import ALL, HOLD_SECONDS, UPDATES, Pacer, post_lane, retry_delay
 from bot.alerts.outbox.recovery import CannotVerify, PostFinder, message_metadata
 from bot.slack.blocks import Block
+from bot.slack.render.alert import render_alert_plain
 from storage import AlertRow, OutboxChanges, OutboxKind, OutboxRow, OutboxStatus
 
 if TYPE_CHECKING:
@@ -175,7 +176,7 @@ class Sender:
                 exc,
             )
             log.debug("alert render failure alert_id=%s", alert.get("id"), exc_info=True)
-            return f"{str(alert.get('outcome', 'missed')).capitalize()} call from {alert.get('customer_number')}", []
+            return render_alert_plain(alert), []
 
     async def _post(self, row: OutboxRow) -> None:
         alert = self.store.get_alert(row["alert_id"]) if row["alert_id"] is not None else None

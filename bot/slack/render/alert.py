@@ -1,5 +1,8 @@
 """Block Kit for missed/abandoned call alerts, burst summaries and repeat replies (pure: no I/O).
 
+Every value from a call (numbers, queue and agent names, hangup causes) is escaped (bot/slack/blocks.py:
+`escape`) where it enters a line, and the same escaped pieces make the blocks and the `text` fallback.
+
 The alert and call dicts are Store rows (storage/schema.py). One optional key may ride on the alert
 dict, filled by whoever wires the renderer (bot/alerts/service.py: `AlertRenderer`): `calls_24h` (int,
 calls from this number in the last 24 h).
@@ -12,7 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.calls.numbers import clean, format_number, is_external, is_withheld
-from bot.slack.blocks import Block, actions, button, clip, context, escape, section
+from bot.slack.blocks import Block, actions, button, context, escape, section
 from bot.slack.format import clock_time, day_and_time, duration, mention
 from bot.slack.ids import ACTION_CALLBACK, ACTION_HANDLED, ACTION_HISTORY, ACTION_UNHANDLE
 from bot.slack.text import MESSAGES, say
@@ -48,14 +51,14 @@ def callback_requested(call: Mapping[str, Any] | None) -> bool:
 
 def headline(alert: Mapping[str, Any], call: Mapping[str, Any] | None, queue_name: str | None) -> str:
     """'Missed call', 'Abandoned in queue CSKH' (queue name; 'queue <id>' only when the name is unknown), or
-    'Asked for a callback, queued in CSKH'."""
+    'Asked for a callback, queued in CSKH'; mrkdwn, the queue escaped."""
     if alert.get("outcome") != "abandoned":
         return say("alert.missed")
     queue_id = (call or {}).get("queue_id")
     if queue_name:
-        queue = clip(queue_name, PART_LIMIT)
+        queue = escape(queue_name, limit=PART_LIMIT)
     elif queue_id:
-        queue = say("alert.queue_unknown", queue_id=queue_id)
+        queue = say("alert.queue_unknown", queue_id=escape(queue_id, limit=PART_LIMIT))
     else:
         return say("alert.callback_queued_no_queue" if callback_requested(call) else "alert.abandoned_no_queue")
     return say("alert.callback_queued" if callback_requested(call) else "alert.abandoned", queue=queue)
@@ -79,12 +82,12 @@ def callback_line(call: Mapping[str, Any] | None, tz: ZoneInfo) -> str | None:
     return say("alert.callback_pending")
 
 
-def _dialled_text(dialled: str | None) -> str | None:  # clipped: it is one part of a line
+def _dialled_text(dialled: str | None) -> str | None:  # mrkdwn, escaped and clipped: one part of a line
     if not dialled:
         return None
     if is_external(dialled):
-        return clip(format_number(dialled), PART_LIMIT)
-    return say("alert.extension", number=clip(clean(dialled) or dialled, PART_LIMIT))
+        return escape(format_number(dialled), limit=PART_LIMIT)
+    return say("alert.extension", number=escape(clean(dialled) or dialled, limit=PART_LIMIT))
 
 
 def _agents(call: Mapping[str, Any] | None, agent_name: Callable[[str], str | None] | None) -> list[str]:
@@ -181,31 +184,29 @@ def render_alert(
     agent_name: Callable[[str], str | None] | None = None,
 ) -> tuple[str, list[Block]]:
     """(notification fallback text, blocks) for one alert in its current state."""
-    raw = (call or {}).get("customer_number") or alert.get("customer_number") or ""
+    raw = str((call or {}).get("customer_number") or alert.get("customer_number") or "")
     withheld = is_withheld(raw)
-    if withheld:
-        pretty = say("alert.withheld_number", shown=clip(raw, PART_LIMIT)) if raw else say("alert.unknown_number")
-    else:
-        pretty = clip(format_number(raw), PART_LIMIT)
+    pretty = caller_text(raw)
     head = headline(alert, call, queue_name)
     emoji = {
         "resolved": ":white_check_mark:",
         "handled": ":ballot_box_with_check:",
         "calling_back": ":telephone_receiver:",
     }.get(str(alert.get("status")), ":red_circle:")
-    number_line = f"*{escape(pretty)}*"
-    if raw and not withheld and clean(raw) != pretty:
-        number_line += f"  `{escape(clip(str(raw), PART_LIMIT))}`"
-    blocks: list[Block] = [section(f"{emoji} *{escape(head)}* {say('alert.from', number=number_line)}")]
+    number_line = f"*{pretty}*"
+    if raw and not withheld and clean(raw) != format_number(raw):
+        number_line += f"  `{escape(raw, limit=PART_LIMIT, code=True)}`"
+    blocks: list[Block] = [section(f"{emoji} *{head}* {say('alert.from', number=number_line)}")]
 
     lines: list[str] = []
     if call:
         dialled = _dialled_text(call.get("dialled"))
         if dialled:
-            lines.append(f"*{say('alert.dialled')}:* {escape(dialled)}")
+            lines.append(f"*{say('alert.dialled')}:* {dialled}")
         if (call.get("queue_id") or queue_name) and alert.get("outcome") != "abandoned":  # else in the headline
-            queue = queue_name or say("alert.queue_unknown", queue_id=call.get("queue_id"))
-            lines.append(f"*{say('alert.queue')}:* {escape(clip(queue, PART_LIMIT))}")
+            queue = escape(queue_name, limit=PART_LIMIT) if queue_name else None
+            queue = queue or say("alert.queue_unknown", queue_id=escape(call.get("queue_id"), limit=PART_LIMIT))
+            lines.append(f"*{say('alert.queue')}:* {queue}")
         seconds = _waited_seconds(alert, call)
         how_long = say(
             "alert.waited" if alert.get("outcome") == "abandoned" else "alert.rang", duration=duration(seconds)
@@ -214,10 +215,10 @@ def render_alert(
         lines.append(f"*{say('alert.when')}:* {when}, {how_long}")
         cause = _cause(alert, call)
         if cause:
-            lines.append(f"*{say('alert.why')}:* {escape(clip(cause, PART_LIMIT))}")
+            lines.append(f"*{say('alert.why')}:* {escape(cause, limit=PART_LIMIT)}")
         agents = _agents(call, agent_name)
         if agents:
-            shown = ", ".join(escape(clip(a, PART_LIMIT)) for a in agents[:MAX_AGENTS_SHOWN])
+            shown = ", ".join(escape(a, limit=PART_LIMIT) for a in agents[:MAX_AGENTS_SHOWN])
             if len(agents) > MAX_AGENTS_SHOWN:
                 shown += " " + say("alert.agents_more", count=len(agents) - MAX_AGENTS_SHOWN)
             lines.append(f"*{say('alert.agents_rung')}:* {shown}")
@@ -248,16 +249,31 @@ def render_alert(
     queue_calls_back = callback_requested(call) and _callback_tried_at(call) is None
     blocks.append(_actions(alert, withheld=withheld, queue_calls_back=queue_calls_back))
 
-    dialled_raw = _dialled_text((call or {}).get("dialled"))
+    dialled = _dialled_text((call or {}).get("dialled"))
     text = say(
         "alert.fallback",
         headline=head,
         number=pretty,
-        dialled=say("alert.fallback_dialled", dialled=dialled_raw) if dialled_raw else "",
+        dialled=say("alert.fallback_dialled", dialled=dialled) if dialled else "",
     )
     if state:
         text += f" ({state.split(' ', 1)[-1]})"
     return text, blocks
+
+
+def caller_text(raw: str) -> str:
+    """The caller as a line shows it (mrkdwn, escaped): '0987 654 321', 'a withheld number (anonymous)'."""
+    if not is_withheld(raw):
+        return escape(format_number(raw) or raw, limit=PART_LIMIT)
+    return say("alert.withheld_number", shown=escape(raw, limit=PART_LIMIT)) if raw else say("alert.unknown_number")
+
+
+def render_alert_plain(alert: Mapping[str, Any]) -> str:
+    """The alert as one line, for when rendering it failed: the post must still go (bot/alerts/outbox/sending.py)."""
+    head = say("alert.abandoned_no_queue") if alert.get("outcome") == "abandoned" else say("alert.missed")
+    raw = alert.get("customer_number")  # as stored: the number formatting may be what failed
+    number = escape(raw, limit=PART_LIMIT) if raw else say("alert.unknown_number")
+    return say("alert.fallback", headline=head, number=number, dialled="")
 
 
 def render_burst_summary(
@@ -281,6 +297,6 @@ def render_repeat_reply(call: Mapping[str, Any], tz: ZoneInfo) -> str:
         parts.append(say(key, duration=duration(seconds)))
     cause = describe_cause(call.get("hangup_cause"), outcome=call.get("outcome"))
     if cause:
-        parts.append(cause)
+        parts.append(escape(cause, limit=PART_LIMIT))  # an unknown cause is AntBuddy's words
     extra = f" ({', '.join(parts)})" if parts else ""
     return say("alert.repeat_reply", time=clock_time(call.get("started_at"), tz), extra=extra)

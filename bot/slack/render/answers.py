@@ -1,6 +1,8 @@
 """Block Kit for `/ring` answers: help, agents, queues, history, missed, routes (pure; data in, message out).
 
-Every function returns `{"text": fallback, "blocks": [...]}` within Slack's limits (bot/slack/blocks.py)."""
+Every function returns `{"text": fallback, "blocks": [...]}` within Slack's limits (bot/slack/blocks.py).
+What AntBuddy or a caller wrote (names, numbers, states) is escaped where it enters a line, in the blocks and
+the fallback alike."""
 
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ from bot.slack.blocks import (
     packed_sections,
     section,
 )
-from bot.slack.format import duration, list_time, message_link
+from bot.slack.format import channel_mention, duration, list_time, mention, message_link
 from bot.slack.ids import ACTION_MORE, ACTION_PLAY_RECORDING
 from bot.slack.text import say
 
@@ -61,7 +63,7 @@ MISSED_OUTCOMES = ("missed", "abandoned")
 
 def _outcome(outcome: str | None, *, default_emoji: str, default_word: str) -> tuple[str, str]:
     known = OUTCOMES.get(outcome or "")
-    return (known[0], say(known[1])) if known else (default_emoji, outcome or default_word)
+    return (known[0], say(known[1])) if known else (default_emoji, escape(outcome or default_word, limit=40))
 
 
 def _number(raw: str | None) -> str:
@@ -117,9 +119,9 @@ def render_agents(dashboard: Dashboard, *, now: datetime, directory_agents: Sequ
         for r in rows:
             counts[r.state] = counts.get(r.state, 0) + 1
     ordered = sorted(counts.items(), key=lambda kv: (_STATE_ORDER.get(kv[0], len(_STATE_ORDER)), kv[0]))
-    summary = " · ".join(
-        f"{_STATE_EMOJI.get(k, _UNKNOWN_EMOJI)} {k.replace('_', ' ')} *{v}*" for k, v in ordered
-    ) or say("commands.agents_none")
+    summary = " · ".join(f"{_STATE_EMOJI.get(k, _UNKNOWN_EMOJI)} {_state(k)} *{_count(v)}*" for k, v in ordered) or say(
+        "commands.agents_none"
+    )
     blocks: list[Block] = [section(say("agents.title", summary=summary))]
     lines = []
     for r in rows:
@@ -131,7 +133,7 @@ def render_agents(dashboard: Dashboard, *, now: datetime, directory_agents: Sequ
                 "agents.line",
                 emoji=_STATE_EMOJI.get(r.state, _UNKNOWN_EMOJI),
                 who=escape(r.name) + (f" ({escape(r.extension)})" if r.extension else ""),
-                state=r.state.replace("_", " "),
+                state=_state(r.state),
                 since=since,
             )
         )
@@ -139,7 +141,21 @@ def render_agents(dashboard: Dashboard, *, now: datetime, directory_agents: Sequ
         blocks += packed_sections(lines, max_blocks=MAX_MESSAGE_BLOCKS - 1)
     else:
         blocks.append(context(say("commands.agents_none")))
-    return message(say("agents.fallback", counts=", ".join(f"{k} {v}" for k, v in ordered)), blocks)
+    return message(say("agents.fallback", counts=", ".join(f"{_state(k)} {_count(v)}" for k, v in ordered)), blocks)
+
+
+def _state(state: str) -> str:
+    """An agent state as read ('logged out'); AntBuddy may send one we do not know, so it is escaped."""
+    return escape(str(state).replace("_", " "), limit=40)
+
+
+def _count(value: object) -> str:
+    return str(value) if isinstance(value, int) else escape(value, limit=20)
+
+
+def agent_counts_text(counts: Mapping[str, object]) -> str:
+    """'ready 1 · connected 2', AntBuddy's state names escaped (App Home's queue footer)."""
+    return " · ".join(f"{_state(k)} {_count(v)}" for k, v in counts.items())
 
 
 # ------------------------------------------------------------------------------------------------ queues
@@ -205,7 +221,10 @@ def render_queues(
     parts = (
         []
         if dashboard is None
-        else [say("queues.fallback_line", name=queue_label(q, names), **queue_figures(q)) for q in dashboard.queues]
+        else [
+            say("queues.fallback_line", name=escape(queue_label(q, names)), **queue_figures(q))
+            for q in dashboard.queues
+        ]
     )
     figures = "; ".join(parts) if parts else (error or say("queues.fallback_none"))
     return message(say("queues.fallback", figures=figures), blocks)
@@ -237,7 +256,7 @@ def history_row(
         if len(rung) > MAX_AGENTS_NAMED:
             agent += " " + say("commands.history_agents_more", count=len(rung) - MAX_AGENTS_NAMED)
     if agent:
-        parts.append(escape(agent))
+        parts.append(escape(agent, limit=200))
     if outcome in ("answered", "outbound_answered"):
         parts.append(f"{emoji} {word} {duration(row.get('talk_seconds'))}")
     else:
@@ -246,7 +265,7 @@ def history_row(
         )
         parts.append(f"{emoji} {word} ({how_long})")
     if callback and outcome in MISSED_OUTCOMES and (callback.get("at") or 0) >= (row.get("started_at") or 0):
-        parts.append(say("commands.history_called_back", user=callback["slack_user"]))
+        parts.append(say("commands.history_called_back", user=mention(callback["slack_user"])))
     return " · ".join(parts)
 
 
@@ -266,7 +285,8 @@ def render_history(
     offset: int = 0,
     agent_name: Callable[[str], str | None] | None = None,
 ) -> dict[str, Any]:
-    """A page of calls newest first (`title` is our own mrkdwn); `callbacks` maps customer_key -> latest
+    """A page of calls newest first (`title` is our own mrkdwn, its values escaped by whoever built it:
+    handlers/answers.py `history_title`); `callbacks` maps customer_key -> latest
     call-back audit row; `more` is the value for the "More" button (None on the last page)."""
     callbacks = callbacks or {}
     page_from = say("commands.history_from", n=offset + 1) if offset else ""
@@ -310,7 +330,7 @@ def render_missed(
         emoji, word = _outcome(a.get("outcome"), default_emoji=":x:", default_word="missed")
         line = f"`{list_time(a.get('created_at'), tz, now)}` {emoji} *{_number(a.get('customer_number'))}* {word}"
         if (a.get("repeat_count") or 1) > 1:
-            line += f" ×{a['repeat_count']}"
+            line += f" ×{_count(a['repeat_count'])}"
         call = calls.get(a.get("call_id") or "")
         if call and call.get("queue_id"):
             qid = str(call["queue_id"])
@@ -318,7 +338,7 @@ def render_missed(
         elif call and call.get("dialled"):
             line += " · " + say("commands.missed_to", number=escape(format_number(call["dialled"])))
         if a.get("status") == "calling_back" and a.get("claimed_by"):
-            line += " · " + say("commands.missed_calling_back", user=a["claimed_by"])
+            line += " · " + say("commands.missed_calling_back", user=mention(a["claimed_by"]))
         if link := message_link(a.get("channel"), a.get("ts"), workspace_url):
             line += f" · <{link}|{say('commands.missed_open')}>"
         lines.append(line)
@@ -344,9 +364,12 @@ def render_routes(
     """Where alerts go: by queue, then by DID, then the default (stored, else RINGBOT_ALERT_CHANNEL)."""
 
     def line(route: Mapping[str, Any]) -> str:
-        by = say("commands.routes_set_by", user=route["set_by"]) if route.get("set_by") else ""
+        by = say("commands.routes_set_by", user=mention(route["set_by"])) if route.get("set_by") else ""
         return say(
-            "commands.routes_line", target=route_label(route["key"], queue_names), channel=route["channel"], by=by
+            "commands.routes_line",
+            target=route_label(route["key"], queue_names),
+            channel=channel_mention(route["channel"]),
+            by=by,
         )
 
     stored_default = next((r for r in routes if r["key"] == "default"), None)
@@ -354,7 +377,7 @@ def render_routes(
     if stored_default:
         lines.append(line(stored_default))
     else:
-        lines.append(say("commands.routes_env_default", channel=default_channel))
+        lines.append(say("commands.routes_env_default", channel=channel_mention(default_channel)))
     blocks = [section(say("commands.routes_title", order=say("commands.routes_order")))]
     blocks += packed_sections(lines, max_blocks=MAX_MESSAGE_BLOCKS - 2)
     blocks.append(context(say("commands.routes_hint")))

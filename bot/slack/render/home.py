@@ -8,7 +8,14 @@ from typing import Any
 
 from bot.antbuddy.models import Dashboard
 from bot.slack.blocks import Block, context, divider, escape, header, section, view
-from bot.slack.render.answers import MAX_QUEUES_SHOWN, queue_figures, queue_label, render_missed
+from bot.slack.render.answers import (
+    MAX_QUEUES_SHOWN,
+    agent_counts_text,
+    queue_figures,
+    queue_label,
+    render_missed,
+)
+from bot.slack.render.link import MAX_SIP_USER
 from bot.slack.text import say
 
 HOME_MISSED_BLOCKS = 40  # the missed-call list's share of the view's 100 blocks
@@ -29,7 +36,13 @@ def render_home(
 ) -> dict[str, Any]:
     """A `home` view for views.publish."""
     blocks: list[Block] = [header(say("home.title"))]
-    blocks.append(section(say("home.device", sip_user=escape(sip_user)) if sip_user else say("home.not_linked")))
+    blocks.append(
+        section(
+            say("home.device", sip_user=escape(sip_user, limit=MAX_SIP_USER, code=True))
+            if sip_user
+            else say("home.not_linked")
+        )
+    )
     blocks.append(divider())
 
     blocks.append(header(say("home.missed_title")))
@@ -55,7 +68,6 @@ def render_home(
         for q in dashboard.queues[:MAX_QUEUES_SHOWN]:
             blocks.append(section(say("home.queue_line", name=escape(queue_label(q, queue_names)), **queue_figures(q))))
         if dashboard.agent_counts:
-            counts = " · ".join(f"{k.replace('_', ' ')} {v}" for k, v in dashboard.agent_counts.items())
-            blocks.append(context(say("queues.agents", counts=counts)))
+            blocks.append(context(say("queues.agents", counts=agent_counts_text(dashboard.agent_counts))))
     blocks.append(context(say("home.footer", time=now.astimezone(tz).strftime("%H:%M"))))
     return view("home", blocks)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import tzinfo
 from typing import Any, Protocol
 
-from bot.slack.blocks import Block, actions, button, plain, section, view
-from bot.slack.format import day_and_time
+from bot.slack.blocks import Block, actions, button, escape, one_line, plain, section, view
+from bot.slack.format import day_and_time, mention
 from bot.slack.ids import ACTION_OPEN_LINK, VIEW_LINK
 from bot.slack.text import say
 
@@ -18,6 +19,9 @@ BLOCK_PASSWORD = "sip_password"
 INPUT_ACTION = "value"
 MAX_SIP_USER = 64
 MAX_PASSWORD = 128
+# The SIP user names PBXs hand out (RFC 3261 allows a few more, which no AntBuddy device uses): nothing Slack could
+# read as markup (no <, >, &, `, *, ~, @), so a SIP user shown anywhere is plain text.
+SIP_USER_CHARS = re.compile(r"[A-Za-z0-9._+\-]+")
 
 
 @dataclass(frozen=True)
@@ -45,8 +49,8 @@ def link_modal(form: LinkForm, *, for_self: bool, sip_user: str = "") -> dict[st
     """The link dialog (views.open). The password input is empty: a stored password is never sent back."""
     user_input: dict[str, Any] = {"type": "plain_text_input", "action_id": INPUT_ACTION, "max_length": MAX_SIP_USER}
     if sip_user:
-        user_input["initial_value"] = sip_user
-    intro = say("link.intro") if for_self else say("link.intro_other", user=form.target)
+        user_input["initial_value"] = one_line(sip_user)[:MAX_SIP_USER]  # longer than max_length: Slack refuses
+    intro = say("link.intro") if for_self else say("link.intro_other", user=mention(form.target))
     return view(
         "modal",
         [
@@ -94,6 +98,8 @@ def field_errors(sip_user: str, password: str, *, vault_available: bool = True) 
         errors[BLOCK_SIP_USER] = say("link.err_space")
     elif len(sip_user) > MAX_SIP_USER:
         errors[BLOCK_SIP_USER] = say("link.err_too_long", max=MAX_SIP_USER)
+    elif not SIP_USER_CHARS.fullmatch(sip_user):
+        errors[BLOCK_SIP_USER] = say("link.err_chars")
     if not password:
         errors[BLOCK_PASSWORD] = say("link.err_required")
     elif len(password) > MAX_PASSWORD:
@@ -130,5 +136,6 @@ def me_text(link: LinkedDevice | None, tz: tzinfo, *, now: float | None = None) 
     """`/ring me`: SIP user, when and by whom it was linked; never the password (not even its length)."""
     if link is None:
         return say("me.not_linked")
-    by_text = say("me.linked_by", by=link.linked_by) if link.linked_by_someone_else else ""
-    return say("me.linked", sip_user=link.sip_user, when=day_and_time(link.linked_at, tz, now=now), by=by_text)
+    by_text = say("me.linked_by", by=mention(link.linked_by)) if link.linked_by_someone_else else ""
+    sip_user = escape(link.sip_user, limit=MAX_SIP_USER, code=True)
+    return say("me.linked", sip_user=sip_user, when=day_and_time(link.linked_at, tz, now=now), by=by_text)

@@ -93,7 +93,11 @@ def test_missed_call_renders_number_both_ways_dialled_duration_time_cause_and_ag
     assert text == "Missed call from 0987 654 321 to 028 7301 9555"
     assert blocks[0] == {
         "type": "section",
-        "text": {"type": "mrkdwn", "text": ":red_circle: *Missed call* from *0987 654 321*  `+84987654321`"},
+        "text": {
+            "type": "mrkdwn",
+            "text": ":red_circle: *Missed call* from *0987 654 321*  `+84987654321`",
+            "verbatim": True,
+        },
     }
     assert blocks[1]["text"]["text"] == (
         "*Dialled:* 028 7301 9555\n"
