@@ -19,14 +19,16 @@ from handlers.deps import Message, Respond
 
 log = logging.getLogger(__name__)
 
-SLACK_TIMEOUT = 10.0  # one response_url post (the Web client has its own timeout too)
+RESPONSE_TIMEOUT = 5.0  # one response_url post, all of it: a URL that hangs is given up after this
 SENDING_AT_ONCE = 8
+GATE_HOLD = 0.5  # seconds a post keeps its place in the gate; a slower one finishes outside it
 _send_gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
 
 
 def _send_gate() -> asyncio.Semaphore:
     """One gate per event loop: when hundreds of answers fall due at once (AntBuddy answering a crowd that
-    waited on one request), sending them a few at a time keeps the loop free to ack new commands."""
+    waited on one request), starting them a few at a time keeps the loop free to ack new commands. A post
+    holds its place for GATE_HOLD at most, so a hung URL (or eight) cannot hold back everyone else's."""
     loop = asyncio.get_running_loop()
     gate = _send_gates.get(loop)
     if gate is None:
@@ -53,8 +55,15 @@ async def send(respond: Respond, message: Message, *, ephemeral: bool = False) -
         kw["response_type"] = "ephemeral"
     kw.setdefault("replace_original", False)
     try:
-        async with _send_gate(), asyncio.timeout(SLACK_TIMEOUT):
-            await respond(**kw)
+        async with asyncio.timeout(RESPONSE_TIMEOUT):
+            async with _send_gate():
+                post = asyncio.ensure_future(respond(**kw))
+                try:
+                    await asyncio.wait({post}, timeout=GATE_HOLD)
+                except BaseException:
+                    post.cancel()
+                    raise
+            await post  # past GATE_HOLD: still bounded by RESPONSE_TIMEOUT, cancelled with it
     except Exception as exc:  # noqa: BLE001 - response_url down or expired: log, do not crash the listener
         log.warning("respond failed error=%s", type(exc).__name__)
 
