@@ -41,7 +41,7 @@ async def run(requests: int, concurrency: int, delay: float, answer_wait: float,
     client = build_slack_client(cfg.slack_bot_token, cfg.slack_api_url)
     deps = build_deps(cfg, slack_client=client)
     bolt = build_bolt(deps, client, signing_secret=cfg.slack_signing_secret)
-    runner, port = await start_http(bolt, "127.0.0.1", 0)
+    runner, port = await start_http(bolt, "127.0.0.1", 0, signing_secret=cfg.slack_signing_secret)
     if freeze:  # what the bot could do after start-up: keep long-lived objects out of full GC passes
         gc.collect()
         gc.freeze()

@@ -302,7 +302,7 @@ async def start(
         store, client, render=alert_renderer(deps), rate_per_second=settings.channel_posts_per_second, tz=settings.tz
     )
     tracker = Tracker(grace_seconds=settings.grace_seconds)
-    pipeline = Pipeline(tracker, store, deps.alerts, metrics=metrics)
+    pipeline = Pipeline(tracker, store, deps.alerts, metrics=metrics, account_id=settings.antbuddy_account_id)
     # History is read up to `settle` seconds ago: long enough for the stream to decide a call first
     # (richer alert), short enough that a call lost in a crash is recovered within a minute.
     settle = max(10.0, settings.grace_seconds * 5)
@@ -433,7 +433,12 @@ async def start(
     rt.bolt = bolt
     try:
         rt.http_runner, rt.http_port = await start_http(
-            bolt if mode == "http" else None, settings.http_host, settings.http_port, extra_routes=rt.add_health_routes
+            bolt if mode == "http" else None,
+            settings.http_host,
+            settings.http_port,
+            signing_secret=settings.slack_signing_secret,
+            extra_routes=rt.add_health_routes,
+            on_refused=lambda reason: metrics.inc("slack_requests_refused_total", reason=reason),
         )
     except SetupError:
         await shutdown(rt)  # what already started stops in order; the caller prints the one sentence

@@ -14,3 +14,4 @@ def register(app: AsyncApp, deps: Deps) -> None:
     actions.register(app, deps)  # buttons
     views.register(app, deps)  # modal submissions
     home.register(app, deps)  # App Home (events)
+    actions.register_fallback(app)  # last: any action id no listener above took

@@ -1,12 +1,18 @@
 """Buttons. On an alert: Call back, Mark handled, Undo, History. On answers: Play recording (signed URL
 fetched on click), More (next page of a history answer), Link my phone. Each acks first, then answers
-only the person who clicked, through response_url."""
+only the person who clicked, through response_url.
+
+A click whose payload we did not make (no user, a value longer than Slack allows or not text, an action id we
+never rendered) is answered "this button is no longer valid"; a value that does not parse as what its button
+carries gets that button's own "no longer exists" sentence. Never "something went wrong": the value is the
+clicker's to forge, so it is checked before anything reads it."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import logging
+import math
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -17,6 +23,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.alerts.service import AlertNotFound, NotAllowed
 from bot.antbuddy import InvalidNumber, validate_number
 from bot.calls.numbers import format_number
+from bot.slack.blocks import escape
 from bot.slack.format import list_time
 from bot.slack.ids import (
     ACTION_CALLBACK,
@@ -31,14 +38,21 @@ from bot.slack.text import say
 from handlers.answers import caller_history_query, history_message, now
 from handlers.deps import Deps, Message
 from handlers.dial import dial_answer
-from handlers.replies import answer, ephemeral, while_busy
+from handlers.replies import answer, ephemeral, send, while_busy
 from handlers.views import open_link_modal
 from storage import DatabaseBusy
 
 log = logging.getLogger(__name__)
+_SAFE_URL = re.compile(r"https://[^\s<>|`]{1,2000}")  # a signed recording URL, fit to sit inside <url|label>
 
 _USER_ID = re.compile(r"[UW][A-Z0-9]{2,20}")
 RECORDING_TIMEOUT = 5.0
+VALUE_MAX = 2000  # Slack's own limit on a button value: a longer one was not made by Slack
+CALL_ID_MAX = 256  # bot.calls.events.ID_MAX: no call id we store is longer
+MORE_OFFSET_MAX = 10_000  # 500 pages of history: further is not a page anyone reached by clicking More
+# The More query's text fields (answers.history_query): customer key, SIP user, Slack user, period label, and
+# "t", the title older buttons still carry (ignored: the title is rebuilt from the rest).
+_MORE_TEXT_MAX = {"k": 64, "a": 128, "w": 32, "p": 64, "t": 500}
 
 Body = dict[str, Any]  # Slack's block_actions payload, as Bolt hands it over
 ButtonWork = Callable[[Deps, Body, AsyncWebClient], Awaitable[Message | None]]
@@ -51,6 +65,9 @@ def register(app: AsyncApp, deps: Deps) -> None:
         @app.action(action_id)
         async def listener(ack: AsyncAck, body: Body, client: AsyncWebClient, respond: AsyncRespond) -> None:
             await ack()
+            if not well_formed(body):
+                await no_longer_valid(respond, action_id, "malformed")
+                return
             await answer(
                 ephemeral(respond), lambda: work(deps, body, client), timeout=timeout or deps.directory.timeout
             )
@@ -62,6 +79,33 @@ def register(app: AsyncApp, deps: Deps) -> None:
     on(ACTION_HISTORY, alert_history)
     on(ACTION_PLAY_RECORDING, recording_link, timeout=RECORDING_TIMEOUT)
     on(ACTION_MORE, more_history)
+
+
+def register_fallback(app: AsyncApp) -> None:
+    """Any action id no listener took (a forged or oversized one, or a button from a version we no longer
+    ship): registered after every other listener, since Bolt runs the first that matches."""
+
+    @app.action(re.compile(r"(?s).*"))
+    async def unknown_button(ack: AsyncAck, respond: AsyncRespond) -> None:
+        await ack()
+        await no_longer_valid(respond, "unknown", "unknown_action")
+
+
+async def no_longer_valid(respond: AsyncRespond, action: str, reason: str) -> None:
+    log.info("button refused action=%s reason=%s", action, reason)  # `action` is ours, never the payload's
+    await send(ephemeral(respond), {"text": say("button.invalid")})
+
+
+def well_formed(body: Body) -> bool:
+    """A click as Slack sends it: a user id, an action object, a value that is short printable text."""
+    user = body.get("user")
+    actions = body.get("actions")
+    if not isinstance(user, dict) or not isinstance(user.get("id"), str) or not _USER_ID.fullmatch(user["id"]):
+        return False
+    if not isinstance(actions, list) or not actions or not isinstance(actions[0], dict):
+        return False
+    value = actions[0].get("value")
+    return value is None or (isinstance(value, str) and len(value) <= VALUE_MAX and value.isprintable())
 
 
 def _user(body: Body) -> str:
@@ -86,7 +130,10 @@ async def call_back(deps: Deps, body: Body, client: AsyncWebClient) -> Message:
     """Call back on an alert: the number comes from the alert row, never from the button or message."""
     user_id = _user(body)
     alert_id = _alert_id(_value(body))
-    alert = deps.store.get_alert(alert_id) if alert_id is not None else None
+    if alert_id is None:
+        log.info("call back refused user=%s reason=invalid_value", user_id)
+        return {"text": say("callback.alert_gone")}
+    alert = deps.store.get_alert(alert_id)
     if alert is None:
         log.info("call back refused user=%s reason=unknown_alert", user_id)
         return {"text": say("callback.alert_gone")}
@@ -97,7 +144,7 @@ async def call_back(deps: Deps, body: Body, client: AsyncWebClient) -> Message:
         deps.store.add_audit(
             "click_to_call", "invalid_number", slack_user=user_id, number=number[:30] or None, alert_id=alert["id"]
         )
-        return {"text": say("callback.alert_bad_number", number=number[:30])}
+        return {"text": say("callback.alert_bad_number", number=escape(number, code=True, limit=30))}
     result = await deps.dialer.call(user_id, number, alert_id=alert["id"])
     if result.ok:
         try:
@@ -131,34 +178,36 @@ async def _claim_when_free(deps: Deps, alert_id: int, user_id: str) -> None:
 async def mark_handled(deps: Deps, body: Body, client: AsyncWebClient) -> Message | None:
     """'Handled by @them': the alert edits itself through the outbox; only a gone alert gets an answer."""
     alert_id = _alert_id(_value(body))
+    if alert_id is None:
+        return {"text": say("callback.handled_gone")}
     try:
-        if alert_id is not None:
-            deps.alerts.mark_handled(alert_id, _user(body))
-            return None
+        deps.alerts.mark_handled(alert_id, _user(body))
+        return None
     except AlertNotFound:
-        pass
-    return {"text": say("callback.handled_gone")}
+        return {"text": say("callback.handled_gone")}
 
 
 async def undo_handled(deps: Deps, body: Body, client: AsyncWebClient) -> Message | None:
     """Reopen a handled alert: whoever marked it, or an admin (AlertService decides)."""
     user_id = _user(body)
     alert_id = _alert_id(_value(body))
+    if alert_id is None:
+        return {"text": say("callback.handled_gone")}
     try:
-        if alert_id is not None:
-            deps.alerts.undo_handled(alert_id, user_id, is_admin=await deps.admins.is_admin(user_id))
-            return None
+        deps.alerts.undo_handled(alert_id, user_id, is_admin=await deps.admins.is_admin(user_id))
+        return None
     except AlertNotFound:
-        pass
+        return {"text": say("callback.handled_gone")}
     except NotAllowed:
         return {"text": say("callback.not_allowed")}
-    return {"text": say("callback.handled_gone")}
 
 
 async def alert_history(deps: Deps, body: Body, client: AsyncWebClient) -> Message:
     """History (value: alert id): that caller's calls in the last 7 days."""
     alert_id = _alert_id(_value(body))
-    alert = deps.store.get_alert(alert_id) if alert_id is not None else None
+    if alert_id is None:
+        return {"text": say("commands.alert_unknown")}
+    alert = deps.store.get_alert(alert_id)
     customer_key = alert.get("customer_key") if alert else None
     if not customer_key:
         return {"text": say("commands.alert_unknown")}
@@ -183,17 +232,23 @@ async def open_link(deps: Deps, body: Body, client: AsyncWebClient) -> Message |
 async def recording_link(deps: Deps, body: Body, client: AsyncWebClient) -> Message:
     """Play recording (value: call id): ask AntBuddy for the signed URL only now, since it expires."""
     call_id = _value(body)
-    call = deps.store.get_call(call_id) if call_id else None
+    if not call_id or len(call_id) > CALL_ID_MAX:
+        return {"text": say("commands.call_unknown")}
+    call = deps.store.get_call(call_id)
     if not call:
         return {"text": say("commands.call_unknown")}
     media = call.get("recording")
     if not media:
         return {"text": say("commands.recording_none")}
-    url = await asyncio.wait_for(deps.antbuddy.recording_url(media), RECORDING_TIMEOUT)
+    async with asyncio.timeout(RECORDING_TIMEOUT):
+        url = await deps.antbuddy.recording_url(media)
+    if not _SAFE_URL.fullmatch(url or ""):  # it goes inside <url|label>, where nothing can be escaped
+        log.warning("recording link refused call_id=%s reason=unsafe_url", call_id)
+        return {"text": say("commands.recording_none")}
     text = say(
         "commands.recording_link",
         url=url,
-        number=format_number(call.get("customer_number")) or say("commands.number_unknown"),
+        number=escape(format_number(call.get("customer_number"))) or say("commands.number_unknown"),
         time=list_time(call.get("started_at"), deps.settings.tz, now(deps)),
     )
     log.info("recording link call_id=%s", call_id)  # never the URL: it is signed
@@ -202,12 +257,35 @@ async def recording_link(deps: Deps, body: Body, client: AsyncWebClient) -> Mess
 
 async def more_history(deps: Deps, body: Body, client: AsyncWebClient) -> Message:
     """More (value: {"q": query, "o": offset}): the next page of the same, time-frozen query."""
-    try:
-        data = json.loads(_value(body))
-        query, offset = data["q"], int(data["o"])
-        if not isinstance(query, dict) or offset < 0:
-            raise ValueError
-        float(query["s"]), float(query["u"])
-    except (ValueError, KeyError, TypeError):
+    page = more_page(_value(body))
+    if page is None:
         return {"text": say("commands.more_expired")}
+    query, offset = page
     return history_message(deps, query, offset=offset)
+
+
+def more_page(value: str) -> tuple[dict[str, Any], int] | None:
+    """The query and offset in a More button's value, exactly as answers.history_query made them; None for
+    anything else (the store must never see a value of the wrong type)."""
+    try:
+        data = json.loads(value)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    query, offset = data.get("q"), data.get("o")
+    if not isinstance(query, dict) or type(offset) is not int or not 0 <= offset <= MORE_OFFSET_MAX:
+        return None
+    if not set(query) <= {"k", "a", "w", "p", "s", "u", "m", "t"} or not isinstance(
+        query.get("m", False), (bool, type(None))
+    ):
+        return None
+    for key in ("s", "u"):
+        moment = query.get(key)
+        if isinstance(moment, bool) or not isinstance(moment, (int, float)) or not math.isfinite(moment):
+            return None
+    for key, limit in _MORE_TEXT_MAX.items():
+        text = query.get(key)
+        if text is not None and (not isinstance(text, str) or len(text) > limit):
+            return None
+    return query, offset

@@ -76,7 +76,7 @@ async def dispatch(deps: Deps, ctx: CommandContext) -> None:
     sub = ctx.subcommand
     entry = SUBCOMMANDS.get(sub)
     if entry is None:
-        await send(ctx.respond, {"text": say("commands.unknown", sub=sub[:40])}, ephemeral=True)
+        await send(ctx.respond, {"text": say("commands.unknown", sub=escape(sub, code=True, limit=40))}, ephemeral=True)
         return
     ctx = replace(ctx, respond=ephemeral(ctx.respond, share=ctx.share and not entry.personal))
     result = await answer(ctx.respond, lambda: entry.run(deps, ctx), timeout=deps.directory.timeout)
@@ -158,15 +158,20 @@ async def resolve_route_target(deps: Deps, target: str) -> tuple[str, str]:
         key = number_key(target)
         digits = clean(target).lstrip("+")
         if not digits.isdigit() or not 3 <= len(digits) <= 20:
-            raise UsageError(usage("route"), say("commands.route_bad_did", target=target))
-        return f"did:{key}", say("commands.route_target.did", number=format_number(key))
+            raise UsageError(usage("route"), say("commands.route_bad_did", target=escape(target, code=True, limit=60)))
+        return f"did:{key}", say("commands.route_target.did", number=escape(format_number(key)))
     queues = await deps.directory.queues()
     wanted = target.casefold()
     for q in queues:
         if q.queue_id and (q.queue_id == target or (q.name or "").casefold() == wanted):
-            return f"queue:{q.queue_id}", say("commands.route_target.queue", name=q.name or q.queue_id)
-    names = ", ".join(f"`{q.name}`" for q in queues if q.name) or say("commands.route_no_queue_names")
-    raise UsageError(usage("route"), say("commands.route_no_queue", target=target, names=names))
+            return f"queue:{q.queue_id}", say(
+                "commands.route_target.queue", name=escape(q.name or q.queue_id, limit=80)
+            )
+    names = ", ".join(f"`{escape(q.name, code=True, limit=80)}`" for q in queues if q.name)
+    names = names or say("commands.route_no_queue_names")
+    raise UsageError(
+        usage("route"), say("commands.route_no_queue", target=escape(target, code=True, limit=60), names=names)
+    )
 
 
 # ------------------------------------------------------------------------------------------------ your phone

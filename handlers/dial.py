@@ -27,7 +27,7 @@ def dial_answer(deps: Deps, result: DialResult) -> Message:
 
 def refusal_text(deps: Deps, refusal: Refused, number: str) -> str:
     """One line: which number, why it is refused, and who can allow it (with the command to paste)."""
-    shown = format_number(number, deps.dialer.rules.country) or number
+    shown = escape(format_number(number, deps.dialer.rules.country) or number, limit=40)
     who = deps.admins.who()
     reason = refusal.reason
     if reason is Reason.EMERGENCY:

@@ -13,6 +13,7 @@ from typing import TypeVar
 from bot.antbuddy.errors import AntBuddyError, ApiError, AuthError, NotConfigured, RateLimited, Unavailable
 from bot.callback.dialer import DialKind, DialResult
 from bot.calls.numbers import format_number
+from bot.slack.blocks import escape
 from bot.slack.render.link import not_linked_blocks
 from bot.slack.text import say
 from handlers.args import UsageError
@@ -22,19 +23,21 @@ from storage import DatabaseBusy
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-SLACK_TIMEOUT = 10.0  # one response_url post (the Web client has its own timeout too)
+RESPONSE_TIMEOUT = 5.0  # one response_url post, all of it: a URL that hangs is given up after this
 # While another program holds the database's lock, a command or click that must write waits for it this long,
 # after the ack, off the request path (docs/operations.md, The database); then it says so.
 DB_WAIT_SECONDS = 120.0
 DB_RETRY_FIRST = 0.25
 DB_RETRY_MAX = 2.0
 SENDING_AT_ONCE = 8
+GATE_HOLD = 0.5  # seconds a post keeps its place in the gate; a slower one finishes outside it
 _send_gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
 
 
 def _send_gate() -> asyncio.Semaphore:
     """One gate per event loop: when hundreds of answers fall due at once (AntBuddy answering a crowd that
-    waited on one request), sending them a few at a time keeps the loop free to ack new commands."""
+    waited on one request), starting them a few at a time keeps the loop free to ack new commands. A post
+    holds its place for GATE_HOLD at most, so a hung URL (or eight) cannot hold back everyone else's."""
     loop = asyncio.get_running_loop()
     gate = _send_gates.get(loop)
     if gate is None:
@@ -61,8 +64,15 @@ async def send(respond: Respond, message: Message, *, ephemeral: bool = False) -
         kw["response_type"] = "ephemeral"
     kw.setdefault("replace_original", False)
     try:
-        async with _send_gate(), asyncio.timeout(SLACK_TIMEOUT):
-            await respond(**kw)
+        async with asyncio.timeout(RESPONSE_TIMEOUT):
+            async with _send_gate():
+                post = asyncio.ensure_future(respond(**kw))
+                try:
+                    await asyncio.wait({post}, timeout=GATE_HOLD)
+                except BaseException:
+                    post.cancel()
+                    raise
+            await post  # past GATE_HOLD: still bounded by RESPONSE_TIMEOUT, cancelled with it
     except Exception as exc:  # noqa: BLE001 - response_url down or expired: log, do not crash the listener
         log.warning("respond failed error=%s", type(exc).__name__)
 
@@ -133,25 +143,28 @@ async def answer(respond: Respond, work: Callable[[], Awaitable[Message | None]]
 
 
 def dial_message(result: DialResult, *, max_per_minute: int) -> Message:
-    """One clear sentence (and maybe a button) for the person who asked to dial."""
+    """One clear sentence (and maybe a button) for the person who asked to dial. The SIP user, the number and
+    AntBuddy's words are outside values: escaped (the SIP user and a raw number sit in backticks)."""
     kind = result.kind
+    sip_user = escape(result.sip_user, code=True, limit=64)
+    detail = escape(result.detail.rstrip("."), limit=200)
     if kind is DialKind.OK:
-        return {"text": say("callback.calling", sip_user=result.sip_user, number=format_number(result.number))}
+        return {"text": say("callback.calling", sip_user=sip_user, number=escape(format_number(result.number)))}
     if kind is DialKind.NOT_LINKED:
         return {"text": say("callback.not_linked"), "blocks": not_linked_blocks()}
     if kind is DialKind.OFFLINE:
-        return {"text": say("callback.offline", sip_user=result.sip_user)}
+        return {"text": say("callback.offline", sip_user=sip_user)}
     if kind is DialKind.DUPLICATE:
-        return {"text": say("callback.duplicate", sip_user=result.sip_user)}
+        return {"text": say("callback.duplicate", sip_user=sip_user)}
     if kind is DialKind.RATE_LIMITED:
         seconds = max(1, round(result.retry_after))
         return {"text": say("callback.rate_limited", max=max_per_minute, seconds=seconds)}
     if kind is DialKind.INVALID_NUMBER:
-        return {"text": say("callback.invalid_number", number=result.number)}
+        return {"text": say("callback.invalid_number", number=escape(result.number, code=True, limit=30))}
     if kind is DialKind.ANTBUDDY_DOWN:
-        return {"text": say("callback.antbuddy_down", detail=result.detail.rstrip("."))}
+        return {"text": say("callback.antbuddy_down", detail=detail)}
     if kind is DialKind.ANTBUDDY_BUSY:
         return {"text": say("antbuddy.rate_limited")}
     if kind is DialKind.RELINK:
-        return {"text": say("callback.relink", detail=result.detail)}
-    return {"text": say("callback.error", detail=result.detail.rstrip(".") or say("callback.error_unknown"))}
+        return {"text": say("callback.relink", detail=escape(result.detail, limit=200))}
+    return {"text": say("callback.error", detail=detail or say("callback.error_unknown"))}

@@ -156,7 +156,7 @@ async def bot_http(tmp_path: Path, fake_slack: FakeSlack, simulator: Any) -> Asy
     client = build_slack_client(settings.slack_bot_token, settings.slack_api_url)
     deps = build_deps(settings, slack_client=client)
     bolt = build_bolt(deps, client, signing_secret=settings.slack_signing_secret)
-    runner, port = await start_http(bolt, "127.0.0.1", 0)
+    runner, port = await start_http(bolt, "127.0.0.1", 0, signing_secret=settings.slack_signing_secret)
     async with httpx.AsyncClient(timeout=10) as http:
         try:
             yield BotHTTP(f"http://127.0.0.1:{port}/slack/events", deps, fake_slack, simulator, http)

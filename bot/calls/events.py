@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any  # what decoded JSON holds: Any is its honest type
@@ -18,10 +19,35 @@ GREGORIAN_OFFSET = 62167219200  # unix = gregorian - this (Kazoo's UNIX_EPOCH_IN
 
 CREATE, ANSWER, DESTROY = "CHANNEL_CREATE", "CHANNEL_ANSWER", "CHANNEL_DESTROY"
 BRIDGE = "CHANNEL_BRIDGE"
+KNOWN_EVENTS = frozenset({CREATE, ANSWER, DESTROY, BRIDGE})  # what we subscribe to (bot/stream/client.py)
+OTHER = "other"  # the label of every other event name: /metrics and counters stay bounded
+
+ID_MAX = 256  # a call id (Kazoo's are under 100 characters); longer is junk, cut so it cannot bloat memory
+TEXT_MAX = 512  # a name, number or cause; renderers clip further for Slack
+_INT_MAX = 10**64  # a number field beyond this is junk, not a phone number or an id
+_NAME = re.compile(r"[A-Z0-9_.:-]{1,64}")  # an event name as Kazoo spells them (upper-cased first)
+# A lone surrogate cannot be encoded (SQLite, Slack's JSON and the log all refuse it); control characters other
+# than tab and newlines have no business in a name or number. Both become U+FFFD.
+_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 
 
 class MalformedEvent(ValueError):
     """The payload cannot be used (no call id, not JSON, not an object...). Message has no payload dump."""
+
+
+def event_label(name: str) -> str:
+    """The event name for counters and /metrics: one of KNOWN_EVENTS, or "other" (a bounded set)."""
+    if name in KNOWN_EVENTS:
+        return name
+    upper = name.strip().upper() if len(name) <= 64 else ""
+    return upper if upper in KNOWN_EVENTS else OTHER
+
+
+def clean_text(text: str) -> str:
+    """`text` with every lone surrogate and control character (tab and newlines kept) replaced by U+FFFD."""
+    if text.isprintable():  # the fast path: ordinary names and numbers, Vietnamese included
+        return text
+    return _INVALID.sub("\ufffd", text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +76,7 @@ class Event:
     fax: bool = False  # DESTROY carries Fax-Info: the leg carried a fax, not a conversation
     conference: bool = False  # the leg joined a conference (Conference-Name, or CCV Conference-ID)
     timestamp: datetime | None = None  # aware UTC
+    account_id: str | None = None  # custom_channel_vars.account_id, else the top-level one (lower case)
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)  # normalised keys, all fields
 
 
@@ -63,7 +90,7 @@ def _norm_key(key: object) -> str:
     cached = _KEY_CACHE.get(key) if type(key) is str else None
     if cached is not None:
         return cached
-    text = key if isinstance(key, str) else str(key)
+    text = clean_text(key) if isinstance(key, str) else str(key)
     out = text.lower().replace("-", "_")
     if type(key) is str and len(_KEY_CACHE) < _KEY_CACHE_MAX:
         _KEY_CACHE[key] = out
@@ -75,6 +102,8 @@ def _norm_value(value: Any) -> Any:
         return _norm_dict(value)
     if isinstance(value, list):
         return [_norm_value(item) for item in value]
+    if type(value) is str and not value.isprintable():
+        return clean_text(value)
     return value
 
 
@@ -85,7 +114,7 @@ def _norm_dict(obj: dict[Any, Any]) -> dict[str, Any]:
         nk = cache.get(key) if type(key) is str else None
         if nk is None:
             nk = _norm_key(key)
-        if isinstance(value, (dict, list)):
+        if isinstance(value, (dict, list)) or (type(value) is str and not value.isprintable()):
             value = _norm_value(value)
         out[nk] = value
     return out
@@ -94,16 +123,17 @@ def _norm_dict(obj: dict[Any, Any]) -> dict[str, Any]:
 # -- value helpers: lenient, a bad value becomes None rather than a reject ------------------------------
 
 
-def _text(value: object) -> str | None:
-    """A non-empty stripped string; numbers become their decimal text (a JSON caller number may be a number)."""
+def _text(value: object, limit: int = TEXT_MAX) -> str | None:
+    """A non-empty stripped string (at most `limit` characters); numbers become their decimal text (a JSON caller
+    number may be a number). Strings are already clean (_norm_dict)."""
     if type(value) is str:
         value = value.strip()
-        return value or None
+        return value[:limit] or None
     if isinstance(value, bool) or value is None:
         return None
     if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float) and math.isfinite(value):
+        return str(value) if -_INT_MAX < value < _INT_MAX else None  # str() refuses ints past 4,300 digits
+    if isinstance(value, float) and math.isfinite(value) and -_INT_MAX < value < _INT_MAX:
         return str(int(value)) if value.is_integer() else str(value)
     return None
 
@@ -145,7 +175,7 @@ def _sip_user(value: object) -> str | None:
     elif lower.startswith(("sip:", "tel:")):
         text = text[4:]
     user = text.split("@", 1)[0].split(";", 1)[0].strip()
-    return user or None
+    return user[:TEXT_MAX] or None
 
 
 def _to_datetime(unix: float) -> datetime | None:
@@ -160,7 +190,10 @@ def parse_timestamp(value: object) -> datetime | None:
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # an int past 1e308
+            return None
     elif isinstance(value, str):
         text = value.strip()
         try:
@@ -215,15 +248,11 @@ def _payload_dict(event: str, payload: object) -> dict[Any, Any]:
 
 
 def _leg_id(event: str, value: object) -> str:
-    if isinstance(value, str):
-        value = value.strip()
-        if value:
-            return value
-    elif isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    elif isinstance(value, float) and math.isfinite(value):
-        return str(int(value)) if value.is_integer() else str(value)
-    if value is None or value == "":
+    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        leg_id = _text(value, ID_MAX)
+        if leg_id:
+            return leg_id
+    if value is None or value == "" or isinstance(value, str):
         raise MalformedEvent(f"{event}: payload has no call_id")
     raise MalformedEvent(f"{event}: call_id is {type(value).__name__}, expected a string")
 
@@ -233,6 +262,8 @@ def normalise(name: str, payload: object) -> Event:
     if not isinstance(name, str) or not name.strip():
         raise MalformedEvent("event has no name")
     event = name.strip().upper()
+    if not _NAME.fullmatch(event):
+        raise MalformedEvent("event name is not an event name")  # not echoed: it may be anything
     try:
         d = _norm_dict(_payload_dict(event, payload))
     except RecursionError:  # absurdly nested dict handed in directly (json.loads ones are caught above)
@@ -259,6 +290,7 @@ def normalise(name: str, payload: object) -> Event:
     cause = _text(get("hangup_cause"))
     auth = _text(cget("authorizing_type")) or _text(get("authorizing_type"))
     disposition = _text(get("disposition"))
+    account = _text(cget("account_id")) or _text(get("account_id"))
 
     return Event(
         name=event,
@@ -288,5 +320,6 @@ def normalise(name: str, payload: object) -> Event:
         fax=bool(get("fax_info")),
         conference=bool(get("conference_name") or cget("conference_id") or get("conference_id")),
         timestamp=parse_timestamp(get("timestamp")),
+        account_id=account.lower() if account else None,
         raw=d,
     )

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from bot.calls.classify import CallDecision
-from bot.calls.events import ANSWER, CREATE, DESTROY, Event, MalformedEvent, normalise
+from bot.calls.events import ANSWER, CREATE, DESTROY, Event, MalformedEvent, event_label, normalise
 from bot.calls.tracker import Tracker
 
 if TYPE_CHECKING:
@@ -33,6 +33,7 @@ DB_RETRY_FIRST = 0.25  # seconds before the first retry; doubles up to DB_RETRY_
 DB_RETRY_MAX = 2.0
 MAX_HELD_DECISIONS = 50_000  # past this, the oldest held decisions are dropped (history raises them later)
 MAX_HELD_LEGS = 100_000  # legs are diagnostics: past this, the oldest held ones are dropped
+FOREIGN_ACCOUNTS_LOGGED = 16  # each other account is logged once, up to this many; all are counted
 
 
 class LegStore(Protocol):
@@ -50,8 +51,9 @@ class Counters(Protocol):
 
 @dataclass
 class PipelineStats:
-    events: Counter[str] = field(default_factory=Counter)
+    events: Counter[str] = field(default_factory=Counter)  # by event_label: a bounded set of keys
     rejected: int = 0
+    foreign: int = 0  # events for another account id, dropped
     decisions: Counter[str] = field(default_factory=Counter)
     alert_actions: Counter[str] = field(default_factory=Counter)
     errors: int = 0
@@ -71,8 +73,11 @@ class Pipeline:
         batch_max: int = 1000,
         clock: Callable[[], float] = time.monotonic,
         metrics: Counters | None = None,
+        account_id: str | None = None,
     ) -> None:
         self.tracker = tracker
+        # Events naming another account are dropped (None: keep all, for tests that replay other accounts).
+        self.account_id = account_id.strip().lower() if account_id and account_id.strip() else None
         self.store = store
         self.alerts = alerts
         self.flush_interval = flush_interval
@@ -88,6 +93,9 @@ class Pipeline:
         self._db_retry_at = 0.0  # clock() time before which no write is tried again
         self._db_backoff = 0.0
         self._db_trouble_since: float | None = None
+        self._foreign_seen: set[str] = set()  # other accounts already logged
+        self._evicted = 0  # tracker.evicted last seen
+        self._over_cap = False  # open calls hit the tracker's cap and have not fallen back below 90 % of it
 
     # -- hot path ---------------------------------------------------------------------------------
     def on_event(self, name: str, payload: object) -> None:
@@ -96,17 +104,24 @@ class Pipeline:
             event = normalise(name, payload)
         except MalformedEvent as exc:
             self.stats.rejected += 1
-            log.warning("event rejected name=%.40s reason=%s", name, exc)
+            log.warning("event rejected name=%.40r reason=%s", name, exc)
             return
         except Exception as exc:  # noqa: BLE001 - a bug in parsing must not stop the stream
             self.stats.rejected += 1
-            log.exception("event parse failed name=%.40s error=%s", name, type(exc).__name__)
+            log.exception("event parse failed name=%.40r error=%s", name, type(exc).__name__)
             return
-        self.stats.events[event.name] += 1
+        account = event.account_id
+        if account is not None and self.account_id is not None and account != self.account_id:
+            self._drop_foreign(account)
+            return
+        label = event_label(event.name)
+        self.stats.events[label] += 1
         if self.metrics:
-            self.metrics.inc("events_total", event=event.name)
+            self.metrics.inc("events_total", event=label)
         now = self.clock()
         self.tracker.feed(event, now)
+        if self.tracker.evicted != self._evicted:
+            self._count_evicted()
         self._remember_leg(event)
         if event.name == DESTROY and not self._deadline_armed:
             # The loop is asleep without a deadline: wake it so it can sleep until this call's grace ends.
@@ -114,6 +129,39 @@ class Pipeline:
             self._wake.set()
         if len(self._legs) >= self.batch_max:
             self._wake.set()
+
+    def _drop_foreign(self, account: str) -> None:
+        """An event for another account (a misrouted or shared stream): never a call of ours. Counted; each
+        account logged once, so a flood of them is one line, not one per event."""
+        self.stats.foreign += 1
+        if self.metrics:
+            self.metrics.inc("events_dropped_total", reason="foreign_account")
+        seen = self._foreign_seen
+        if account in seen or len(seen) > FOREIGN_ACCOUNTS_LOGGED:
+            return
+        seen.add(account)
+        if len(seen) > FOREIGN_ACCOUNTS_LOGGED:
+            log.warning("events for more other accounts dropped; no longer logged each (see /metrics)")
+        else:
+            log.warning(
+                "events for another account dropped account=%.40r ours=%s: check ANTBUDDY_ACCOUNT_ID and the "
+                "stream's subscription",
+                account,
+                self.account_id,
+            )
+
+    def _count_evicted(self) -> None:
+        evicted = self.tracker.evicted
+        if self.metrics:
+            self.metrics.inc("calls_evicted_total", float(evicted - self._evicted))
+        self._evicted = evicted
+        if not self._over_cap:
+            self._over_cap = True
+            log.warning(
+                "open calls reached the cap max=%d: the oldest are let go undecided; AntBuddy's history decides "
+                "them at the next reconcile",
+                self.tracker.max_open,
+            )
 
     def _remember_leg(self, event: Event) -> None:
         ts = event.timestamp.timestamp() if event.timestamp else None
@@ -189,6 +237,9 @@ class Pipeline:
             except Exception as exc:  # noqa: BLE001 - legs are diagnostics; decisions matter more
                 self.stats.errors += 1
                 log.error("saving legs failed count=%d error=%s", len(rows), exc)
+        if self._over_cap and self.tracker.open_calls() < 0.9 * self.tracker.max_open:
+            self._over_cap = False
+            log.info("open calls back under the cap open=%d evicted=%d", self.tracker.open_calls(), self._evicted)
         if decisions:
             # One transaction for the batch (one fsync); each decision is still all-or-nothing (a savepoint).
             try:

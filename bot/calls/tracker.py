@@ -25,6 +25,9 @@ from bot.calls.events import ANSWER, BRIDGE, CREATE, DESTROY, Event
 from bot.calls.numbers import number_key
 
 _EVENT_BITS = {CREATE: 1, ANSWER: 2, DESTROY: 4, BRIDGE: 8}
+# A busy center has a few hundred calls up at once; past this the stream is broken or hostile. The oldest open
+# calls are then let go undecided, like settled ones: AntBuddy's history decides them at the next reconcile.
+MAX_OPEN_CALLS = 5_000
 
 
 # -- state ------------------------------------------------------------------------------------------------
@@ -182,6 +185,7 @@ class Tracker:
         orphan_seconds: float = 600.0,
         remember_seconds: float = 600.0,
         remember_max: int = 30_000,
+        max_open: int | None = None,  # None: MAX_OPEN_CALLS
     ) -> None:
         self.grace_seconds = grace_seconds
         self.expire_seconds = expire_seconds
@@ -189,6 +193,7 @@ class Tracker:
         self.orphan_seconds = orphan_seconds
         self.remember_seconds = remember_seconds
         self.remember_max = remember_max
+        self.max_open = max(1, MAX_OPEN_CALLS if max_open is None else max_open)
         self._owner: dict[str, _Call] = {}  # leg id or referenced id -> its open call
         self._open: OrderedDict[int, _Call] = OrderedDict()  # by first sight, for expiry
         self._heap: list[tuple[float, int, int, _Call]] = []  # (when, tie, kind, call)
@@ -200,6 +205,7 @@ class Tracker:
         self._seq = count()
         self._decided = self._expired = self._dropped = self._duplicates = self._late = 0
         self._settled = self._own_legs = 0
+        self.evicted = 0  # calls let go over the cap (read on the hot path by the pipeline: a plain attribute)
 
     # -- our own click-to-call ------------------------------------------------------------------------
 
@@ -311,7 +317,13 @@ class Tracker:
 
     def _new_call(self, now: float) -> _Call:
         call = _Call(next(self._keys), now)
-        self._open[call.key] = call
+        opened = self._open
+        opened[call.key] = call
+        while len(opened) > self.max_open:
+            # Over the cap: the call seen first goes (never the new one, which is last). Its ids are remembered
+            # like a decided call's, so its late legs cannot re-open it.
+            self._close(next(iter(opened.values())), now)
+            self.evicted += 1
         return call
 
     def _own(self, call: _Call, some_id: str) -> None:
@@ -457,6 +469,7 @@ class Tracker:
             "duplicates_ignored": self._duplicates,
             "late_ignored": self._late,
             "settled_from_history": self._settled,
+            "evicted_over_cap": self.evicted,
             "own_click_to_call_legs": self._own_legs,
             "remembered_ids": len(self._closed),
             "tracked_ids": len(self._owner),

@@ -1,22 +1,36 @@
-"""Counters, gauges and histograms in Prometheus text format — the few we need, no global registry."""
+"""Counters, gauges and histograms in Prometheus text format — the few we need, no global registry.
+
+Every label value comes from a bounded set: a metric may declare the values a label takes (`bound`), anything
+else counts as "other"; and no metric grows past MAX_SERIES label sets, so a value that was never declared (an
+event name, a Slack error code) cannot make a new series per request."""
 
 from __future__ import annotations
 
 import bisect
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Container, Iterable
+
+from bot.calls.classify import Outcome
+from bot.calls.events import KNOWN_EVENTS
+from bot.slack.verify import REASONS as REFUSAL_REASONS
 
 _DEFAULT_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+MAX_SERIES = 64  # label sets per metric; ours have a dozen at most
+OTHER = "other"
+
+Key = tuple[str, tuple[tuple[str, str], ...]]
+
+
+def _escape(value: object) -> str:
+    """A label value as the text format wants it: backslash, quote and newline escaped (a raw newline would
+    start a forged line)."""
+    return str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
 def _labels(labels: dict[str, str]) -> str:
     if not labels:
         return ""
-    inner = ",".join(
-        f'{k}="{str(v).replace(chr(92), chr(92) * 2).replace(chr(34), chr(92) + chr(34))}"'
-        for k, v in sorted(labels.items())
-    )
-    return "{" + inner + "}"
+    return "{" + ",".join(f'{k}="{_escape(v)}"' for k, v in sorted(labels.items())) + "}"
 
 
 class Metrics:
@@ -30,25 +44,53 @@ class Metrics:
         self._hist: dict[tuple[str, tuple[tuple[str, str], ...]], list[float]] = {}
         self._buckets: dict[str, tuple[float, ...]] = {}
         self._fns: dict[str, Callable[[], Iterable[tuple[dict[str, str], float]] | float]] = {}
+        self._allowed: dict[tuple[str, str], frozenset[str]] = {}  # (metric, label) -> the values it may take
+        self._series: dict[str, int] = {}  # metric -> label sets recorded so far
 
     def describe(self, name: str, kind: str, help_text: str, buckets: tuple[float, ...] | None = None) -> None:
         self._help[name] = (kind, help_text)
         if kind == "histogram":
             self._buckets[name] = buckets or _DEFAULT_BUCKETS
 
+    def bound(self, name: str, label: str, values: Iterable[str]) -> None:
+        """`label` of `name` takes only these values; any other is recorded as "other"."""
+        self._allowed[(name, label)] = frozenset(values)
+
+    def _key(self, name: str, labels: dict[str, str], known: Container[Key]) -> Key:
+        """The series key for these labels: undeclared values become "other", and past MAX_SERIES label sets a
+        new one joins the all-"other" series. Called with the lock held."""
+        if not labels:
+            return (name, ())
+        allowed = self._allowed
+        pairs = tuple(
+            sorted(
+                (k, v if (values := allowed.get((name, k))) is None or v in values else OTHER)
+                for k, v in labels.items()
+            )
+        )
+        key = (name, pairs)
+        if key not in known:
+            count = self._series.get(name, 0)
+            if count >= MAX_SERIES:
+                key = (name, tuple((k, OTHER) for k, _ in pairs))
+                if key in known:
+                    return key
+            self._series[name] = count + 1
+        return key
+
     def inc(self, name: str, amount: float = 1.0, **labels: str) -> None:
-        key = (name, tuple(sorted(labels.items())))
         with self._lock:
+            key = self._key(name, labels, self._values)
             self._values[key] = self._values.get(key, 0.0) + amount
 
     def set(self, name: str, value: float, **labels: str) -> None:
         with self._lock:
-            self._values[(name, tuple(sorted(labels.items())))] = float(value)
+            self._values[self._key(name, labels, self._values)] = float(value)
 
     def observe(self, name: str, seconds: float, **labels: str) -> None:
         buckets = self._buckets.setdefault(name, _DEFAULT_BUCKETS)
-        key = (name, tuple(sorted(labels.items())))
         with self._lock:
+            key = self._key(name, labels, self._hist)
             h = self._hist.get(key)
             if h is None:
                 h = self._hist[key] = [0.0] * (len(buckets) + 2)  # per-bucket counts, +Inf, sum
@@ -61,6 +103,11 @@ class Metrics:
 
     def value(self, name: str, **labels: str) -> float:
         return self._values.get((name, tuple(sorted(labels.items()))), 0.0)
+
+    def series(self, name: str) -> int:
+        """How many label sets `name` has recorded (for tests and the bound)."""
+        with self._lock:
+            return sum(1 for n, _ in self._values if n == name) + sum(1 for n, _ in self._hist if n == name)
 
     def render(self) -> str:
         lines: list[str] = []
@@ -100,17 +147,26 @@ class Metrics:
             if isinstance(result, (int, float)):
                 lines.append(f"{self.prefix}{name} {float(result):g}")
             else:
-                for gauge_labels, v in result:
+                for gauge_labels, v in list(result)[:MAX_SERIES]:
                     lines.append(f"{self.prefix}{name}{_labels(gauge_labels)} {float(v):g}")
         return "\n".join(lines) + "\n"
 
 
 def describe_ringbot(m: Metrics) -> Metrics:
-    """Names and help texts of everything ringbot exports."""
-    m.describe("events_total", "counter", "Stream events received, by event name")
+    """Names and help texts of everything ringbot exports, and the values each label may take."""
+    m.describe("events_total", "counter", "Stream events received, by event name (other: any name we do not use)")
+    m.bound("events_total", "event", KNOWN_EVENTS)
     m.describe("events_rejected_total", "counter", "Stream payloads rejected as malformed")
+    m.describe("events_dropped_total", "counter", "Stream events dropped unread, by reason (foreign_account)")
+    m.bound("events_dropped_total", "reason", ("foreign_account",))
+    m.describe("calls_evicted_total", "counter", "Open calls let go over the cap, left to AntBuddy's history")
+    m.describe("slack_requests_refused_total", "counter", "Requests to /slack/events refused before Bolt, by reason")
+    m.bound("slack_requests_refused_total", "reason", REFUSAL_REASONS)
     m.describe("calls_total", "counter", "Calls decided, by outcome and source")
+    m.bound("calls_total", "outcome", (o.value for o in Outcome))
+    m.bound("calls_total", "source", ("stream", "history"))
     m.describe("alerts_total", "counter", "Alert actions taken (new, repeat, resolved)")
+    m.bound("alerts_total", "action", ("new", "repeat", "resolved"))
     m.describe("slack_posts_total", "counter", "Slack Web API calls made by the outbox, by kind and result")
     m.describe("slack_seconds", "histogram", "Slack Web API call latency")
     m.describe("antbuddy_seconds", "histogram", "AntBuddy REST call latency")

@@ -24,6 +24,7 @@ MESSAGES: dict[str, str] = {
     "antbuddy.reason.http": "it answered HTTP {status}",
     "antbuddy.reason.unreadable": "it gave an answer we could not read",
     "blocks.more": "…and {n} more",
+    "button.invalid": "This button is no longer valid. Run the command again, or use the buttons on a newer message.",
     "someone": "someone",
     # -- alerts (bot/slack/render/alert.py) --------------------------------------------------------
     "alert.missed": "Missed call",

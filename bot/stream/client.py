@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from bot.antbuddy.errors import AntBuddyError, AuthError
+from bot.calls.events import event_label
 from bot.stream.kazoo import KazooTransport
 from bot.stream.probe import probe
 from bot.stream.socketio import SocketIOTransport
@@ -361,12 +362,12 @@ class StreamClient:
             self.stats.last_error = f"server error: {str(message)[:200]}"
             return
         self._refusals = 0  # events flow: the token was accepted
-        self.stats.events_by_type[name] += 1
+        self.stats.events_by_type[event_label(name)] += 1  # bounded: a hostile server may invent names
         self.stats.last_event_at = time.time()
         try:
             self._on_event(name, payload)
         except Exception:
-            log.exception("stream on_event failed name=%s", name)
+            log.exception("stream on_event failed name=%.64r", name)
 
     def _count_malformed(self, reason: str) -> None:
         self.stats.malformed += 1

@@ -89,7 +89,13 @@ def encode_packet(packet: Packet) -> str:
 
 def encode_event(name: str, args: Any) -> str:
     """`5:::{"name":..,"args":..}`; `args` goes on the wire as given (a list from clients, an object from Kazoo)."""
-    body = json.dumps({"name": name, "args": args}, separators=(",", ":"), ensure_ascii=False)
+    event = {"name": name, "args": args}
+    body = json.dumps(event, separators=(",", ":"), ensure_ascii=False)  # UTF-8 on the wire, as Kazoo sends it
+    if not body.isascii():
+        try:
+            body.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate has no UTF-8: JSON's \u escape carries it
+            body = json.dumps(event, separators=(",", ":"))
     return encode_packet(Packet(EVENT, data=body))
 
 

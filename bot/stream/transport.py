@@ -33,7 +33,7 @@ class NotConnected(TransportError):
 
 
 def _ignore_event(name: str, payload: Any) -> None:
-    log.debug("stream event dropped (no listener) name=%s", name)
+    log.debug("stream event dropped (no listener) name=%.64r", name)
 
 
 def _ignore_malformed(reason: str) -> None:
@@ -62,7 +62,7 @@ class Transport(abc.ABC):
         try:
             self.on_event(name, payload)
         except Exception:
-            log.exception("stream event listener failed protocol=%s name=%s", self.protocol, name)
+            log.exception("stream event listener failed protocol=%s name=%.64r", self.protocol, name)
 
     def malformed(self, reason: str, sample: str | bytes = "") -> None:
         log.warning(

@@ -1,0 +1,111 @@
+"""The front door of POST /slack/events (pure): is this a request Slack signed, and a body Slack would send?
+
+Bolt checks the signature too, but only after it has parsed the body, and its parsing and checking raise on
+odd input (a timestamp that is not a number, a non-ASCII signature, a body that is not UTF-8 or not JSON):
+each of those was a 500 with a traceback. Here every such request becomes a `Refusal` (401 when it is not
+Slack's, 400 when it is signed but not something Slack sends, 413 when too large) before Bolt sees it.
+The checks follow https://api.slack.com/authentication/verifying-requests-from-slack.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl
+
+MAX_BODY_BYTES = 2 * 1024 * 1024  # a modal submission with 100 full blocks stays well under this
+MAX_SKEW_SECONDS = 300  # Slack's rule: a request older (or newer) than five minutes may be a replay
+FORM, JSON = "application/x-www-form-urlencoded", "application/json"
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")  # JSON's way to spell a (maybe lone) surrogate
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")  # [0-9], not \d: int() would accept Arabic-Indic digits
+_SIGNATURE = re.compile(r"v0=[0-9a-f]{64}")
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Why a request is turned away: the HTTP status and a reason from a fixed set (a metric label)."""
+
+    status: int
+    reason: str
+
+
+UNSIGNED = Refusal(401, "unsigned")  # a signature header is missing
+MALFORMED = Refusal(401, "malformed_headers")  # present but not Slack's shape
+STALE = Refusal(401, "stale")  # outside the five-minute window
+BAD_SIGNATURE = Refusal(401, "bad_signature")  # well formed, does not match the body
+TOO_LARGE = Refusal(413, "too_large")
+CONTENT_TYPE = Refusal(400, "content_type")  # signed, but not a content type Slack sends
+NOT_UTF8 = Refusal(400, "not_utf8")
+NOT_A_PAYLOAD = Refusal(400, "not_a_payload")  # signed, but the body is not a Slack payload
+REASONS = tuple(
+    r.reason for r in (UNSIGNED, MALFORMED, STALE, BAD_SIGNATURE, TOO_LARGE, CONTENT_TYPE, NOT_UTF8, NOT_A_PAYLOAD)
+)
+
+
+def check_length(content_length: int | None) -> Refusal | None:
+    """Refuse a body announced as too large before reading it."""
+    return TOO_LARGE if content_length is not None and content_length > MAX_BODY_BYTES else None
+
+
+def check_headers(timestamp: str | None, signature: str | None, *, now: float) -> Refusal | None:
+    """The two signature headers are there, in Slack's shape, and the timestamp is recent."""
+    if timestamp is None or signature is None:
+        return UNSIGNED
+    if not _TIMESTAMP.fullmatch(timestamp) or not _SIGNATURE.fullmatch(signature):
+        return MALFORMED
+    if abs(now - int(timestamp)) > MAX_SKEW_SECONDS:
+        return STALE
+    return None
+
+
+def check_signature(secret: str, timestamp: str, signature: str, body: bytes) -> Refusal | None:
+    """HMAC-SHA256 of `v0:<timestamp>:<raw body>` with the signing secret; headers already passed check_headers."""
+    expected = "v0=" + hmac.new(secret.encode(), b"v0:" + timestamp.encode() + b":" + body, hashlib.sha256).hexdigest()
+    return None if hmac.compare_digest(expected, signature) else BAD_SIGNATURE
+
+
+def read_payload(mimetype: str, charset: str | None, body: bytes) -> tuple[str, dict[str, Any]] | Refusal:
+    """The body as text and as the dict Bolt routes on, or why it is not a Slack payload. Slack sends
+    slash commands and interactivity as a form (`payload=<JSON object>` for the latter) and events as JSON."""
+    if mimetype not in (FORM, JSON) or (charset is not None and charset.lower().replace("_", "-") != "utf-8"):
+        return CONTENT_TYPE
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return NOT_UTF8
+    if not text:
+        return text, {}
+    json_text = ""
+    try:
+        if mimetype == JSON or text.startswith("{"):
+            json_text = text
+            data: object = json.loads(text)
+        else:
+            form = dict(parse_qsl(text, keep_blank_values=True))  # bad %-escapes become U+FFFD
+            json_text = form.get("payload", "")
+            data = json.loads(json_text) if "payload" in form else form
+    except (ValueError, RecursionError):  # JSONDecodeError is a ValueError
+        return NOT_A_PAYLOAD
+    if not isinstance(data, dict):
+        return NOT_A_PAYLOAD
+    if _SURROGATE_ESCAPE.search(json_text):
+        return text, _without_lone_surrogates(data)
+    return text, data
+
+
+def _without_lone_surrogates(value: Any) -> Any:
+    """JSON may spell a lone surrogate (`"\\ud800"`), which SQLite and the log cannot encode: each becomes U+FFFD.
+    (A valid pair was already joined into one character by json.loads.)"""
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {_without_lone_surrogates(k): _without_lone_surrogates(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_lone_surrogates(item) for item in value]
+    return value

@@ -1,0 +1,114 @@
+"""The front door of /slack/events (pure): Slack's signature rules, and what counts as a Slack payload."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from urllib.parse import quote
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bot.slack import verify
+from bot.slack.verify import FORM, JSON, MAX_BODY_BYTES, REASONS, Refusal
+
+SECRET = "s3cret"
+NOW = 1_700_000_000.0
+SIG = "v0=" + "a" * 64
+
+
+def sign(body: bytes, ts: str) -> str:
+    return "v0=" + hmac.new(SECRET.encode(), f"v0:{ts}:".encode() + body, hashlib.sha256).hexdigest()
+
+
+def test_headers_in_slacks_shape_and_recent_pass() -> None:
+    assert verify.check_headers(str(int(NOW)), SIG, now=NOW) is None
+    assert verify.check_headers(str(int(NOW) - 299), SIG, now=NOW) is None
+
+
+def test_missing_odd_or_stale_headers_are_refused_with_401() -> None:
+    cases = {
+        (None, SIG): verify.UNSIGNED,
+        ("1", None): verify.UNSIGNED,
+        ("", SIG): verify.MALFORMED,
+        ("1.7e9", SIG): verify.MALFORMED,
+        ("١٧٠٠٠٠٠٠٠٠", SIG): verify.MALFORMED,  # int() would take Arabic-Indic digits
+        ("9" * 5000, SIG): verify.MALFORMED,
+        (str(int(NOW)), "v0=" + "A" * 64): verify.MALFORMED,
+        (str(int(NOW)), "v1=" + "a" * 64): verify.MALFORMED,
+        (str(int(NOW)), "v0=" + "é" * 64): verify.MALFORMED,
+        (str(int(NOW)), SIG + "a"): verify.MALFORMED,
+        (str(int(NOW) - 301), SIG): verify.STALE,
+        (str(int(NOW) + 301), SIG): verify.STALE,
+    }
+    for (ts, sig), expected in cases.items():
+        refusal = verify.check_headers(ts, sig, now=NOW)
+        assert refusal == expected, (ts, sig)
+        assert refusal is not None and refusal.status == 401
+
+
+@given(ts=st.text(max_size=30), sig=st.text(max_size=80))
+def test_no_header_text_raises(ts: str, sig: str) -> None:
+    assert verify.check_headers(ts, sig, now=NOW) in (None, verify.MALFORMED, verify.STALE)
+
+
+def test_the_signature_covers_the_raw_body() -> None:
+    ts = str(int(NOW))
+    body = b"command=%2Fring&text=help"
+    assert verify.check_signature(SECRET, ts, sign(body, ts), body) is None
+    assert verify.check_signature(SECRET, ts, sign(body, ts), body + b" ") == verify.BAD_SIGNATURE
+    assert verify.check_signature("other", ts, sign(body, ts), body) == verify.BAD_SIGNATURE
+
+
+def test_only_a_too_large_announced_body_is_refused_before_reading() -> None:
+    assert verify.check_length(None) is None
+    assert verify.check_length(MAX_BODY_BYTES) is None
+    assert verify.check_length(MAX_BODY_BYTES + 1) == Refusal(413, "too_large")
+
+
+def test_slack_payloads_are_read_as_bolt_routes_them() -> None:
+    command = b"command=%2Fring&text=history+payload&channel_name=payload-team"
+    assert verify.read_payload(FORM, None, command) == (
+        command.decode(),
+        {
+            "command": "/ring",
+            "text": "history payload",
+            "channel_name": "payload-team",
+        },
+    )
+    click = {"type": "block_actions", "actions": [{"value": "1"}]}
+    form = f"payload={quote(json.dumps(click))}".encode()
+    assert verify.read_payload(FORM, "UTF-8", form)[1] == click
+    event = json.dumps({"type": "event_callback"}).encode()
+    assert verify.read_payload(JSON, None, event)[1] == {"type": "event_callback"}
+    assert verify.read_payload(FORM, None, b"") == ("", {})
+
+
+def test_bodies_slack_never_sends_are_refused_with_400() -> None:
+    cases = [
+        ("text/plain", None, b"a=b", verify.CONTENT_TYPE),
+        (FORM, "latin-1", b"a=b", verify.CONTENT_TYPE),
+        (FORM, None, b"text=\xff\xfe", verify.NOT_UTF8),
+        (JSON, None, b"{not json", verify.NOT_A_PAYLOAD),
+        (JSON, None, b"[1, 2]", verify.NOT_A_PAYLOAD),
+        (FORM, None, b"payload=%7Bnope", verify.NOT_A_PAYLOAD),
+        (FORM, None, b"payload=%5B1%5D", verify.NOT_A_PAYLOAD),
+        (FORM, None, b"{not json", verify.NOT_A_PAYLOAD),
+        (JSON, None, b"[" * 100_000, verify.NOT_A_PAYLOAD),
+    ]
+    for mimetype, charset, body, expected in cases:
+        assert verify.read_payload(mimetype, charset, body) == expected, body[:20]
+        assert expected.status == 400
+
+
+def test_lone_surrogates_in_a_payload_become_replacement_characters() -> None:
+    click = '{"type":"block_actions","user":{"id":"U1","name":"\\ud800x"},"actions":[{"value":"\\udfff"}]}'
+    _, data = verify.read_payload(FORM, None, f"payload={quote(click)}".encode())
+    assert data["user"]["name"] == "\ufffdx" and data["actions"][0]["value"] == "\ufffd"
+    pair = '{"text":"\\ud83d\\ude00"}'  # a valid pair is one character, left alone
+    assert verify.read_payload(JSON, None, pair.encode())[1] == {"text": "😀"}
+
+
+def test_refusal_reasons_are_a_fixed_set() -> None:
+    assert len(set(REASONS)) == len(REASONS) == 8
