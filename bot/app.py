@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from aiohttp import web
+from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
@@ -38,7 +39,9 @@ from bot.calls.pipeline import Pipeline
 from bot.calls.tracker import Tracker
 from bot.config import Settings, SetupError
 from bot.ops.instance import InstanceLock
+from bot.ops.jobstore import SQLiteJobStore
 from bot.ops.metrics import Metrics, describe_ringbot
+from bot.ops.scheduled import JOBSTORE, Jobs
 from bot.slack.app import build_bolt_app, build_slack_client, start_http
 from bot.stream.client import StreamAuthError, StreamClient
 from handlers import register as register_listeners
@@ -121,6 +124,7 @@ class Runtime:
     stream: StreamClient
     reconciler: Reconciler
     scheduler: AsyncIOScheduler | None = None
+    jobs: Jobs | None = None  # persisted one-off and daily jobs (bot/ops/scheduled.py)
     http_runner: web.AppRunner | None = None
     http_port: int | None = None
     socket_handler: AsyncSocketModeHandler | None = None
@@ -381,7 +385,9 @@ async def start(
     rt.spawn(run_stream(), name="stream")
 
     scheduler = AsyncIOScheduler(
-        timezone="UTC", job_defaults={"misfire_grace_time": 60, "coalesce": True, "max_instances": 1}
+        timezone="UTC",
+        job_defaults={"misfire_grace_time": 60, "coalesce": True, "max_instances": 1},
+        jobstores={"default": MemoryJobStore(), JOBSTORE: SQLiteJobStore(store)},  # bot/ops/scheduled.py
     )
     scheduler.add_job(
         reconcile,
@@ -426,6 +432,7 @@ async def start(
     scheduler.add_job(heartbeat, "interval", seconds=HEARTBEAT_SECONDS, id="heartbeat", replace_existing=True)
     scheduler.start()
     rt.scheduler = scheduler
+    rt.jobs = Jobs(scheduler)
     rt.spawn(deps.directory.refresh_queues(), name="refresh-queues")
     rt.spawn(deps.directory.refresh_agents(), name="refresh-agents")
 

@@ -135,6 +135,14 @@ CREATE TABLE IF NOT EXISTS meta (
     key TEXT PRIMARY KEY,
     value TEXT
 );
+
+-- APScheduler's jobs (escalations, digests...), so a restart neither loses nor repeats one (bot/ops/jobstore.py)
+CREATE TABLE IF NOT EXISTS jobs (
+    id TEXT PRIMARY KEY,
+    next_run_time REAL,                 -- unix seconds; NULL: paused
+    job_state BLOB NOT NULL             -- APScheduler's own pickled state of the job
+);
+CREATE INDEX IF NOT EXISTS jobs_next ON jobs(next_run_time);
 """
 
 
