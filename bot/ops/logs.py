@@ -41,13 +41,40 @@ class SecretFilter(logging.Filter):
         return True
 
 
+# Control characters that would end or rewrite a log line, written as escapes (tab stays).
+_CONTROL = str.maketrans(
+    {
+        **{chr(c): f"\\x{c:02x}" for c in range(32) if c != 9},
+        "\n": "\\n",
+        "\r": "\\r",
+        "\x7f": "\\x7f",
+        "\u2028": "\\u2028",
+        "\u2029": "\\u2029",
+    }
+)
+
+
+def one_line(message: str) -> str:
+    """A log message as one line: a value from outside (a caller id with a newline in it) cannot forge a second
+    line, and a lone surrogate cannot make the write fail."""
+    return message.translate(_CONTROL).encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+class TextFormatter(logging.Formatter):
+    """`time LEVEL logger: message`, the message on one line (a traceback, ours, still follows on its own lines)."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 - logging's name
+        record.message = one_line(record.message)
+        return super().formatMessage(record)
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         doc = {
             "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
             "level": record.levelname.lower(),
             "logger": record.name,
-            "msg": record.getMessage(),
+            "msg": one_line(record.getMessage()),
         }
         if record.exc_info:
             doc["exc"] = record.exc_text or self.formatException(record.exc_info)
@@ -62,7 +89,7 @@ def setup_logging(
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+        handler.setFormatter(TextFormatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
     secret_filter = SecretFilter(secrets)
     handler.addFilter(secret_filter)
     root = logging.getLogger()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from random import Random
 
 
 def hex_id(*parts: str) -> str:
@@ -67,6 +68,20 @@ QUEUES: tuple[Queue, ...] = (
 
 DIDS: tuple[str, ...] = ("02873019555", "02873019556", "19006868")
 CALLER_POOL: tuple[str, ...] = ("0987654321", "0912345678", "0909123456", "0356789012", "0388111222", "0707333444")
+
+# Vietnamese mobile prefixes in service (Viettel, Vinaphone, Mobifone, Vietnamobile, Gmobile, Itel): random
+# callers use only these, so Call back's dial policy (bot/callback/policy.py) accepts them as it would real ones.
+MOBILE_PREFIXES = (
+    "032", "033", "034", "035", "036", "037", "038", "039", "070", "076", "077", "078", "079", "081", "082",
+    "083", "084", "085", "086", "088", "090", "091", "093", "094", "096", "097", "098", "099", "056", "058",
+)  # fmt: skip
+
+
+def random_mobile(rng: Random) -> str:
+    """A Vietnamese mobile number that exists (10 digits, national form)."""
+    return rng.choice(MOBILE_PREFIXES) + f"{rng.randrange(10**7):07d}"
+
+
 CARRIER_HOST = "203.0.113.10"  # the SIP carrier that delivers DIDs (documentation address range)
 MEDIA_SERVER = "fs01.demo.antbuddy.local"
 

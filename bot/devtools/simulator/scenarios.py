@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.devtools.simulator.directory import CARRIER_HOST, MEDIA_SERVER, Agent, Directory, Queue
+from bot.devtools.simulator.directory import CARRIER_HOST, MEDIA_SERVER, Agent, Directory, Queue, random_mobile
 
 GREGORIAN_OFFSET = 62167219200  # unix = gregorian - this
 CREATE, ANSWER, DESTROY = "CHANNEL_CREATE", "CHANNEL_ANSWER", "CHANNEL_DESTROY"
@@ -873,7 +873,7 @@ def random_call(rng: random.Random, directory: Directory, *, speed: float = 0.05
     if rng.random() < 0.75:
         caller = rng.choice(directory.caller_pool)
     else:
-        caller = rng.choice(["09", "03", "07", "08"]) + "".join(rng.choice("0123456789") for _ in range(8))
+        caller = random_mobile(rng)
     opts = CallOptions(caller=caller, speed=speed, did=rng.choice(directory.dids[:2]))
     if scenario.startswith("queue"):
         opts.queue_id = rng.choice(directory.queues).queue_id

@@ -20,7 +20,7 @@ from aiohttp import web
 
 from bot.config import read_environment
 from bot.devtools.simulator.control import ControlApi
-from bot.devtools.simulator.directory import Device, Directory
+from bot.devtools.simulator.directory import Device, Directory, random_mobile
 from bot.devtools.simulator.rest import VN, RestApi, queue_stats
 from bot.devtools.simulator.scenarios import (
     GREGORIAN_OFFSET,
@@ -289,7 +289,7 @@ class Simulator:
         """`count` distinct Vietnamese mobile numbers (one alert each: a burst is not one repeat caller)."""
         seen: set[str] = set()
         while len(seen) < count:
-            seen.add(self.rng.choice(("09", "03", "07", "08")) + f"{self.rng.randrange(10**8):08d}")
+            seen.add(random_mobile(self.rng))
         return sorted(seen)
 
     async def play(self, plan: CallPlan, *, stream: bool = True) -> CallPlan:

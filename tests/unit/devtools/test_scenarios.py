@@ -352,3 +352,16 @@ def test_queue_callback_hangs_up_the_caller_then_rings_an_agent_and_dials_them_b
     assert back.queue_callback_for == p.call_id and back.customer_number == "0912345678"
     assert back.outcome == ("outbound_answered" if reachable else "outbound_unanswered")
     assert (back.answered_by == "101") == reachable
+
+
+def test_random_callers_are_numbers_that_exist_so_call_back_may_dial_them() -> None:
+    import phonenumbers
+
+    from bot.devtools.simulator.directory import random_mobile
+
+    rng = random.Random(3)
+    numbers = [random_mobile(rng) for _ in range(300)] + [random_call(rng, DIR)[1].caller or "" for _ in range(100)]
+    for number in numbers:
+        parsed = phonenumbers.parse(number, "VN")
+        assert phonenumbers.is_valid_number(parsed), number
+        assert phonenumbers.number_type(parsed) == phonenumbers.PhoneNumberType.MOBILE, number

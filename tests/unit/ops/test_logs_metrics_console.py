@@ -72,3 +72,18 @@ def test_blocks_print_as_text_with_buttons_in_brackets() -> None:
         mrkdwn_to_text("<@U9> see <https://x.y|this> &amp; <#C1|calls>", {"U9": "binh"})
         == "@binh see this (https://x.y) & #calls"
     )
+
+
+def test_a_value_from_outside_cannot_forge_a_log_line_or_break_the_write() -> None:
+    for fmt in ("text", "json"):
+        out = io.StringIO()
+        setup_logging("INFO", fmt=fmt, stream=out)
+        try:
+            logging.getLogger("ringbot.test").warning("event rejected caller=%s", "0909\nERROR forged\r\x1b[2J\ud800")
+        finally:
+            setup_logging("WARNING", stream=io.StringIO())
+        lines = out.getvalue().splitlines()
+        assert len(lines) == 1, lines
+        assert "ERROR forged" in lines[0] and "\\n" in lines[0] and "\\ud800" in lines[0] and "\x1b" not in lines[0]
+        if fmt == "json":
+            assert json.loads(lines[0])["level"] == "warning"
