@@ -1,0 +1,120 @@
+"""What the fuzz suite found, each shrunk to one input and played on the same wire (docs/testing in README).
+
+Each test fails until the product is fixed; the report of issue 16 names the module at fault. They stay in the
+suite as the fixes' regression tests.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.devtools.fakeslack import view_submission_body
+from bot.slack.ids import VIEW_LINK
+from tests.fuzz.harness import ACCOUNT, Bot, running_bot
+from tests.fuzz.strategies import GarbageLeg, RawJSON
+from tests.support.payloads import DID, T0
+
+pytestmark = pytest.mark.timeout(60)
+
+
+@pytest.fixture
+async def bot(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
+    async with running_bot(tmp_path, getattr(request, "param", "socketio")) as running:
+        yield running
+
+
+def missed_call(
+    tag: str, caller: str, fields: dict[str, Any], style: str = "kazoo"
+) -> list[tuple[str, dict[str, Any]]]:
+    """A caller who hangs up before anyone answers: CREATE then DESTROY of one A-leg, `fields` set on both."""
+    leg = GarbageLeg(f"found-{tag}", style, "inbound", caller, DID, None, {})
+    events = []
+    for t, name in enumerate(("CHANNEL_CREATE", "CHANNEL_DESTROY")):
+        body = leg.body(name, T0 + t, ACCOUNT)
+        body.update(fields)
+        events.append((name, body))
+    return events
+
+
+@pytest.mark.parametrize("bot", ["socketio", "socketio09", "kazoo"], indirect=True)
+async def test_a_lone_surrogate_in_a_hangup_cause_is_replaced_and_the_call_still_alerted(bot: Bot) -> None:
+    """Found: `Hangup-Cause: "ORIGINATOR_CANCEL\\ud800"` (escaped on the wire, as JSON allows) -> ERROR `saving legs
+    failed ... surrogates not allowed` (every leg of that batch lost with it), then `storing decision failed` with
+    a UnicodeEncodeError traceback: the missed call is never alerted. The same with a surrogate in Call-ID,
+    Callee-ID-Number or a Custom-Channel-Vars value. At fault: bot/calls/events.py (`normalise` keeps the
+    unencodable text) with bot/calls/pipeline.py and storage/ writing it."""
+    cause = {"Hangup-Cause": "ORIGINATOR_CANCEL\ud800"}
+    for name, payload in missed_call("surrogate", "0277000001", cause):
+        assert await bot.inject(name, payload) == 1
+    await bot.assert_legit_calls_alerted_once("kazoo")
+    assert bot.rt.deps.store.get_call("found-surrogate") is not None, "the call with the surrogate was lost"
+    assert len(bot.posts_for("found-surrogate")) == 1
+    bot.logs.assert_clean("a lone surrogate in Caller-ID-Name")
+
+
+@pytest.mark.parametrize("bot", ["socketio"], indirect=True)
+async def test_a_socketio_event_named_star_is_ignored_without_a_traceback(bot: Bot) -> None:
+    """Found: a Socket.IO 4 event named `*` reaches python-socketio's catch-all handler as a direct match, called
+    without the name: the payload becomes the name (`stream event listener failed ... TypeError: unhashable type:
+    'dict'`, an ERROR with a traceback), or with no payload `TypeError: SocketIOTransport._on_any() missing 1
+    required positional argument` (asyncio's `Task exception was never retrieved`). At fault:
+    bot/stream/socketio.py (`_on_any`)."""
+    await bot.inject("*", {"Call-ID": "x"})
+    await bot.assert_legit_calls_alerted_once("snake")
+    bot.logs.assert_clean("an event named '*'")
+
+
+@pytest.mark.parametrize("bot", ["socketio"], indirect=True)
+async def test_a_socketio_event_with_a_huge_integer_is_not_lost_with_a_traceback(bot: Bot) -> None:
+    """Found: an integer of more than 100 digits anywhere in a Socket.IO 4 event makes python-socketio's decoder
+    (engineio.json) raise `ValueError: Integer is too large` in a task nobody awaits: the whole event is lost and
+    asyncio logs `Task exception was never retrieved` with a traceback. Here it is the DESTROY of a missed call,
+    which is then never alerted from the stream. At fault: bot/stream/socketio.py (the client's JSON decoder)."""
+    for name, payload in missed_call("bigint", "0277000002", {"Billing-Seconds": 10**101}):
+        await bot.inject(name, payload)
+    await bot.assert_legit_calls_alerted_once("kazoo")
+    assert len(bot.posts_for("found-bigint")) == 1, "the missed call whose DESTROY had a huge number was lost"
+    bot.logs.assert_clean("a 102-digit integer in a Socket.IO 4 event")
+
+
+async def test_a_link_dialog_state_that_is_a_list_gets_no_500_and_no_traceback(bot: Bot) -> None:
+    """Found: `view.state.values.sip_user` sent as a list instead of {action_id: element} -> AttributeError
+    `'list' object has no attribute 'get'`, HTTP 500 and an ERROR traceback (`listener failed`). At fault:
+    bot/slack/render/link.py (`submitted_fields`)."""
+    state: dict[str, Any] = {"sip_user": ["user_ag01"]}
+    resp = await bot.signed(view_submission_body(VIEW_LINK, state, user_id="U0AGENT"))
+    assert resp.status_code == 200, resp.text
+    await bot.assert_legit_calls_alerted_once("snake")
+    bot.logs.assert_clean("a link dialog state that is a list")
+
+
+@pytest.mark.parametrize("bot", ["socketio", "socketio09", "kazoo"], indirect=True)
+async def test_an_event_nested_5000_deep_is_dropped_alone_and_the_stream_stays_up(bot: Bot) -> None:
+    """Found: one event whose payload nests 5,000 JSON arrays deep (`Caller-ID-Name: [[[…1…]]]`). Socket.IO 0.9 and
+    Kazoo: the transport's `json.loads` raises RecursionError, which only ValueError is caught for, so the
+    connection ends and the bot reconnects; a call played meanwhile is missed by the stream (left to the history
+    reconciliation, ten seconds and more later). Socket.IO 4: python-socketio's decoder raises it in a task nobody
+    awaits (`Task exception was never retrieved`, a traceback). At fault: bot/stream/kazoo.py (`_handle`),
+    bot/stream/socketio09_frames.py (`decode_event`) and bot/stream/socketio.py."""
+    reconnects = bot.rt.stream.stats.reconnects
+    await bot.inject(
+        "CHANNEL_CREATE", {"Call-ID": "found-deep", "Caller-ID-Name": RawJSON("[" * 5000 + "1" + "]" * 5000)}
+    )
+    await bot.assert_legit_calls_alerted_once("kazoo")
+    assert bot.rt.stream.stats.reconnects == reconnects, "one nested event cost the stream its connection"
+    bot.logs.assert_clean("an event nested 5,000 deep")
+
+
+async def test_a_duration_beyond_64_bits_is_ignored_and_the_call_still_alerted(bot: Bot) -> None:
+    """Found: `Duration-Seconds: "99999999999999999999"` (or any number from 2**63 up) passes `_seconds` and makes
+    storing the decision fail (`OverflowError: Python int too large to convert to SQLite INTEGER`, ERROR with a
+    traceback): the missed call is never alerted from the stream. At fault: bot/calls/events.py (`_seconds` has no
+    upper bound)."""
+    for name, payload in missed_call("bigduration", "0277000004", {"Duration-Seconds": "99999999999999999999"}):
+        await bot.inject(name, payload)
+    await bot.assert_legit_calls_alerted_once("kazoo")
+    assert len(bot.posts_for("found-bigduration")) == 1, "the missed call with a huge duration was lost"
+    bot.logs.assert_clean("a 20-digit Duration-Seconds")
