@@ -35,8 +35,10 @@ class MalformedEvent(ValueError):
     """The payload cannot be used (no call id, not JSON, not an object...). Message has no payload dump."""
 
 
-def event_label(name: str) -> str:
+def event_label(name: object) -> str:
     """The event name for counters and /metrics: one of KNOWN_EVENTS, or "other" (a bounded set)."""
+    if not isinstance(name, str):
+        return OTHER
     if name in KNOWN_EVENTS:
         return name
     upper = name.strip().upper() if len(name) <= 64 else ""
@@ -48,6 +50,9 @@ def clean_text(text: str) -> str:
     if text.isprintable():  # the fast path: ordinary names and numbers, Vietnamese included
         return text
     return _INVALID.sub("\ufffd", text)
+
+
+MAX_SECONDS = 366 * 86400  # no call lasts longer; a bigger "duration" is junk, not a number to store
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,13 +144,17 @@ def _text(value: object, limit: int = TEXT_MAX) -> str | None:
 
 
 def _seconds(value: object) -> int | None:
-    """Kazoo sends durations as strings ("25"); AntBuddy's doc as numbers. Negative or junk -> None."""
+    """Kazoo sends durations as strings ("25"); AntBuddy's doc as numbers. Negative, junk or beyond a year (a
+    number no call lasts, which would not even fit SQLite's 64-bit integers) -> None."""
     if value is None or isinstance(value, bool):
         return None
+    number: int
     if isinstance(value, int):
-        return value if value >= 0 else None
-    if isinstance(value, str):
+        number = value
+    elif isinstance(value, str):
         text = value.strip()
+        if len(text) > 32:
+            return None
         try:
             number = int(text)
         except ValueError:
@@ -156,10 +165,11 @@ def _seconds(value: object) -> int | None:
             if not math.isfinite(real):
                 return None
             number = int(real)
-        return number if number >= 0 else None
-    if isinstance(value, float) and math.isfinite(value) and value >= 0:
-        return int(value)
-    return None
+    elif isinstance(value, float) and math.isfinite(value):
+        number = int(value)
+    else:
+        return None
+    return number if 0 <= number <= MAX_SECONDS else None
 
 
 def _sip_user(value: object) -> str | None:

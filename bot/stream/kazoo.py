@@ -69,7 +69,7 @@ class KazooTransport(WebSocketTransport):
     def _handle(self, text: str) -> None:
         try:
             message = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested deeper than Python can read
             self.malformed("frame is not JSON", text)
             return
         if not isinstance(message, dict):

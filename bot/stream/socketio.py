@@ -11,6 +11,7 @@ from typing import Any
 import engineio
 import socketio
 
+from bot.stream import safe_json
 from bot.stream.transport import ConnectError, NotConnected, Transport
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,7 @@ class SocketIOTransport(Transport):
             logger=False,
             engineio_logger=False,
             request_timeout=10,
+            json=safe_json,  # an unreadable payload is one rejected event, never a task's exception
         )
         eio = self._sio.eio
         if isinstance(eio, _StampingEngineIOClient):
@@ -52,9 +54,11 @@ class SocketIOTransport(Transport):
         self._sio.on("*", self._on_any)
         self._sio.on("disconnect", self._on_disconnect)
 
-    def _on_any(self, name: str, *args: Any) -> None:
+    def _on_any(self, name: Any, *args: Any) -> None:
         # Sync on purpose: python-socketio runs each message as a task; no await keeps them in arrival order.
         self.touch()
+        if not isinstance(name, str):  # an event literally named "*": python-socketio passes no name
+            name, args = "*", (name, *args)
         if len(args) == 1:
             payload: Any = args[0]
         elif not args:

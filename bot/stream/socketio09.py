@@ -205,7 +205,7 @@ class SocketIO09Transport(WebSocketTransport):
             if packet.type == frames.JSON:
                 try:
                     payload = json.loads(packet.data)
-                except ValueError:
+                except (ValueError, RecursionError):  # not JSON, or nested too deep
                     self.malformed("json packet data is not JSON", packet.data)
                     return None
             self.deliver("message", payload)

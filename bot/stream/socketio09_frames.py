@@ -103,7 +103,7 @@ def decode_event(data: str) -> tuple[str, Any]:
     """The data of a `5:::` packet -> (name, args as received); raises FrameError if it is not an event."""
     try:
         body = json.loads(data)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # not JSON, or nested too deep
         raise FrameError(f"event data is not JSON: {exc}") from None
     if not isinstance(body, dict) or not isinstance(body.get("name"), str):
         raise FrameError("event data has no name")

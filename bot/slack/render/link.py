@@ -80,11 +80,15 @@ def link_modal(form: LinkForm, *, for_self: bool, sip_user: str = "") -> dict[st
 
 def submitted_fields(submitted: Mapping[str, Any]) -> tuple[str, str]:
     """(sip_user, password) from a view_submission's state; missing fields come back as ''."""
-    values = (submitted.get("state") or {}).get("values") or {}
+    state = submitted.get("state") if isinstance(submitted, Mapping) else None
+    values = state.get("values") if isinstance(state, Mapping) else None
 
     def field(block: str) -> str:
-        value = ((values.get(block) or {}).get(INPUT_ACTION) or {}).get("value")
-        return value if isinstance(value, str) else ""
+        """Only Slack's own shape counts: {block: {action: {"value": "..."}}}; anything else is empty."""
+        node: Any = values
+        for key in (block, INPUT_ACTION, "value"):
+            node = node.get(key) if isinstance(node, Mapping) else None
+        return node if isinstance(node, str) else ""
 
     return field(BLOCK_SIP_USER).strip(), field(BLOCK_PASSWORD)
 
