@@ -42,6 +42,7 @@ from bot.ops.instance import InstanceLock
 from bot.ops.jobstore import SQLiteJobStore
 from bot.ops.metrics import Metrics, describe_ringbot
 from bot.ops.scheduled import JOBSTORE, Jobs
+from bot.slack import i18n
 from bot.slack.app import build_bolt_app, build_slack_client, start_http
 from bot.stream.client import StreamAuthError, StreamClient
 from handlers import register as register_listeners
@@ -81,6 +82,7 @@ def build_deps(
     wake_outbox: Callable[[], None] | None = None,
 ) -> Deps:
     """The services every listener needs, built from settings (tests pass their own pieces)."""
+    i18n.configure(settings.language, dict(settings.channel_languages))  # #15: what channel messages are written in
     store = store or Store.open(settings.db_path, busy_timeout=LOOP_BUSY_TIMEOUT)
     antbuddy = antbuddy or AntBuddyClient.from_settings(settings)
     directory = Directory(antbuddy)

@@ -104,6 +104,12 @@ def _parser() -> argparse.ArgumentParser:
         "--seconds", type=_seconds, default=0.0, help="stop by itself after this many seconds (0: Ctrl-C)"
     )
     demo.add_argument("--speed", type=_speed, default=1.0, help="how fast the simulated calls play")
+    demo.add_argument(
+        "--lang",
+        choices=("en", "vi"),
+        default="en",
+        help="the channel's language and @an's Slack locale",
+    )
 
     sim = _command(
         sub,
@@ -264,7 +270,7 @@ def _backfill(settings: Settings, args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from bot.devtools.demo import run_demo
 
-    return asyncio.run(run_demo(seconds=args.seconds, speed=args.speed))
+    return asyncio.run(run_demo(seconds=args.seconds, speed=args.speed, lang=args.lang))
 
 
 def _simulator(args: argparse.Namespace) -> int:

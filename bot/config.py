@@ -66,6 +66,9 @@ class Settings:
     dial_allow: tuple[str, ...] = ()  # regions (GB) and number prefixes (+4420, 1900) Call back may dial too
     dial_deny: tuple[str, ...] = ()  # regions and prefixes Call back never dials, whatever else allows them
     admin_channel: str = ""  # where link/unlink and dial-rule changes are announced; "" DMs each RINGBOT_ADMINS
+    # -- #15 language: what channel messages are written in; a person's answers follow their Slack locale
+    language: str = "en"  # RINGBOT_LANGUAGE: en or vi
+    channel_languages: tuple[tuple[str, str], ...] = ()  # RINGBOT_CHANNEL_LANGUAGES: (channel id, language) pairs
 
     @property
     def tz(self) -> ZoneInfo:
@@ -114,7 +117,10 @@ _ENV = {
     "RINGBOT_DIAL_ALLOW": ("dial_allow", False),
     "RINGBOT_DIAL_DENY": ("dial_deny", False),
     "RINGBOT_ADMIN_CHANNEL": ("admin_channel", False),
+    "RINGBOT_LANGUAGE": ("language", False),
+    "RINGBOT_CHANNEL_LANGUAGES": ("channel_languages", False),
 }
+LANGUAGES = ("en", "vi")  # bot/slack/i18n.py LANGUAGES (this layer may not import it)
 
 _DIAL_PREFIX = re.compile(r"^\+?[0-9]{1,20}$")  # as long as a number validate_number lets through
 _DIAL_NOISE = re.compile(r"[\s.\-()]")
@@ -181,6 +187,8 @@ def load_settings(
 
 
 def _parse(var: str, name: str, raw: str) -> object:
+    if name in ("language", "channel_languages"):
+        return _parse_language(var, name, raw)
     if name == "admins":
         return tuple(a for a in (p.strip() for p in raw.replace(";", ",").split(",")) if a)
     if name in ("http_port", "reconcile_seconds"):
@@ -222,6 +230,29 @@ def _parse(var: str, name: str, raw: str) -> object:
     if name in ("history_date_format", "history_hash", "ws_protocol", "log_format"):
         return raw.lower()
     return raw
+
+
+def _parse_language(var: str, name: str, raw: str) -> object:
+    """`vi` (RINGBOT_LANGUAGE), or `C0CALLS=vi, C0SALES=en` (RINGBOT_CHANNEL_LANGUAGES)."""
+
+    def one(word: str) -> str:
+        lang = word.strip().lower()
+        if lang not in LANGUAGES:
+            raise ConfigError(f"{var}: the language must be one of {', '.join(LANGUAGES)}, got {word.strip()!r}")
+        return lang
+
+    if name == "language":
+        return one(raw)
+    pairs = []
+    for part in (p.strip() for p in raw.replace(";", ",").split(",")):
+        if not part:
+            continue
+        channel, sep, lang = part.partition("=")
+        channel = channel.strip()
+        if not sep or channel[:1] not in ("C", "G"):
+            raise ConfigError(f"{var} must read like C0123ABCD=vi, C0456EFGH=en; got {part!r}")
+        pairs.append((channel, one(lang)))
+    return tuple(pairs)
 
 
 def _number(var: str, raw: str, what: str) -> float:

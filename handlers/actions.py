@@ -25,6 +25,7 @@ from bot.antbuddy import InvalidNumber, validate_number
 from bot.calls.numbers import format_number
 from bot.slack.blocks import escape
 from bot.slack.format import list_time
+from bot.slack.i18n import speaking
 from bot.slack.ids import (
     ACTION_CALLBACK,
     ACTION_HANDLED,
@@ -65,12 +66,13 @@ def register(app: AsyncApp, deps: Deps) -> None:
         @app.action(action_id)
         async def listener(ack: AsyncAck, body: Body, client: AsyncWebClient, respond: AsyncRespond) -> None:
             await ack()
-            if not well_formed(body):
-                await no_longer_valid(respond, action_id, "malformed")
-                return
-            await answer(
-                ephemeral(respond), lambda: work(deps, body, client), timeout=timeout or deps.directory.timeout
-            )
+            with speaking(await deps.languages.of(clicker(body))):  # #15: the clicker's language
+                if not well_formed(body):
+                    await no_longer_valid(respond, action_id, "malformed")
+                    return
+                await answer(
+                    ephemeral(respond), lambda: work(deps, body, client), timeout=timeout or deps.directory.timeout
+                )
 
     on(ACTION_CALLBACK, call_back)
     on(ACTION_HANDLED, mark_handled)
@@ -106,6 +108,13 @@ def well_formed(body: Body) -> bool:
         return False
     value = actions[0].get("value")
     return value is None or (isinstance(value, str) and len(value) <= VALUE_MAX and value.isprintable())
+
+
+def clicker(body: Body) -> str:
+    """The clicker's user id if the payload has a well-formed one, else "" (their language is then the default)."""
+    user = body.get("user")
+    uid = user.get("id") if isinstance(user, dict) else None
+    return uid if isinstance(uid, str) and _USER_ID.fullmatch(uid) else ""
 
 
 def _user(body: Body) -> str:

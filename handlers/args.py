@@ -4,6 +4,7 @@ from the text catalog."""
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 
@@ -85,13 +86,14 @@ class RouteArgs:
 
 
 def parse_command(text: str) -> Command:
-    """Split the slash-command text; `share` anywhere (as a word) turns the answer in-channel."""
+    """Split the slash-command text; `share` (or `chia-sẻ`) anywhere as a word turns the answer in-channel. A
+    Vietnamese sub-command name (`nhỡ`, `hàng-đợi`...) becomes its English one."""
     words = (text or "").split()
     if not words:
         return Command("help", (), False)
-    sub, rest = words[0].lower(), words[1:]
-    share = any(w.lower() == "share" for w in rest)
-    args = tuple(w for w in rest if w.lower() != "share")
+    sub, rest = english_subcommand(words[0]), words[1:]
+    share = any(is_share(w) for w in rest)
+    args = tuple(w for w in rest if not is_share(w))
     return Command(sub, args, share)
 
 
@@ -110,15 +112,17 @@ def parse_channel(token: str) -> str | None:
 
 
 def parse_period(token: str) -> Period | None:
-    """`today`, `24h`, `Nd` (1 ≤ N ≤ 31) -> Period; None when the word is not a period at all.
+    """`today`, `24h`, `Nd` (1 ≤ N ≤ 31) -> Period, and in Vietnamese `hôm-nay`, `24giờ`, `7ngày` (`hôm nay` and
+    `7 ngày` as two words are joined by `join_vietnamese`); None when the word is not a period at all.
 
     Raises UsageError for a period-shaped word that is out of range (`0d`, `90d`)."""
     word = token.lower()
-    if word == "today":
+    folded = fold(token).replace("-", "")
+    if word == "today" or folded == "homnay":
         return Period("today", None)
-    if word == "24h":
+    if word == "24h" or folded in ("24gio", "24g"):
         return Period("24h", 24)
-    if m := _DAYS.match(word):
+    if m := (_DAYS.match(word) or _DAYS_VI.match(folded)):
         days = int(m.group(1))
         if not 1 <= days <= MAX_DAYS:
             raise UsageError(usage("history"), say("usage.out_of_range", token=_echo(token), max=MAX_DAYS))
@@ -144,6 +148,7 @@ def parse_history(args: tuple[str, ...] | list[str]) -> HistoryQuery:
     (`0987 654 321`): consecutive digit groups are joined. Default period: 7d for one caller or
     person, 24h for everything."""
     hint = usage("history")
+    args = join_vietnamese(args)
     number_parts: list[str] = []
     user: str | None = None
     period: Period | None = None
@@ -158,7 +163,7 @@ def parse_history(args: tuple[str, ...] | list[str]) -> HistoryQuery:
         if number_parts:
             number_done = True
         word = token.lower()
-        if word in ("missed", "abandoned"):
+        if word in ("missed", "abandoned") or fold(token) in _MISSED_VI:
             missed = True
         elif (p := parse_period(token)) is not None:
             if period is not None:
@@ -207,3 +212,58 @@ def no_args(sub: str, args: tuple[str, ...] | list[str]) -> None:
     """Sub-commands that take nothing (besides `share`)."""
     if args:
         raise UsageError(usage(sub), say("usage.no_args", sub=sub))
+
+
+# -- #15 Vietnamese: sub-command aliases and periods (docs/commands.md lists them) ----------------------------
+# Typed with or without diacritics (`nhỡ` or `nho`), hyphens or underscores: `fold` compares them all alike.
+SUBCOMMAND_ALIASES: dict[str, str] = {
+    "trợ-giúp": "help",
+    "giúp": "help",
+    "nhân-viên": "agents",
+    "tổng-đài-viên": "agents",
+    "hàng-đợi": "queues",
+    "lịch-sử": "history",
+    "nhỡ": "missed",
+    "gọi-nhỡ": "missed",
+    "gọi": "call",
+    "liên-kết": "link",
+    "bỏ-liên-kết": "unlink",
+    "tôi": "me",
+    "quay-số": "dial",
+    "định-tuyến": "routes",
+    "ngôn-ngữ": "lang",
+}
+_SHARE_VI = "chia-se"
+_MISSED_VI = ("nho", "goi-nho", "bi-bo", "bo")
+_DAYS_VI = re.compile(r"^(\d{1,3})ngay$")
+
+
+def fold(word: str) -> str:
+    """`Nhỡ` -> `nho`, `hàng_đợi` -> `hang-doi`: lower case, no diacritics, `_` as `-`, for comparing typed words."""
+    text = unicodedata.normalize("NFD", word.strip().lower().replace("đ", "d").replace("Đ", "d"))
+    return "".join(c for c in text if not unicodedata.combining(c)).replace("_", "-")
+
+
+_ALIASES_FOLDED = {fold(alias): sub for alias, sub in SUBCOMMAND_ALIASES.items()}
+
+
+def english_subcommand(word: str) -> str:
+    """The sub-command a typed word names: its English name, lower case (unknown words are returned as typed)."""
+    return _ALIASES_FOLDED.get(fold(word), word.lower())
+
+
+def is_share(word: str) -> bool:
+    return word.lower() == "share" or fold(word) == _SHARE_VI
+
+
+def join_vietnamese(args: tuple[str, ...] | list[str]) -> list[str]:
+    """Two-word Vietnamese periods as one word: `hôm nay` -> `hôm-nay`, `7 ngày` -> `7ngày`, `24 giờ` -> `24giờ`."""
+    out: list[str] = []
+    for token in args:
+        if out:
+            prev, this = fold(out[-1]), fold(token)
+            if (prev, this) == ("hom", "nay") or (prev.isdigit() and len(prev) <= 3 and this in ("ngay", "gio")):
+                out[-1] = f"{out[-1]}{'-' if prev == 'hom' else ''}{token}"
+                continue
+        out.append(token)
+    return out

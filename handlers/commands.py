@@ -16,6 +16,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.antbuddy import InvalidNumber, validate_number
 from bot.calls.numbers import clean, format_number, number_key
 from bot.slack.blocks import escape
+from bot.slack.i18n import language_of, speaking
 from bot.slack.render.answers import render_agents, render_help, render_queues, render_routes
 from bot.slack.render.link import me_text
 from bot.slack.text import say
@@ -72,6 +73,11 @@ def command_context(command: dict[str, str], respond: Respond, client: AsyncWebC
 
 async def dispatch(deps: Deps, ctx: CommandContext) -> None:
     """Run one sub-command; whatever happens, the person gets one answer (never silence, never a traceback)."""
+    with speaking(await deps.languages.of(ctx.user_id)):  # #15: the person's language, whatever the channel's
+        await _dispatch(deps, ctx)
+
+
+async def _dispatch(deps: Deps, ctx: CommandContext) -> None:
     started = time.perf_counter()
     sub = ctx.subcommand
     entry = SUBCOMMANDS.get(sub)
@@ -220,6 +226,30 @@ async def cmd_call(deps: Deps, ctx: CommandContext) -> Message:
     return dial_answer(deps, result)
 
 
+# -- #15 language: `/ring lang vi|en|auto` -----------------------------------------------------------------------
+async def cmd_lang(deps: Deps, ctx: CommandContext) -> Message:
+    """Show or choose the language answers come in; the answer itself is in the language just chosen."""
+    if len(ctx.args) > 1:
+        return {"text": usage("lang")}
+    if not ctx.args:
+        lang, why = await deps.languages.explain(ctx.user_id)
+        with speaking(lang):
+            return {"text": say("lang.current", language=say(f"lang.name.{lang}"), why=say(f"lang.why.{why}"))}
+    word = ctx.args[0].lower()
+    if word in ("auto", "tự-động", "tu-dong"):
+        deps.languages.choose(ctx.user_id, None)
+        lang = await deps.languages.of(ctx.user_id)
+        with speaking(lang):
+            return {"text": say("lang.auto", language=say(f"lang.name.{lang}"))}
+    chosen = language_of(word)
+    if chosen is None:
+        return {"text": usage("lang")}
+    deps.languages.choose(ctx.user_id, chosen)
+    log.info("language chosen user=%s lang=%s", ctx.user_id, chosen)
+    with speaking(chosen):
+        return {"text": say("lang.set", language=say(f"lang.name.{chosen}"))}
+
+
 # The one list: `/ring help` shows the lines in this order.
 SUBCOMMANDS: dict[str, Subcommand] = {
     "help": Subcommand(cmd_help),
@@ -234,4 +264,5 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     "dial": Subcommand(cmd_dial, help="help.dial"),
     "routes": Subcommand(cmd_routes, help="help.routes"),
     "route": Subcommand(cmd_route, help="help.route"),
+    "lang": Subcommand(cmd_lang, personal=True, help="help.lang"),  # #15
 }

@@ -16,6 +16,7 @@ from bot.callback.dialer import Dialer
 from bot.callback.links import Links
 from bot.config import Settings
 from handlers.admin import Admins
+from handlers.language import Languages
 from storage import Store
 
 Message = dict[str, Any]
@@ -37,12 +38,14 @@ class Deps:
     slack: AsyncWebClient  # the Web API client the Bolt app and the outbox share
     clock: Callable[[], float] = time.time
     admins: Admins = field(init=False)
+    languages: Languages = field(init=False)  # #15: which language each person reads (handlers/language.py)
     # auth.test's answer once Slack gave it (team, user_id, and `url`, the workspace's address for permalinks);
     # bot/app.py fills it in, empty until then.
     workspace: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.admins = Admins(self.settings.admins, self.slack, channel=self.settings.admin_channel)
+        self.languages = Languages(self.store, self.slack, clock=self.clock)
 
 
 @dataclass

@@ -9,6 +9,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.slack.i18n import speaking
 from bot.slack.render.home import render_home
 from bot.slack.text import say
 from handlers.answers import now
@@ -27,7 +28,8 @@ def register(app: AsyncApp, deps: Deps) -> None:
             return  # the Messages tab opens too; nothing to publish for it
         user = event.get("user", "")
         started = time.perf_counter()
-        view = await home_view(deps, user)
+        with speaking(await deps.languages.of(user)):  # #15: App Home in the person's language
+            view = await home_view(deps, user)
         try:
             await client.views_publish(user_id=user, view=view)
         except Exception as exc:  # noqa: BLE001 - e.g. not_enabled when the Home tab is off: log, move on

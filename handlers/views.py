@@ -14,6 +14,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.callback.vault import HOW_TO_MAKE_A_KEY, VaultError
 from bot.slack.blocks import escape
+from bot.slack.i18n import speaking
 from bot.slack.ids import VIEW_LINK
 from bot.slack.render.link import BLOCK_SIP_USER, LinkForm, field_errors, link_modal, submitted_fields
 from bot.slack.text import say
@@ -31,7 +32,10 @@ USER_ID = re.compile(r"[UW][A-Z0-9]{2,20}")
 def register(app: AsyncApp, deps: Deps) -> None:
     @app.view(VIEW_LINK)
     async def on_link_submit(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        await submit_link(deps, client, ack, body)
+        user = (body.get("user") or {}).get("id") if isinstance(body.get("user"), dict) else None
+        # #15: the field errors come in the ack (3 s): the language known without asking Slack
+        with speaking(deps.languages.known(user if isinstance(user, str) else "")):
+            await submit_link(deps, client, ack, body)
 
 
 async def open_link_modal(
@@ -108,9 +112,13 @@ async def submit_link(
         await _dm(client, user_id, say("link.done", sip_user=shown))
     else:
         await _dm(client, user_id, say("link.done_other", user=target, sip_user=shown))
-        await _dm(client, target, say("link.done_for_you", by=user_id, sip_user=shown))
+        with speaking(await deps.languages.of(target)):  # a DM to someone else: in their language
+            for_them = say("link.done_for_you", by=user_id, sip_user=shown)
+        await _dm(client, target, for_them)
     if saved.taken_from is not None:
-        await _dm(client, saved.taken_from, say("link.taken_from_you", by=user_id, sip_user=shown, user=target))
+        with speaking(await deps.languages.of(saved.taken_from)):
+            for_them = say("link.taken_from_you", by=user_id, sip_user=shown, user=target)
+        await _dm(client, saved.taken_from, for_them)
         text = say("link.announce_moved", by=user_id, sip_user=shown, owner=saved.taken_from, user=target)
     elif target == user_id:
         text = say("link.announce_self", user=target, sip_user=shown)
@@ -125,7 +133,9 @@ async def announce_unlink(deps: Deps, client: AsyncWebClient, target: str, sip_u
     if target == by:
         text = say("unlink.announce_self", user=target, sip_user=shown)
     else:
-        await _dm(client, target, say("unlink.done_for_you", by=by, sip_user=shown))
+        with speaking(await deps.languages.of(target)):  # a DM to someone else: in their language
+            for_them = say("unlink.done_for_you", by=by, sip_user=shown)
+        await _dm(client, target, for_them)
         text = say("unlink.announce_other", by=by, user=target, sip_user=shown)
     await deps.admins.announce(text, actor=by)
 

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from bot.calls.classify import CallDecision, Outcome, call_direction, raises_alert, resolves_alert
 from bot.calls.numbers import is_withheld, number_key
+from bot.slack.i18n import channel_language, speaking
 from bot.slack.render.alert import render_alert, render_repeat_reply
 from storage.rows import AlertStatus, OutboxKind
 
@@ -128,7 +129,7 @@ class AlertService:
                 OutboxKind.REPLY,
                 alert["channel"],
                 alert_id=alert["id"],
-                body={"text": render_repeat_reply(call, self.tz), "call_id": decision.call_id},
+                body={"text": self._repeat_reply(call, alert["channel"]), "call_id": decision.call_id},
             )
             return "repeat"
         channel = (
@@ -190,6 +191,11 @@ class AlertService:
         self.store.update_alert(alert["id"])  # bump the version: the rendered content changed
         self.store.enqueue(OutboxKind.UPDATE, alert["channel"], alert_id=alert["id"])
         return "updated"
+
+    def _repeat_reply(self, call: Mapping[str, object], channel: str) -> str:
+        """The thread reply for a repeat call, in the channel's language: it is written now and posted later."""
+        with speaking(channel_language(channel)):
+            return render_repeat_reply(call, self.tz)
 
     def _alert_row(self, alert_id: int) -> AlertRow:
         return _updated(alert_id, self.store.get_alert(alert_id))

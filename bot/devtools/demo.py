@@ -71,7 +71,15 @@ class ConsolePrinter:
             self.write(f"   │ {line}")
 
 
-async def run_demo(*, seconds: float = 0, speed: float = 1.0, write: Callable[[str], None] | None = None) -> int:
+DEMO_COMMANDS = ("queues", "agents", "missed", "history 0987654321")
+DEMO_COMMANDS_VI = ("hàng-đợi", "nhân-viên", "nhỡ", "lịch-sử 0987654321 hôm nay")  # the same, as typed in Vietnamese
+
+
+async def run_demo(
+    *, seconds: float = 0, speed: float = 1.0, write: Callable[[str], None] | None = None, lang: str = "en"
+) -> int:
+    """`lang` (#15): the channel's language (RINGBOT_LANGUAGE) and @an's Slack locale; in `vi` she also types
+    the Vietnamese sub-command names."""
     say = write or (lambda s: print(s, flush=True))
     workdir = Path(tempfile.mkdtemp(prefix="ringbot-demo-"))
     setup_logging("WARNING", "text")
@@ -79,6 +87,7 @@ async def run_demo(*, seconds: float = 0, speed: float = 1.0, write: Callable[[s
     sim_url = await sim.start()
     printer = ConsolePrinter(say, ansi=write is None and sys.stdout.isatty() and not os.environ.get("NO_COLOR"))
     slack = FakeSlack(on_call=printer)
+    slack.locales[DEMO_USER] = "vi-VN" if lang == "vi" else "en-US"
     await slack.start()
     settings = load_settings(
         {
@@ -100,6 +109,7 @@ async def run_demo(*, seconds: float = 0, speed: float = 1.0, write: Callable[[s
             "RINGBOT_HTTP_PORT": "0",
             "RINGBOT_GRACE_SECONDS": "0.5",
             "RINGBOT_LOG_LEVEL": "WARNING",
+            "RINGBOT_LANGUAGE": lang,
         },
         dotenv=None,
     )
@@ -115,7 +125,8 @@ async def run_demo(*, seconds: float = 0, speed: float = 1.0, write: Callable[[s
     try:
         async with httpx.AsyncClient(timeout=10) as http:
             await rt.stream.wait_connected(10)
-            script = asyncio.create_task(_play(http, sim_url, bot_url, slack, rt, speed, say, stop))
+            commands = DEMO_COMMANDS_VI if lang == "vi" else DEMO_COMMANDS
+            script = asyncio.create_task(_play(http, sim_url, bot_url, slack, rt, speed, say, stop, commands))
             ending = asyncio.create_task(_until_stopped(stop, seconds))
             try:
                 await asyncio.wait([script, ending], return_when=asyncio.FIRST_COMPLETED)
@@ -154,6 +165,7 @@ async def _play(
     speed: float,
     say: Callable[[str], None],
     stop: asyncio.Event,
+    commands: tuple[str, ...] = (),
 ) -> None:
     pause = lambda s: asyncio.sleep(s / max(speed, 0.01))  # noqa: E731
     for scenario, caller, after, note in SCRIPT:
@@ -181,7 +193,7 @@ async def _play(
             ),
         )
         await pause(2.0)
-    for text in ("queues", "agents", "missed", "history 0987654321"):
+    for text in commands:
         say(f"\n⌨  @an types /ring {text}")
         await _signed(
             http,

@@ -80,6 +80,7 @@ class FakeSlack:
     ) -> None:
         self.scopes = scopes
         self.admins = set(admins)
+        self.locales: dict[str, str] = {}  # user id -> Slack locale (users.info include_locale); else en-US
         self.bot_user = bot_user
         self.calls: list[SlackCall] = []
         self.faults: list[Fault] = []
@@ -309,6 +310,8 @@ class FakeSlack:
                     "is_owner": False,
                     "tz": "Asia/Ho_Chi_Minh",
                     "profile": {"display_name": user.lower()},
+                    # Slack sends `locale` only when asked (include_locale=true)
+                    **({"locale": self.locales.get(user, "en-US")} if _truthy(body.get("include_locale")) else {}),
                 },
             }
         if method in ("conversations.history", "conversations.info"):
@@ -508,3 +511,8 @@ def event_body(event: dict[str, Any], *, team_id: str = "T0DEMO") -> str:
             "event_time": int(time.time()),
         }
     )
+
+
+def _truthy(value: object) -> bool:
+    """A Web API flag as slack_sdk sends it (True, "true", "1")."""
+    return str(value).lower() in ("true", "1")

@@ -3,27 +3,34 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
+
+from babel.dates import format_date
+from babel.numbers import format_decimal
 
 from bot.slack.blocks import escape
+from bot.slack.i18n import language
 from bot.slack.text import say
 
 MINUTE, HOUR, DAY = 60, 3600, 86400
 
 
 def duration(seconds: float | None, *, precise: bool = True) -> str:
-    """'25 s', '2m 14s', '1h 02m', '2d 3h': the one way ringbot writes how long something lasted.
+    """'25 s', '2m 14s', '1h 02m', '2d 3h' ('25 giây', '2 phút 14 giây'...): how long something lasted, in the
+    language being spoken (the patterns are catalog keys `duration.*`).
 
     `precise=False` drops the seconds past the first minute ('12m'): enough for "time in a state"."""
     s = max(0, int(round(seconds or 0)))
     if s < MINUTE:
-        return f"{s} s"
+        return say("duration.seconds", s=s)
     if s < HOUR:
         minutes, rest = divmod(s, MINUTE)
-        return f"{minutes}m {rest:02d}s" if rest and precise else f"{minutes}m"
+        if rest and precise:
+            return say("duration.minutes_seconds", m=minutes, s=rest)
+        return say("duration.minutes", m=minutes)
     if s < DAY:
-        return f"{s // HOUR}h {s % HOUR // MINUTE:02d}m"
-    return f"{s // DAY}d {s % DAY // HOUR}h"
+        return say("duration.hours_minutes", h=s // HOUR, m=s % HOUR // MINUTE)
+    return say("duration.days_hours", d=s // DAY, h=s % DAY // HOUR)
 
 
 def clock_time(at: float | None, tz: tzinfo) -> str:
@@ -33,25 +40,53 @@ def clock_time(at: float | None, tz: tzinfo) -> str:
     return f"{datetime.fromtimestamp(at, tz=UTC).astimezone(tz):%H:%M}"
 
 
+# CLDR patterns: 'Tue 24 Nov'; 'Thứ Ba 24/11' (Vietnamese write the day and month as numbers)
+_DAY_PATTERN = {"en": "EEE d MMM", "vi": "EEEE d/M"}
+
+
 def day_and_time(at: float | None, tz: tzinfo, *, now: float | None = None) -> str:
-    """'14:05, Tue 24 Nov' in the configured zone (the year only when it is not this year)."""
+    """'14:05, Tue 24 Nov' / '14:05, Thứ Ba 24/11' in the configured zone (the year only when it is not
+    this year); weekday and month names from Babel's locale data for the language being spoken."""
     if at is None:
         return "?"
     dt = datetime.fromtimestamp(at, tz=UTC).astimezone(tz)
-    text = f"{dt:%H:%M}, {dt:%a} {dt.day} {dt:%b}"
+    lang = language()
+    pattern = _DAY_PATTERN.get(lang, _DAY_PATTERN["en"])
     if now is not None and datetime.fromtimestamp(now, tz=UTC).astimezone(tz).year != dt.year:
-        text += f" {dt.year}"
-    return text
+        pattern += "/y" if lang == "vi" else " y"
+    return f"{dt:%H:%M}, {format_date(dt, pattern, locale=lang)}"
 
 
 def list_time(at: float | None, tz: tzinfo, now: datetime) -> str:
-    """`14:05` today, `12/03 14:05` another day (day/month, as read in Vietnam): one line of a list."""
+    """`14:05` today, `yesterday 14:05` / `hôm qua 14:05`, `12/03 14:05` another day (day/month, as read in
+    Vietnam): one line of a list."""
     if at is None:
         return "--:--"
     t = datetime.fromtimestamp(at, tz)
-    if t.date() == now.astimezone(tz).date():
+    today = now.astimezone(tz).date()
+    if t.date() == today:
         return t.strftime("%H:%M")
+    if t.date() == today - timedelta(days=1):
+        return f"{say('day.yesterday')} {t:%H:%M}"
     return t.strftime("%d/%m %H:%M")
+
+
+def relative_day(at: float | None, tz: tzinfo, now: datetime) -> str:
+    """'today' / 'hôm nay', 'yesterday' / 'hôm qua', else the date ('Tue 24 Nov' / 'Thứ Ba 24/11')."""
+    if at is None:
+        return "?"
+    t = datetime.fromtimestamp(at, tz)
+    today = now.astimezone(tz).date()
+    if t.date() == today:
+        return say("day.today")
+    if t.date() == today - timedelta(days=1):
+        return say("day.yesterday")
+    return format_date(t, _DAY_PATTERN.get(language(), _DAY_PATTERN["en"]), locale=language())
+
+
+def number(value: float | None) -> str:
+    """A count or figure written the local way: 12,345 in English, 12.345 in Vietnamese."""
+    return format_decimal(value or 0, locale=language())
 
 
 MENTION_PART_LIMIT = 120  # a name shown instead of a mention: one part of a line

@@ -149,3 +149,23 @@ def test_dial_rules_are_read_as_regions_and_prefixes_in_their_stored_form() -> N
 def test_malformed_dial_settings_are_refused_with_the_variable_named(var: str, value: str) -> None:
     with pytest.raises(ConfigError, match=var):
         load_settings({**BASE, var: value}, dotenv=None)
+
+
+# -- #15 language -------------------------------------------------------------------------------------------
+def test_language_defaults_to_english_and_reads_channel_overrides(tmp_path: Path) -> None:
+    from tests.conftest import make_settings
+
+    assert make_settings(tmp_path).language == "en"
+    s = make_settings(tmp_path, RINGBOT_LANGUAGE="VI", RINGBOT_CHANNEL_LANGUAGES="C0SALES=en; C0CSKH=vi")
+    assert (s.language, s.channel_languages) == ("vi", (("C0SALES", "en"), ("C0CSKH", "vi")))
+
+
+@pytest.mark.parametrize(
+    ("var", "value"),
+    [("RINGBOT_LANGUAGE", "fr"), ("RINGBOT_CHANNEL_LANGUAGES", "C0SALES"), ("RINGBOT_CHANNEL_LANGUAGES", "x=vi")],
+)
+def test_an_unknown_language_is_refused_with_the_variable_named(tmp_path: Path, var: str, value: str) -> None:
+    from tests.conftest import make_settings
+
+    with pytest.raises(ConfigError, match=var):
+        make_settings(tmp_path, **{var: value})

@@ -35,6 +35,7 @@ from bot.alerts.outbox.folding import Bursts
 from bot.alerts.outbox.pacing import ALL, HOLD_SECONDS, UPDATES, Pacer, post_lane, retry_delay
 from bot.alerts.outbox.recovery import CannotVerify, PostFinder, message_metadata
 from bot.slack.blocks import Block
+from bot.slack.i18n import channel_language, speaking
 from bot.slack.render.alert import render_alert_plain
 from storage import AlertRow, OutboxChanges, OutboxKind, OutboxRow, OutboxStatus
 
@@ -142,7 +143,13 @@ class Sender:
         self.trouble_since: dict[str, float] = {}
 
     async def send(self, row: OutboxRow, alert: AlertRow | None) -> None:
-        """Send `row`; `alert` is its alert when the caller has already read it. Raises Blocked."""
+        """Send `row`; `alert` is its alert when the caller has already read it. Raises Blocked.
+
+        Rendered in the channel's language (RINGBOT_LANGUAGE, or the channel's own), whoever reads it."""
+        with speaking(channel_language(row["channel"])):
+            await self._send(row, alert)
+
+    async def _send(self, row: OutboxRow, alert: AlertRow | None) -> None:
         kind: str = row["kind"]  # a plain string: a database may hold a kind this version does not know
         if kind == OutboxKind.POST:
             await self._post(row)
@@ -291,7 +298,8 @@ class Sender:
     async def refresh_summary(self, channel: str, ts: str) -> None:
         """Edit a burst summary to its current count (not a row: a lost edit is redone, never dead-lettered)."""
         self.bursts.stale.discard((channel, ts))
-        text, blocks = self.bursts.current_summary(channel, ts)
+        with speaking(channel_language(channel)):
+            text, blocks = self.bursts.current_summary(channel, ts)
         now = self.clock()
         if self.bursts.says_already(channel, ts, text):
             return  # nothing new to say: no edit

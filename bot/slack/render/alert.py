@@ -30,9 +30,8 @@ def describe_cause(cause: str | None, *, outcome: str | None = None) -> str | No
         return None
     key = str(cause).strip().lower()
     if key == "normal_clearing" and outcome == "abandoned":
-        return MESSAGES["cause.normal_clearing.abandoned"]
-    msg = MESSAGES.get(f"cause.{key}")
-    return msg if msg is not None else key.replace("_", " ")
+        return say("cause.normal_clearing.abandoned")
+    return say(f"cause.{key}") if f"cause.{key}" in MESSAGES else key.replace("_", " ")
 
 
 def _button(text_key: str, action_id: str, value: str, *, style: str | None = None) -> Block:

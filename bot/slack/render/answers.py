@@ -28,7 +28,7 @@ from bot.slack.blocks import (
 )
 from bot.slack.format import channel_mention, duration, list_time, mention, message_link
 from bot.slack.ids import ACTION_MORE, ACTION_PLAY_RECORDING
-from bot.slack.text import say
+from bot.slack.text import MESSAGES, say
 
 HISTORY_PAGE = 20  # rows per history message: one section each, well inside 50 blocks
 MAX_QUEUES_SHOWN = 20
@@ -145,7 +145,10 @@ def render_agents(dashboard: Dashboard, *, now: datetime, directory_agents: Sequ
 
 
 def _state(state: str) -> str:
-    """An agent state as read ('logged out'); AntBuddy may send one we do not know, so it is escaped."""
+    """An agent state as read ('logged out', 'đã đăng xuất'); AntBuddy may send one we do not know, so that one is
+    shown as sent, escaped."""
+    if f"agent.state.{state}" in MESSAGES:
+        return say(f"agent.state.{state}")
     return escape(str(state).replace("_", " "), limit=40)
 
 

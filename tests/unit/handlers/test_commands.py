@@ -30,4 +30,4 @@ def test_every_subcommand_is_in_help_or_covered_by_a_neighbours_line() -> None:
 
 
 def test_personal_subcommands_are_the_ones_about_your_phone() -> None:
-    assert {name for name, e in SUBCOMMANDS.items() if e.personal} == {"call", "link", "unlink", "me"}
+    assert {name for name, e in SUBCOMMANDS.items() if e.personal} == {"call", "link", "unlink", "me", "lang"}

@@ -6,6 +6,8 @@ files and read the diff before committing:
 
     UPDATE_GOLDEN=1 python -m pytest -q tests/unit/slack/test_golden.py
 
+Every case is rendered in English (golden/<case>.json) and in Vietnamese (golden/vi/<case>.json).
+
 The clock (T0) and the time zone (Asia/Ho_Chi_Minh) are fixed, so the files do not depend on when or
 where the tests run."""
 
@@ -22,6 +24,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.antbuddy import Agent, AgentStatus, Dashboard, QueueSummary
+from bot.slack.i18n import speaking
 from bot.slack.render.alert import render_alert, render_burst_summary, render_repeat_reply
 from bot.slack.render.answers import (
     render_agents,
@@ -97,7 +100,12 @@ DASHBOARD = Dashboard(
         QueueSummary(None, None, offered=20, handled=17, abandoned=3, avg_waiting=9, max_waiting=95, avg_talking=150),
     ),
 )  # fmt: skip
-HELP = [(n, say(f"help.{n}")) for n in ("agents", "queues", "history", "missed", "call", "link", "routes", "route")]
+
+
+def help_lines() -> list[tuple[str, str]]:
+    """Said when rendered, so in the language of the case."""
+    return [(n, say(f"help.{n}")) for n in ("agents", "queues", "history", "missed", "call", "link", "routes", "route")]
+
 
 CASES: dict[str, Callable[[], object]] = {
     # -- alerts --------------------------------------------------------------------------------------
@@ -190,7 +198,7 @@ CASES: dict[str, Callable[[], object]] = {
         call(started_at=T0 + 240, ring_seconds=12, hangup_cause="NO_ANSWER"), TZ
     ),
     # -- /ring answers --------------------------------------------------------------------------------
-    "help": lambda: render_help(HELP),
+    "help": lambda: render_help(help_lines()),
     "agents": lambda: render_agents(
         DASHBOARD,
         now=NOW,
@@ -211,10 +219,10 @@ CASES: dict[str, Callable[[], object]] = {
             }
         ],
         NAMES,
-        since_label="00:00 today",
+        since_label=say("commands.queues_since", time="00:00"),
     ),  # fmt: skip
     "queues_antbuddy_down": lambda: render_queues(
-        None, [], NAMES, since_label="00:00 today", error=say("antbuddy.slow", seconds="5")
+        None, [], NAMES, since_label=say("commands.queues_since", time="00:00"), error=say("antbuddy.slow", seconds="5")
     ),
     "history": lambda: render_history(
         [
@@ -223,7 +231,12 @@ CASES: dict[str, Callable[[], object]] = {
             call(call_id="c3", direction="outbound", outcome="outbound_unanswered", started_at=T0 - 600),
             call(call_id="c4", outcome="abandoned", ring_seconds=47, started_at=T0 - 900),
         ],
-        title="Calls with 0987 654 321 — last 7 days",
+        title=say(
+            "commands.history_title",
+            who=say("commands.history_with", number="0987 654 321"),
+            period=say("commands.period.days", days=7),
+            missed="",
+        ),
         tz=TZ,
         now=NOW,
         callbacks={"+84987654321": {"slack_user": "U0AN", "at": T0}},
@@ -231,7 +244,9 @@ CASES: dict[str, Callable[[], object]] = {
         offset=20,
         agent_name=AGENTS,
     ),  # fmt: skip
-    "history_empty": lambda: render_history([], title="Calls — today", tz=TZ, now=NOW),
+    "history_empty": lambda: render_history(
+        [], title=say("commands.history_title", who="", period=say("commands.period.today"), missed=""), tz=TZ, now=NOW
+    ),
     "missed": lambda: render_missed(
         [
             alert(id=1, call_id="c1", outcome="abandoned", repeat_count=3, status="calling_back", claimed_by="U0AN"),
@@ -281,15 +296,22 @@ CASES: dict[str, Callable[[], object]] = {
 }
 
 
+LANGUAGE_DIRS = {"en": GOLDEN, "vi": GOLDEN / "vi"}
+
+
+@pytest.mark.parametrize("lang", sorted(LANGUAGE_DIRS))
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_renderer_matches_its_golden_file(case: str) -> None:
-    got = json.dumps(CASES[case](), ensure_ascii=False, indent=2, sort_keys=True) + "\n"
-    path = GOLDEN / f"{case}.json"
+def test_renderer_matches_its_golden_file(case: str, lang: str) -> None:
+    with speaking(lang):
+        got = json.dumps(CASES[case](), ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+    path = LANGUAGE_DIRS[lang] / f"{case}.json"
+    path.parent.mkdir(exist_ok=True)
     if UPDATE:
         path.write_text(got, encoding="utf-8")
     assert path.exists(), f"no golden file for {case}: run with UPDATE_GOLDEN=1 (see this module's docstring)"
     assert got == path.read_text(encoding="utf-8"), f"{case} changed: review, then UPDATE_GOLDEN=1"
 
 
-def test_every_golden_file_has_a_case() -> None:
-    assert {p.stem for p in GOLDEN.glob("*.json")} == set(CASES)
+@pytest.mark.parametrize("lang", sorted(LANGUAGE_DIRS))
+def test_every_golden_file_has_a_case(lang: str) -> None:
+    assert {p.stem for p in LANGUAGE_DIRS[lang].glob("*.json")} == set(CASES)

@@ -138,7 +138,7 @@ def test_history_row_reads_well():
     out = history_row(
         call(0, direction="outbound", outcome="outbound_unanswered", started_at=T0 - 86400), tz=HCM, now=NOW
     )
-    assert out.startswith("`11/03 10:00` ↗")
+    assert out.startswith("`yesterday 10:00` ↗")
     named = history_row(call(0, agents_rung=["101", "102"]), tz=HCM, now=NOW, agent_name={"101": "Nguyễn Văn An"}.get)
     assert "· Nguyễn Văn An, 102 ·" in named
 
