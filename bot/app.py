@@ -45,6 +45,8 @@ from bot.ops.scheduled import JOBSTORE, Jobs
 from bot.slack import i18n
 from bot.slack.app import build_bolt_app, build_slack_client, start_http
 from bot.stream.client import StreamAuthError, StreamClient
+from bot.supervision.digest import Digest
+from bot.supervision.monitor import QueueMonitor
 from handlers import register as register_listeners
 from handlers.deps import Deps
 from storage import Store, write_failure
@@ -94,6 +96,14 @@ def build_deps(
         queue_name=directory.queue_name,
     )
     links = Links(store, Vault(settings.secret_key))
+    monitor = QueueMonitor(  # #14
+        store,
+        directory,
+        slack_client,
+        default_channel=settings.alert_channel,
+        tz=settings.tz,
+        cooldown=settings.queue_cooldown_seconds,
+    )
     return Deps(
         settings=settings,
         store=store,
@@ -108,6 +118,17 @@ def build_deps(
             rules=DialRules(store, settings.country, allow=settings.dial_allow, deny=settings.dial_deny),
         ),
         slack=slack_client,
+        # -- #14 queue health: live alerts and the daily digest (bot/supervision/)
+        monitor=monitor,
+        digest=Digest(
+            store,
+            directory,
+            slack_client,
+            default_channel=settings.alert_channel,
+            tz=settings.tz,
+            sla=settings.sla_seconds,
+            open_alerts=monitor.open_alerts,
+        ),
     )
 
 
@@ -374,6 +395,12 @@ async def start(
 
     await outbox.recover()
     rt.spawn(pipeline.run(), name="pipeline")
+    # #14: queue health watches the same events (read-only) and posts its own edited-in-place messages.
+    monitor = deps.monitor
+    if monitor is not None:
+        pipeline.observers.append(monitor.on_event)
+        metrics.gauge_fn("queue_waiting_disagreements_total", lambda: float(monitor.live.disagreements))
+        rt.spawn(monitor.run(), name="queue-monitor")
     rt.spawn(outbox.run(), name="outbox")
 
     async def run_stream() -> None:
@@ -432,9 +459,18 @@ async def start(
     scheduler.add_job(prune, "interval", hours=6, id="prune", replace_existing=True)
     await heartbeat()
     scheduler.add_job(heartbeat, "interval", seconds=HEARTBEAT_SECONDS, id="heartbeat", replace_existing=True)
+    digest = deps.digest
+    if digest is not None:  # #14: the daily digest, a persisted job so a restart neither skips nor repeats it
+        Jobs.on("digest", digest.job)
     scheduler.start()
     rt.scheduler = scheduler
     rt.jobs = Jobs(scheduler)
+    if digest is not None:
+        if settings.digest_at:
+            hour, minute = (int(p) for p in settings.digest_at.split(":"))
+            rt.jobs.daily("digest", hour=hour, minute=minute, timezone=settings.timezone, key="digest:daily")
+        else:
+            rt.jobs.cancel("digest:daily")
     rt.spawn(deps.directory.refresh_queues(), name="refresh-queues")
     rt.spawn(deps.directory.refresh_agents(), name="refresh-agents")
 

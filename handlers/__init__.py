@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
-from handlers import actions, commands, home, views
+from handlers import actions, commands, home, queues, views
 from handlers.deps import Deps
 
 
@@ -14,4 +14,5 @@ def register(app: AsyncApp, deps: Deps) -> None:
     actions.register(app, deps)  # buttons
     views.register(app, deps)  # modal submissions
     home.register(app, deps)  # App Home (events)
+    queues.register(app, deps)  # #14: the queue alert's "I'm on it"
     actions.register_fallback(app)  # last: any action id no listener above took

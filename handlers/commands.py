@@ -17,9 +17,10 @@ from bot.antbuddy import InvalidNumber, validate_number
 from bot.calls.numbers import clean, format_number, number_key
 from bot.slack.blocks import escape
 from bot.slack.i18n import language_of, speaking
-from bot.slack.render.answers import render_agents, render_help, render_queues, render_routes
+from bot.slack.render.answers import render_agents, render_help, render_routes
 from bot.slack.render.link import me_text
 from bot.slack.text import say
+from handlers import queues
 from handlers.answers import history_message, history_query, maybe, missed_message, now
 from handlers.args import (
     UsageError,
@@ -33,7 +34,7 @@ from handlers.args import (
 )
 from handlers.deps import CommandContext, Deps, Message, Respond, SubcommandHandler
 from handlers.dial import cmd_dial, dial_answer
-from handlers.replies import answer, ephemeral, error_text, send
+from handlers.replies import answer, ephemeral, send
 from handlers.views import announce_unlink, open_link_modal
 
 log = logging.getLogger(__name__)
@@ -98,25 +99,6 @@ async def cmd_agents(deps: Deps, ctx: CommandContext) -> Message:
     no_args("agents", ctx.args)
     dashboard, agents = await asyncio.gather(deps.directory.dashboard(), maybe(deps.directory.agents(), []))
     return render_agents(dashboard, now=now(deps), directory_agents=agents)
-
-
-async def cmd_queues(deps: Deps, ctx: CommandContext) -> Message:
-    no_args("queues", ctx.args)
-    midnight = now(deps).replace(hour=0, minute=0, second=0, microsecond=0)
-    dash_result, _ = await asyncio.gather(
-        deps.directory.dashboard(), maybe(deps.directory.queues(), None), return_exceptions=True
-    )
-    dashboard, error = None, None
-    if isinstance(dash_result, BaseException):
-        error = error_text(dash_result, timeout=deps.directory.timeout)
-        if error is None:
-            raise dash_result
-    else:
-        dashboard = dash_result
-    names = deps.directory.queue_names()
-    totals = deps.store.queue_totals(midnight.timestamp())
-    since = say("commands.queues_since", time=midnight.strftime("%H:%M"))
-    return render_queues(dashboard, totals, names, since_label=since, error=error)
 
 
 async def cmd_history(deps: Deps, ctx: CommandContext) -> Message:
@@ -254,7 +236,7 @@ async def cmd_lang(deps: Deps, ctx: CommandContext) -> Message:
 SUBCOMMANDS: dict[str, Subcommand] = {
     "help": Subcommand(cmd_help),
     "agents": Subcommand(cmd_agents, help="help.agents"),
-    "queues": Subcommand(cmd_queues, help="help.queues"),
+    "queues": Subcommand(queues.cmd_queues, help="help.queues_live"),  # #14: handlers/queues.py
     "history": Subcommand(cmd_history, help="help.history"),
     "missed": Subcommand(cmd_missed, help="help.missed"),
     "call": Subcommand(cmd_call, personal=True, help="help.call"),
@@ -265,4 +247,8 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     "routes": Subcommand(cmd_routes, help="help.routes"),
     "route": Subcommand(cmd_route, help="help.route"),
     "lang": Subcommand(cmd_lang, personal=True, help="help.lang"),  # #15
+    # -- #14 queue health (handlers/queues.py) --
+    "stats": Subcommand(queues.cmd_stats, help="help.stats"),
+    "watch": Subcommand(queues.cmd_watch, help="help.watch"),
+    "watches": Subcommand(queues.cmd_watches),
 }

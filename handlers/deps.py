@@ -15,9 +15,12 @@ from bot.antbuddy.directory import Directory
 from bot.callback.dialer import Dialer
 from bot.callback.links import Links
 from bot.config import Settings
+from bot.supervision.digest import Digest
+from bot.supervision.monitor import QueueMonitor
 from handlers.admin import Admins
 from handlers.language import Languages
 from storage import Store
+from storage.queues import QueueStore
 
 Message = dict[str, Any]
 """A Slack message as `respond` and chat.postMessage take it: text, blocks, response_type..."""
@@ -42,10 +45,18 @@ class Deps:
     # auth.test's answer once Slack gave it (team, user_id, and `url`, the workspace's address for permalinks);
     # bot/app.py fills it in, empty until then.
     workspace: dict[str, Any] = field(default_factory=dict)
+    # -- #14 queue health: live alerts and the daily digest (bot/supervision/), built by bot/app.py build_deps
+    monitor: QueueMonitor | None = None
+    digest: Digest | None = None
 
     def __post_init__(self) -> None:
         self.admins = Admins(self.settings.admins, self.slack, channel=self.settings.admin_channel)
         self.languages = Languages(self.store, self.slack, clock=self.clock)
+
+    @property
+    def queue_store(self) -> QueueStore:
+        """#14: watches, breaches, digests and the call rows stats read (storage/queues.py)."""
+        return QueueStore(self.store)
 
 
 @dataclass

@@ -143,6 +143,37 @@ CREATE TABLE IF NOT EXISTS jobs (
     job_state BLOB NOT NULL             -- APScheduler's own pickled state of the job
 );
 CREATE INDEX IF NOT EXISTS jobs_next ON jobs(next_run_time);
+
+-- #14 queue health (bot/queues/, storage/queues.py): thresholds per queue, one row per breach message, digests sent
+CREATE TABLE IF NOT EXISTS queue_watches (
+    queue_id TEXT PRIMARY KEY,
+    queue_name TEXT,
+    thresholds TEXT NOT NULL,           -- the words `/ring watch` takes: waiting>=3 wait>=90s
+    set_by TEXT,                        -- the admin's Slack user id
+    updated_at REAL
+);
+CREATE TABLE IF NOT EXISTS queue_breaches (
+    id INTEGER PRIMARY KEY,
+    queue_id TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    ts TEXT,                            -- the Slack message, edited in place as the breach changes
+    level INTEGER NOT NULL,             -- bot.queues.health.Level
+    reasons TEXT DEFAULT '',            -- comma-separated: waiting, wait, noready, abandon
+    started_at REAL NOT NULL,
+    peak_waiting INTEGER DEFAULT 0,
+    peak_wait REAL DEFAULT 0,
+    recovered_at REAL,
+    reopened INTEGER DEFAULT 0,
+    owner TEXT,                         -- who pressed "I'm on it"
+    updated_at REAL
+);
+CREATE INDEX IF NOT EXISTS queue_breaches_queue ON queue_breaches(queue_id, started_at);
+CREATE TABLE IF NOT EXISTS digests (
+    day TEXT NOT NULL,                  -- YYYY-MM-DD in RINGBOT_TZ
+    channel TEXT NOT NULL,
+    posted_at REAL,
+    PRIMARY KEY (day, channel)
+);
 """
 
 

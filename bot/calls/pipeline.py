@@ -96,6 +96,9 @@ class Pipeline:
         self._foreign_seen: set[str] = set()  # other accounts already logged
         self._evicted = 0  # tracker.evicted last seen
         self._over_cap = False  # open calls hit the tracker's cap and have not fallen back below 90 % of it
+        # #14: read-only watchers of each accepted event (bot/supervision/monitor.py counts who waits in a queue);
+        # each must be cheap and must not raise into the stream.
+        self.observers: list[Callable[[Event], None]] = []
 
     # -- hot path ---------------------------------------------------------------------------------
     def on_event(self, name: str, payload: object) -> None:
@@ -120,6 +123,11 @@ class Pipeline:
             self.metrics.inc("events_total", event=label)
         now = self.clock()
         self.tracker.feed(event, now)
+        for observe in self.observers:
+            try:
+                observe(event)
+            except Exception as exc:  # noqa: BLE001 - a watcher's bug must not stop the calls being decided
+                log.warning("event observer failed error=%s", type(exc).__name__)
         if self.tracker.evicted != self._evicted:
             self._count_evicted()
         self._remember_leg(event)

@@ -203,11 +203,42 @@ async def _play(
             ),
         )
         await pause(0.6)
+    await _queue_alert(http, sim_url, bot_url, slack, speed, say)
     say("\n… now playing random traffic (about 12 calls a minute). Ctrl-C to stop.")
     await http.post(
         f"{sim_url}/_sim/traffic", json={"rate_per_minute": 12 * max(speed, 0.01), "duration_seconds": 24 * 3600}
     )
     await stop.wait()
+
+
+async def _queue_alert(
+    http: httpx.AsyncClient, sim_url: str, bot_url: str, slack: FakeSlack, speed: float, say: Callable[[str], None]
+) -> None:
+    """#14: a queue alert forms, worsens and recovers (docs/queues.md)."""
+    pause = lambda s: asyncio.sleep(s / max(speed, 0.01))  # noqa: E731
+    watch = "watch CSKH waiting>=3 wait>=3s"
+    say(f"\n⌨  @admin types /ring {watch}")
+    await _signed(
+        http,
+        bot_url,
+        slash_command_body(watch, user_id="UADMIN", channel_id=DEMO_CHANNEL, response_url=slack.response_url("demo-w")),
+    )
+    await pause(0.5)
+    for ext in ("101", "102", "103"):
+        await http.put(f"{sim_url}/_sim/agents/{ext}", json={"status": "paused"})
+    say("\n☎  CSKH's three agents are on a break and four callers queue up: a queue alert forms, then worsens")
+    for caller in ("0912000001", "0912000002", "0912000003", "0912000004"):
+        await http.post(
+            f"{sim_url}/_sim/calls",
+            json={"scenario": "queue_answered", "queue_id": "CSKH", "caller": caller, "wait_seconds": 50,
+                  "speed": 0.08 / max(speed, 0.01)},
+        )  # fmt: skip
+        await pause(0.2)
+    await pause(3.6)
+    say("\n🙋 the agents are back and answer every caller: the same alert says recovered")
+    for ext in ("101", "102", "103"):
+        await http.put(f"{sim_url}/_sim/agents/{ext}", json={"status": "ready"})
+    await pause(2.0)
 
 
 async def _signed(http: httpx.AsyncClient, url: str, body: str) -> None:

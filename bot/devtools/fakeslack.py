@@ -20,7 +20,7 @@ from urllib.parse import parse_qsl, urlencode
 
 from aiohttp import web
 
-DEFAULT_SCOPES = "commands,chat:write,chat:write.public,users:read,channels:history,groups:history"
+DEFAULT_SCOPES = "commands,chat:write,chat:write.public,users:read,channels:history,groups:history,files:write"
 
 
 @dataclass
@@ -95,6 +95,8 @@ class FakeSlack:
         self.socket_clients: list[web.WebSocketResponse] = []
         self.socket_acks: list[dict[str, Any]] = []  # what the app sent back over Socket Mode
         self.channels: dict[str, Channel | None] = {}  # None: the id does not exist (channel_not_found)
+        # #14 files.uploadV2: file id -> {"bytes", "filename", "title", "channel"} once uploaded / completed
+        self.files: dict[str, dict[str, Any]] = {}
 
     # -- lifecycle --------------------------------------------------------------------------------
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
@@ -102,6 +104,7 @@ class FakeSlack:
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/webhook/{hook}", self._webhook)
         app.router.add_get("/socket-mode", self._socket_mode)
+        app.router.add_post("/upload/{file_id}", self._upload)  # #14: where files.getUploadURLExternal points
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port)
@@ -266,7 +269,43 @@ class FakeSlack:
         resp_headers = {"x-oauth-scopes": self.scopes} if method == "auth.test" else {}
         return web.json_response(result, headers=resp_headers)
 
+    async def _upload(self, request: web.Request) -> web.Response:
+        """The upload URL step of files.uploadV2: the file's bytes (raw or multipart), answered with plain 200."""
+        file_id = request.match_info["file_id"]
+        entry = self.files.get(file_id)
+        if entry is None:
+            return web.Response(status=404, text="unknown upload")
+        data = await request.read()
+        if request.content_type.startswith("multipart/"):
+            data = b""
+            reader = await request.multipart()
+            part = await reader.next()
+            while part is not None:
+                data += await part.read()  # type: ignore[union-attr]
+                part = await reader.next()
+        entry["bytes"] = data
+        self._record(
+            SlackCall("upload", {"file_id": file_id, "length": len(data)}, dict(request.headers), time.monotonic(), 200)
+        )
+        return web.Response(text=f"OK - {len(data)}")
+
     def _answer(self, method: str, body: dict[str, Any]) -> dict[str, Any]:
+        if method == "files.getUploadURLExternal":  # #14
+            file_id = f"F{next(self._ts):08d}"
+            self.files[file_id] = {"filename": body.get("filename"), "length": int(body.get("length") or 0)}
+            return {"ok": True, "upload_url": f"{self.base}/upload/{file_id}", "file_id": file_id}
+        if method == "files.completeUploadExternal":  # #14
+            listed = body.get("files")
+            if isinstance(listed, str):
+                listed = json.loads(listed)
+            out = []
+            for f in listed or []:
+                entry = self.files.get(f.get("id", ""))
+                if entry is None or "bytes" not in entry:
+                    return {"ok": False, "error": "file_not_found"}
+                entry.update(title=f.get("title"), channel=body.get("channel_id"), comment=body.get("initial_comment"))
+                out.append({"id": f["id"], "title": f.get("title"), "name": entry.get("filename")})
+            return {"ok": True, "files": out}
         if method == "auth.test":
             return {
                 "ok": True,

@@ -27,6 +27,7 @@ from bot.config import Settings
 from bot.ops.scopes import REQUIRED_SCOPES
 from bot.stream.client import StreamAuthError, StreamClient
 from bot.stream.probe import probe
+from bot.supervision.digest import chart_mode
 from storage import Store
 
 T = TypeVar("T")
@@ -223,6 +224,7 @@ async def check_slack(settings: Settings) -> list[Check]:
         )
     else:
         checks.append(Check("Slack scopes", True, f"all {len(REQUIRED_SCOPES)} needed scopes granted"))
+    checks.append(check_digest_chart(settings, granted))  # #14
     if settings.socket_mode:
         checks.append(Check("Slack mode", True, "Socket Mode (SLACK_APP_TOKEN set)"))
     elif settings.slack_signing_secret:
@@ -237,6 +239,19 @@ async def check_slack(settings: Settings) -> list[Check]:
             )
         )
     return checks
+
+
+def check_digest_chart(settings: Settings, granted: set[str]) -> Check:
+    """#14: whether the daily digest will upload its chart image or draw text bars, and why. Never a failure:
+    the bars say the same thing."""
+    if not settings.digest_at:
+        return Check("digest chart", True, "the daily digest is off (RINGBOT_DIGEST_AT=off)")
+    mode = chart_mode(granted)
+    if mode.mode == "image":
+        return Check(
+            "digest chart", True, f"daily digest at {settings.digest_at} uploads a chart image ({mode.reason})"
+        )
+    return Check("digest chart", True, f"daily digest at {settings.digest_at} draws text bars: {mode.reason}")
 
 
 def _looks_like_ringbot(doc: object) -> bool:

@@ -10,3 +10,10 @@ SCOPE_METHODS: dict[str, tuple[str, ...]] = {
 }
 
 REQUIRED_SCOPES = frozenset(SCOPE_METHODS)
+
+# #14: asked for in the manifest, but ringbot works without it: the daily digest then draws text bars instead of
+# uploading its chart (`ringbot doctor` says which it will use).
+OPTIONAL_SCOPE_METHODS: dict[str, tuple[str, ...]] = {
+    "files:write": ("files.uploadV2 (the daily digest's chart image)",),
+}
+OPTIONAL_SCOPES = frozenset(OPTIONAL_SCOPE_METHODS)

@@ -9,3 +9,5 @@ ACTION_PLAY_RECORDING = "play_recording"  # value: call id
 ACTION_OPEN_LINK = "open_link_modal"  # value: "" or a Slack user id (admin linking someone)
 ACTION_MORE = "more_results"  # value: JSON of the query to continue
 VIEW_LINK = "link_device"  # modal callback id
+# -- #14 queue health -----------------------------------------------------------------------------------------
+ACTION_QUEUE_ON_IT = "queue_alert_on_it"  # value: queue breach id

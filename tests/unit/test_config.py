@@ -169,3 +169,21 @@ def test_an_unknown_language_is_refused_with_the_variable_named(tmp_path: Path, 
 
     with pytest.raises(ConfigError, match=var):
         make_settings(tmp_path, **{var: value})
+
+
+# -- #14 queue health and the daily digest ------------------------------------------------------------------
+def test_queue_health_defaults_and_digest_time() -> None:
+    s = load_settings(BASE, dotenv=None)
+    assert (s.sla_seconds, s.digest_at, s.queue_cooldown_seconds) == (20, "18:00", 600)
+    assert load_settings({**BASE, "RINGBOT_DIGEST_AT": "off"}, dotenv=None).digest_at == ""
+    assert load_settings({**BASE, "RINGBOT_DIGEST_AT": "7:05"}, dotenv=None).digest_at == "07:05"
+
+
+@pytest.mark.parametrize(
+    "var,value",
+    [("RINGBOT_DIGEST_AT", "6pm"), ("RINGBOT_DIGEST_AT", "24:00"), ("RINGBOT_SLA_SECONDS", "-3"),
+     ("RINGBOT_QUEUE_COOLDOWN_SECONDS", "soon")],
+)  # fmt: skip
+def test_queue_health_settings_are_checked(var: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=var):
+        load_settings({**BASE, var: value}, dotenv=None)

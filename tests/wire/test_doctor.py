@@ -292,3 +292,21 @@ async def test_a_refused_slack_token_skips_the_channel_checks(tmp_path: Path, si
     assert code == 1
     assert line_for(lines, "Slack auth.test").startswith("[FAIL]")
     assert line_for(lines, "alert channels") == "[skip] alert channels: skipped: Slack auth.test failed"
+
+
+async def test_doctor_says_whether_the_digest_uploads_a_chart_or_draws_text_bars(tmp_path: Path, simulator) -> None:
+    """#14: without files:write (or without matplotlib) the digest draws text bars; doctor says so, and why."""
+    from bot.supervision.chart import charts_available
+
+    slack = FakeSlack(scopes="commands,chat:write,chat:write.public,users:read,channels:history,groups:history")
+    await slack.start()
+    try:
+        code, lines = await doctor(tmp_path, simulator, slack)
+        _, off = await doctor(tmp_path, simulator, slack, RINGBOT_DIGEST_AT="off")
+    finally:
+        await slack.stop()
+    chart = line_for(lines, "digest chart")
+    assert code == 0 and chart.startswith("[ok  ]")  # not a failure: the bars say the same thing
+    assert "daily digest at 18:00 draws text bars" in chart
+    assert ("files:write" if charts_available() else "matplotlib is not installed") in chart
+    assert "the daily digest is off" in line_for(off, "digest chart")

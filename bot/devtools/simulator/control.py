@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from bot.devtools.simulator.directory import Device
+from bot.devtools.simulator.directory import AGENT_STATES, Device
 from bot.devtools.simulator.scenarios import CallOptions, ScenarioError
 
 if TYPE_CHECKING:
@@ -52,6 +52,7 @@ class ControlApi:
         r.add_post("/_sim/faults", self.faults)
         r.add_post("/_sim/faults/clear", self.faults_clear)
         r.add_put("/_sim/devices/{sip_user}", self.device)
+        r.add_put("/_sim/agents/{agent}", self.agent)  # #14: pause / ready an agent (the dashboard shows it)
         r.add_post("/_sim/tokens/expire", self.tokens_expire)
         r.add_get("/_sim/state", self.state)
         r.add_post("/_sim/traffic", self.traffic)
@@ -147,6 +148,18 @@ class ControlApi:
         if "agent" in body:
             dev.agent = body["agent"]
         return web.json_response({"sip_user": sip_user, "online": dev.online, "agent": dev.agent})
+
+    async def agent(self, request: web.Request) -> web.Response:
+        """Set an agent's dashboard state: {"status": "ready" | "paused" | "connected" | "wrapup" | "logged_out"}."""
+        body = await _body(request)
+        status = str(body.get("status", ""))
+        if status not in AGENT_STATES:
+            return _bad(f"status must be one of: {', '.join(AGENT_STATES)}")
+        try:
+            ext = self.sim.set_agent_status(request.match_info["agent"], status)
+        except KeyError as exc:
+            return _bad(str(exc.args[0]), 404)
+        return web.json_response({"agent": ext, "status": status})
 
     async def tokens_expire(self, request: web.Request) -> web.Response:
         return web.json_response({"expired": self.sim.expire_tokens()})

@@ -51,6 +51,8 @@ class Queue:
         return hex_id("queue", self.name)
 
 
+AGENT_STATES = ("ready", "connected", "wrapup", "paused", "logged_out")  # the dashboard's agent states
+
 AGENTS: tuple[Agent, ...] = (
     Agent("Nguyễn Văn An", "nguyenvanan", "101", "user_an101", "pw-101", "ready"),
     Agent("Trần Thị Bình", "tranthibinh", "102", "user_binh102", "pw-102", "ready"),

@@ -480,7 +480,9 @@ class _Builder:
         queue = self.queue = self.pick_queue()
         a = self.carrier_a_leg()
         a.answered = 1
-        a.ccv = {**a.ccv, "Application-Name": "callflow"}
+        # cf_acdc_member sets Queue-ID before it answers: the ANSWER already names the queue the caller waits in
+        # (bot/queues/live.py counts waiting callers from it).
+        a.ccv = {**a.ccv, "Application-Name": "callflow", "Queue-ID": queue.queue_id}
         a.ccv.pop("Bridge-ID", None)
         a.destroy_ccv_extra = {"Queue-ID": queue.queue_id}
         return a, queue

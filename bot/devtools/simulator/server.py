@@ -428,6 +428,12 @@ class Simulator:
             gap = self.rng.expovariate(max(rate_per_minute, 0.001) / 60.0)
             await asyncio.sleep(min(gap, max(0.0, end - loop.time())))
 
+    def set_agent_status(self, key: str, status: str) -> str:
+        """An agent (by extension, SIP user, username or id) changes state now; its extension. KeyError if unknown."""
+        agent = self.directory.agent(key)
+        self.agent_status[agent.ext] = (status, self.clock())
+        return agent.ext
+
     def state(self) -> dict[str, Any]:
         return {
             "subscribes": self.stream.subscribes,

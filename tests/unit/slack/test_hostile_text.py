@@ -39,6 +39,7 @@ from handlers.answers import history_title
 from handlers.args import UsageError, parse_history, parse_number, parse_period, parse_route
 from handlers.replies import dial_message
 from tests.support.hostile import BROADCAST, HOSTILE, PIECES, VALUES, live_sequences, rendered_texts
+from tests.unit.slack.hostile_queues import queue_cases  # #14
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 NOW = datetime(2026, 11, 24, 7, 5, tzinfo=UTC)
@@ -151,6 +152,7 @@ def cases(bad: str) -> dict[str, Callable[[], Any]]:
             "resolved_by_slack_user": {"resolved_detail": {"direction": "inbound", "slack_user": bad}},
         }.items()
     }
+    render |= queue_cases(bad, TZ, T0)  # #14: the queue health kinds (tests/unit/slack/hostile_queues.py)
     return render | {
         "alert_abandoned_queue_id_only": lambda: render_alert(
             alert(bad, outcome="abandoned"), call(bad), queue_name=None, tz=TZ, now=T0
@@ -239,14 +241,17 @@ def test_every_renderer_is_covered() -> None:
     """A renderer added to bot/slack/render/ without a hostile case here fails this test."""
     import bot.slack.render.alert as alert_module
     import bot.slack.render.answers as answers_module
+    import bot.slack.render.digest as digest_module  # #14
     import bot.slack.render.home as home_module
     import bot.slack.render.link as link_module
+    import bot.slack.render.queues as queues_module  # #14
 
-    modules = (alert_module, answers_module, home_module, link_module)
+    modules = (alert_module, answers_module, home_module, link_module, queues_module, digest_module)
     source = "\n".join(Path(m.__file__).read_text(encoding="utf-8") for m in modules if m.__file__)
     public = set(re.findall(r"^def ((?:render|link_modal|me_text|not_linked)\w*)\(", source, re.MULTILINE))
     assert len(public) >= 12, public
     in_cases = Path(__file__).read_text(encoding="utf-8").split("def cases", 1)[1]
+    in_cases += (Path(__file__).parent / "hostile_queues.py").read_text(encoding="utf-8")  # #14
     assert {name for name in public if f"{name}(" not in in_cases} == set()
 
 

@@ -1,0 +1,177 @@
+"""#14: `/ring queues [name]`, `/ring stats [period] [queue]`, `/ring watch <queue> ...`, `/ring watches`, and the
+queue alert's "I'm on it" button. Rows in handlers/commands.py SUBCOMMANDS point here."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.antbuddy.models import Queue
+from bot.queues import figures as fig
+from bot.queues.health import WatchSyntax, parse_thresholds
+from bot.slack.blocks import escape
+from bot.slack.format import channel_mention, mention
+from bot.slack.ids import ACTION_QUEUE_ON_IT
+from bot.slack.render.queues import MemberView, QueueView, render_queue_list, render_watches
+from bot.slack.text import say
+from bot.supervision.digest import stats_message
+from handlers.answers import maybe, now
+from handlers.args import UsageError, no_args, usage
+from handlers.deps import CommandContext, Deps, Message
+from handlers.replies import answer, ephemeral, error_text
+
+log = logging.getLogger(__name__)
+
+
+def match_queue(queues: list[Queue], words: list[str]) -> tuple[Queue | None, list[str]]:
+    """The queue named by the longest leading run of `words` (name, case-insensitive, or id), and the rest."""
+    for n in range(len(words), 0, -1):
+        typed = " ".join(words[:n]).casefold()
+        for q in queues:
+            if typed in ((q.name or "").casefold(), (q.queue_id or "").casefold()):
+                return q, words[n:]
+    return None, words
+
+
+async def cmd_queues(deps: Deps, ctx: CommandContext) -> Message:
+    """Every queue AntBuddy lists (even with no calls today), members with their live state, callers waiting now,
+    today's figures from our own records; `/ring queues <name>` for one, with its waiting callers."""
+    listed, dash, agents = await asyncio.gather(
+        deps.directory.queues(), deps.directory.dashboard(), maybe(deps.directory.agents(), []), return_exceptions=True
+    )
+    today = now(deps)
+    since, until = fig.period_bounds("today", today)
+    per = fig.by_queue(deps.queue_store.queue_calls(since, until), deps.settings.sla_seconds)
+    error = None
+    states: dict[str, str] = {}
+    if isinstance(dash, BaseException):
+        error = error_text(dash, timeout=deps.directory.timeout)
+        if error is None:
+            raise dash
+    else:
+        states = {a.agent_id: a.status or "" for a in dash.agents if a.agent_id}
+    if isinstance(listed, BaseException):
+        error = error_text(listed, timeout=deps.directory.timeout)
+        if error is None:
+            raise listed
+        # AntBuddy cannot list its queues now: our own records still say how today went in the ones we saw.
+        names = deps.directory.queue_names()
+        queues = [Queue(q, names.get(q, q), ()) for q in per if q]
+    else:
+        queues = listed
+    names = (
+        {a.agent_id: a.name or a.username or a.agent_id for a in agents if a.agent_id}
+        if isinstance(agents, list)
+        else {}
+    )
+    detail = bool(ctx.args)
+    if detail:
+        chosen, rest = match_queue(queues, list(ctx.args))
+        if chosen is None or rest:
+            return {"text": say("queues.unknown", queue=escape(" ".join(ctx.args), limit=80))}
+        queues = [chosen]
+    views = []
+    for q in queues:
+        qid = q.queue_id or ""
+        members = [MemberView(names.get(a, a), states.get(a, "logged_out") if states else None) for a in q.agent_ids]
+        waiting = deps.monitor.waiting_now(qid) if deps.monitor else []
+        views.append(QueueView(qid, q.name or qid, members, waiting, per.get(qid, fig.Figures())))
+    return render_queue_list(views, deps.settings.sla_seconds, detail=detail, error=error)
+
+
+async def cmd_stats(deps: Deps, ctx: CommandContext) -> Message:
+    args = list(ctx.args)
+    period = "today"
+    if args and args[0].lower() in fig.PERIODS:
+        period = args.pop(0).lower()
+    queue_id = None
+    if args:
+        queues = await deps.directory.queues()
+        chosen, rest = match_queue(queues, args)
+        if chosen is None or rest:
+            raise UsageError(usage("stats"), say("queues.unknown", queue=escape(" ".join(args), limit=80)))
+        queue_id = chosen.queue_id
+    names = deps.directory.queue_names()
+    return stats_message(
+        deps.queue_store,
+        period,
+        now=now(deps),
+        tz=deps.settings.tz,
+        sla=deps.settings.sla_seconds,
+        names=names,
+        queue_id=queue_id,
+    )
+
+
+async def cmd_watch(deps: Deps, ctx: CommandContext) -> Message:
+    args = list(ctx.args)
+    if len(args) < 2:
+        raise UsageError(usage("watch"))
+    queues = await deps.directory.queues()
+    chosen, rest = match_queue(queues, args)
+    if chosen is None or not chosen.queue_id:
+        return {"text": say("queues.unknown", queue=escape(" ".join(args[:-1]) or args[0], limit=80))}
+    try:
+        thresholds = parse_thresholds(rest)
+    except WatchSyntax as exc:
+        raise UsageError(usage("watch"), say("usage.watch")) from exc
+    if not await deps.admins.is_admin(ctx.user_id):
+        deps.store.add_audit("queue_watch", "refused", slack_user=ctx.user_id, detail=chosen.queue_id)
+        return {"text": say("watch.admin_only")}
+    name = escape(chosen.name or chosen.queue_id, limit=80)
+    if thresholds is None:
+        dropped = deps.queue_store.drop_watch(chosen.queue_id)
+        deps.store.add_audit(
+            "queue_watch", "off" if dropped else "unchanged", slack_user=ctx.user_id, detail=chosen.queue_id
+        )
+        if deps.monitor:
+            deps.monitor.reload()
+        return {"text": say("watch.off" if dropped else "watch.was_off", queue=name)}
+    spec = thresholds.spec()
+    deps.queue_store.set_watch(chosen.queue_id, chosen.name, spec, ctx.user_id)
+    deps.store.add_audit("queue_watch", "ok", slack_user=ctx.user_id, detail=f"{chosen.queue_id} {spec}")
+    if deps.monitor:
+        deps.monitor.reload()
+    channel = (
+        deps.store.route_for(queue_id=chosen.queue_id, did_key=None, queue_name=chosen.name)
+        or deps.settings.alert_channel
+    )
+    return {"text": say("watch.set", queue=name, spec=escape(spec, code=True), channel=channel_mention(channel))}
+
+
+async def cmd_watches(deps: Deps, ctx: CommandContext) -> Message:
+    no_args("watches", ctx.args)
+    rows = deps.queue_store.watches()
+    channels = {
+        r["queue_id"]: deps.store.route_for(queue_id=r["queue_id"], did_key=None, queue_name=r.get("queue_name"))
+        or deps.settings.alert_channel
+        for r in rows
+    }
+    breached = {t.breach.queue_id for t in deps.monitor.open_breaches()} if deps.monitor else set()
+    return render_watches(rows, channels, breached)
+
+
+# -- the "I'm on it" button ----------------------------------------------------------------------------------
+def register(app: AsyncApp, deps: Deps) -> None:
+    @app.action(ACTION_QUEUE_ON_IT)
+    async def on_it(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient) -> None:
+        await ack()
+        await answer(ephemeral(respond), lambda: claim(deps, body), timeout=deps.directory.timeout)
+
+
+async def claim(deps: Deps, body: dict[str, Any]) -> Message | None:
+    user = body.get("user") if isinstance(body.get("user"), dict) else {}
+    user_id = str((user or {}).get("id") or "")
+    value = str(((body.get("actions") or [{}])[0] or {}).get("value") or "")
+    if not user_id or not value.isdigit() or len(value) > 18 or deps.monitor is None:
+        return {"text": say("button.invalid")}
+    if await deps.monitor.claim(int(value), user_id):
+        return None  # the message itself now says who is on it
+    row = deps.queue_store.breach(int(value))
+    if row is None:
+        return {"text": say("button.invalid")}
+    return {"text": say("qalert.taken", user=mention(row.get("owner")))}
