@@ -9,3 +9,8 @@ ACTION_PLAY_RECORDING = "play_recording"  # value: call id
 ACTION_OPEN_LINK = "open_link_modal"  # value: "" or a Slack user id (admin linking someone)
 ACTION_MORE = "more_results"  # value: JSON of the query to continue
 VIEW_LINK = "link_device"  # modal callback id
+# -- #13 ownership
+ACTION_TAKE = "alert_take"  # value: alert id ("I'll take it")
+ACTION_RELEASE = "alert_release"  # value: alert id
+ACTION_REASSIGN = "alert_reassign"  # value: alert id (admins: opens the user picker)
+VIEW_REASSIGN = "alert_reassign"  # modal callback id; private_metadata: alert id
