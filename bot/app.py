@@ -23,9 +23,11 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.alerts.escalation import Escalation
 from bot.alerts.outbox.errors import WORKSPACE_ERRORS, error_code
 from bot.alerts.outbox.sending import Render
 from bot.alerts.outbox.worker import Outbox
+from bot.alerts.overnight import Overnight
 from bot.alerts.reconcile import Reconciler
 from bot.alerts.routes import load_routes_file
 from bot.alerts.service import AlertService
@@ -251,6 +253,24 @@ def build_bolt(deps: Deps, client: AsyncWebClient, *, signing_secret: str | None
     return build_bolt_app(deps, client, signing_secret=signing_secret, register=register_listeners)
 
 
+def wire_ownership(deps: Deps, jobs: Jobs) -> tuple[Escalation, Overnight]:
+    """#13: what the persisted `escalate` and `overnight_digest` jobs do, and the scheduler ownership uses."""
+    ownership = deps.alerts.ownership
+    escalation = Escalation(ownership, workspace_url=lambda: deps.workspace.get("url"))
+    overnight = Overnight(ownership)
+
+    async def escalate(*, late: float, alert_id: int, step: int = 1) -> None:
+        await escalation.run(late=late, alert_id=alert_id, step=step)
+
+    async def digest(*, late: float, channel: str, min_ring: int = 0) -> None:
+        await overnight.run(late=late, channel=channel, min_ring=min_ring)
+
+    Jobs.on("escalate", escalate)
+    Jobs.on("overnight_digest", digest)
+    ownership.jobs = jobs
+    return escalation, overnight
+
+
 def alert_renderer(deps: Deps) -> Render:
     """The outbox's render callback: an alert row -> (fallback text, blocks), with its call and queue name."""
     return deps.alerts.renderer(queue_name=deps.directory.queue_name, agent_name=deps.directory.agent_name)
@@ -462,6 +482,7 @@ async def start(
     digest = deps.digest
     if digest is not None:  # #14: the daily digest, a persisted job so a restart neither skips nor repeats it
         Jobs.on("digest", digest.job)
+    wire_ownership(deps, Jobs(scheduler))  # #13: handlers registered before the scheduler runs a stored job
     scheduler.start()
     rt.scheduler = scheduler
     rt.jobs = Jobs(scheduler)

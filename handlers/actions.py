@@ -20,11 +20,12 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.alerts.ownership import Refused
 from bot.alerts.service import AlertNotFound, NotAllowed
 from bot.antbuddy import InvalidNumber, validate_number
 from bot.calls.numbers import format_number
 from bot.slack.blocks import escape
-from bot.slack.format import list_time
+from bot.slack.format import list_time, mention
 from bot.slack.i18n import speaking
 from bot.slack.ids import (
     ACTION_CALLBACK,
@@ -33,6 +34,9 @@ from bot.slack.ids import (
     ACTION_MORE,
     ACTION_OPEN_LINK,
     ACTION_PLAY_RECORDING,
+    ACTION_REASSIGN,
+    ACTION_RELEASE,
+    ACTION_TAKE,
     ACTION_UNHANDLE,
 )
 from bot.slack.text import say
@@ -40,7 +44,7 @@ from handlers.answers import caller_history_query, history_message, now
 from handlers.deps import Deps, Message
 from handlers.dial import dial_answer
 from handlers.replies import answer, ephemeral, send, while_busy
-from handlers.views import open_link_modal
+from handlers.views import open_link_modal, open_reassign_modal
 from storage import DatabaseBusy
 
 log = logging.getLogger(__name__)
@@ -81,6 +85,9 @@ def register(app: AsyncApp, deps: Deps) -> None:
     on(ACTION_HISTORY, alert_history)
     on(ACTION_PLAY_RECORDING, recording_link, timeout=RECORDING_TIMEOUT)
     on(ACTION_MORE, more_history)
+    on(ACTION_TAKE, take_alert)  # -- #13 ownership
+    on(ACTION_RELEASE, release_alert)
+    on(ACTION_REASSIGN, reassign_alert)
 
 
 def register_fallback(app: AsyncApp) -> None:
@@ -298,3 +305,48 @@ def more_page(value: str) -> tuple[dict[str, Any], int] | None:
         if text is not None and (not isinstance(text, str) or len(text) > limit):
             return None
     return query, offset
+
+
+# -- #13 ownership: I'll take it, Release, Reassign -----------------------------------------------------
+def refused_text(refused: Refused) -> str:
+    """The sentence for a refused ownership change; a user in it is shown as a mention."""
+    fields = {k: mention(str(v)) if k == "user" else v for k, v in refused.fields.items()}
+    return say(refused.key, **fields)
+
+
+async def take_alert(deps: Deps, body: Body, client: AsyncWebClient) -> Message | None:
+    """I'll take it: the alert shows "Owned by @them since 10:42"; only a refusal gets an answer."""
+    alert_id = _alert_id(_value(body))
+    if alert_id is None:
+        return {"text": say("own.gone")}
+    try:
+        deps.alerts.ownership.take(alert_id, _user(body))
+    except Refused as refused:
+        return {"text": refused_text(refused)}
+    return None
+
+
+async def release_alert(deps: Deps, body: Body, client: AsyncWebClient) -> Message | None:
+    """Release: the owner (or an admin) gives it back."""
+    user_id = _user(body)
+    alert_id = _alert_id(_value(body))
+    if alert_id is None:
+        return {"text": say("own.gone")}
+    try:
+        owner = deps.store.get_alert(alert_id) and deps.alerts.owners.get(alert_id)["owner"]
+        is_admin = bool(owner) and owner != user_id and await deps.admins.is_admin(user_id)
+        deps.alerts.ownership.release(alert_id, user_id, is_admin=is_admin)
+    except Refused as refused:
+        return {"text": refused_text(refused)}
+    return None
+
+
+async def reassign_alert(deps: Deps, body: Body, client: AsyncWebClient) -> Message | None:
+    """Reassign (admins): opens the user picker; everyone else is told who can."""
+    user_id = _user(body)
+    alert_id = _alert_id(_value(body))
+    if alert_id is None:
+        return {"text": say("own.gone")}
+    return await open_reassign_modal(
+        deps, client, user_id=user_id, alert_id=alert_id, trigger_id=body.get("trigger_id", "")
+    )

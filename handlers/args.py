@@ -232,6 +232,10 @@ SUBCOMMAND_ALIASES: dict[str, str] = {
     "quay-số": "dial",
     "định-tuyến": "routes",
     "ngôn-ngữ": "lang",
+    "của-tôi": "mine",  # #13
+    "thống-kê": "stats",  # #14
+    "theo-dõi": "watch",  # #14
+    "đang-theo-dõi": "watches",  # #14
 }
 _SHARE_VI = "chia-se"
 _MISSED_VI = ("nho", "goi-nho", "bi-bo", "bo")

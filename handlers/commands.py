@@ -34,6 +34,7 @@ from handlers.args import (
 )
 from handlers.deps import CommandContext, Deps, Message, Respond, SubcommandHandler
 from handlers.dial import cmd_dial, dial_answer
+from handlers.owned import cmd_mine, cmd_route_settings, setting_word, short_hangups_message
 from handlers.replies import answer, ephemeral, send
 from handlers.views import announce_unlink, open_link_modal
 
@@ -232,20 +233,37 @@ async def cmd_lang(deps: Deps, ctx: CommandContext) -> Message:
         return {"text": say("lang.set", language=say(f"lang.name.{chosen}"))}
 
 
+# -- #13 ownership: /ring mine, /ring missed all, /ring route <target> escalate|hours|… ---------------------
+async def cmd_missed_or_all(deps: Deps, ctx: CommandContext) -> Message:
+    """`/ring missed`, or `/ring missed all`: the same, then the short hang-ups that were counted, not alerted."""
+    if [a.lower() for a in ctx.args] == ["all"]:
+        return short_hangups_message(deps, missed_message(deps, limit=MISSED_LIMIT))
+    return await cmd_missed(deps, ctx)
+
+
+async def cmd_route_or_settings(deps: Deps, ctx: CommandContext) -> Message:
+    """`/ring route <target> #channel|off`, or a route's settings: `… escalate|hours|holidays|urgent|min-ring`."""
+    at = setting_word(ctx.args)
+    if at is None:
+        return await cmd_route(deps, ctx)
+    return await cmd_route_settings(deps, ctx, at, resolve_route_target)
+
+
 # The one list: `/ring help` shows the lines in this order.
 SUBCOMMANDS: dict[str, Subcommand] = {
     "help": Subcommand(cmd_help),
     "agents": Subcommand(cmd_agents, help="help.agents"),
     "queues": Subcommand(queues.cmd_queues, help="help.queues_live"),  # #14: handlers/queues.py
     "history": Subcommand(cmd_history, help="help.history"),
-    "missed": Subcommand(cmd_missed, help="help.missed"),
+    "missed": Subcommand(cmd_missed_or_all, help="help.missed"),  # #13: `all` adds the short hang-ups
+    "mine": Subcommand(cmd_mine, help="help.mine"),  # #13
     "call": Subcommand(cmd_call, personal=True, help="help.call"),
     "link": Subcommand(cmd_link, personal=True, help="help.link"),
     "unlink": Subcommand(cmd_unlink, personal=True),
     "me": Subcommand(cmd_me, personal=True),
     "dial": Subcommand(cmd_dial, help="help.dial"),
     "routes": Subcommand(cmd_routes, help="help.routes"),
-    "route": Subcommand(cmd_route, help="help.route"),
+    "route": Subcommand(cmd_route_or_settings, help="help.route"),  # #13: and a route's settings
     "lang": Subcommand(cmd_lang, personal=True, help="help.lang"),  # #15
     # -- #14 queue health (handlers/queues.py) --
     "stats": Subcommand(queues.cmd_stats, help="help.stats"),

@@ -54,6 +54,7 @@ async def home_view(deps: Deps, user: str) -> dict[str, Any]:
             log.exception("home dashboard failed")
             queue_error = say("home.queues_unavailable")
     return render_home(
+        owned=deps.alerts.owners.owned_open(user, limit=10),  # #13: "Owned by me" above "Open missed calls"
         sip_user=link.sip_user if link else None,
         alerts=alerts,
         open_total=deps.store.count_open_alerts(),

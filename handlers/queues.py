@@ -20,7 +20,7 @@ from bot.slack.render.queues import MemberView, QueueView, render_queue_list, re
 from bot.slack.text import say
 from bot.supervision.digest import stats_message
 from handlers.answers import maybe, now
-from handlers.args import UsageError, no_args, usage
+from handlers.args import UsageError, fold, no_args, usage
 from handlers.deps import CommandContext, Deps, Message
 from handlers.replies import answer, ephemeral, error_text
 
@@ -83,11 +83,17 @@ async def cmd_queues(deps: Deps, ctx: CommandContext) -> Message:
     return render_queue_list(views, deps.settings.sla_seconds, detail=detail, error=error)
 
 
+_PERIODS_VI = {("hom", "nay"): "today", ("hom", "qua"): "yesterday", ("7", "ngay"): "7d", ("30", "ngay"): "30d"}
+
+
 async def cmd_stats(deps: Deps, ctx: CommandContext) -> Message:
     args = list(ctx.args)
     period = "today"
     if args and args[0].lower() in fig.PERIODS:
         period = args.pop(0).lower()
+    elif len(args) >= 2 and (fold(args[0]), fold(args[1])) in _PERIODS_VI:  # hôm nay, hôm qua, 7 ngày, 30 ngày
+        period = _PERIODS_VI[(fold(args[0]), fold(args[1]))]
+        del args[:2]
     queue_id = None
     if args:
         queues = await deps.directory.queues()

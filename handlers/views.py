@@ -12,11 +12,14 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.alerts.ownership import Refused
 from bot.callback.vault import HOW_TO_MAKE_A_KEY, VaultError
+from bot.calls.numbers import format_number, is_withheld
 from bot.slack.blocks import escape
 from bot.slack.i18n import speaking
-from bot.slack.ids import VIEW_LINK
+from bot.slack.ids import VIEW_LINK, VIEW_REASSIGN
 from bot.slack.render.link import BLOCK_SIP_USER, LinkForm, field_errors, link_modal, submitted_fields
+from bot.slack.render.ownership import reassign_modal
 from bot.slack.text import say
 from handlers.deps import Deps, Message
 from storage import SipUserTaken
@@ -36,6 +39,10 @@ def register(app: AsyncApp, deps: Deps) -> None:
         # #15: the field errors come in the ack (3 s): the language known without asking Slack
         with speaking(deps.languages.known(user if isinstance(user, str) else "")):
             await submit_link(deps, client, ack, body)
+
+    @app.view(VIEW_REASSIGN)  # #13: an admin gives a missed call to someone
+    async def on_reassign_submit(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await submit_reassign(deps, ack, body)
 
 
 async def open_link_modal(
@@ -161,3 +168,52 @@ async def _dm(client: AsyncWebClient, user_id: str, text: str) -> None:
         await client.chat_postMessage(channel=user_id, text=text)
     except Exception as exc:  # noqa: BLE001 - the link is stored; a lost confirmation is not worth a crash
         log.warning("link confirmation failed user=%s error=%s", user_id, type(exc).__name__)
+
+
+# -- #13 ownership: the reassign picker (admins) -------------------------------------------------------
+async def open_reassign_modal(
+    deps: Deps, client: AsyncWebClient, *, user_id: str, alert_id: int, trigger_id: str
+) -> Message | None:
+    """Open the user picker for an admin; anyone else, or a closed alert, gets the sentence saying why not."""
+    alert = deps.store.get_alert(alert_id)
+    if alert is None:
+        return {"text": say("own.gone")}
+    if alert["status"] not in ("open", "calling_back"):
+        return {"text": say("own.closed")}
+    if not await deps.admins.is_admin(user_id):
+        deps.store.add_audit("reassign", "refused", slack_user=user_id, alert_id=alert_id)
+        return {"text": say("own.admin_only")}
+    raw = str(alert.get("customer_number") or "")
+    number = escape(raw if is_withheld(raw) else format_number(raw) or raw, limit=120)
+    view = reassign_modal(alert_id, number, deps.alerts.owners.get(alert_id)["owner"])
+    try:
+        await client.views_open(trigger_id=trigger_id, view=view)
+    except Exception as exc:  # noqa: BLE001 - expired trigger_id (3 s) and the like: say so, don't crash
+        log.warning("views.open failed error=%s", type(exc).__name__)
+        return {"text": say("error.internal")}
+    return None
+
+
+def picked_owner(view: dict[str, Any]) -> str | None:
+    """The user picked in the reassign modal (a Slack user id, else None)."""
+    values = ((view.get("state") or {}).get("values") or {}).get("owner") or {}
+    picked = (values.get("owner") or {}).get("selected_user")
+    return picked if isinstance(picked, str) and USER_ID.fullmatch(picked) else None
+
+
+async def submit_reassign(deps: Deps, ack: Callable[..., Awaitable[object]], body: dict[str, Any]) -> None:
+    """Checked in the ack (admin, a person picked, the alert still open): errors show in the dialog."""
+    user_id = body["user"]["id"]
+    view = body.get("view") or {}
+    meta = str(view.get("private_metadata") or "")
+    to = picked_owner(view)
+    if not meta.isdigit() or len(meta) > 18 or to is None:
+        await ack(response_action="errors", errors={"owner": say("own.reassign.pick")})
+        return
+    try:
+        deps.alerts.ownership.reassign(int(meta), to, by=user_id, is_admin=await _is_admin_quickly(deps, user_id))
+    except Refused as refused:
+        fields = {k: f"<@{v}>" if k == "user" else v for k, v in refused.fields.items()}
+        await ack(response_action="errors", errors={"owner": say(refused.key, **fields)})
+        return
+    await ack()

@@ -29,6 +29,9 @@ class OutboxKind(StrEnum):
     UPDATE = "update"  # redraw the alert's message with its newest state
     REPLY = "reply"  # a threaded reply under the alert (a repeat call)
     SUMMARY = "summary"  # the one message a burst of alerts is folded under
+    # -- #13 ownership
+    MESSAGE = "message"  # a message of its own (a digest, a supervisor's DM): body holds text, blocks, `user`
+    COPY = "copy"  # the alert's copy in the DM of the person rung: posted the first time, then updated
 
 
 class OutboxStatus(StrEnum):

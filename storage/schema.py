@@ -174,6 +174,43 @@ CREATE TABLE IF NOT EXISTS digests (
     posted_at REAL,
     PRIMARY KEY (day, channel)
 );
+
+-- #13 ownership, escalation, hours, short hang-ups (bot/alerts/ownership.py, escalation.py, overnight.py)
+CREATE TABLE IF NOT EXISTS alert_ownership (
+    alert_id INTEGER PRIMARY KEY,       -- alerts.id
+    owner TEXT,                         -- Slack user who took it ("I'll take it", a Call back, a reassignment)
+    owned_at REAL,
+    escalation_step INTEGER NOT NULL DEFAULT 0, -- 0 none yet | 1 thread reply sent | 2 supervisors told
+    escalated_at REAL,
+    held TEXT,                          -- after_hours: recorded, not posted; listed in the overnight digest
+    digested_at REAL                    -- when a digest listed it
+);
+CREATE INDEX IF NOT EXISTS alert_ownership_owner ON alert_ownership(owner);
+
+CREATE TABLE IF NOT EXISTS alert_copies (
+    alert_id INTEGER NOT NULL,          -- the same alert, in the DM of the person who was rung
+    user TEXT NOT NULL,
+    channel TEXT,                       -- the DM's id once conversations.open gave it
+    ts TEXT,
+    PRIMARY KEY (alert_id, user)
+);
+
+CREATE TABLE IF NOT EXISTS short_hangups (
+    call_id TEXT PRIMARY KEY,           -- a call the customer gave up on before the route's min_ring_seconds
+    channel TEXT NOT NULL,
+    customer_number TEXT,
+    started_at REAL,
+    ring_seconds INTEGER,
+    digested_at REAL
+);
+CREATE INDEX IF NOT EXISTS short_hangups_channel ON short_hangups(channel, digested_at);
+
+CREATE TABLE IF NOT EXISTS route_settings (
+    key TEXT PRIMARY KEY,               -- the routes key: queue:<id> | did:<number key> | default
+    settings TEXT NOT NULL DEFAULT '{}',-- JSON: bot/alerts/route_settings.py RouteSettings
+    set_by TEXT,
+    set_at REAL
+);
 """
 
 

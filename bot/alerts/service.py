@@ -13,10 +13,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Unpack
 from zoneinfo import ZoneInfo
 
+from bot.alerts.ownership import Ownership
 from bot.calls.classify import CallDecision, Outcome, call_direction, raises_alert, resolves_alert
 from bot.calls.numbers import is_withheld, number_key
 from bot.slack.i18n import channel_language, speaking
 from bot.slack.render.alert import render_alert, render_repeat_reply
+from storage import OwnershipStore
 from storage.rows import AlertStatus, OutboxKind
 
 if TYPE_CHECKING:
@@ -65,10 +67,14 @@ class AlertService:
         self.clock = clock
         self.wake = wake
         self.tz = tz or ZoneInfo("Asia/Ho_Chi_Minh")
+        self.owners = OwnershipStore(store)
+        # #13: who owns an alert, escalation, business hours, short hang-ups, the DM copy (bot/alerts/ownership.py)
+        self.ownership = Ownership(self)
 
     # -- decisions --------------------------------------------------------------------------------
     def handle_decision(self, decision: CallDecision) -> str:
-        """Store the call once and act on it: 'new' | 'repeat' | 'resolved' | 'recorded' | 'duplicate'."""
+        """Store the call once and act on it: 'new' | 'repeat' | 'resolved' | 'recorded' | 'duplicate', or (#13)
+        'held' (after hours: stored, not posted, in the next digest) | 'short' (a short hang-up: counted only)."""
         outcome = Outcome(decision.outcome)
         # A withheld caller (anonymous, private, no caller id) has no key: two such calls are not the same person,
         # so each is its own alert, never a repeat, and no answered call resolves it by number.
@@ -124,13 +130,13 @@ class AlertService:
                     last_call_at=started_at,
                 ),
             )
-            self.store.enqueue(OutboxKind.UPDATE, alert["channel"], alert_id=alert["id"])
-            self.store.enqueue(
-                OutboxKind.REPLY,
-                alert["channel"],
-                alert_id=alert["id"],
-                body={"text": self._repeat_reply(call, alert["channel"]), "call_id": decision.call_id},
-            )
+            if self.redraw(alert):  # a held (after-hours) alert has no message: the digest counts the attempts
+                self.store.enqueue(
+                    OutboxKind.REPLY,
+                    alert["channel"],
+                    alert_id=alert["id"],
+                    body={"text": self._repeat_reply(call, alert["channel"]), "call_id": decision.call_id},
+                )
             return "repeat"
         channel = (
             self.store.route_for(
@@ -140,6 +146,10 @@ class AlertService:
             )
             or self.default_channel
         )
+        rules = self.ownership.rules_for(decision)
+        if self.ownership.is_short(decision, key, rules):
+            self.ownership.record_short(call, channel, rules)
+            return "short"
         alert_id = self.store.create_alert(
             {
                 "call_id": decision.call_id,
@@ -150,14 +160,19 @@ class AlertService:
                 "last_call_at": started_at,
             }
         )
-        self.store.enqueue(OutboxKind.POST, channel, alert_id=alert_id)
+        if self.ownership.hold_if_closed(alert_id, channel, rules):
+            result = "held"
+        else:
+            self.store.enqueue(OutboxKind.POST, channel, alert_id=alert_id)
+            self.ownership.on_posted(alert_id, decision, rules)
+            result = "new"
         if key:
             # History read late (backfill, a reconciliation after an outage) may bring the miss after the answered
             # call that settles it: resolve it as the live path would have, when that call came in.
             later = self.store.calls(customer_key=key, since=started_at + 0.001, outcomes=_RESOLVING, limit=1)
             if later:
                 self._resolve(self._alert_row(alert_id), later[0]["call_id"], later[0], reason="later_call")
-        return "new"
+        return result
 
     def _queue_called_back(self, decision: CallDecision) -> str:
         """The queue's own call back to a caller who asked for one (docs/call-model.md, queue callbacks): when it
@@ -189,7 +204,7 @@ class AlertService:
             }
             self.store.update_call(original, detail=detail)
         self.store.update_alert(alert["id"])  # bump the version: the rendered content changed
-        self.store.enqueue(OutboxKind.UPDATE, alert["channel"], alert_id=alert["id"])
+        self.redraw(alert)
         return "updated"
 
     def _repeat_reply(self, call: Mapping[str, object], channel: str) -> str:
@@ -244,7 +259,7 @@ class AlertService:
             resolved_by=agent,
             resolved_detail=detail,
         )
-        self.store.enqueue(OutboxKind.UPDATE, alert["channel"], alert_id=alert["id"])
+        self.redraw(alert)
         if reason:
             self.store.add_audit(
                 "resolved", reason, number=alert.get("customer_number"), alert_id=alert["id"], detail=call_id
@@ -295,7 +310,7 @@ class AlertService:
     def _change(self, alert: AlertRow, **fields: Unpack[AlertChanges]) -> AlertRow:
         with self.store.transaction():
             row = _updated(alert["id"], self.store.update_alert(alert["id"], **fields))
-            self.store.enqueue(OutboxKind.UPDATE, alert["channel"], alert_id=alert["id"])
+            self.redraw(row)
         self.wake()
         return row
 
@@ -306,7 +321,22 @@ class AlertService:
         if alert["status"] in (AlertStatus.OPEN, AlertStatus.CALLING_BACK):
             fields["status"] = AlertStatus.CALLING_BACK
         log.info("alert claimed alert_id=%s user=%s", alert["id"], user_id)
-        return self._change(alert, **fields)
+        with self.store.transaction():
+            # A Call back takes an unowned alert; the claim's own edit below draws both.
+            self.ownership.own_if_unowned(alert, user_id, reason="call_back", redraw=False)
+            return self._change(alert, **fields)
+
+    # -- redraw: the alert's message, and its DM copy -------------------------------------------------
+    def redraw(self, alert: Mapping[str, object]) -> bool:
+        """Queue the edit of the alert's message (and of its copy in the DM of the person rung) to its state now.
+        False for an alert held after hours: it has no message, the digest lists it (bot/alerts/ownership.py)."""
+        alert_id = int(str(alert["id"]))
+        if self.owners.get(alert_id)["held"]:
+            return False
+        self.store.enqueue(OutboxKind.UPDATE, str(alert["channel"]), alert_id=alert_id)
+        for copy in self.owners.copies(alert_id):
+            self.store.enqueue(OutboxKind.COPY, copy["user"], alert_id=alert_id, body={"user": copy["user"]})
+        return True
 
     def mark_handled(self, alert_id: int, user_id: str) -> AlertRow:
         """'Handled by @them'; a resolved alert stays resolved (the facts win over the button)."""
@@ -320,7 +350,7 @@ class AlertService:
                     alert["id"], status=AlertStatus.HANDLED, handled_by=user_id, handled_at=self.clock()
                 ),
             )
-            self.store.enqueue(OutboxKind.UPDATE, alert["channel"], alert_id=alert["id"])
+            self.redraw(row)
             self.store.add_audit(
                 "handled", "ok", slack_user=user_id, number=alert.get("customer_number"), alert_id=alert["id"]
             )
@@ -342,7 +372,7 @@ class AlertService:
             row = _updated(
                 alert["id"], self.store.update_alert(alert["id"], status=status, handled_by=None, handled_at=None)
             )
-            self.store.enqueue(OutboxKind.UPDATE, alert["channel"], alert_id=alert["id"])
+            self.redraw(row)
             self.store.add_audit("unhandled", "ok", slack_user=user_id, alert_id=alert["id"])
         self.wake()
         log.info("alert unhandled alert_id=%s user=%s admin=%s", alert["id"], user_id, is_admin)
@@ -390,7 +420,7 @@ class AlertService:
             if alert is not None and alert["call_id"] == call_id:
                 # Only the alert's own first call is drawn on it; a repeat's detail is not shown.
                 self.store.update_alert(alert["id"])  # bump the version: the rendered content changed
-                self.store.enqueue(OutboxKind.UPDATE, alert["channel"], alert_id=alert["id"])
+                self.redraw(alert)
             else:
                 alert = None
         if alert is not None:
@@ -422,6 +452,8 @@ class AlertRenderer:
         call = self.store.get_call(alert["call_id"])
         now = self.clock()
         row: dict[str, object] = dict(alert)
+        owned = OwnershipStore(self.store).get(alert["id"])  # #13: owner and escalation, drawn on the alert
+        row.update({k: owned[k] for k in ("owner", "owned_at", "escalation_step", "escalated_at")})
         customer_key = alert.get("customer_key")
         if customer_key:
             row["calls_24h"] = self.store.count_calls_from(customer_key, now - DAY)

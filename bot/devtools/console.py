@@ -9,6 +9,7 @@ _USER = re.compile(r"<@([A-Z0-9]+)(?:\|([^>]+))?>")
 _CHANNEL = re.compile(r"<#([A-Z0-9]+)(?:\|([^>]+))?>")
 _LINK = re.compile(r"<([^|>]+)\|([^>]+)>")
 _BARE = re.compile(r"<((?:https?|mailto|tel):[^>]+)>")
+_SPECIAL = re.compile(r"<!(here|channel|everyone|subteam\^[A-Z0-9]+)(?:\|([^>]+))?>")  # #13: escalation targets
 _CODE_BLOCK = re.compile(r"```\n?(.*?)\n?```", re.DOTALL)
 _CODE = re.compile(r"`([^`\n]+)`")
 _STASHED = re.compile("\x00(\\d+)\x00")
@@ -78,6 +79,7 @@ def mrkdwn_to_text(text: str, names: dict[str, str] | None = None, *, ansi: bool
     text = _EMOJI_CODE.sub(lambda m: _EMOJI.get(m.group(0), m.group(0)), text)
     text = _USER.sub(lambda m: "@" + (m.group(2) or names.get(m.group(1), m.group(1))), text)
     text = _CHANNEL.sub(lambda m: "#" + (m.group(2) or m.group(1)), text)
+    text = _SPECIAL.sub(lambda m: m.group(2) or "@" + m.group(1).replace("subteam^", ""), text)
     text = _LINK.sub(lambda m: f"{m.group(2)} ({_target(m.group(1))})", text)
     text = _BARE.sub(lambda m: _target(m.group(1)), text)
     for style, pattern in (("bold", _BOLD), ("italic", _ITALIC), ("strike", _STRIKE)):

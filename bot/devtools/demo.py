@@ -24,11 +24,13 @@ from bot.devtools.console import message_to_text
 from bot.devtools.fakeslack import FakeSlack, SlackCall, block_actions_body, sign, slash_command_body
 from bot.devtools.simulator.server import Simulator
 from bot.ops.logs import setup_logging
+from bot.ops.scheduled import run as run_job
 
 DEMO_SIGNING_SECRET = "demo-signing-secret"
 DEMO_CHANNEL = "C0CALLS"
 DEMO_USER = "U0AN"  # the team lead who clicks Call back in the demo
-NAMES = {DEMO_USER: "an", "UBOT": "ringbot", "UADMIN": "admin"}
+DEMO_BINH = "U0BINH"  # the agent who takes an alert with "I'll take it"
+NAMES = {DEMO_USER: "an", DEMO_BINH: "binh", "UBOT": "ringbot", "UADMIN": "admin"}
 
 SCRIPT = (  # (scenario, caller, pause after, what the viewer should notice)
     ("answered", "0912345678", 0.0, "an answered call: no alert"),
@@ -36,6 +38,7 @@ SCRIPT = (  # (scenario, caller, pause after, what the viewer should notice)
     ("queue_abandoned", "0909123456", 0.3, "a caller gives up in the CSKH queue: abandoned alert"),
     ("missed_ringout", "0987654321", 0.3, "the same number calls again: the open alert is updated, not duplicated"),
     ("ringgroup_answered", "0356789012", 0.0, "a ring group call answered by one agent: no alert"),
+    ("missed_cancel", "0978111222", 0.3, "another missed call: nobody will take this one"),  # #13: escalated below
 )
 
 
@@ -193,6 +196,8 @@ async def _play(
             ),
         )
         await pause(2.0)
+    await _ownership(http, bot_url, slack, rt, say)
+    await pause(1.0)
     for text in commands:
         say(f"\n⌨  @an types /ring {text}")
         await _signed(
@@ -239,6 +244,43 @@ async def _queue_alert(
     for ext in ("101", "102", "103"):
         await http.put(f"{sim_url}/_sim/agents/{ext}", json={"status": "ready"})
     await pause(2.0)
+
+
+async def _ownership(
+    http: httpx.AsyncClient, bot_url: str, slack: FakeSlack, rt: Runtime, say: Callable[[str], None]
+) -> None:
+    """#13 in the first minute: @binh takes an alert with [I'll take it]; the one nobody takes escalates (the demo
+    fast-forwards the 15 minutes: the same job the scheduler would run, on a clock 15 minutes ahead)."""
+    unowned = [a for a in rt.deps.store.open_alerts(limit=10) if not rt.deps.alerts.owners.get(a["id"])["owner"]]
+    if not unowned:
+        return
+    taken = unowned[0]
+    say("\n🖱  @binh clicks [I'll take it] on an alert: it shows who owns it, and nobody gets pinged about it")
+    await _signed(
+        http,
+        bot_url,
+        block_actions_body(
+            "alert_take",
+            str(taken["id"]),
+            user_id=DEMO_BINH,
+            channel_id=taken["channel"],
+            message_ts=taken.get("ts") or "",
+            response_url=slack.response_url("demo-take"),
+        ),
+    )
+    await asyncio.sleep(1.5)
+    service = rt.deps.alerts
+    real_clock = service.clock
+    for alert in unowned[1:]:
+        say("\n⏩ 15 minutes later (fast-forwarded): nobody has taken the last alert, so ringbot escalates it")
+        service.clock = lambda: real_clock() + 15 * 60
+        try:
+            await run_job("escalate", time.time(), {"alert_id": alert["id"], "step": 1})
+        finally:
+            service.clock = real_clock
+        if rt.jobs is not None:
+            rt.jobs.cancel(f"escalate:{alert['id']}:1")  # done: the real one, 15 minutes from now, has nothing to do
+        await asyncio.sleep(1.5)
 
 
 async def _signed(http: httpx.AsyncClient, url: str, body: str) -> None:

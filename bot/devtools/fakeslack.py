@@ -20,7 +20,7 @@ from urllib.parse import parse_qsl, urlencode
 
 from aiohttp import web
 
-DEFAULT_SCOPES = "commands,chat:write,chat:write.public,users:read,channels:history,groups:history,files:write"
+DEFAULT_SCOPES = "commands,chat:write,chat:write.public,users:read,channels:history,groups:history,files:write,im:write"
 
 
 @dataclass
@@ -333,6 +333,9 @@ class FakeSlack:
             if "blocks" in body:
                 msg.blocks = body.get("blocks") or []
             return {"ok": True, "channel": key[0], "ts": key[1], "text": msg.text}
+        if method == "conversations.open":  # a DM with one user: D + their id, the same every time
+            users = str(body.get("users") or "").split(",")[0]
+            return {"ok": True, "channel": {"id": f"D{users[1:]}" if users else "D0NONE"}}
         if method == "chat.postEphemeral":
             return {"ok": True, "message_ts": f"{int(time.time())}.{next(self._ts):06d}"}
         if method in ("views.publish", "views.open", "views.update", "views.push"):

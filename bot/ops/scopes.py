@@ -7,6 +7,7 @@ SCOPE_METHODS: dict[str, tuple[str, ...]] = {
     "users:read": ("users.info",),
     "channels:history": ("conversations.history (outbox crash recovery, public channels)",),
     "groups:history": ("conversations.history (outbox crash recovery, private channels)",),
+    "im:write": ("conversations.open (#13: the alert in the DM of the person rung, supervisors' escalation DMs)",),
 }
 
 REQUIRED_SCOPES = frozenset(SCOPE_METHODS)

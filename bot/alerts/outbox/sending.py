@@ -37,7 +37,7 @@ from bot.alerts.outbox.recovery import CannotVerify, PostFinder, message_metadat
 from bot.slack.blocks import Block
 from bot.slack.i18n import channel_language, speaking
 from bot.slack.render.alert import render_alert_plain
-from storage import AlertRow, OutboxChanges, OutboxKind, OutboxRow, OutboxStatus
+from storage import AlertRow, OutboxChanges, OutboxKind, OutboxRow, OutboxStatus, OwnershipStore
 
 if TYPE_CHECKING:
     from slack_sdk.web.async_slack_response import AsyncSlackResponse
@@ -160,6 +160,10 @@ class Sender:
         elif kind == OutboxKind.UPDATE:
             alert_id = row["alert_id"]
             await self._update(row, alert or (self.store.get_alert(alert_id) if alert_id is not None else None))
+        elif kind == OutboxKind.MESSAGE:
+            await self._message(row)
+        elif kind == OutboxKind.COPY:
+            await self._copy(row)
         else:
             self.dead(row, f"unknown outbox kind {kind!r}")
 
@@ -326,6 +330,89 @@ class Sender:
             )
             self.bursts.stale.add((channel, ts))
             self.bursts.postpone(channel, ts, now)
+
+    # -- #13: messages of their own (digests, supervisors' DMs) and the alert's DM copy -------------------
+    async def _open_dm(self, row: OutboxRow, user: str) -> str | None:
+        """The DM channel with `user`, opened before the row's own call so that a refusal here (no `im:write`
+        scope, a deactivated user) costs this row only: it is a dead letter, and no other post waits for a fix.
+        None when the row was given up; Blocked (tried again soon) when Slack could not be asked now."""
+        try:
+            async with asyncio.timeout(self.call_timeout):
+                resp = await self.client.conversations_open(users=user)
+        except SlackApiError as exc:
+            if exc.response.status_code == 429:
+                raise Blocked() from None
+            code = error_code(exc.response)
+            fix = " (fix: add the im:write scope and reinstall the app)" if code == "missing_scope" else ""
+            self.dead(row, f"cannot open the DM with {user}: {code}{fix}", log_level=logging.WARNING)
+            return None
+        except Exception:  # noqa: BLE001 - network or timeout: the row waits and is tried again
+            raise Blocked() from None
+        return str((resp.get("channel") or {}).get("id") or user)
+
+    async def _message(self, row: OutboxRow) -> None:
+        """A message that is not an alert: body `text`, optional `blocks`, `thread_ts`, and `user` for a DM."""
+        body = row.get("body") or {}
+        user = body.get("user")
+        channel = await self._open_dm(row, str(user)) if user else row["channel"]
+        if channel is None:
+            return
+
+        async def send() -> AsyncSlackResponse:
+            return await self.client.chat_postMessage(
+                channel=channel,
+                text=str(body.get("text") or ""),
+                blocks=body.get("blocks") or None,
+                thread_ts=body.get("thread_ts") or None,
+                metadata=message_metadata(row),
+                unfurl_links=False,
+                unfurl_media=False,
+            )
+
+        resp = await self._call(row, "post", send)
+        if resp is None:
+            return
+        sent: OutboxChanges = {"ts": resp["ts"], "sent_at": self.clock()}
+        self._book(lambda: self.store.mark_outbox(row["id"], OutboxStatus.SENT, **sent))
+        self.stats.replies += 1
+
+    async def _copy(self, row: OutboxRow) -> None:
+        """The alert in the DM of the person rung (body `user`): posted once, then edited to the alert's state NOW,
+        so both places always show the same thing."""
+        alert = self.store.get_alert(row["alert_id"]) if row["alert_id"] is not None else None
+        user = str((row.get("body") or {}).get("user") or "")
+        owners = OwnershipStore(self.store)
+        copy = owners.get_copy(alert["id"], user) if alert is not None and user else None
+        if alert is None or copy is None:
+            self.dead(row, "the alert or its copy is gone")
+            return
+        text, blocks = self._render(alert)
+        channel, ts = copy.get("channel"), copy.get("ts")
+        dm = channel if (channel and ts) else await self._open_dm(row, user)
+        if dm is None:
+            return
+
+        async def send() -> AsyncSlackResponse:
+            if channel and ts:
+                return await self.client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
+            return await self.client.chat_postMessage(
+                channel=dm, text=text, blocks=blocks, metadata=message_metadata(row), unfurl_links=False
+            )
+
+        resp = await self._call(row, "post", send)
+        if resp is None:
+            return
+        now = self.clock()
+        posted_channel, posted_ts = str(resp.get("channel") or dm), str(resp.get("ts") or ts)
+
+        def book() -> None:
+            with self.store.transaction():
+                self.store.mark_outbox(row["id"], OutboxStatus.SENT, ts=posted_ts, sent_at=now)
+                if not ts:
+                    owners.set_copy_message(alert["id"], user, channel=posted_channel, ts=posted_ts)
+
+        self._book(book)
+        self.stats.updated += 1
 
     # -- bookkeeping ------------------------------------------------------------------------------
     def mark_posted(self, row: OutboxRow, ts: str, thread_ts: str | None) -> None:

@@ -17,7 +17,16 @@ from zoneinfo import ZoneInfo
 from bot.calls.numbers import clean, format_number, is_external, is_withheld
 from bot.slack.blocks import Block, actions, button, context, escape, section
 from bot.slack.format import clock_time, day_and_time, duration, mention
-from bot.slack.ids import ACTION_CALLBACK, ACTION_HANDLED, ACTION_HISTORY, ACTION_UNHANDLE
+from bot.slack.ids import (
+    ACTION_CALLBACK,
+    ACTION_HANDLED,
+    ACTION_HISTORY,
+    ACTION_REASSIGN,
+    ACTION_RELEASE,
+    ACTION_TAKE,
+    ACTION_UNHANDLE,
+)
+from bot.slack.render.ownership import owner_line, unowned_badge
 from bot.slack.text import MESSAGES, say
 
 MAX_AGENTS_SHOWN = 8
@@ -165,9 +174,16 @@ def _actions(alert: Mapping[str, Any], *, withheld: bool = False, queue_calls_ba
         if status == "handled":
             elements.append(_button("alert.button.undo", ACTION_UNHANDLE, alert_id))
         else:
+            # #13: an open alert is owned by someone, or anyone may take it; admins give it to someone else.
+            if alert.get("owner"):
+                elements.append(_button("own.button.release", ACTION_RELEASE, alert_id))
+            else:
+                elements.append(_button("own.button.take", ACTION_TAKE, alert_id))
             elements.append(_button("alert.button.handled", ACTION_HANDLED, alert_id))
         if not withheld:
             elements.append(_button("alert.button.history", ACTION_HISTORY, alert_id))
+        if status != "handled":
+            elements.append(_button("own.button.reassign", ACTION_REASSIGN, alert_id))
     # A new block_id per version: Slack clients keep stale button state otherwise (slack_sdk ActionsBlock doc).
     return actions(elements, block_id=f"alert:{alert_id}:v{alert.get('version') or 1}")
 
@@ -244,6 +260,9 @@ def render_alert(
     state = state_line(alert, agent_name)
     if state:
         blocks.append(section(state))
+    owned, badge = owner_line(alert, tz), unowned_badge(alert)  # #13: who owns it, or how long nobody has
+    if owned or badge:
+        blocks.append(context(owned or badge or ""))
     # The queue will call back: no second, manual call, unless its attempt did not reach the customer.
     queue_calls_back = callback_requested(call) and _callback_tried_at(call) is None
     blocks.append(_actions(alert, withheld=withheld, queue_calls_back=queue_calls_back))

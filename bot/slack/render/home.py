@@ -8,6 +8,7 @@ from typing import Any
 
 from bot.antbuddy.models import Dashboard
 from bot.slack.blocks import Block, context, divider, escape, header, section, view
+from bot.slack.render.alert import caller_text
 from bot.slack.render.answers import (
     MAX_QUEUES_SHOWN,
     agent_counts_text,
@@ -16,6 +17,7 @@ from bot.slack.render.answers import (
     render_missed,
 )
 from bot.slack.render.link import MAX_SIP_USER
+from bot.slack.render.ownership import render_mine
 from bot.slack.text import say
 
 HOME_MISSED_BLOCKS = 40  # the missed-call list's share of the view's 100 blocks
@@ -33,8 +35,9 @@ def render_home(
     tz: tzinfo,
     now: datetime,
     workspace_url: str | None = None,
+    owned: Sequence[Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """A `home` view for views.publish."""
+    """A `home` view for views.publish; `owned`: the person's own open alerts (#13), shown first when given."""
     blocks: list[Block] = [header(say("home.title"))]
     blocks.append(
         section(
@@ -45,6 +48,16 @@ def render_home(
     )
     blocks.append(divider())
 
+    if owned is not None:  # -- #13 ownership: "Owned by me" above "Open missed calls"
+        blocks.append(header(say("home.owned_title")))
+        if owned:
+            mine = render_mine(
+                owned, tz=tz, now=now.timestamp(), caller_text=caller_text, workspace_url=workspace_url, max_blocks=11
+            )
+            blocks += mine[1:]  # the header above says whose they are
+        else:
+            blocks.append(section(say("home.owned_none")))
+        blocks.append(divider())
     blocks.append(header(say("home.missed_title")))
     missed = render_missed(
         alerts,

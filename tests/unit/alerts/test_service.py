@@ -181,8 +181,9 @@ def test_claim_then_handled_then_undo_by_the_same_user(svc, store):
     undone = svc.undo_handled(alert_id, "U0AN", is_admin=False)
     assert undone["status"] == "calling_back" and undone["handled_by"] is None
     assert undone["version"] == 4
+    assert svc.owners.get(alert_id)["owner"] == "U0AN"  # the Call back also made U0AN its owner (#13), same edit
     assert [r["kind"] for r in store.pending_outbox()] == ["post", "update", "update", "update"]
-    assert [a["action"] for a in store.audit(alert_id=alert_id)] == ["unhandled", "handled"]
+    assert [a["action"] for a in store.audit(alert_id=alert_id)] == ["unhandled", "handled", "own"]
 
 
 def test_only_the_marker_or_an_admin_may_undo_handled(svc, store):

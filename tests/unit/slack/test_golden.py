@@ -25,7 +25,7 @@ import pytest
 
 from bot.antbuddy import Agent, AgentStatus, Dashboard, QueueSummary
 from bot.slack.i18n import speaking
-from bot.slack.render.alert import render_alert, render_burst_summary, render_repeat_reply
+from bot.slack.render.alert import caller_text, render_alert, render_burst_summary, render_repeat_reply
 from bot.slack.render.answers import (
     render_agents,
     render_help,
@@ -36,6 +36,7 @@ from bot.slack.render.answers import (
 )
 from bot.slack.render.home import render_home
 from bot.slack.render.link import LinkForm, link_modal, not_linked_blocks
+from bot.slack.render.ownership import escalation_dm, escalation_reply, reassign_modal, render_digest, render_mine
 from bot.slack.text import say
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -294,6 +295,54 @@ CASES: dict[str, Callable[[], object]] = {
     "link_modal_other_relink": lambda: link_modal(LinkForm("U0BINH"), for_self=False, sip_user="sip_binh_202"),
     "not_linked": lambda: not_linked_blocks(),
 }
+
+# -- #13 ownership, escalation, overnight digest -------------------------------------------------------------
+CASES.update(
+    {
+        "alert_owned": lambda: render_alert(
+            alert(owner="U0AN", owned_at=T0 + 120), call(), queue_name=None, tz=TZ, now=T0 + 300
+        ),
+        "alert_unowned_escalated": lambda: render_alert(
+            alert(escalation_step=1, escalated_at=T0 + 900), call(), queue_name=None, tz=TZ, now=T0 + 900
+        ),
+        "escalation_reply": lambda: escalation_reply(["S0LEADS", "U0BINH"], 15),
+        "escalation_reply_here_late": lambda: escalation_reply([], 15, late_minutes=42),
+        "escalation_dm": lambda: escalation_dm(alert(), "0987 654 321", 30, workspace_url="https://acme.slack.com/"),
+        "overnight_digest": lambda: render_digest(
+            [
+                {"alert": alert(repeat_count=3), "calls": 3, "last_at": T0 - 3600, "call": call(), "status": "open"},
+                {
+                    "alert": alert(id=8, customer_number="+84901111222", customer_key="+84901111222"),
+                    "calls": 1,
+                    "last_at": T0 - 7200,
+                    "call": call(hangup_cause="VOICEMAIL_LEFT"),
+                    "status": "resolved",
+                },
+            ],
+            [{"call_id": "s1", "customer_number": "+84912000111", "started_at": T0 - 5000, "ring_seconds": 1}],
+            tz=TZ,
+            now=T0,
+            min_ring_seconds=5,
+            caller_text=caller_text,
+        ),
+        "mine": lambda: render_mine(
+            [alert(owner="U0AN", owned_at=T0)], tz=TZ, now=T0, caller_text=caller_text, workspace_url=None
+        ),
+        "home_owned": lambda: render_home(
+            owned=[alert(owner="U0AN", owned_at=T0)],
+            sip_user="user_an101",
+            alerts=[alert(owner="U0AN", owned_at=T0)],
+            open_total=1,
+            calls={"c1": call()},
+            dashboard=DASHBOARD,
+            queue_error=None,
+            queue_names=NAMES,
+            tz=TZ,
+            now=NOW,
+        ),
+        "reassign_modal": lambda: reassign_modal(7, "0987 654 321", "U0AN"),
+    }
+)
 
 
 LANGUAGE_DIRS = {"en": GOLDEN, "vi": GOLDEN / "vi"}

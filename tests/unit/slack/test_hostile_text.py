@@ -23,7 +23,13 @@ from bot.callback.dialer import DialKind, DialResult
 from bot.slack.blocks import escape, one_line, packed_sections, section
 from bot.slack.format import channel_mention, mention
 from bot.slack.i18n import speaking
-from bot.slack.render.alert import render_alert, render_alert_plain, render_burst_summary, render_repeat_reply
+from bot.slack.render.alert import (
+    caller_text,
+    render_alert,
+    render_alert_plain,
+    render_burst_summary,
+    render_repeat_reply,
+)
 from bot.slack.render.answers import (
     render_agents,
     render_help,
@@ -34,6 +40,14 @@ from bot.slack.render.answers import (
 )
 from bot.slack.render.home import render_home
 from bot.slack.render.link import LinkForm, field_errors, link_modal, me_text, not_linked_blocks
+from bot.slack.render.ownership import (
+    escalation_dm,
+    escalation_reply,
+    reassign_modal,
+    render_digest,
+    render_mine,
+    render_short_hangups,
+)
 from bot.slack.text import say
 from handlers.answers import history_title
 from handlers.args import UsageError, parse_history, parse_number, parse_period, parse_route
@@ -234,6 +248,41 @@ def cases(bad: str) -> dict[str, Callable[[], Any]]:
         "usage_history_period": lambda: usage_error(lambda: parse_period("999d")),
         "usage_route_channel": lambda: usage_error(lambda: parse_route(["CSKH", bad])),
         "usage_call_number": lambda: usage_error(lambda: parse_number(bad)),
+        # -- #13 ownership, escalation, overnight digest, /ring mine, the reassign picker
+        "alert_owned": lambda: render_alert(
+            alert(bad, owner=bad, owned_at=T0), call(bad), queue_name=bad, tz=TZ, now=T0
+        ),
+        "alert_unowned_badge": lambda: render_alert(
+            alert(bad, escalation_step=1, escalated_at=T0 + 900), call(bad), queue_name=bad, tz=TZ, now=T0
+        ),
+        # A target is a validated id (route_settings.py); anything else is dropped, so only our mention is left.
+        "escalation_reply": lambda: escalation_reply([bad, "U0LEAD"], 15, late_minutes=3),
+        "escalation_dm": lambda: escalation_dm(alert(bad, channel=bad, ts=bad), escape(bad), 30, workspace_url=bad),
+        "overnight_digest": lambda: render_digest(
+            [{"alert": alert(bad), "calls": 2, "last_at": T0, "call": call(bad), "status": "open"}],
+            [{"call_id": bad, "customer_number": bad, "started_at": T0, "ring_seconds": 1}],
+            tz=TZ,
+            now=T0,
+            min_ring_seconds=5,
+            caller_text=caller_text,
+        ),
+        "mine": lambda: render_mine([alert(bad, owner=bad)], tz=TZ, now=T0, caller_text=caller_text, workspace_url=bad),
+        "short_hangups": lambda: render_short_hangups(
+            [{"customer_number": bad, "started_at": T0, "ring_seconds": 2}], tz=TZ, caller_text=caller_text
+        ),
+        "reassign_modal": lambda: reassign_modal(7, escape(bad), None),
+        "home_owned": lambda: render_home(
+            owned=[alert(bad, owner=bad)],
+            sip_user=bad,
+            alerts=[],
+            open_total=0,
+            calls={},
+            dashboard=None,
+            queue_error=None,
+            queue_names=names,
+            tz=TZ,
+            now=NOW,
+        ),
     }
 
 
@@ -244,9 +293,10 @@ def test_every_renderer_is_covered() -> None:
     import bot.slack.render.digest as digest_module  # #14
     import bot.slack.render.home as home_module
     import bot.slack.render.link as link_module
+    import bot.slack.render.ownership as ownership_module
     import bot.slack.render.queues as queues_module  # #14
 
-    modules = (alert_module, answers_module, home_module, link_module, queues_module, digest_module)
+    modules = (alert_module, answers_module, home_module, link_module, queues_module, digest_module, ownership_module)
     source = "\n".join(Path(m.__file__).read_text(encoding="utf-8") for m in modules if m.__file__)
     public = set(re.findall(r"^def ((?:render|link_modal|me_text|not_linked)\w*)\(", source, re.MULTILINE))
     assert len(public) >= 12, public

@@ -12,7 +12,14 @@ from hypothesis import strategies as st
 from slack_sdk.models.blocks import Block
 
 from bot.slack.format import duration
-from bot.slack.ids import ACTION_CALLBACK, ACTION_HANDLED, ACTION_HISTORY, ACTION_UNHANDLE
+from bot.slack.ids import (
+    ACTION_CALLBACK,
+    ACTION_HANDLED,
+    ACTION_HISTORY,
+    ACTION_REASSIGN,
+    ACTION_TAKE,
+    ACTION_UNHANDLE,
+)
 from bot.slack.render.alert import (
     describe_cause,
     render_alert,
@@ -108,8 +115,10 @@ def test_missed_call_renders_number_both_ways_dialled_duration_time_cause_and_ag
     assert texts(blocks)[2] == "1 call from this number in the last 24 h"
     assert buttons(blocks) == [
         (ACTION_CALLBACK, "Call back", "7", "primary"),
+        (ACTION_TAKE, "I'll take it", "7", None),
         (ACTION_HANDLED, "Mark handled", "7", None),
         (ACTION_HISTORY, "History", "7", None),
+        (ACTION_REASSIGN, "Reassign", "7", None),
     ]
 
 
@@ -164,7 +173,13 @@ def test_calling_back_state_mentions_the_slack_user():
     text, blocks = render_alert(alert, make_call(), queue_name=None, tz=TZ, now=T0)
     validate(blocks)
     assert ":telephone_receiver: <@U0AN> is calling back…" in texts(blocks)
-    assert [b[0] for b in buttons(blocks)] == [ACTION_CALLBACK, ACTION_HANDLED, ACTION_HISTORY]
+    assert [b[0] for b in buttons(blocks)] == [
+        ACTION_CALLBACK,
+        ACTION_TAKE,
+        ACTION_HANDLED,
+        ACTION_HISTORY,
+        ACTION_REASSIGN,
+    ]
     assert "<@U0AN> is calling back…" in text
 
 

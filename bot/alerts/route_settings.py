@@ -1,0 +1,147 @@
+"""Per-route alert settings: escalation (when, to whom, a second step), business hours, holidays, the urgent
+override and short hang-ups. Set with `/ring route <target> escalate|hours|holidays|urgent|min-ring …` or in the
+routes file's `settings:` section; stored as JSON per routes key (`queue:<id>`, `did:<key>`, `default`).
+
+The settings of the most specific route that has any apply, as a whole (queue, then DID, then default); a field
+not set takes its default below (docs/alerts.md, "Defaults").
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from bot.alerts.hours import HoursError, Week, parse_holidays, parse_week
+
+if TYPE_CHECKING:
+    from storage import OwnershipStore
+
+ESCALATE_AFTER_MIN = 15  # minutes unowned before the thread reply that mentions the escalation target
+_TARGET = re.compile(r"^(?:[UWS][A-Z0-9]{2,20}|here|channel)$")
+FIELDS = (
+    "escalate_after",
+    "escalate_to",
+    "second_after",
+    "supervisors",
+    "hours",
+    "holidays",
+    "urgent",
+    "min_ring_seconds",
+)
+
+
+class SettingsError(ValueError):
+    """A setting that cannot be used; the message names it and shows the expected form."""
+
+
+@dataclass(frozen=True)
+class RouteSettings:
+    escalate_after: int = ESCALATE_AFTER_MIN  # minutes; 0 = never escalate
+    escalate_to: tuple[str, ...] = ()  # user group (S…) or user (U…) ids; empty: @here
+    second_after: int = 0  # minutes after the first step; 0 = no second step
+    supervisors: tuple[str, ...] = ()  # user ids a second step DMs
+    hours: Mapping[str, Any] = field(default_factory=dict)  # {"mon-fri": "08:00-17:30"}; empty: always open
+    holidays: tuple[str, ...] = ()  # ISO dates, closed all day
+    urgent: bool = False  # post one by one even after hours
+    min_ring_seconds: int = 0  # a caller who gave up sooner is counted, not alerted; 0 = off
+
+    @property
+    def week(self) -> Week | None:
+        return parse_week(self.hours)
+
+    @property
+    def holiday_dates(self) -> frozenset[date]:
+        return parse_holidays(self.holidays)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "escalate_after": self.escalate_after,
+            "escalate_to": list(self.escalate_to),
+            "second_after": self.second_after,
+            "supervisors": list(self.supervisors),
+            "hours": dict(self.hours),
+            "holidays": list(self.holidays),
+            "urgent": self.urgent,
+            "min_ring_seconds": self.min_ring_seconds,
+        }
+
+
+def _minutes(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, str)) or not str(value).strip().isdigit():
+        raise SettingsError(f"{name} must be a whole number of minutes (0 = off), got {value!r}")
+    number = int(str(value).strip())
+    if number > 7 * 24 * 60:
+        raise SettingsError(f"{name} must be at most a week ({7 * 24 * 60} minutes)")
+    return number
+
+
+def _ids(name: str, value: object) -> tuple[str, ...]:
+    items = value if isinstance(value, list) else str(value or "").replace(",", " ").split()
+    out = tuple(str(v).strip().lstrip("@") for v in items if str(v).strip())
+    for v in out:
+        if not _TARGET.match(v):
+            raise SettingsError(f"{name}: {v!r} is not a Slack user (U…), user group (S…) or here")
+    return out
+
+
+def settings_from(data: Mapping[str, object] | None) -> RouteSettings:
+    """Validated RouteSettings from stored or file JSON (unknown keys refused). Raises SettingsError."""
+    data = dict(data or {})
+    unknown = sorted(set(data) - set(FIELDS))
+    if unknown:
+        raise SettingsError(f"unknown setting(s) {', '.join(unknown)}; use {', '.join(FIELDS)}")
+    hours = data.get("hours") or {}
+    if not isinstance(hours, dict):
+        raise SettingsError('hours must be a mapping like {"mon-fri": "08:00-17:30"}')
+    holidays = data.get("holidays") or []
+    if not isinstance(holidays, list):
+        raise SettingsError("holidays must be a list of dates like 2026-01-01")
+    try:
+        parse_week(hours)
+        parse_holidays(holidays)
+    except HoursError as exc:
+        raise SettingsError(str(exc)) from None
+    min_ring = data.get("min_ring_seconds", 0)
+    if isinstance(min_ring, bool) or not isinstance(min_ring, int) or not 0 <= min_ring <= 600:
+        raise SettingsError(f"min_ring_seconds must be 0 to 600 seconds, got {min_ring!r}")
+    return RouteSettings(
+        escalate_after=_minutes("escalate_after", data.get("escalate_after", ESCALATE_AFTER_MIN)),
+        escalate_to=_ids("escalate_to", data.get("escalate_to")),
+        second_after=_minutes("second_after", data.get("second_after", 0)),
+        supervisors=_ids("supervisors", data.get("supervisors")),
+        hours={str(k): v for k, v in hours.items()},
+        holidays=tuple(str(h) for h in holidays),
+        urgent=bool(data.get("urgent", False)),
+        min_ring_seconds=min_ring,
+    )
+
+
+def route_keys(*, queue_id: str | None, queue_name: str | None, did_key: str | None) -> list[str]:
+    """Most specific first, as Store.route_for picks a channel."""
+    keys = [f"queue:{queue_id}" if queue_id else "", f"queue:{queue_name}" if queue_name else ""]
+    keys.append(f"did:{did_key}" if did_key else "")
+    return [k for k in keys if k] + ["default"]
+
+
+def settings_for(owners: OwnershipStore, keys: list[str]) -> tuple[str, RouteSettings]:
+    """(the key whose settings apply, its settings); ('default', defaults) when none is stored. A stored value that
+    no longer validates falls back to the defaults rather than stopping alerts."""
+    for key in keys:
+        data = owners.route_settings(key)
+        if data is not None:
+            try:
+                return key, settings_from(data)
+            except SettingsError:
+                return key, RouteSettings()
+    return "default", RouteSettings()
+
+
+def stored_or_default(owners: OwnershipStore, key: str) -> RouteSettings:
+    """The settings stored for exactly `key` (for an admin changing one field of them)."""
+    try:
+        return settings_from(owners.route_settings(key))
+    except SettingsError:
+        return RouteSettings()

@@ -1,0 +1,453 @@
+"""Every missed call gets an owner (#13), through signed Slack requests into the bot's HTTP endpoint and the outbox
+posting to the fake Slack: I'll take it / Release / Reassign, escalation on a fake clock, business hours and the
+overnight digest, short hang-ups, and the alert in the DM of the person rung kept in sync with the channel's."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from apscheduler.jobstores.memory import MemoryJobStore
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from bot.alerts.outbox import Outbox
+from bot.alerts.service import AlertService
+from bot.app import alert_renderer, wire_ownership
+from bot.calls.classify import CallDecision, Outcome
+from bot.ops import scheduled
+from bot.ops.jobstore import SQLiteJobStore
+from bot.ops.scheduled import JOBSTORE, Jobs
+from bot.slack.ids import ACTION_CALLBACK, ACTION_REASSIGN, ACTION_RELEASE, ACTION_TAKE, VIEW_REASSIGN
+from storage import Store
+from tests.support.clock import FakeClock
+from tests.wire.link_support import eventually, link_via_modal, set_device, wait_reply
+
+AN, BINH, ADMIN = "U0AN", "U0BINH", "UADMIN"
+AN_SIP, AN_PW = "sip_an_201", "an-pw-201"
+CHANNEL = "C0ALERTS"
+
+
+@dataclass
+class RecordingJobs:
+    """The scheduler as ownership sees it (bot/ops/scheduled.py: Jobs.at / cancel), keeping what was asked; `due`
+    runs what fell due on the fake clock through the same `scheduled.run` the persisted jobs call."""
+
+    jobs: dict[str, tuple[str, float, dict[str, Any]]] = field(default_factory=dict)
+
+    def at(self, kind: str, when: float, *, key: str, **args: Any) -> None:
+        self.jobs[key] = (kind, when, args)
+
+    def cancel(self, key: str) -> bool:
+        return self.jobs.pop(key, None) is not None
+
+    async def due(self, now: float) -> list[str]:
+        ran = []
+        for key, (kind, when, args) in sorted(self.jobs.items(), key=lambda kv: kv[1][1]):
+            if when <= now:
+                del self.jobs[key]
+                await scheduled.run(kind, when, args)
+                ran.append(key)
+        return ran
+
+
+@dataclass
+class Own:
+    ring: Any
+    clock: FakeClock
+    jobs: RecordingJobs
+    outbox: Outbox
+
+    @property
+    def store(self) -> Store:
+        return self.ring.deps.store
+
+    @property
+    def alerts(self) -> AlertService:
+        return self.ring.deps.alerts
+
+    async def drain(self) -> None:
+        await self.outbox.drain(timeout=10)
+
+    def message(self, alert_id: int) -> Any:
+        alert = self.store.get_alert(alert_id)
+        assert alert and alert["ts"], "the alert was posted"
+        return self.ring.slack.messages[(alert["channel"], alert["ts"])]
+
+    def replies(self, alert_id: int) -> list[Any]:
+        ts = self.store.get_alert(alert_id)["ts"]
+        return [m for m in self.ring.slack.messages.values() if m.thread_ts == ts]
+
+
+def text_of(blocks: list[dict[str, Any]]) -> str:
+    """Every word a person reads in the blocks (sections, contexts, buttons), one string."""
+    out: list[str] = []
+    for b in blocks:
+        if isinstance(b.get("text"), dict):
+            out.append(b["text"]["text"])
+        for e in b.get("elements") or []:
+            out.append(e.get("text", {}).get("text", "") if isinstance(e.get("text"), dict) else e.get("text", ""))
+        if isinstance(b.get("accessory"), dict):
+            out.append(b["accessory"]["text"]["text"])
+    return "\n".join(out)
+
+
+def decision(n: int, at: datetime, *, number: str = "0987654321", ring_seconds: int = 25, **kw: Any) -> CallDecision:
+    base: dict[str, Any] = dict(
+        call_id=f"call-{n}",
+        outcome=Outcome.MISSED,
+        customer_number=number,
+        dialled="02873019555",
+        queue_id=None,
+        started_at=at,
+        ended_at=at + timedelta(seconds=ring_seconds),
+        ring_seconds=ring_seconds,
+        talk_seconds=0,
+        hangup_cause="ORIGINATOR_CANCEL",
+        agents_rung=("an", "binh"),
+    )
+    base.update(kw)
+    return CallDecision(**base)
+
+
+@pytest.fixture
+async def own(ring) -> Any:
+    """The bot's HTTP endpoint plus its outbox against the fake Slack; the alert service on a fake clock that
+    starts now, the escalation and digest jobs recorded (run when the test moves the clock)."""
+    deps = ring.deps
+    clock = FakeClock(time.time())
+    deps.alerts.clock = clock
+    jobs = RecordingJobs()
+    wire_ownership(deps, jobs)  # type: ignore[arg-type]  # the recording stand-in has Jobs' at / cancel
+    outbox = Outbox(
+        deps.store,
+        deps.slack,
+        render=alert_renderer(deps),
+        rate_per_second=100,
+        burst=100,
+        updates_per_minute=6000,
+        update_rate_per_channel=100,
+    )
+    deps.alerts.wake = outbox.wake
+    return Own(ring, clock, jobs, outbox)
+
+
+def now_local(own: Own) -> datetime:
+    return datetime.fromtimestamp(own.clock(), own.alerts.tz)
+
+
+async def click(own: Own, action: str, alert_id: int, user: str) -> None:
+    resp = await own.ring.action(action, str(alert_id), user=user, channel=CHANNEL)
+    assert resp.status_code == 200, resp.text
+
+
+# -- claim, release, reassign ----------------------------------------------------------------------------------
+async def test_take_release_and_reassign_update_the_message_and_survive_a_restart(own, tmp_path) -> None:
+    own.alerts.handle_decision(decision(1, now_local(own)))
+    alert_id = own.store.alert_for_call("call-1")["id"]
+    await own.drain()
+    assert "I'll take it" in text_of(own.message(alert_id).blocks)
+
+    await click(own, ACTION_TAKE, alert_id, AN)
+    await eventually(lambda: own.alerts.owners.get(alert_id)["owner"] == AN, "AN owns it")
+    await own.drain()
+    shown = text_of(own.message(alert_id).blocks)
+    assert f"Owned by <@{AN}> since" in shown and "Release" in shown and "I'll take it" not in shown
+
+    await click(own, ACTION_TAKE, alert_id, BINH)  # someone else's: refused, in words, to BINH only
+    assert "<@U0AN> already owns this missed call" in await wait_reply(own.ring, 1)
+    await click(own, ACTION_RELEASE, alert_id, BINH)
+    assert "Only <@U0AN>, who owns this missed call, or an admin can release it." in await wait_reply(own.ring, 2)
+    assert own.alerts.owners.get(alert_id)["owner"] == AN
+
+    # "Restart": another process opens the same database; nothing about the owner lived in memory.
+    restarted = Store.open(tmp_path / "ringbot.db")
+    try:
+        again = AlertService(restarted, default_channel=CHANNEL, tz=own.alerts.tz)
+        assert again.owners.get(alert_id)["owner"] == AN
+        text, _blocks = again.renderer()(restarted.get_alert(alert_id))
+        assert f"Owned by <@{AN}>" in text_of(_blocks)
+    finally:
+        restarted.close()
+
+    await click(own, ACTION_RELEASE, alert_id, AN)
+    await eventually(lambda: own.alerts.owners.get(alert_id)["owner"] is None, "released")
+    await own.drain()
+    assert "I'll take it" in text_of(own.message(alert_id).blocks)
+
+    await click(own, ACTION_REASSIGN, alert_id, AN)  # not an admin: told who can, no dialog
+    assert "Only an admin can reassign" in await wait_reply(own.ring, 3)
+    assert not own.ring.slack.calls_to("views.open")
+    await click(own, ACTION_REASSIGN, alert_id, ADMIN)
+    await own.ring.slack.wait_for(lambda: own.ring.slack.calls_to("views.open"))
+    [opened] = own.ring.slack.calls_to("views.open")
+    assert opened.body["view"]["callback_id"] == VIEW_REASSIGN
+    values = {"owner": {"owner": {"type": "users_select", "selected_user": BINH}}}
+    resp = await own.ring.view(VIEW_REASSIGN, values, user=ADMIN, private_metadata=str(alert_id))
+    assert resp.status_code == 200 and not resp.text.strip("{}"), resp.text  # accepted: no field errors
+    await own.drain()
+    assert f"Owned by <@{BINH}>" in text_of(own.message(alert_id).blocks)
+    trail = [(a["action"], a["result"], a["slack_user"]) for a in own.store.audit(alert_id=alert_id)]
+    assert trail == [  # newest first; the refusals are kept too
+        ("reassign", "ok", ADMIN),
+        ("reassign", "refused", AN),
+        ("release", "ok", AN),
+        ("release", "refused", BINH),
+        ("own", "ok", AN),
+    ]
+
+
+async def test_a_reassignment_by_someone_not_an_admin_is_refused_in_the_dialog(own) -> None:
+    own.alerts.handle_decision(decision(1, now_local(own)))
+    alert_id = own.store.alert_for_call("call-1")["id"]
+    values = {"owner": {"owner": {"type": "users_select", "selected_user": BINH}}}
+    resp = await own.ring.view(VIEW_REASSIGN, values, user=AN, private_metadata=str(alert_id))
+    assert resp.json()["response_action"] == "errors"
+    assert own.alerts.owners.get(alert_id)["owner"] is None
+
+
+# -- escalation ------------------------------------------------------------------------------------------------
+async def test_escalation_fires_once_at_n_minutes_with_the_badge(own) -> None:
+    own.alerts.handle_decision(decision(1, now_local(own)))
+    alert_id = own.store.alert_for_call("call-1")["id"]
+    await own.drain()
+    own.clock.advance(14 * 60 + 59)
+    assert await own.jobs.due(own.clock()) == []  # not yet at 14:59
+    own.clock.advance(1)
+    assert await own.jobs.due(own.clock()) == [f"escalate:{alert_id}:1"]
+    await own.drain()
+    [reply] = own.replies(alert_id)
+    assert reply.text.startswith(":rotating_light: <!here>: nobody has taken this missed call for 15 min.")
+    assert ":rotating_light: unowned 15 min" in text_of(own.message(alert_id).blocks)
+    # The same job again (a restart that replayed it, a duplicate): nothing more is said.
+    await scheduled.run("escalate", own.clock(), {"alert_id": alert_id, "step": 1})
+    await own.drain()
+    assert len(own.replies(alert_id)) == 1
+
+    await click(own, ACTION_TAKE, alert_id, AN)  # taken: the badge goes
+    await eventually(lambda: own.alerts.owners.get(alert_id)["owner"] == AN, "owned")
+    await own.drain()
+    shown = text_of(own.message(alert_id).blocks)
+    assert "unowned" not in shown and f"Owned by <@{AN}>" in shown
+
+
+async def test_no_escalation_when_claimed_at_n_minus_one(own) -> None:
+    own.alerts.handle_decision(decision(1, now_local(own)))
+    alert_id = own.store.alert_for_call("call-1")["id"]
+    await own.drain()
+    own.clock.advance(14 * 60)
+    await click(own, ACTION_TAKE, alert_id, AN)
+    await eventually(lambda: own.alerts.owners.get(alert_id)["owner"] == AN, "owned")
+    own.clock.advance(60)
+    await own.jobs.due(own.clock())
+    # Even if the job had not been cancelled (a stored one from before a restart), it finds the alert owned.
+    await scheduled.run("escalate", own.clock(), {"alert_id": alert_id, "step": 1})
+    await own.drain()
+    assert own.replies(alert_id) == []
+    assert own.alerts.owners.get(alert_id)["escalation_step"] == 0
+
+
+async def test_second_step_dms_the_supervisors_and_a_late_step_says_so(own) -> None:
+    own.alerts.owners.set_route_settings(
+        "default",
+        {"escalate_after": 5, "escalate_to": ["S0LEADS"], "second_after": 10, "supervisors": ["U0BOSS"]},
+        by=ADMIN,
+    )
+    own.alerts.handle_decision(decision(1, now_local(own)))
+    alert_id = own.store.alert_for_call("call-1")["id"]
+    await own.drain()
+    key, (kind, when, args) = next(iter(own.jobs.jobs.items()))
+    own.clock.advance(5 * 60)
+    del own.jobs.jobs[key]
+    await scheduled.run(kind, time.time() - 600, args)  # it fell due 10 min ago, while ringbot was down
+    await own.drain()
+    [reply] = own.replies(alert_id)
+    assert reply.text.startswith(":rotating_light: <!subteam^S0LEADS>: nobody has taken this missed call for 5 min.")
+    assert "comes 10 min late" in reply.text
+    own.clock.advance(10 * 60)
+    assert await own.jobs.due(own.clock()) == [f"escalate:{alert_id}:2"]
+    await own.drain()
+    [dm] = [m for m in own.ring.slack.messages.values() if m.channel == "D0BOSS"]
+    assert "has had no owner for 15 min" in text_of(dm.blocks) and "unowned for 15 min" in dm.text
+
+
+# -- business hours and the overnight digest -------------------------------------------------------------------
+async def test_an_after_hours_call_is_not_posted_at_night_and_is_one_digest_entry_at_opening(own) -> None:
+    own.alerts.owners.set_route_settings("default", {"hours": {"mon-sun": "08:00-17:30"}}, by=ADMIN)
+    night = now_local(own).replace(hour=2, minute=0, second=0, microsecond=0) + timedelta(days=1)
+    own.clock.now = night.timestamp()
+    assert own.alerts.handle_decision(decision(1, night)) == "held"
+    assert own.alerts.handle_decision(decision(2, night + timedelta(minutes=5))) == "repeat"  # the same caller
+    await own.drain()
+    assert own.ring.slack.posts(CHANNEL) == []  # nobody pinged at night
+    [(key, (kind, when, args))] = own.jobs.jobs.items()
+    assert datetime.fromtimestamp(when, own.alerts.tz).strftime("%H:%M") == "08:00"
+
+    own.clock.now = when
+    assert await own.jobs.due(own.clock()) == [key]
+    await own.drain()
+    [digest] = own.ring.slack.posts(CHANNEL)
+    shown = text_of(digest.body["blocks"])
+    assert "While we were closed:" in shown and "2 calls" in shown and "0987 654 321" in shown
+    buttons = [b["accessory"] for b in digest.body["blocks"] if b.get("accessory")]
+    assert [(b["action_id"], b["value"]) for b in buttons] == [
+        (ACTION_CALLBACK, str(own.store.alert_for_call("call-1")["id"]))
+    ]
+    await scheduled.run(kind, when, args)  # run again (a duplicate, a restart): nothing twice
+    await own.drain()
+    assert len(own.ring.slack.posts(CHANNEL)) == 1
+
+
+async def test_an_urgent_route_still_posts_after_hours(own) -> None:
+    own.alerts.owners.set_route_settings("default", {"hours": {"mon-sun": "08:00-17:30"}, "urgent": True}, by=ADMIN)
+    night = now_local(own).replace(hour=2, minute=0, second=0, microsecond=0) + timedelta(days=1)
+    own.clock.now = night.timestamp()
+    assert own.alerts.handle_decision(decision(1, night)) == "new"
+    await own.drain()
+    assert len(own.ring.slack.posts(CHANNEL)) == 1
+
+
+# -- short hang-ups --------------------------------------------------------------------------------------------
+async def test_a_one_second_hang_up_is_not_alerted_and_appears_in_the_digest(own) -> None:
+    own.alerts.owners.set_route_settings("default", {"min_ring_seconds": 5}, by=ADMIN)
+    at = now_local(own)
+    assert own.alerts.handle_decision(decision(1, at, number="0912000111", ring_seconds=1)) == "short"
+    await own.drain()
+    assert own.ring.slack.posts(CHANNEL) == [] and own.store.count_alerts() == 0
+    # The same number again, however short: a repeat call always alerts.
+    assert own.alerts.handle_decision(decision(2, at + timedelta(minutes=1), number="0912000111", ring_seconds=1)) == (
+        "new"
+    )
+    [(key, (kind, when, args))] = [kv for kv in own.jobs.jobs.items() if kv[0].startswith("digest:")]
+    own.clock.now = when
+    await own.jobs.due(own.clock())
+    await own.drain()
+    digest = [p for p in own.ring.slack.posts(CHANNEL) if "short hang-up" in p.body.get("text", "")]
+    assert len(digest) == 1
+    assert "1 short hang-up (gave up within 5 s, not alerted): 0912 000 111" in text_of(digest[0].body["blocks"])
+
+    resp = await own.ring.command("missed all")  # and `/ring missed all` lists it
+    assert resp.status_code == 200
+    await own.ring.slack.wait_for(lambda: own.ring.responses())
+    assert "0912 000 111" in text_of(own.ring.responses()[-1]["blocks"])
+
+
+# -- the DM of the person rung ---------------------------------------------------------------------------------
+async def test_a_direct_extension_miss_goes_to_the_channel_and_the_dm_and_both_follow_a_call_back(own) -> None:
+    ring = own.ring
+    await set_device(ring, AN_SIP, AN_PW)
+    await link_via_modal(ring, AN, AN_SIP, AN_PW)
+    own.alerts.handle_decision(decision(1, now_local(own), dialled="201", agents_rung=(AN_SIP,)))
+    alert_id = own.store.alert_for_call("call-1")["id"]
+    await own.drain()
+    [copy] = own.alerts.owners.copies(alert_id)
+    assert (copy["user"], copy["channel"]) == (AN, "D0AN")
+    dm = ring.slack.messages[(copy["channel"], copy["ts"])]
+    assert dm.blocks == own.message(alert_id).blocks  # one alert, two places
+
+    await click(own, ACTION_CALLBACK, alert_id, BINH)  # BINH has no device: refused, nothing changes
+    await wait_reply(ring, 1)
+    await click(own, ACTION_CALLBACK, alert_id, AN)
+    await eventually(lambda: own.alerts.owners.get(alert_id)["owner"] == AN, "the Call back took it")
+    await own.drain()
+    channel_view, dm_view = own.message(alert_id).blocks, ring.slack.messages[(copy["channel"], copy["ts"])].blocks
+    assert dm_view == channel_view
+    assert "is calling back" in text_of(dm_view) and f"Owned by <@{AN}>" in text_of(dm_view)
+
+
+async def test_a_queue_miss_has_no_dm_copy(own) -> None:
+    ring = own.ring
+    await link_via_modal(ring, AN, AN_SIP, AN_PW)
+    own.alerts.handle_decision(decision(1, now_local(own), queue_id="q-cskh", agents_rung=(AN_SIP,)))
+    alert_id = own.store.alert_for_call("call-1")["id"]
+    await own.drain()
+    assert own.alerts.owners.copies(alert_id) == []
+    assert not ring.slack.calls_to("conversations.open")
+
+
+# -- /ring mine and /ring route settings -----------------------------------------------------------------------
+async def test_ring_mine_lists_what_i_own(own) -> None:
+    own.alerts.handle_decision(decision(1, now_local(own)))
+    own.alerts.handle_decision(decision(2, now_local(own), number="0901111222"))
+    first = own.store.alert_for_call("call-1")["id"]
+    await click(own, ACTION_TAKE, first, AN)
+    await eventually(lambda: own.alerts.owners.get(first)["owner"] == AN, "owned")
+    await own.ring.command("mine", user=AN)
+    await own.ring.slack.wait_for(lambda: len(own.ring.responses()) >= 1)
+    shown = text_of(own.ring.responses()[-1]["blocks"])
+    assert "*Owned by you* (1)" in shown and "0987 654 321" in shown and "0901 111 222" not in shown
+
+
+async def test_route_settings_by_command_admins_only(own) -> None:
+    await own.ring.command("route default escalate 10 @here then 5 <@U0BOSS>", user=AN)
+    await own.ring.command("route default escalate 10 then 5 <@U0BOSS|boss>", user=ADMIN)
+    await own.ring.command("route default hours mon-fri 08:00-17:30 sat 08:00-12:00", user=ADMIN)
+    await own.ring.command("route default min-ring 4", user=ADMIN)
+    await own.ring.command("route default hours mon-fri 25:00-26:00", user=ADMIN)
+    await own.ring.slack.wait_for(lambda: len(own.ring.responses()) >= 5)
+    await asyncio.sleep(0)
+    texts = [r["text"] for r in own.ring.responses()]
+    assert any("Only admins" in t for t in texts)
+    assert any(t.startswith("That setting was not changed") for t in texts)
+    stored = own.alerts.owners.route_settings("default")
+    assert stored is not None
+    assert (stored["escalate_after"], stored["second_after"], stored["supervisors"]) == (10, 5, ["U0BOSS"])
+    assert stored["hours"] == {"mon-fri": "08:00-17:30", "sat": "08:00-12:00"} and stored["min_ring_seconds"] == 4
+
+
+# -- persisted jobs --------------------------------------------------------------------------------------------
+def persisted_scheduler(store: Store) -> AsyncIOScheduler:
+    return AsyncIOScheduler(timezone="UTC", jobstores={"default": MemoryJobStore(), JOBSTORE: SQLiteJobStore(store)})
+
+
+async def test_an_escalation_due_while_ringbot_was_down_runs_once_after_the_restart_and_says_it_is_late(own) -> None:
+    deps = own.ring.deps
+    own.clock.now = time.time() - 20 * 60  # the call came in 20 minutes ago, just before ringbot went down
+    first = persisted_scheduler(deps.store)
+    first.start(paused=True)
+    wire_ownership(deps, Jobs(first))
+    own.alerts.handle_decision(decision(1, now_local(own)))
+    alert_id = own.store.alert_for_call("call-1")["id"]
+    await own.drain()
+    assert Jobs(first).keys("escalate:") == [f"escalate:{alert_id}:1"]
+    first.shutdown(wait=False)  # down before it fell due
+
+    own.clock.now = time.time()
+    second = persisted_scheduler(deps.store)  # the restart: the job comes back from the database
+    wire_ownership(deps, Jobs(second))
+    second.start()
+    try:
+        await eventually(lambda: own.alerts.owners.get(alert_id)["escalation_step"] == 1, "the late escalation ran")
+        await own.drain()
+        [reply] = own.replies(alert_id)
+        assert "comes 5 min late" in reply.text  # due 15 min after the call, run 20 min after it
+        assert Jobs(second).keys("escalate:") == []
+    finally:
+        second.shutdown(wait=False)
+
+    third = persisted_scheduler(deps.store)  # and again: nothing is said twice
+    wire_ownership(deps, Jobs(third))
+    third.start()
+    try:
+        await asyncio.sleep(0.3)
+        await own.drain()
+        assert len(own.replies(alert_id)) == 1
+    finally:
+        third.shutdown(wait=False)
+
+
+async def test_without_the_im_write_scope_only_the_dm_copy_is_given_up_and_the_channel_still_gets_its_alert(
+    own,
+) -> None:
+    ring = own.ring
+    await link_via_modal(ring, AN, AN_SIP, AN_PW)
+    ring.slack.fail("conversations.open", status=200, error="missing_scope", count=10)
+    own.alerts.handle_decision(decision(1, now_local(own), dialled="201", agents_rung=(AN_SIP,)))
+    own.alerts.handle_decision(decision(2, now_local(own), number="0901111222"))
+    await own.drain()
+    assert len(ring.slack.posts(CHANNEL)) == 2  # no workspace-wide hold for a DM that cannot be opened
+    [(status, error)] = own.store.conn.execute("SELECT status, error FROM outbox WHERE kind = 'copy'").fetchall()
+    assert status == "dead" and "im:write" in error
