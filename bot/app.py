@@ -413,6 +413,14 @@ async def start(
     outbox.on_call = on_slack_call
     antbuddy.stats.observer = on_antbuddy_call
 
+    scheduler = AsyncIOScheduler(
+        timezone="UTC",
+        job_defaults={"misfire_grace_time": 60, "coalesce": True, "max_instances": 1},
+        jobstores={"default": MemoryJobStore(), JOBSTORE: SQLiteJobStore(store)},  # bot/ops/scheduled.py
+    )
+    # #13: before the pipeline runs, so the first alert already gets its escalation job (jobs added before
+    # scheduler.start() wait in APScheduler and are stored when it starts); handlers registered before a stored job runs
+    wire_ownership(deps, Jobs(scheduler))
     await outbox.recover()
     rt.spawn(pipeline.run(), name="pipeline")
     # #14: queue health watches the same events (read-only) and posts its own edited-in-place messages.
@@ -433,11 +441,6 @@ async def start(
 
     rt.spawn(run_stream(), name="stream")
 
-    scheduler = AsyncIOScheduler(
-        timezone="UTC",
-        job_defaults={"misfire_grace_time": 60, "coalesce": True, "max_instances": 1},
-        jobstores={"default": MemoryJobStore(), JOBSTORE: SQLiteJobStore(store)},  # bot/ops/scheduled.py
-    )
     scheduler.add_job(
         reconcile,
         "interval",
@@ -482,7 +485,6 @@ async def start(
     digest = deps.digest
     if digest is not None:  # #14: the daily digest, a persisted job so a restart neither skips nor repeats it
         Jobs.on("digest", digest.job)
-    wire_ownership(deps, Jobs(scheduler))  # #13: handlers registered before the scheduler runs a stored job
     scheduler.start()
     rt.scheduler = scheduler
     rt.jobs = Jobs(scheduler)

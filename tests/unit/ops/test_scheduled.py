@@ -102,3 +102,27 @@ def _forget_handlers():
     yield
     for kind in [k for k in scheduled._handlers if k.startswith("test.")]:
         del scheduled._handlers[kind]
+
+
+async def test_a_job_the_database_refused_runs_again_later_under_its_key(tmp_path: Path, monkeypatch) -> None:
+    import sqlite3
+
+    from bot.ops import scheduled
+
+    tries: list[float] = []
+
+    async def flaky(*, late: float, alert_id: int) -> None:
+        tries.append(late)
+        if len(tries) == 1:
+            raise sqlite3.OperationalError("database is locked")
+
+    Jobs.on("test.flaky", flaky)
+    monkeypatch.setattr(scheduled, "DB_RETRY", 0.2)
+    store = Store.open(tmp_path / "jobs.db")
+    s = scheduler(store)
+    s.start()
+    Jobs(s).at("test.flaky", time.time(), key="escalate:7:1", alert_id=7)
+    await eventually(lambda: len(tries) == 2, "tried again after the refusal")
+    assert Jobs(s).keys("escalate:") == []  # done: nothing left to run
+    s.shutdown(wait=False)
+    store.close()
