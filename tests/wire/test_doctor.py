@@ -298,7 +298,9 @@ async def test_doctor_says_whether_the_digest_uploads_a_chart_or_draws_text_bars
     """#14: without files:write (or without matplotlib) the digest draws text bars; doctor says so, and why."""
     from bot.supervision.chart import charts_available
 
-    slack = FakeSlack(scopes="commands,chat:write,chat:write.public,users:read,channels:history,groups:history,im:write")
+    slack = FakeSlack(
+        scopes="commands,chat:write,chat:write.public,users:read,channels:history,groups:history,im:write"
+    )
     await slack.start()
     try:
         code, lines = await doctor(tmp_path, simulator, slack)

@@ -120,7 +120,7 @@ async def test_ring_queues_with_no_calls_today_lists_every_queue_with_its_member
     for q in QUEUES:
         assert f"*{q.name}* — 0 waiting now" in text
     assert "Members: Nguyễn Văn An (paused), Trần Thị Bình (ready), Lê Văn Cường (connected)" in text
-    assert "Võ Thị Hoa (logged_out)" in text
+    assert "Võ Thị Hoa (logged out)" in text
     assert "Today: 0 offered" in text
     one = body_text(await ask(bot_http, "queues kinh doanh"))
     assert "*Kinh doanh*" in one and "*CSKH*" not in one

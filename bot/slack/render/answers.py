@@ -119,9 +119,9 @@ def render_agents(dashboard: Dashboard, *, now: datetime, directory_agents: Sequ
         for r in rows:
             counts[r.state] = counts.get(r.state, 0) + 1
     ordered = sorted(counts.items(), key=lambda kv: (_STATE_ORDER.get(kv[0], len(_STATE_ORDER)), kv[0]))
-    summary = " · ".join(f"{_STATE_EMOJI.get(k, _UNKNOWN_EMOJI)} {_state(k)} *{_count(v)}*" for k, v in ordered) or say(
-        "commands.agents_none"
-    )
+    summary = " · ".join(
+        f"{_STATE_EMOJI.get(k, _UNKNOWN_EMOJI)} {agent_state(k)} *{_count(v)}*" for k, v in ordered
+    ) or say("commands.agents_none")
     blocks: list[Block] = [section(say("agents.title", summary=summary))]
     lines = []
     for r in rows:
@@ -133,7 +133,7 @@ def render_agents(dashboard: Dashboard, *, now: datetime, directory_agents: Sequ
                 "agents.line",
                 emoji=_STATE_EMOJI.get(r.state, _UNKNOWN_EMOJI),
                 who=escape(r.name) + (f" ({escape(r.extension)})" if r.extension else ""),
-                state=_state(r.state),
+                state=agent_state(r.state),
                 since=since,
             )
         )
@@ -141,10 +141,12 @@ def render_agents(dashboard: Dashboard, *, now: datetime, directory_agents: Sequ
         blocks += packed_sections(lines, max_blocks=MAX_MESSAGE_BLOCKS - 1)
     else:
         blocks.append(context(say("commands.agents_none")))
-    return message(say("agents.fallback", counts=", ".join(f"{_state(k)} {_count(v)}" for k, v in ordered)), blocks)
+    return message(
+        say("agents.fallback", counts=", ".join(f"{agent_state(k)} {_count(v)}" for k, v in ordered)), blocks
+    )
 
 
-def _state(state: str) -> str:
+def agent_state(state: str) -> str:
     """An agent state as read ('logged out', 'đã đăng xuất'); AntBuddy may send one we do not know, so that one is
     shown as sent, escaped."""
     if f"agent.state.{state}" in MESSAGES:
@@ -158,7 +160,7 @@ def _count(value: object) -> str:
 
 def agent_counts_text(counts: Mapping[str, object]) -> str:
     """'ready 1 · connected 2', AntBuddy's state names escaped (App Home's queue footer)."""
-    return " · ".join(f"{_state(k)} {_count(v)}" for k, v in counts.items())
+    return " · ".join(f"{agent_state(k)} {_count(v)}" for k, v in counts.items())
 
 
 # ------------------------------------------------------------------------------------------------ queues

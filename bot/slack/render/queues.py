@@ -11,6 +11,7 @@ from bot.queues.health import Breach, Level
 from bot.slack.blocks import actions, button, context, escape, header, message, packed_sections, section
 from bot.slack.format import channel_mention, clock_time, duration, mention
 from bot.slack.ids import ACTION_QUEUE_ON_IT
+from bot.slack.render.answers import agent_state
 from bot.slack.text import say
 
 Message = dict[str, Any]
@@ -113,7 +114,7 @@ def _queue_lines(q: QueueView, sla_seconds: int, *, detail: bool) -> list[str]:
             say(
                 "queues.member",
                 name=escape(m.name, limit=NAME_LIMIT),
-                state=escape(m.state or say("queues.state.unknown"), limit=20),
+                state=agent_state(m.state) if m.state else say("queues.state.unknown"),
             )
             for m in q.members
         )
