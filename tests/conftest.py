@@ -78,6 +78,22 @@ async def simulator() -> AsyncIterator[Any]:
         await sim.stop()
 
 
+def runtime_settings(tmp_path: Path, simulator: Any, slack: FakeSlack, **extra: str) -> Settings:
+    """Settings for the whole bot (`bot.app.start`) against the simulator and the fake Slack, HTTP mode on an
+    ephemeral port."""
+    return make_settings(
+        tmp_path,
+        **{
+            "ANTBUDDY_API_URL": simulator.url,
+            "ANTBUDDY_WS_URL": simulator.url,
+            "SLACK_API_URL": slack.url,
+            "RINGBOT_HTTP_HOST": "127.0.0.1",
+            "RINGBOT_HTTP_PORT": "0",
+            **extra,
+        },
+    )
+
+
 @pytest.fixture
 def store(tmp_path: Path):
     from storage import Store

@@ -15,20 +15,13 @@ from bot.app import HEARTBEAT_KEY, bot_is_running, run_standby, shutdown, start
 from bot.config import SetupError
 from bot.devtools.fakeslack import FakeSlack, sign, slash_command_body
 from bot.ops.instance import InstanceLock
-from tests.conftest import SIGNING_SECRET, make_settings
+from tests.conftest import SIGNING_SECRET, make_settings, runtime_settings
 from tests.support.waiting import eventually
 from tests.wire.test_outbox import decision
 
 
 async def test_runtime_jobs_health_metrics_and_heartbeat(tmp_path: Path, simulator, fake_slack: FakeSlack) -> None:
-    settings = make_settings(
-        tmp_path,
-        ANTBUDDY_API_URL=simulator.url,
-        ANTBUDDY_WS_URL=simulator.url,
-        SLACK_API_URL=fake_slack.url,
-        RINGBOT_HTTP_HOST="127.0.0.1",
-        RINGBOT_HTTP_PORT="0",
-    )
+    settings = runtime_settings(tmp_path, simulator, fake_slack)
     rt = await start(settings, mode="http", install_signals=False)
     try:
         # every job is a coroutine: a plain function would run in a thread and break the SQLite connection

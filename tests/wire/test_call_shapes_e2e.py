@@ -17,7 +17,7 @@ from bot.app import Runtime, shutdown, start
 from bot.devtools.fakeslack import FakeSlack, SlackCall
 from bot.slack.ids import ACTION_CALLBACK
 from bot.slack.text import say
-from tests.conftest import make_settings
+from tests.conftest import runtime_settings
 from tests.support.shapes import STYLES, Shape, load_shapes, of_account
 from tests.support.waiting import eventually
 
@@ -95,13 +95,10 @@ def text_of(post: SlackCall) -> str:
 async def test_a_sample_of_call_shapes_alerts_exactly_the_ones_owed_a_call_back(
     tmp_path: Path, simulator: Any, fake_slack: FakeSlack
 ) -> None:
-    settings = make_settings(
+    settings = runtime_settings(
         tmp_path,
-        ANTBUDDY_API_URL=simulator.url,
-        ANTBUDDY_WS_URL=simulator.url,
-        SLACK_API_URL=fake_slack.url,
-        RINGBOT_HTTP_HOST="127.0.0.1",
-        RINGBOT_HTTP_PORT="0",
+        simulator,
+        fake_slack,
         RINGBOT_CHANNEL_POSTS_PER_SECOND="20",
     )
     rt = await start(settings, mode="http", install_signals=False)

@@ -30,7 +30,7 @@ from bot.slack.ids import (
 )
 from bot.slack.text import say
 from handlers import replies
-from tests.conftest import SIGNING_SECRET
+from tests.conftest import SIGNING_SECRET, runtime_settings
 from tests.support.waiting import eventually
 
 FORM = "application/x-www-form-urlencoded"
@@ -315,17 +315,9 @@ async def test_refused_requests_are_counted_in_metrics_by_reason_and_logged_once
     tmp_path: Any, simulator: Any, fake_slack: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     from bot.app import shutdown, start
-    from tests.conftest import make_settings
 
     caplog.set_level(logging.INFO)
-    settings = make_settings(
-        tmp_path,
-        ANTBUDDY_API_URL=simulator.url,
-        ANTBUDDY_WS_URL=simulator.url,
-        SLACK_API_URL=fake_slack.url,
-        RINGBOT_HTTP_HOST="127.0.0.1",
-        RINGBOT_HTTP_PORT="0",
-    )
+    settings = runtime_settings(tmp_path, simulator, fake_slack)
     rt = await start(settings, mode="http", install_signals=False)
     try:
         base = f"http://127.0.0.1:{rt.http_port}"

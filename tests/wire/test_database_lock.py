@@ -18,7 +18,7 @@ import pytest
 from bot.app import shutdown, start
 from bot.devtools.fakeslack import FakeSlack, block_actions_body, sign, slash_command_body
 from bot.slack.ids import ACTION_HANDLED
-from tests.conftest import SIGNING_SECRET, make_settings
+from tests.conftest import SIGNING_SECRET, runtime_settings
 from tests.support.waiting import eventually
 
 HOLD_SECONDS = float(os.environ.get("RINGBOT_TEST_LOCK_SECONDS", "30"))
@@ -31,14 +31,7 @@ ACK_LIMIT = 3.0
 async def test_a_database_locked_for_30_s_delays_no_ack_and_loses_nothing(
     tmp_path: Path, simulator: Any, fake_slack: FakeSlack
 ) -> None:
-    settings = make_settings(
-        tmp_path,
-        ANTBUDDY_API_URL=simulator.url,
-        ANTBUDDY_WS_URL=simulator.url,
-        SLACK_API_URL=fake_slack.url,
-        RINGBOT_HTTP_HOST="127.0.0.1",
-        RINGBOT_HTTP_PORT="0",
-    )
+    settings = runtime_settings(tmp_path, simulator, fake_slack)
     rt = await start(settings, mode="http", install_signals=False)
     store = rt.deps.store
     base = f"http://127.0.0.1:{rt.http_port}"
@@ -118,14 +111,7 @@ async def test_writes_that_fail_make_healthz_unhealthy_and_the_calls_wait_until_
     """When SQLite refuses every write (a full disk, a file turned read-only; here the bot's own connection is
     made query-only, the one way to refuse writes at will), /healthz turns 503 naming the database; the calls wait
     in memory and are alerted once writes go through again. (How a full disk is told apart: tests/unit/storage.)"""
-    settings = make_settings(
-        tmp_path,
-        ANTBUDDY_API_URL=simulator.url,
-        ANTBUDDY_WS_URL=simulator.url,
-        SLACK_API_URL=fake_slack.url,
-        RINGBOT_HTTP_HOST="127.0.0.1",
-        RINGBOT_HTTP_PORT="0",
-    )
+    settings = runtime_settings(tmp_path, simulator, fake_slack)
     rt = await start(settings, mode="http", install_signals=False)
     store = rt.deps.store
     base = f"http://127.0.0.1:{rt.http_port}"

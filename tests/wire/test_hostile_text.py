@@ -12,7 +12,7 @@ import pytest
 
 from bot.app import shutdown, start
 from bot.devtools.fakeslack import FakeSlack
-from tests.conftest import make_settings
+from tests.conftest import runtime_settings
 from tests.support.hostile import live_sequences, rendered_texts
 from tests.support.shapes import STYLES, load_shapes, of_account
 from tests.support.waiting import eventually
@@ -29,13 +29,10 @@ CAUSE = "<!here> *BOLDX* <https://evil.example/y|open>"
 async def test_a_hostile_caller_is_inert_in_the_alert_its_fallback_and_its_repeat_reply(
     tmp_path: Path, simulator: Any, fake_slack: FakeSlack, style: str
 ) -> None:
-    settings = make_settings(
+    settings = runtime_settings(
         tmp_path,
-        ANTBUDDY_API_URL=simulator.url,
-        ANTBUDDY_WS_URL=simulator.url,
-        SLACK_API_URL=fake_slack.url,
-        RINGBOT_HTTP_HOST="127.0.0.1",
-        RINGBOT_HTTP_PORT="0",
+        simulator,
+        fake_slack,
         RINGBOT_CHANNEL_POSTS_PER_SECOND="20",
     )
     shape = next(s for s in load_shapes() if s.name == "alphanumeric_brand_caller")

@@ -19,7 +19,7 @@ from bot.app import shutdown, start
 from bot.devtools.fakeslack import FakeSlack, SlackCall
 from bot.slack.ids import ACTION_CALLBACK
 from bot.slack.text import say
-from tests.conftest import make_settings
+from tests.conftest import runtime_settings
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.timeout(60)
@@ -45,14 +45,7 @@ def words(call: SlackCall) -> str:
 async def test_a_queued_callback_is_said_so_and_resolves_when_the_queue_reaches_the_caller(
     tmp_path: Path, simulator: Any, fake_slack: FakeSlack, reachable: bool
 ) -> None:
-    settings = make_settings(
-        tmp_path,
-        ANTBUDDY_API_URL=simulator.url,
-        ANTBUDDY_WS_URL=simulator.url,
-        SLACK_API_URL=fake_slack.url,
-        RINGBOT_HTTP_HOST="127.0.0.1",
-        RINGBOT_HTTP_PORT="0",
-    )
+    settings = runtime_settings(tmp_path, simulator, fake_slack)
     rt = await start(settings, mode="http", install_signals=False)
     rt.reconciler.settle_seconds = 0  # read history as soon as the simulator writes it
     store = rt.deps.store

@@ -15,7 +15,7 @@ from bot.app import shutdown, start
 from bot.devtools.fakeslack import FakeSlack, block_actions_body, sign, slash_command_body
 from bot.devtools.simulator.directory import QUEUES
 from bot.slack.ids import ACTION_QUEUE_ON_IT
-from tests.conftest import SIGNING_SECRET, make_settings
+from tests.conftest import SIGNING_SECRET, runtime_settings
 from tests.support.waiting import eventually
 from tests.wire.test_commands import ask, body_text
 
@@ -53,13 +53,10 @@ async def post_signed(port: int, body: str) -> None:
 async def test_queue_alert_warns_turns_critical_recovers_and_flapping_posts_nothing_new(
     tmp_path: Path, simulator: Any, fake_slack: FakeSlack
 ) -> None:
-    settings = make_settings(
+    settings = runtime_settings(
         tmp_path,
-        ANTBUDDY_API_URL=simulator.url,
-        ANTBUDDY_WS_URL=simulator.url,
-        SLACK_API_URL=fake_slack.url,
-        RINGBOT_HTTP_HOST="127.0.0.1",
-        RINGBOT_HTTP_PORT="0",
+        simulator,
+        fake_slack,
         RINGBOT_DIGEST_AT="off",
         RINGBOT_QUEUE_COOLDOWN_SECONDS="600",
     )
