@@ -564,30 +564,21 @@ class _Builder:
         self.queue_exit = a.ended
         number = self.o.callback_number or a.caller_number
         back_at = a.ended + max(1, self.o.callback_after if self.o.callback_after is not None else 30)
-        member_md5 = hashlib.md5(a.call_id.encode()).hexdigest()
         ring = self.ring(4)
-        dev = Leg(
-            call_id=f"{member_md5}-{agent.agent_id}-{self.hex(8)}",
-            direction="outbound",
-            caller_number=a.caller_number,
-            caller_name=f"CB:{a.caller_name}",
-            callee_number=agent.ext,
-            callee_name=agent.name,
-            request=f"{agent.sip_user}@{self.d.domain}",
-            presence_id=f"{agent.ext}@{self.d.domain}",
-            created=back_at,
-            other_leg_on_create=False,
-            ccv={
-                "Account-ID": self.d.account_id,
-                "Authorizing-ID": agent.device_id,
-                "Authorizing-Type": "user",
-                "Request-ID": self.hex(12),
-                "Retain-CID": "true",
-                "Agent-ID": agent.agent_id,
-                "Member-Call-ID": a.call_id,
-                "Callback-Number": number,
-            },
-        )
+        # ACDc's own agent leg (the queue_agent_leg shape), then the CCVs maybe_originate_callback sets
+        dev = self.queue_agent_leg(a, agent, back_at)
+        dev.caller_name = f"CB:{a.caller_name}"
+        dev.other_leg_on_create = False  # bridged to the callback- leg only after the agent answers
+        dev.ccv = {
+            "Account-ID": self.d.account_id,
+            "Authorizing-ID": agent.device_id,
+            "Authorizing-Type": "user",
+            "Request-ID": self.hex(12),
+            "Retain-CID": "true",
+            "Agent-ID": agent.agent_id,
+            "Member-Call-ID": a.call_id,
+            "Callback-Number": number,
+        }
         dev.answered = back_at + ring
         out = Leg(
             call_id=f"callback-{self.hex(8)}",
