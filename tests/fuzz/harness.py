@@ -21,7 +21,7 @@ from bot.app import Runtime, shutdown, start
 from bot.devtools.fakeslack import FakeSlack, SlackCall, sign
 from bot.devtools.simulator.server import Simulator
 from bot.stream import socketio09_frames as frames
-from tests.conftest import APP_SECRET, SIGNING_SECRET, make_settings
+from tests.conftest import APP_SECRET, SIGNING_SECRET, runtime_settings
 from tests.fuzz.strategies import wire_json
 from tests.support.waiting import eventually
 
@@ -194,14 +194,11 @@ async def running_bot(tmp_path: Path, protocol: str = "socketio") -> AsyncIterat
         seed=16,
     )
     await sim.start()
-    settings = make_settings(
+    settings = runtime_settings(
         tmp_path,
-        ANTBUDDY_API_URL=sim.url,
-        ANTBUDDY_WS_URL=sim.url,
+        sim,
+        slack,
         ANTBUDDY_WS_PROTOCOL=protocol,
-        SLACK_API_URL=slack.url,
-        RINGBOT_HTTP_HOST="127.0.0.1",
-        RINGBOT_HTTP_PORT="0",
         RINGBOT_CHANNEL_POSTS_PER_SECOND="50",
         RINGBOT_SECRET_KEY=SECRET_KEY,
     )

@@ -20,7 +20,7 @@ from bot.calls import tracker as tracker_module
 from bot.devtools.fakeslack import FakeSlack
 from bot.devtools.simulator.scenarios import CallOptions, CallPlan
 from bot.devtools.simulator.server import Simulator
-from tests.conftest import APP_SECRET, make_settings
+from tests.conftest import APP_SECRET, runtime_settings
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.timeout(60)
@@ -122,15 +122,7 @@ async def bot(tmp_path: Path, fake_slack: FakeSlack, protocol: str, style: str) 
         seed=11,
     )
     await sim.start()
-    settings = make_settings(
-        tmp_path,
-        ANTBUDDY_API_URL=sim.url,
-        ANTBUDDY_WS_URL=sim.url,
-        SLACK_API_URL=fake_slack.url,
-        RINGBOT_HTTP_HOST="127.0.0.1",
-        RINGBOT_HTTP_PORT="0",
-        RINGBOT_CHANNEL_POSTS_PER_SECOND="20",
-    )
+    settings = runtime_settings(tmp_path, sim, fake_slack, RINGBOT_CHANNEL_POSTS_PER_SECOND="20")
     rt = await start(settings, mode="http", install_signals=False)
     try:
         assert await rt.stream.wait_connected(10)
