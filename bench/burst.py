@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RingbotProcess, alert_meta, emit_missed_calls, quiet_logging, start_fakes, wait_until  # noqa: E402
 
 CHANNEL = "C0ALERTS"
-BURST_ALLOWANCE = 3  # the Outbox's default burst (bot/alerts/outbox/): tokens saved up per channel
+BURST_ALLOWANCE = 3  # the Outbox's default burst (bot/outbox/): tokens saved up per channel
 
 
 def sustained_rate(times: list[float]) -> float:

@@ -99,9 +99,9 @@ def digest_rendering(days: int = 30, per_day: int = 5000) -> dict[str, float]:
     from zoneinfo import ZoneInfo
 
     from bot.devtools.simulator.directory import QUEUES
+    from bot.queues.chart import ChartWords, charts_available, render_chart
+    from bot.queues.daily_digest import build_period
     from bot.slack.render.digest import render_digest
-    from bot.supervision.chart import ChartWords, charts_available, render_chart
-    from bot.supervision.digest import build_period
     from storage import Store
     from storage.queues import QueueStore
 

@@ -24,9 +24,6 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.alerts.escalation import Escalation
-from bot.alerts.outbox.errors import WORKSPACE_ERRORS, error_code
-from bot.alerts.outbox.sending import Render
-from bot.alerts.outbox.worker import Outbox
 from bot.alerts.overnight import Overnight
 from bot.alerts.reconcile import Reconciler
 from bot.alerts.routes import load_routes_file
@@ -44,11 +41,14 @@ from bot.ops.instance import InstanceLock
 from bot.ops.jobstore import SQLiteJobStore
 from bot.ops.metrics import Metrics, describe_ringbot
 from bot.ops.scheduled import JOBSTORE, Jobs
+from bot.outbox.errors import WORKSPACE_ERRORS, error_code
+from bot.outbox.sending import Render
+from bot.outbox.worker import Outbox
+from bot.queues.daily_digest import Digest
+from bot.queues.queue_alerts import QueueMonitor
 from bot.slack import i18n
 from bot.slack.app import build_bolt_app, build_slack_client, start_http
 from bot.stream.client import StreamAuthError, StreamClient
-from bot.supervision.digest import Digest
-from bot.supervision.monitor import QueueMonitor
 from handlers import register as register_listeners
 from handlers.deps import Deps
 from storage import Store, write_failure
@@ -120,7 +120,7 @@ def build_deps(
             rules=DialRules(store, settings.country, allow=settings.dial_allow, deny=settings.dial_deny),
         ),
         slack=slack_client,
-        # -- #14 queue health: live alerts and the daily digest (bot/supervision/)
+        # -- queue health: live alerts and the daily digest (bot/queues/)
         monitor=monitor,
         digest=Digest(
             store,

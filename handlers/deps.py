@@ -15,10 +15,10 @@ from bot.antbuddy.directory import Directory
 from bot.callback.dialer import Dialer
 from bot.callback.links import Links
 from bot.config import Settings
-from bot.supervision.digest import Digest
-from bot.supervision.monitor import QueueMonitor
+from bot.queues.daily_digest import Digest
+from bot.queues.queue_alerts import QueueMonitor
+from bot.slack.people import Languages
 from handlers.admin import Admins
-from handlers.language import Languages
 from storage import Store
 from storage.queues import QueueStore
 
@@ -41,11 +41,11 @@ class Deps:
     slack: AsyncWebClient  # the Web API client the Bolt app and the outbox share
     clock: Callable[[], float] = time.time
     admins: Admins = field(init=False)
-    languages: Languages = field(init=False)  # #15: which language each person reads (handlers/language.py)
+    languages: Languages = field(init=False)  # #15: which language each person reads (bot/slack/people.py)
     # auth.test's answer once Slack gave it (team, user_id, and `url`, the workspace's address for permalinks);
     # bot/app.py fills it in, empty until then.
     workspace: dict[str, Any] = field(default_factory=dict)
-    # -- #14 queue health: live alerts and the daily digest (bot/supervision/), built by bot/app.py build_deps
+    # -- queue health: live alerts and the daily digest (bot/queues/), built by bot/app.py build_deps
     monitor: QueueMonitor | None = None
     digest: Digest | None = None
 

@@ -12,13 +12,13 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.antbuddy.models import Queue
 from bot.queues import figures as fig
+from bot.queues.daily_digest import stats_message
 from bot.queues.health import WatchSyntax, parse_thresholds
 from bot.slack.blocks import escape
 from bot.slack.format import channel_mention, mention
 from bot.slack.ids import ACTION_QUEUE_ON_IT
 from bot.slack.render.queues import MemberView, QueueView, render_queue_list, render_watches
 from bot.slack.text import say
-from bot.supervision.digest import stats_message
 from handlers.answers import maybe, now
 from handlers.args import UsageError, fold, no_args, usage
 from handlers.deps import CommandContext, Deps, Message

@@ -1,7 +1,7 @@
 """Alert lifecycle: a decided call becomes a new alert, a repeat, a resolution or just a record; buttons change it.
 
 Every change and the outbox rows that carry it to Slack are written in ONE transaction, so a crash
-leaves either both or neither; the outbox (bot/alerts/outbox/) does the talking to Slack.
+leaves either both or neither; the outbox (bot/outbox/) does the talking to Slack.
 """
 
 from __future__ import annotations

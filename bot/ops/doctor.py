@@ -25,9 +25,9 @@ from bot.antbuddy import AntBuddyClient, AuthError
 from bot.callback.vault import Vault
 from bot.config import Settings
 from bot.ops.scopes import REQUIRED_SCOPES
+from bot.queues.daily_digest import chart_mode
 from bot.stream.client import StreamAuthError, StreamClient
 from bot.stream.probe import probe
-from bot.supervision.digest import chart_mode
 from storage import Store
 
 T = TypeVar("T")

@@ -4,7 +4,7 @@ English is `bot.slack.text.MESSAGES` (the source of keys). Vietnamese is a gette
 (`locale/vi/LC_MESSAGES/ringbot.po`: msgid = the key, msgstr = the sentence, same placeholders), read with Babel
 at import, so there is no compile step and `pip install .` ships it as package data.
 
-Who sets the language: a Slack listener sets the person's (`handlers/language.py`), the outbox sets the
+Who sets the language: a Slack listener sets the person's (`bot/slack/people.py`), the outbox sets the
 channel's (`channel_language`: RINGBOT_LANGUAGE, or RINGBOT_CHANNEL_LANGUAGES for one channel) around
 rendering. Code that calls `say()` never passes a language."""
 

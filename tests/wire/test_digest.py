@@ -15,9 +15,9 @@ from bot.antbuddy import AntBuddyClient
 from bot.antbuddy.directory import Directory
 from bot.devtools.fakeslack import FakeSlack
 from bot.devtools.simulator.directory import QUEUES
+from bot.queues.daily_digest import Digest
 from bot.slack.app import build_slack_client
 from bot.slack.render.digest import OpenAlert
-from bot.supervision.digest import Digest
 from storage import Store
 from tests.conftest import make_settings
 from tests.support.clock import FakeClock

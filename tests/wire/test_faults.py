@@ -16,8 +16,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.alerts.outbox import Outbox
 from bot.devtools.fakeslack import FakeSlack
+from bot.outbox import Outbox
 from storage import Store
 from tests.support.waiting import eventually
 from tests.wire.test_outbox import Rig, decision

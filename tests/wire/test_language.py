@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from bot.alerts.outbox import Outbox
 from bot.calls.classify import CallDecision, Outcome
+from bot.outbox import Outbox
 from bot.slack import i18n
 from bot.slack.i18n import speaking
 from bot.slack.ids import ACTION_CALLBACK

@@ -14,11 +14,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.alerts.outbox import Outbox
-from bot.alerts.outbox.recovery import message_metadata
 from bot.alerts.service import AlertService
 from bot.calls.classify import CallDecision, Outcome
 from bot.devtools.fakeslack import FakeSlack, SlackCall
+from bot.outbox import Outbox
+from bot.outbox.recovery import message_metadata
 from storage import Store
 from tests.support.clock import FakeClock
 from tests.support.waiting import eventually
@@ -26,7 +26,7 @@ from tests.support.waiting import eventually
 os.environ.setdefault("SKIP_SLACK_SDK_WARNING", "1")
 T0 = datetime.now(UTC) - timedelta(minutes=5)
 EPS = 1e-6  # float rounding of clock arithmetic near 1.7e9 s
-LOGGER = "bot.alerts.outbox"
+LOGGER = "bot.outbox"
 
 
 def decision(n: int, *, number: str | None = None, at: datetime | None = None, **kw) -> CallDecision:

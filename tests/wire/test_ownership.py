@@ -14,13 +14,13 @@ import pytest
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from bot.alerts.outbox import Outbox
 from bot.alerts.service import AlertService
 from bot.app import alert_renderer, wire_ownership
 from bot.calls.classify import CallDecision, Outcome
 from bot.ops import scheduled
 from bot.ops.jobstore import SQLiteJobStore
 from bot.ops.scheduled import JOBSTORE, Jobs
+from bot.outbox import Outbox
 from bot.slack.ids import ACTION_CALLBACK, ACTION_REASSIGN, ACTION_RELEASE, ACTION_TAKE, VIEW_REASSIGN
 from storage import Store
 from tests.support.clock import FakeClock

@@ -287,7 +287,7 @@ def caller_text(raw: str) -> str:
 
 
 def render_alert_plain(alert: Mapping[str, Any]) -> str:
-    """The alert as one line, for when rendering it failed: the post must still go (bot/alerts/outbox/sending.py)."""
+    """The alert as one line, for when rendering it failed: the post must still go (bot/outbox/sending.py)."""
     head = say("alert.abandoned_no_queue") if alert.get("outcome") == "abandoned" else say("alert.missed")
     raw = alert.get("customer_number")  # as stored: the number formatting may be what failed
     number = escape(raw, limit=PART_LIMIT) if raw else say("alert.unknown_number")

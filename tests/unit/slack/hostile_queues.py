@@ -28,7 +28,7 @@ def queue_cases(bad: str, tz: tzinfo, t0: float) -> dict[str, Callable[[], Any]]
     view = AlertView(bad, 5, 95.0, 0, bad, abandon_pct=40.0)
     figures = Figures(4, 2, 1, 1, 1, [5, 30, 60, 25])
     hours = [Hour(h, h % 3, h % 2, 1 if h == 9 else 0, h % 3) for h in range(24)]
-    # the title and period label are ours; the queue name in a title enters escaped (bot/supervision/digest.py)
+    # the title and period label are ours; the queue name in a title enters escaped (bot/queues/daily_digest.py)
     title = say("stats.title", period=say("stats.period.7d"), queue=say("stats.in_queue", queue=escape(bad)))
     period = Period(title, [(bad, figures)], figures, hours, 2, 95.0, [(bad, 3)])
     return {

@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.alerts.outbox.folding import META_PREFIX, RESUME_WINDOW, Bursts, Fold
+from bot.outbox.folding import META_PREFIX, RESUME_WINDOW, Bursts, Fold
 from tests.support.clock import FakeClock
 
 THRESHOLD = 3

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from slack_sdk.errors import SlackApiError
 
-from bot.alerts.outbox.errors import error_code
+from bot.outbox.errors import error_code
 from storage import OutboxKind
 
 if TYPE_CHECKING:

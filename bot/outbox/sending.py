@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Literal
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.alerts.outbox.errors import (
+from bot.outbox.errors import (
     NETWORK_ERRORS,
     Failure,
     Verdict,
@@ -31,9 +31,9 @@ from bot.alerts.outbox.errors import (
     retry_after,
     unexpected_failure,
 )
-from bot.alerts.outbox.folding import Bursts
-from bot.alerts.outbox.pacing import ALL, HOLD_SECONDS, UPDATES, Pacer, post_lane, retry_delay
-from bot.alerts.outbox.recovery import CannotVerify, PostFinder, message_metadata
+from bot.outbox.folding import Bursts
+from bot.outbox.pacing import ALL, HOLD_SECONDS, UPDATES, Pacer, post_lane, retry_delay
+from bot.outbox.recovery import CannotVerify, PostFinder, message_metadata
 from bot.slack.blocks import Block
 from bot.slack.i18n import channel_language, speaking
 from bot.slack.render.alert import render_alert_plain

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.alerts.outbox.errors import (
+from bot.outbox.errors import (
     TRANSIENT_ERRORS,
     Failure,
     Verdict,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.alerts.outbox.pacing import PERSISTENT_429, UPDATES, Pacer, TokenBucket, post_lane, retry_delay
+from bot.outbox.pacing import PERSISTENT_429, UPDATES, Pacer, TokenBucket, post_lane, retry_delay
 from tests.support.clock import FakeClock
 
 

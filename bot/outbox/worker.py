@@ -24,10 +24,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from bot.alerts.outbox.folding import Bursts
-from bot.alerts.outbox.pacing import Pacer
-from bot.alerts.outbox.recovery import POST_KINDS, CannotVerify, PostFinder
-from bot.alerts.outbox.sending import Blocked, OutboxStats, Render, Sender, Taken, without_retries
+from bot.outbox.folding import Bursts
+from bot.outbox.pacing import Pacer
+from bot.outbox.recovery import POST_KINDS, CannotVerify, PostFinder
+from bot.outbox.sending import Blocked, OutboxStats, Render, Sender, Taken, without_retries
 from storage import OutboxKind
 
 if TYPE_CHECKING:
@@ -144,7 +144,7 @@ class Outbox:
 
     def refused(self) -> str | None:
         """What Slack answers every post with while it refuses them all (a bad token, scopes or URL), else None."""
-        from bot.alerts.outbox.pacing import ALL
+        from bot.outbox.pacing import ALL
 
         return self._sender.trouble.get(ALL)
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from slack_sdk.errors import SlackApiError
 
-from bot.alerts.outbox.recovery import HISTORY_PAGES, METADATA_EVENT, CannotVerify, PostFinder, message_metadata
+from bot.outbox.recovery import HISTORY_PAGES, METADATA_EVENT, CannotVerify, PostFinder, message_metadata
 
 ROW = {"id": 7, "alert_id": 3, "kind": "post", "channel": "C1", "thread_ts": None, "created_at": 1000.0}
 

@@ -17,10 +17,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.antbuddy.directory import Directory
 from bot.queues import figures as fig
+from bot.queues.chart import ChartWords, charts_available, render_chart
 from bot.slack.blocks import escape
 from bot.slack.render.digest import OpenAlert, Period, render_digest, render_stats
 from bot.slack.text import say
-from bot.supervision.chart import ChartWords, charts_available, render_chart
 from storage import Store
 from storage.queues import CallFact, QueueStore
 
