@@ -22,7 +22,7 @@ from storage.rows import (
     RouteRow,
 )
 from storage.schema import DatabaseBusy, DatabaseUnusable, open_db
-from storage.store import SipUserTaken, Store, WriteHealth, write_failure
+from storage.store import NotSaved, Saved, SipUserTaken, Store, WriteHealth, write_failure
 
 __all__ = [
     "OPEN_ALERT_STATUSES",
@@ -40,12 +40,14 @@ __all__ = [
     "JSONObject",
     "LegRow",
     "LinkRow",
+    "NotSaved",
     "OutboxChanges",
     "OutboxKind",
     "OutboxRow",
     "OutboxStatus",
     "QueueTotals",
     "RouteRow",
+    "Saved",
     "SipUserTaken",
     "Store",
     "WriteHealth",

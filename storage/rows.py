@@ -29,9 +29,17 @@ class OutboxKind(StrEnum):
     UPDATE = "update"  # redraw the alert's message with its newest state
     REPLY = "reply"  # a threaded reply under the alert (a repeat call)
     SUMMARY = "summary"  # the one message a burst of alerts is folded under
-    # -- #13 ownership
-    MESSAGE = "message"  # a message of its own (a digest, a supervisor's DM): body holds text, blocks, `user`
     COPY = "copy"  # the alert's copy in the DM of the person rung: posted the first time, then updated
+    # Rendered when sent, in the reader's language, by the kind's renderer (bot/outbox/message.py). The body holds
+    # what to render (ids, a step, a day) and, for a person's DM, `user`; never the words.
+    ESCALATION = "escalation"  # the thread reply under an alert nobody took (body: step, due_at)
+    ESCALATION_DM = "escalation_dm"  # a supervisor told of an alert nobody took (body: user, minutes, due_at)
+    OVERNIGHT_DIGEST = "overnight_digest"  # what came in while a channel was closed (body: alert_ids, short_ids...)
+    QUEUE_ALERT = "queue_alert"  # a queue breach's message: posted once, then edited in place (body: breach_id)
+    DAILY_DIGEST = "daily_digest"  # the day's figures for a channel (body: day, due_at, queue_ids)
+    DIGEST_CHART = "digest_chart"  # the daily digest's chart, uploaded into its thread (body: day, ...)
+    NOTICE = "notice"  # one catalog sentence for a channel or a person (body: key, fields, user)
+    MESSAGE = "message"  # pre-rendered text (rows written before rendering moved to send time; none are made now)
 
 
 class OutboxStatus(StrEnum):

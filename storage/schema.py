@@ -136,13 +136,25 @@ CREATE TABLE IF NOT EXISTS meta (
     value TEXT
 );
 
--- APScheduler's jobs (escalations, digests...), so a restart neither loses nor repeats one (bot/ops/jobstore.py)
+-- Work due later that must survive a restart (an escalation, a digest), as plain data (storage/jobs.py,
+-- bot/ops/scheduled.py). Never code: a row names a kind the running bot knows, and JSON arguments.
+CREATE TABLE IF NOT EXISTS scheduled_jobs (
+    key TEXT PRIMARY KEY,               -- escalate:42:1 | digest:daily | ...: the same key again replaces the job
+    kind TEXT NOT NULL,                 -- which handler runs it (registered by bot/app.py)
+    due_at REAL NOT NULL,               -- unix seconds
+    args TEXT NOT NULL DEFAULT '{}',    -- JSON object: small plain arguments (an alert id, a channel, a step)
+    daily TEXT,                         -- 'HH:MM Area/City' for a job that comes back every day; NULL: once
+    set_aside TEXT,                     -- why the row cannot be run (unreadable, unknown kind); NULL: live
+    created_at REAL
+);
+CREATE INDEX IF NOT EXISTS scheduled_jobs_due ON scheduled_jobs(set_aside, due_at);
+
+-- APScheduler's pickled jobs, until bot/ops/scheduled.py runs from scheduled_jobs (then read once and dropped)
 CREATE TABLE IF NOT EXISTS jobs (
     id TEXT PRIMARY KEY,
-    next_run_time REAL,                 -- unix seconds; NULL: paused
-    job_state BLOB NOT NULL             -- APScheduler's own pickled state of the job
+    next_run_time REAL,
+    job_state BLOB NOT NULL
 );
-CREATE INDEX IF NOT EXISTS jobs_next ON jobs(next_run_time);
 
 -- #14 queue health (bot/queues/, storage/queues.py): thresholds per queue, one row per breach message, digests sent
 CREATE TABLE IF NOT EXISTS queue_watches (

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import TypeVar, Unpack, cast
 
@@ -70,6 +73,27 @@ def _json(text: str) -> object:
 _CALL_DECODERS: Decoders = {"agents_rung": _json, "detail": _json}
 _ALERT_DECODERS: Decoders = {"status": AlertStatus, "resolved_detail": _json}
 _OUTBOX_DECODERS: Decoders = {"kind": OutboxKind, "status": OutboxStatus, "body": _json}
+
+
+log = logging.getLogger(__name__)
+
+MAX_HELD_CHANGES = 1000  # people's changes kept in memory while the database refuses writes; past it, refused
+
+
+class Saved(StrEnum):
+    """What became of a person's change (`Store.write_or_hold`): the listener says it in words."""
+
+    NOW = "now"  # written
+    LATER = "later"  # the database refuses writes for now: kept in memory, written in order as soon as it can
+
+
+class NotSaved(Exception):
+    """The database refuses writes and MAX_HELD_CHANGES already wait: nothing was kept. `state` says why
+    (busy | full | readonly | error, as `write_failure`)."""
+
+    def __init__(self, state: str) -> None:
+        super().__init__(f"the database cannot be written ({state})")
+        self.state = state
 
 
 class SipUserTaken(Exception):
@@ -139,6 +163,7 @@ class Store:
         self.health = WriteHealth()
         self._writing_depth = 0
         self._deferred_audit: list[tuple[object, ...]] = []  # audit rows a busy database could not take yet
+        self._held: deque[tuple[str, Callable[[Store], object]]] = deque()  # people's changes waiting to be written
 
     @classmethod
     def open(cls, path: str | Path, *, clock: Callable[[], float] = time.time, busy_timeout: float = 5.0) -> Store:
@@ -187,6 +212,50 @@ class Store:
                 self.health.last_ok_at = self.clock()
         finally:
             self._writing_depth -= 1
+
+    # -- people's changes ---------------------------------------------------------------------------
+    def write_or_hold(self, change: Callable[[Store], object], *, what: str) -> Saved:
+        """Apply `change(store)` in one transaction (the change and its audit row together). While the database
+        refuses writes (another program holds its lock, the disk is full), the change waits in memory behind
+        any others and `flush_held` writes it, in order, as soon as it can: what a person was told is saved is
+        never lost to a busy or full database. Raises NotSaved when too many already wait; anything `change`
+        raises for its own reasons (a refusal, a bug) goes to the caller as usual."""
+        if self._held and not self.flush_held():
+            return self._hold(what, change)
+        try:
+            with self.transaction():
+                change(self)
+        except sqlite3.OperationalError as exc:
+            log.warning("change held in memory what=%s (%s): written as soon as the database can be", what, exc)
+            return self._hold(what, change)
+        return Saved.NOW
+
+    def _hold(self, what: str, change: Callable[[Store], object]) -> Saved:
+        if len(self._held) >= MAX_HELD_CHANGES:
+            raise NotSaved(self.health.state if self.health.state != "ok" else "busy")
+        self._held.append((what, change))
+        return Saved.LATER
+
+    def flush_held(self) -> bool:
+        """Write the changes the database refused, oldest first; True when none is left waiting. One that
+        fails for its own reasons now (the alert is gone) is logged and dropped, so it holds nobody else's."""
+        while self._held:
+            what, change = self._held[0]
+            try:
+                with self.transaction():
+                    change(self)
+            except sqlite3.OperationalError:
+                return False
+            except Exception as exc:  # noqa: BLE001 - one change's failure must not hold the ones behind it
+                log.warning("held change dropped what=%s error=%s: %s", what, type(exc).__name__, exc)
+            else:
+                log.info("held change written what=%s", what)
+            self._held.popleft()
+        return True
+
+    def held_changes(self) -> int:
+        """How many people's changes wait for the database (for /healthz)."""
+        return len(self._held)
 
     # -- plumbing ---------------------------------------------------------------------------------
     def _select(self, sql: str, params: Params = (), decoders: Decoders | None = None) -> list[dict[str, object]]:
