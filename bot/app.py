@@ -24,6 +24,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.alerts.escalation import Escalation
+from bot.alerts.messages import alert_messages
 from bot.alerts.overnight import Overnight
 from bot.alerts.reconcile import Reconciler
 from bot.alerts.routes import load_routes_file
@@ -40,7 +41,7 @@ from bot.config import Settings, SetupError
 from bot.ops.instance import InstanceLock
 from bot.ops.jobstore import SQLiteJobStore
 from bot.ops.metrics import Metrics, describe_ringbot
-from bot.ops.scheduled import JOBSTORE, Jobs
+from bot.ops.scheduled import JOBSTORE, Handler, Jobs
 from bot.outbox.errors import WORKSPACE_ERRORS, error_code
 from bot.outbox.message import MessageKind
 from bot.outbox.sending import Render
@@ -254,11 +255,12 @@ def build_bolt(deps: Deps, client: AsyncWebClient, *, signing_secret: str | None
     return build_bolt_app(deps, client, signing_secret=signing_secret, register=register_listeners)
 
 
-def wire_ownership(deps: Deps, jobs: Jobs) -> tuple[Escalation, Overnight]:
-    """#13: what the persisted `escalate` and `overnight_digest` jobs do, and the scheduler ownership uses."""
-    ownership = deps.alerts.ownership
-    escalation = Escalation(ownership, workspace_url=lambda: deps.workspace.get("url"))
-    overnight = Overnight(ownership)
+def ownership_jobs(deps: Deps) -> dict[str, Handler]:
+    """What the scheduled `escalate` and `overnight_digest` jobs do, by kind. The alert service writes those jobs
+    into storage/jobs.py's table itself, in the transaction that makes them due."""
+    alerts = deps.alerts
+    escalation = Escalation(alerts.store, rules=alerts.rules, clock=alerts.clock, wake=alerts.wake)
+    overnight = Overnight(alerts.store, clock=alerts.clock, wake=alerts.wake)
 
     async def escalate(*, late: float, alert_id: int, step: int = 1) -> None:
         await escalation.run(late=late, alert_id=alert_id, step=step)
@@ -266,15 +268,21 @@ def wire_ownership(deps: Deps, jobs: Jobs) -> tuple[Escalation, Overnight]:
     async def digest(*, late: float, channel: str, min_ring: int = 0) -> None:
         await overnight.run(late=late, channel=channel, min_ring=min_ring)
 
-    Jobs.on("escalate", escalate)
-    Jobs.on("overnight_digest", digest)
-    ownership.jobs = jobs
-    return escalation, overnight
+    return {"escalate": escalate, "overnight_digest": digest}
 
 
 def outbox_kinds(deps: Deps) -> dict[str, MessageKind]:
     """Every kind of message the outbox renders when it sends it (bot/outbox/message.py), by OutboxKind."""
     kinds: dict[str, MessageKind] = {}
+    alerts = deps.alerts
+    messages = alert_messages(
+        alerts.store,
+        tz=alerts.tz,
+        rules=alerts.rules,
+        clock=alerts.clock,
+        workspace_url=lambda: deps.workspace.get("url"),
+    )
+    kinds.update(messages.items())
     return kinds
 
 
@@ -433,9 +441,9 @@ async def start(
         job_defaults={"misfire_grace_time": 60, "coalesce": True, "max_instances": 1},
         jobstores={"default": MemoryJobStore(), JOBSTORE: SQLiteJobStore(store)},  # bot/ops/scheduled.py
     )
-    # #13: before the pipeline runs, so the first alert already gets its escalation job (jobs added before
-    # scheduler.start() wait in APScheduler and are stored when it starts); handlers registered before a stored job runs
-    wire_ownership(deps, Jobs(scheduler))
+    # Registered before a stored job can run; the jobs themselves are in storage/jobs.py's table.
+    for kind, run_job in ownership_jobs(deps).items():
+        Jobs.on(kind, run_job)
     await outbox.recover()
     rt.spawn(pipeline.run(), name="pipeline")
     # #14: queue health watches the same events (read-only) and posts its own edited-in-place messages.

@@ -1,4 +1,4 @@
-"""SQL for #13: who owns an alert, how far it escalated, held (after-hours) alerts, DM copies, short hang-ups and
+"""SQL for ownership: who owns an alert, how far it escalated, held (after-hours) alerts, DM copies, short hang-ups and
 per-route settings. Beside the Store rather than in it: the same connection, its own tables (storage/schema.py)."""
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ def _empty(alert_id: int) -> OwnershipRow:
 
 
 class OwnershipStore:
-    """The #13 tables, through the Store's connection and write guard (DatabaseBusy, transactions)."""
+    """The ownership tables, through the Store's connection and write guard (DatabaseBusy, transactions)."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -144,6 +144,17 @@ class OwnershipStore:
         if pending:
             sql += " AND digested_at IS NULL"
         rows = self.store._select(sql + " ORDER BY started_at, call_id", params)
+        return cast("list[ShortHangupRow]", rows)
+
+    def short_hangups_by_id(self, call_ids: Iterable[str]) -> list[ShortHangupRow]:
+        """The short hang-ups of these calls, oldest first (what one overnight digest lists)."""
+        ids = list(call_ids)
+        if not ids:
+            return []
+        marks = ", ".join("?" for _ in ids)
+        rows = self.store._select(
+            f"SELECT * FROM short_hangups WHERE call_id IN ({marks}) ORDER BY started_at, call_id", ids
+        )
         return cast("list[ShortHangupRow]", rows)
 
     def mark_short_digested(self, call_ids: Iterable[str], at: float) -> None:

@@ -1,20 +1,22 @@
-"""The overnight digest (#13): at opening time, one message per channel lists the missed calls held while it was
-closed (folded by customer: attempts, last time, voicemail, resolved ones marked, a Call back button each) and the
-short hang-ups that were counted instead of alerted. A persisted job (`digest:<channel>:<time>`) sends it; what
-it listed is marked, so a second run (a restart, a duplicate job) lists nothing twice.
+"""The overnight digest: at opening time, one message per channel lists the missed calls held while it was closed
+(folded by customer: attempts, last time, voicemail, resolved ones marked, a Call back button each) and the short
+hang-ups that were counted instead of alerted. A scheduled job (`digest:<channel>:<time>`, storage/jobs.py)
+writes an OVERNIGHT_DIGEST outbox row naming what it lists; the words are chosen when it is sent
+(bot/alerts/messages.py), in the channel's language. What it listed is marked, so a second run (a restart, a
+duplicate job) lists nothing twice.
 """
 
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from bot.slack.render.alert import caller_text
-from bot.slack.render.ownership import render_digest
+from storage import OwnershipStore, Store
 from storage.rows import OutboxKind
 
 if TYPE_CHECKING:
-    from bot.alerts.ownership import Ownership
     from storage.rows import AlertRow
 
 log = logging.getLogger(__name__)
@@ -36,38 +38,32 @@ def fold_by_customer(alerts: list[AlertRow]) -> list[dict[str, Any]]:
 class Overnight:
     """Runs the `overnight_digest` jobs."""
 
-    def __init__(self, ownership: Ownership) -> None:
-        self.ownership = ownership
-        self.service = ownership.service
-        self.store = ownership.store
-        self.owners = ownership.owners
+    def __init__(
+        self, store: Store, *, clock: Callable[[], float] = time.time, wake: Callable[[], None] = lambda: None
+    ) -> None:
+        self.store = store
+        self.owners = OwnershipStore(store)
+        self.clock = clock
+        self.wake = wake
 
     async def run(self, *, late: float = 0.0, channel: str, min_ring: int = 0) -> int:
-        """Post `channel`'s digest of what is waiting; how many calls it listed (0: nothing posted)."""
-        now = self.service.clock()
+        """Queue `channel`'s digest of what is waiting; how many calls it lists (0: nothing queued)."""
+        now = self.clock()
         with self.store.transaction():
             held = self.owners.held_alerts(channel)
             shorts = self.owners.short_hangups(channel=channel, pending=True)
             if not held and not shorts:
                 return 0
-            customers = fold_by_customer(held)
-            for c in customers:
-                c["call"] = self.store.get_call(c["alert"]["call_id"])
-                c["status"] = c["alert"]["status"]
-            text, blocks = render_digest(
-                customers,
-                shorts,
-                tz=self.service.tz,
-                now=now,
-                min_ring_seconds=min_ring,
-                caller_text=caller_text,
-            )
-            self.store.enqueue(OutboxKind.MESSAGE, channel, body={"text": text, "blocks": blocks, "digest": True})
+            body = {
+                "alert_ids": [a["id"] for a in held],
+                "short_ids": [s["call_id"] for s in shorts],
+                "min_ring": min_ring,
+                "due_at": now - max(0.0, late),
+            }
+            self.store.enqueue(OutboxKind.OVERNIGHT_DIGEST, channel, body=body)
             self.owners.mark_digested([a["id"] for a in held], now)
             self.owners.mark_short_digested([s["call_id"] for s in shorts], now)
-        count = sum(int(c["calls"]) for c in customers) + len(shorts)
-        log.info(
-            "overnight digest channel=%s customers=%s short=%s late_s=%.0f", channel, len(customers), len(shorts), late
-        )
-        self.service.wake()
+        count = sum(int(a.get("repeat_count") or 1) for a in held) + len(shorts)
+        log.info("overnight digest channel=%s alerts=%s short=%s late_s=%.0f", channel, len(held), len(shorts), late)
+        self.wake()
         return count

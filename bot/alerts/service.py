@@ -1,7 +1,9 @@
 """Alert lifecycle: a decided call becomes a new alert, a repeat, a resolution or just a record; buttons change it.
 
 Every change and the outbox rows that carry it to Slack are written in ONE transaction, so a crash
-leaves either both or neither; the outbox (bot/outbox/) does the talking to Slack.
+leaves either both or neither; the outbox (bot/outbox/) does the talking to Slack. What a raised call leads to
+(posted, held, short, DM copy, escalation) is decided by bot/alerts/policy.py; this module gathers its facts and
+carries out its answer. A person's change goes through `Store.write_or_hold` (held while the database refuses).
 """
 
 from __future__ import annotations
@@ -9,16 +11,21 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Unpack
+from datetime import datetime
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from bot.alerts.ownership import Ownership
+from bot.alerts.ownership import Ownership, escalation_key
+from bot.alerts.policy import REPEAT_WINDOW, Action, Facts, plan_for, sole_agent
+from bot.alerts.redraw import redraw
+from bot.alerts.rules import RouteRules
 from bot.calls.classify import CallDecision, Outcome, call_direction, raises_alert, resolves_alert
 from bot.calls.numbers import is_withheld, number_key
-from bot.slack.i18n import channel_language, speaking
-from bot.slack.render.alert import render_alert, render_repeat_reply
-from storage import OwnershipStore
+from bot.slack.render.alert import render_alert
+from storage import NotSaved, OwnershipStore, Saved
+from storage.jobs import JobTable
 from storage.rows import AlertStatus, OutboxKind
 
 if TYPE_CHECKING:
@@ -62,18 +69,19 @@ class AlertService:
         queue_name: Callable[[str], str | None] = lambda _id: None,
     ) -> None:
         self.store = store
-        self.queue_name = queue_name  # routes may name a queue instead of giving its id
         self.default_channel = default_channel
         self.clock = clock
         self.wake = wake
         self.tz = tz or ZoneInfo("Asia/Ho_Chi_Minh")
         self.owners = OwnershipStore(store)
-        # #13: who owns an alert, escalation, business hours, short hang-ups, the DM copy (bot/alerts/ownership.py)
-        self.ownership = Ownership(self)
+        self.rules = RouteRules(store, queue_name=queue_name)  # routes may name a queue instead of giving its id
+        self.jobs = JobTable(store)
+        # Who owns an alert: I'll take it, Release, Reassign (bot/alerts/ownership.py).
+        self.ownership = Ownership(store, clock=clock, wake=wake)
 
     # -- decisions --------------------------------------------------------------------------------
     def handle_decision(self, decision: CallDecision) -> str:
-        """Store the call once and act on it: 'new' | 'repeat' | 'resolved' | 'recorded' | 'duplicate', or (#13)
+        """Store the call once and act on it: 'new' | 'repeat' | 'resolved' | 'recorded' | 'duplicate', or
         'held' (after hours: stored, not posted, in the next digest) | 'short' (a short hang-up: counted only)."""
         outcome = Outcome(decision.outcome)
         # A withheld caller (anonymous, private, no caller id) has no key: two such calls are not the same person,
@@ -130,25 +138,36 @@ class AlertService:
                     last_call_at=started_at,
                 ),
             )
-            if self.redraw(alert):  # a held (after-hours) alert has no message: the digest counts the attempts
+            if redraw(self.store, alert):  # a held (after-hours) alert has no message: the digest counts the attempts
+                # Only the call is named: the reply is worded when it is sent, in the channel's language then.
                 self.store.enqueue(
-                    OutboxKind.REPLY,
-                    alert["channel"],
-                    alert_id=alert["id"],
-                    body={"text": self._repeat_reply(call, alert["channel"]), "call_id": decision.call_id},
+                    OutboxKind.REPLY, alert["channel"], alert_id=alert["id"], body={"call_id": decision.call_id}
                 )
             return "repeat"
         channel = (
             self.store.route_for(
                 queue_id=decision.queue_id,
                 did_key=number_key(decision.dialled) or None,
-                queue_name=self.queue_name(decision.queue_id) if decision.queue_id else None,
+                queue_name=self.rules.queue_name(decision.queue_id) if decision.queue_id else None,
             )
             or self.default_channel
         )
-        rules = self.ownership.rules_for(decision)
-        if self.ownership.is_short(decision, key, rules):
-            self.ownership.record_short(call, channel, rules)
+        rules = self.rules.for_call(decision.queue_id, decision.dialled)
+        plan = plan_for(decision, rules, datetime.fromtimestamp(self.clock(), self.tz), self._facts(decision, key))
+        if plan.digest_at is not None:  # held or short: the channel's overnight digest lists it
+            when = plan.digest_at.timestamp()
+            self.jobs.at(
+                "overnight_digest",
+                when,
+                key=f"digest:{channel}:{int(when)}",
+                channel=channel,
+                min_ring=rules.min_ring_seconds,
+            )
+        if plan.action is Action.SHORT:
+            self.owners.add_short_hangup(call, channel)
+            log.info(
+                "short hang-up counted call_id=%s ring_s=%s channel=%s", decision.call_id, call["ring_seconds"], channel
+            )
             return "short"
         alert_id = self.store.create_alert(
             {
@@ -160,11 +179,18 @@ class AlertService:
                 "last_call_at": started_at,
             }
         )
-        if self.ownership.hold_if_closed(alert_id, channel, rules):
+        if plan.action is Action.HOLD:
+            self.owners.hold(alert_id, "after_hours")
             result = "held"
         else:
             self.store.enqueue(OutboxKind.POST, channel, alert_id=alert_id)
-            self.ownership.on_posted(alert_id, decision, rules)
+            if plan.copy_to:
+                self.owners.add_copy(alert_id, plan.copy_to)
+                self.store.enqueue(OutboxKind.COPY, plan.copy_to, alert_id=alert_id, body={"user": plan.copy_to})
+            if plan.escalate_at is not None:
+                self.jobs.at(
+                    "escalate", plan.escalate_at.timestamp(), key=escalation_key(alert_id, 1), alert_id=alert_id, step=1
+                )
             result = "new"
         if key:
             # History read late (backfill, a reconciliation after an outage) may bring the miss after the answered
@@ -173,6 +199,13 @@ class AlertService:
             if later:
                 self._resolve(self._alert_row(alert_id), later[0]["call_id"], later[0], reason="later_call")
         return result
+
+    def _facts(self, decision: CallDecision, key: str) -> Facts:
+        """What the policy needs from the database: did this number call in the day before, who was rung."""
+        started = decision.started_at.timestamp()
+        called = bool(key) and self.owners.earlier_calls_from(key, before=started, since=started - REPEAT_WINDOW) > 0
+        agent = sole_agent(decision)
+        return Facts(called_recently=called, person_rung=self.store.slack_user_for_sip(agent) if agent else None)
 
     def _queue_called_back(self, decision: CallDecision) -> str:
         """The queue's own call back to a caller who asked for one (docs/call-model.md, queue callbacks): when it
@@ -204,13 +237,8 @@ class AlertService:
             }
             self.store.update_call(original, detail=detail)
         self.store.update_alert(alert["id"])  # bump the version: the rendered content changed
-        self.redraw(alert)
+        redraw(self.store, alert)
         return "updated"
-
-    def _repeat_reply(self, call: Mapping[str, object], channel: str) -> str:
-        """The thread reply for a repeat call, in the channel's language: it is written now and posted later."""
-        with speaking(channel_language(channel)):
-            return render_repeat_reply(call, self.tz)
 
     def _alert_row(self, alert_id: int) -> AlertRow:
         return _updated(alert_id, self.store.get_alert(alert_id))
@@ -259,7 +287,7 @@ class AlertService:
             resolved_by=agent,
             resolved_detail=detail,
         )
-        self.redraw(alert)
+        redraw(self.store, alert)
         if reason:
             self.store.add_audit(
                 "resolved", reason, number=alert.get("customer_number"), alert_id=alert["id"], detail=call_id
@@ -300,83 +328,80 @@ class AlertService:
         self.wake()
         return True
 
-    # -- buttons ----------------------------------------------------------------------------------
+    # -- buttons: people's changes, each written with its audit row or held while the database refuses ------
     def _get(self, alert_id: int) -> AlertRow:
         alert = self.store.get_alert(int(alert_id))
         if alert is None:
             raise AlertNotFound(alert_id)
         return alert
 
-    def _change(self, alert: AlertRow, **fields: Unpack[AlertChanges]) -> AlertRow:
-        with self.store.transaction():
-            row = _updated(alert["id"], self.store.update_alert(alert["id"], **fields))
-            self.redraw(row)
-        self.wake()
-        return row
+    def _save(self, change: Callable[[Store], object], *, what: str) -> Saved:
+        saved = self.store.write_or_hold(change, what=what)
+        if saved is Saved.NOW:
+            self.wake()
+        return saved
 
-    def claim(self, alert_id: int, user_id: str) -> AlertRow:
-        """Someone clicked Call back: show '@them is calling back…' (a handled/resolved alert keeps its status)."""
+    def claim(self, alert_id: int, user_id: str) -> Saved:
+        """Someone clicked Call back: show '@them is calling back…' (a handled/resolved alert keeps its status),
+        and give them the alert if nobody owns it."""
         alert = self._get(alert_id)
         fields: AlertChanges = {"claimed_by": user_id, "claimed_at": self.clock()}
         if alert["status"] in (AlertStatus.OPEN, AlertStatus.CALLING_BACK):
             fields["status"] = AlertStatus.CALLING_BACK
+
+        def change(store: Store) -> None:
+            # The claim's own edit below draws the owner too: one edit, not two.
+            self.ownership.own_if_unowned(store, alert, user_id, reason="call_back", draw=False)
+            row = _updated(alert["id"], store.update_alert(alert["id"], **fields))
+            redraw(store, row)  # the dial itself is in the audit trail (bot/callback/dialer.py)
+
         log.info("alert claimed alert_id=%s user=%s", alert["id"], user_id)
-        with self.store.transaction():
-            # A Call back takes an unowned alert; the claim's own edit below draws both.
-            self.ownership.own_if_unowned(alert, user_id, reason="call_back", redraw=False)
-            return self._change(alert, **fields)
+        return self._save(change, what=f"claim alert {alert['id']}")
 
-    # -- redraw: the alert's message, and its DM copy -------------------------------------------------
-    def redraw(self, alert: Mapping[str, object]) -> bool:
-        """Queue the edit of the alert's message (and of its copy in the DM of the person rung) to its state now.
-        False for an alert held after hours: it has no message, the digest lists it (bot/alerts/ownership.py)."""
-        alert_id = int(str(alert["id"]))
-        if self.owners.get(alert_id)["held"]:
-            return False
-        self.store.enqueue(OutboxKind.UPDATE, str(alert["channel"]), alert_id=alert_id)
-        for copy in self.owners.copies(alert_id):
-            self.store.enqueue(OutboxKind.COPY, copy["user"], alert_id=alert_id, body={"user": copy["user"]})
-        return True
-
-    def mark_handled(self, alert_id: int, user_id: str) -> AlertRow:
+    def mark_handled(self, alert_id: int, user_id: str) -> Saved:
         """'Handled by @them'; a resolved alert stays resolved (the facts win over the button)."""
         alert = self._get(alert_id)
         if alert["status"] in (AlertStatus.RESOLVED, AlertStatus.HANDLED):
-            return alert
-        with self.store.transaction():
+            return Saved.NOW  # nothing to change
+
+        def change(store: Store) -> None:
             row = _updated(
                 alert["id"],
-                self.store.update_alert(
+                store.update_alert(
                     alert["id"], status=AlertStatus.HANDLED, handled_by=user_id, handled_at=self.clock()
                 ),
             )
-            self.redraw(row)
-            self.store.add_audit(
+            redraw(store, row)
+            store.add_audit(
                 "handled", "ok", slack_user=user_id, number=alert.get("customer_number"), alert_id=alert["id"]
             )
-        self.wake()
-        log.info("alert handled alert_id=%s user=%s", alert["id"], user_id)
-        return row
 
-    def undo_handled(self, alert_id: int, user_id: str, *, is_admin: bool) -> AlertRow:
+        log.info("alert handled alert_id=%s user=%s", alert["id"], user_id)
+        return self._save(change, what=f"handled alert {alert['id']}")
+
+    def undo_handled(self, alert_id: int, user_id: str, *, is_admin: bool) -> Saved:
         """Reopen a handled alert; only whoever marked it, or an admin (NotAllowed otherwise)."""
         alert = self._get(alert_id)
         if alert["status"] != AlertStatus.HANDLED:
-            return alert
+            return Saved.NOW  # nothing to change
         if alert.get("handled_by") != user_id and not is_admin:
-            with self.store.transaction():
-                self.store.add_audit("unhandled", "refused", slack_user=user_id, alert_id=alert["id"])
+            with suppress(NotSaved):  # the refusal is the answer, whether or not its audit line can be written
+                self.store.write_or_hold(
+                    lambda s: s.add_audit("unhandled", "refused", slack_user=user_id, alert_id=alert["id"]),
+                    what="unhandled refused",
+                )
             raise NotAllowed("Only the person who marked it handled, or an admin, can undo that.")
         status = AlertStatus.CALLING_BACK if alert.get("claimed_by") else AlertStatus.OPEN
-        with self.store.transaction():
+
+        def change(store: Store) -> None:
             row = _updated(
-                alert["id"], self.store.update_alert(alert["id"], status=status, handled_by=None, handled_at=None)
+                alert["id"], store.update_alert(alert["id"], status=status, handled_by=None, handled_at=None)
             )
-            self.redraw(row)
-            self.store.add_audit("unhandled", "ok", slack_user=user_id, alert_id=alert["id"])
-        self.wake()
+            redraw(store, row)
+            store.add_audit("unhandled", "ok", slack_user=user_id, alert_id=alert["id"])
+
         log.info("alert unhandled alert_id=%s user=%s admin=%s", alert["id"], user_id, is_admin)
-        return row
+        return self._save(change, what=f"unhandled alert {alert['id']}")
 
     # -- history ----------------------------------------------------------------------------------
     def enrich_from_history(self, call_id: str, record: HistoryRecord, *, notify: bool = True) -> bool:
@@ -420,7 +445,7 @@ class AlertService:
             if alert is not None and alert["call_id"] == call_id:
                 # Only the alert's own first call is drawn on it; a repeat's detail is not shown.
                 self.store.update_alert(alert["id"])  # bump the version: the rendered content changed
-                self.redraw(alert)
+                redraw(self.store, alert)
             else:
                 alert = None
         if alert is not None:
@@ -452,7 +477,7 @@ class AlertRenderer:
         call = self.store.get_call(alert["call_id"])
         now = self.clock()
         row: dict[str, object] = dict(alert)
-        owned = OwnershipStore(self.store).get(alert["id"])  # #13: owner and escalation, drawn on the alert
+        owned = OwnershipStore(self.store).get(alert["id"])  # the owner and the escalation, drawn on the alert
         row.update({k: owned[k] for k in ("owner", "owned_at", "escalation_step", "escalated_at")})
         customer_key = alert.get("customer_key")
         if customer_key:

@@ -442,7 +442,7 @@ MESSAGES: dict[str, str] = {
     "digest.open_alert": "{queue} since {time} ({owner})",
     "digest.no_owner": "nobody on it yet",
     "digest.no_open": "No queue alert is open.",
-    # -- #13 ownership, escalation, business hours, short hang-ups (bot/slack/render/ownership.py, alert.py) --
+    # -- ownership, escalation, business hours, short hang-ups (bot/slack/render/ownership.py, alert.py) --
     "own.owned": ":bust_in_silhouette: Owned by {user} since {time}",
     "own.unowned_badge": ":rotating_light: unowned {minutes} min",
     "own.button.take": "I'll take it",
@@ -456,6 +456,8 @@ MESSAGES: dict[str, str] = {
     "own.closed": "This missed call is already handled or resolved; there is nothing left to own.",
     "own.gone": "That alert no longer exists; `/ring missed` lists the open ones.",
     "own.reassigned": "{user} now owns the missed call from {number}.",
+    "own.given_to_you": "{by} gave you the missed call from {number} in {channel}: it is yours now. Call them back,"
+    " or click *Release* on the alert if you cannot.",
     "own.reassign.title": "Reassign",
     "own.reassign.submit": "Reassign",
     "own.reassign.cancel": "Cancel",
@@ -464,7 +466,7 @@ MESSAGES: dict[str, str] = {
     "own.reassign.pick": "Pick the person who should own it.",
     "escalation.reply": ":rotating_light: {targets}: nobody has taken this missed call for {minutes} min."
     " Click *I'll take it* on the alert to own it.",
-    "escalation.late": " (ringbot was not running when this fell due, so it comes {minutes} min late.)",
+    "escalation.late": " (ringbot or Slack could not send this when it fell due, so it comes {minutes} min late.)",
     "escalation.dm": ":rotating_light: The missed call from {number} in {channel} has had no owner for {minutes}"
     " min, even after a reminder in the channel. Open the alert and take it, or give it to someone: {link}",
     "escalation.dm_nolink": "find it in the channel",
@@ -480,6 +482,8 @@ MESSAGES: dict[str, str] = {
     "overnight.voicemail_no": "no",
     "overnight.resolved": " · :white_check_mark: resolved",
     "overnight.handled": " · :ballot_box_with_check: handled",
+    "overnight.late": ":hourglass_flowing_sand: Due at {time}; ringbot or Slack could not send it then, so it comes"
+    " {late} late.",
     "overnight.more": "…and {count} more customers: `/ring missed` lists them all.",
     "overnight.short": ":hourglass: {count} short hang-ups (gave up within {seconds} s, not alerted): {numbers}",
     "overnight.short_one": ":hourglass: 1 short hang-up (gave up within {seconds} s, not alerted): {numbers}",

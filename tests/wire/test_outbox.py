@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.alerts.messages import alert_messages
 from bot.alerts.service import AlertService
 from bot.calls.classify import CallDecision, Outcome
 from bot.devtools.fakeslack import FakeSlack, SlackCall
@@ -72,6 +73,7 @@ class Rig:
     def make_outbox(self, **kw) -> Outbox:
         kw.setdefault("clock", self.clock)
         kw.setdefault("sleep", asyncio.sleep if self.frozen else self.sleep)
+        kw.setdefault("kinds", alert_messages(self.store, tz=self.alerts.tz, rules=self.alerts.rules, clock=self.clock))
         self.outbox = Outbox(self.store, self.client, render=self.alerts.renderer(), **kw)
         return self.outbox
 

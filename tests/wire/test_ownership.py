@@ -1,28 +1,25 @@
-"""Every missed call gets an owner (#13), through signed Slack requests into the bot's HTTP endpoint and the outbox
+"""Every missed call gets an owner, through signed Slack requests into the bot's HTTP endpoint and the outbox
 posting to the fake Slack: I'll take it / Release / Reassign, escalation on a fake clock, business hours and the
 overnight digest, short hang-ups, and the alert in the DM of the person rung kept in sync with the channel's."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import pytest
-from apscheduler.jobstores.memory import MemoryJobStore
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.alerts.service import AlertService
-from bot.app import alert_renderer, wire_ownership
+from bot.app import alert_renderer, outbox_kinds, ownership_jobs
 from bot.calls.classify import CallDecision, Outcome
-from bot.ops import scheduled
-from bot.ops.jobstore import SQLiteJobStore
-from bot.ops.scheduled import JOBSTORE, Jobs
 from bot.outbox import Outbox
 from bot.slack.ids import ACTION_CALLBACK, ACTION_REASSIGN, ACTION_RELEASE, ACTION_TAKE, VIEW_REASSIGN
 from storage import Store
+from storage.jobs import JobTable
 from tests.support.clock import FakeClock
 from tests.wire.link_support import eventually, link_via_modal, set_device, wait_reply
 
@@ -32,25 +29,34 @@ CHANNEL = "C0ALERTS"
 
 
 @dataclass
-class RecordingJobs:
-    """The scheduler as ownership sees it (bot/ops/scheduled.py: Jobs.at / cancel), keeping what was asked; `due`
-    runs what fell due on the fake clock through the same `scheduled.run` the persisted jobs call."""
+class TableJobs:
+    """The scheduled jobs as the alert service writes them (storage/jobs.py's table); `due` runs what fell due on
+    the fake clock through the handlers bot/app.py gives the runner (`ownership_jobs`)."""
 
-    jobs: dict[str, tuple[str, float, dict[str, Any]]] = field(default_factory=dict)
+    store: Store
+    handlers: dict[str, Any]
 
-    def at(self, kind: str, when: float, *, key: str, **args: Any) -> None:
-        self.jobs[key] = (kind, when, args)
+    @property
+    def table(self) -> JobTable:
+        return JobTable(self.store)
 
-    def cancel(self, key: str) -> bool:
-        return self.jobs.pop(key, None) is not None
+    def keys(self, prefix: str = "") -> list[str]:
+        return self.table.keys(prefix)
+
+    def get(self, key: str) -> tuple[str, float, dict[str, Any]]:
+        row = self.table.get(key)
+        assert row is not None, f"no job {key}"
+        return row["kind"], float(row["due_at"]), json.loads(row["args"])
+
+    async def run(self, kind: str, *, late: float = 0.0, **args: Any) -> None:
+        await self.handlers[kind](late=late, **args)
 
     async def due(self, now: float) -> list[str]:
         ran = []
-        for key, (kind, when, args) in sorted(self.jobs.items(), key=lambda kv: kv[1][1]):
-            if when <= now:
-                del self.jobs[key]
-                await scheduled.run(kind, when, args)
-                ran.append(key)
+        for row in self.table.due(now):
+            self.table.cancel(row["key"])
+            await self.run(row["kind"], late=max(0.0, now - float(row["due_at"])), **json.loads(row["args"]))
+            ran.append(row["key"])
         return ran
 
 
@@ -58,7 +64,7 @@ class RecordingJobs:
 class Own:
     ring: Any
     clock: FakeClock
-    jobs: RecordingJobs
+    jobs: TableJobs
     outbox: Outbox
 
     @property
@@ -80,6 +86,23 @@ class Own:
     def replies(self, alert_id: int) -> list[Any]:
         ts = self.store.get_alert(alert_id)["ts"]
         return [m for m in self.ring.slack.messages.values() if m.thread_ts == ts]
+
+    def make_outbox(self) -> Outbox:
+        """An outbox as bot/app.py builds it (the alert kinds, the channel's and the person's language)."""
+        deps = self.ring.deps
+        return Outbox(
+            deps.store,
+            deps.slack,
+            render=alert_renderer(deps),
+            kinds=outbox_kinds(deps),
+            person_language=deps.languages.of,
+            rate_per_second=100,
+            burst=100,
+            updates_per_minute=6000,
+            update_rate_per_channel=100,
+            backoff_base=0.01,
+            backoff_cap=0.05,
+        )
 
 
 def text_of(blocks: list[dict[str, Any]]) -> str:
@@ -116,23 +139,22 @@ def decision(n: int, at: datetime, *, number: str = "0987654321", ring_seconds: 
 @pytest.fixture
 async def own(ring) -> Any:
     """The bot's HTTP endpoint plus its outbox against the fake Slack; the alert service on a fake clock that
-    starts now, the escalation and digest jobs recorded (run when the test moves the clock)."""
+    starts now, its scheduled jobs run when the test moves the clock."""
     deps = ring.deps
     clock = FakeClock(time.time())
-    deps.alerts.clock = clock
-    jobs = RecordingJobs()
-    wire_ownership(deps, jobs)  # type: ignore[arg-type]  # the recording stand-in has Jobs' at / cancel
-    outbox = Outbox(
+    outboxes: list[Outbox] = []
+    deps.alerts = AlertService(
         deps.store,
-        deps.slack,
-        render=alert_renderer(deps),
-        rate_per_second=100,
-        burst=100,
-        updates_per_minute=6000,
-        update_rate_per_channel=100,
+        default_channel=deps.settings.alert_channel,
+        clock=clock,
+        wake=lambda: outboxes[0].wake() if outboxes else None,
+        tz=deps.settings.tz,
+        queue_name=deps.directory.queue_name,
     )
-    deps.alerts.wake = outbox.wake
-    return Own(ring, clock, jobs, outbox)
+    own = Own(ring, clock, TableJobs(deps.store, ownership_jobs(deps)), cast(Outbox, None))
+    own.outbox = own.make_outbox()
+    outboxes.append(own.outbox)
+    return own
 
 
 def now_local(own: Own) -> datetime:
@@ -223,7 +245,7 @@ async def test_escalation_fires_once_at_n_minutes_with_the_badge(own) -> None:
     assert reply.text.startswith(":rotating_light: <!here>: nobody has taken this missed call for 15 min.")
     assert ":rotating_light: unowned 15 min" in text_of(own.message(alert_id).blocks)
     # The same job again (a restart that replayed it, a duplicate): nothing more is said.
-    await scheduled.run("escalate", own.clock(), {"alert_id": alert_id, "step": 1})
+    await own.jobs.run("escalate", alert_id=alert_id, step=1)
     await own.drain()
     assert len(own.replies(alert_id)) == 1
 
@@ -244,7 +266,7 @@ async def test_no_escalation_when_claimed_at_n_minus_one(own) -> None:
     own.clock.advance(60)
     await own.jobs.due(own.clock())
     # Even if the job had not been cancelled (a stored one from before a restart), it finds the alert owned.
-    await scheduled.run("escalate", own.clock(), {"alert_id": alert_id, "step": 1})
+    await own.jobs.run("escalate", alert_id=alert_id, step=1)
     await own.drain()
     assert own.replies(alert_id) == []
     assert own.alerts.owners.get(alert_id)["escalation_step"] == 0
@@ -259,10 +281,10 @@ async def test_second_step_dms_the_supervisors_and_a_late_step_says_so(own) -> N
     own.alerts.handle_decision(decision(1, now_local(own)))
     alert_id = own.store.alert_for_call("call-1")["id"]
     await own.drain()
-    key, (kind, when, args) = next(iter(own.jobs.jobs.items()))
-    own.clock.advance(5 * 60)
-    del own.jobs.jobs[key]
-    await scheduled.run(kind, time.time() - 600, args)  # it fell due 10 min ago, while ringbot was down
+    [key] = own.jobs.keys()
+    kind, when, args = own.jobs.get(key)
+    own.clock.now = when + 600  # it fell due 10 min ago, while ringbot was down
+    assert await own.jobs.due(own.clock()) == [key]
     await own.drain()
     [reply] = own.replies(alert_id)
     assert reply.text.startswith(":rotating_light: <!subteam^S0LEADS>: nobody has taken this missed call for 5 min.")
@@ -283,7 +305,8 @@ async def test_an_after_hours_call_is_not_posted_at_night_and_is_one_digest_entr
     assert own.alerts.handle_decision(decision(2, night + timedelta(minutes=5))) == "repeat"  # the same caller
     await own.drain()
     assert own.ring.slack.posts(CHANNEL) == []  # nobody pinged at night
-    [(key, (kind, when, args))] = own.jobs.jobs.items()
+    [key] = own.jobs.keys()
+    kind, when, args = own.jobs.get(key)
     assert datetime.fromtimestamp(when, own.alerts.tz).strftime("%H:%M") == "08:00"
 
     own.clock.now = when
@@ -296,7 +319,7 @@ async def test_an_after_hours_call_is_not_posted_at_night_and_is_one_digest_entr
     assert [(b["action_id"], b["value"]) for b in buttons] == [
         (ACTION_CALLBACK, str(own.store.alert_for_call("call-1")["id"]))
     ]
-    await scheduled.run(kind, when, args)  # run again (a duplicate, a restart): nothing twice
+    await own.jobs.run(kind, **args)  # run again (a duplicate, a restart): nothing twice
     await own.drain()
     assert len(own.ring.slack.posts(CHANNEL)) == 1
 
@@ -321,7 +344,8 @@ async def test_a_one_second_hang_up_is_not_alerted_and_appears_in_the_digest(own
     assert own.alerts.handle_decision(decision(2, at + timedelta(minutes=1), number="0912000111", ring_seconds=1)) == (
         "new"
     )
-    [(key, (kind, when, args))] = [kv for kv in own.jobs.jobs.items() if kv[0].startswith("digest:")]
+    [key] = own.jobs.keys("digest:")
+    kind, when, args = own.jobs.get(key)
     own.clock.now = when
     await own.jobs.due(own.clock())
     await own.drain()
@@ -398,45 +422,24 @@ async def test_route_settings_by_command_admins_only(own) -> None:
     assert stored["hours"] == {"mon-fri": "08:00-17:30", "sat": "08:00-12:00"} and stored["min_ring_seconds"] == 4
 
 
-# -- persisted jobs --------------------------------------------------------------------------------------------
-def persisted_scheduler(store: Store) -> AsyncIOScheduler:
-    return AsyncIOScheduler(timezone="UTC", jobstores={"default": MemoryJobStore(), JOBSTORE: SQLiteJobStore(store)})
-
-
+# -- scheduled jobs --------------------------------------------------------------------------------------------
 async def test_an_escalation_due_while_ringbot_was_down_runs_once_after_the_restart_and_says_it_is_late(own) -> None:
-    deps = own.ring.deps
     own.clock.now = time.time() - 20 * 60  # the call came in 20 minutes ago, just before ringbot went down
-    first = persisted_scheduler(deps.store)
-    first.start(paused=True)
-    wire_ownership(deps, Jobs(first))
     own.alerts.handle_decision(decision(1, now_local(own)))
     alert_id = own.store.alert_for_call("call-1")["id"]
     await own.drain()
-    assert Jobs(first).keys("escalate:") == [f"escalate:{alert_id}:1"]
-    first.shutdown(wait=False)  # down before it fell due
+    assert own.jobs.keys("escalate:") == [f"escalate:{alert_id}:1"]  # stored with the alert, nowhere in memory
 
-    own.clock.now = time.time()
-    second = persisted_scheduler(deps.store)  # the restart: the job comes back from the database
-    wire_ownership(deps, Jobs(second))
-    second.start()
-    try:
-        await eventually(lambda: own.alerts.owners.get(alert_id)["escalation_step"] == 1, "the late escalation ran")
-        await own.drain()
-        [reply] = own.replies(alert_id)
-        assert "comes 5 min late" in reply.text  # due 15 min after the call, run 20 min after it
-        assert Jobs(second).keys("escalate:") == []
-    finally:
-        second.shutdown(wait=False)
-
-    third = persisted_scheduler(deps.store)  # and again: nothing is said twice
-    wire_ownership(deps, Jobs(third))
-    third.start()
-    try:
-        await asyncio.sleep(0.3)
-        await own.drain()
-        assert len(own.replies(alert_id)) == 1
-    finally:
-        third.shutdown(wait=False)
+    own.clock.now = time.time()  # the restart: handlers built afresh over the same database
+    restarted = TableJobs(own.store, ownership_jobs(own.ring.deps))
+    assert await restarted.due(own.clock()) == [f"escalate:{alert_id}:1"]
+    await own.drain()
+    [reply] = own.replies(alert_id)
+    assert "comes 5 min late" in reply.text  # due 15 min after the call, run 20 min after it
+    assert restarted.keys("escalate:") == []
+    assert await restarted.due(own.clock()) == []  # and again: nothing is said twice
+    await own.drain()
+    assert len(own.replies(alert_id)) == 1
 
 
 async def test_without_the_im_write_scope_only_the_dm_copy_is_given_up_and_the_channel_still_gets_its_alert(

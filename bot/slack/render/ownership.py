@@ -12,10 +12,11 @@ from datetime import tzinfo
 from typing import Any
 
 from bot.slack.blocks import Block, button, context, packed_sections, section, within
-from bot.slack.format import channel_mention, clock_time, day_and_time, mention, message_link
+from bot.slack.format import channel_mention, clock_time, day_and_time, duration, mention, message_link
 from bot.slack.ids import ACTION_CALLBACK, VIEW_REASSIGN
 from bot.slack.text import say
 
+LATE_AFTER = 60.0  # seconds: a message this late says so
 DIGEST_CUSTOMERS_SHOWN = 20  # customers with their own Call back button; the rest are counted
 SHORT_NUMBERS_SHOWN = 10
 _GROUP = re.compile(r"^S[A-Z0-9]{2,20}$")
@@ -62,7 +63,7 @@ def escalation_reply(targets: Sequence[str], minutes: int, *, late_minutes: int 
 
 
 def escalation_dm(
-    alert: Mapping[str, Any], caller: str, minutes: int, *, workspace_url: str | None = None
+    alert: Mapping[str, Any], caller: str, minutes: int, *, workspace_url: str | None = None, late_minutes: int = 0
 ) -> tuple[str, list[Block]]:
     """The supervisor's DM at the second step: which call, where, how long, and a link to the alert."""
     url = message_link(alert.get("channel"), alert.get("ts"), workspace_url)
@@ -70,6 +71,8 @@ def escalation_dm(
     text = say(
         "escalation.dm", number=caller, channel=channel_mention(alert.get("channel")), minutes=minutes, link=link
     )
+    if late_minutes > 0:
+        text += say("escalation.late", minutes=late_minutes)
     return say("escalation.dm_fallback", number=caller, minutes=minutes), [section(text)]
 
 
@@ -86,7 +89,7 @@ def _voicemail(call: Mapping[str, Any] | None) -> bool:
     return "voicemail" in words.lower()
 
 
-def render_digest(
+def render_overnight_digest(
     customers: Sequence[Mapping[str, Any]],
     shorts: Sequence[Mapping[str, Any]],
     *,
@@ -94,8 +97,10 @@ def render_digest(
     now: float,
     min_ring_seconds: int,
     caller_text: Callable[[str], str],
+    due_at: float | None = None,
 ) -> tuple[str, list[Block]]:
-    """The one overnight message per channel at opening time.
+    """The one overnight message per channel at opening time; one that comes late (`due_at` more than a minute
+    before `now`: ringbot or Slack was down) says so.
 
     `customers`: one dict per customer, folded: `alert` (the newest alert row), `calls` (how many), `last_at`,
     `call` (its call row, for voicemail) and `status`. `shorts`: short hang-up rows. `caller_text(raw)` shows a
@@ -135,6 +140,14 @@ def render_digest(
             numbers += " " + say("blocks.more", n=len(shorts) - SHORT_NUMBERS_SHOWN)
         key = "overnight.short_one" if len(shorts) == 1 else "overnight.short"
         blocks.append(context(say(key, count=len(shorts), seconds=min_ring_seconds, numbers=numbers)))
+    if due_at is not None and now - due_at > LATE_AFTER:
+        blocks.append(
+            context(
+                say(
+                    "overnight.late", time=day_and_time(due_at, tz, now=now), late=duration(now - due_at, precise=False)
+                )
+            )
+        )
     fallback = say("overnight.fallback", count=total)
     if shorts:
         fallback += " · " + say(
@@ -224,7 +237,7 @@ __all__ = [
     "escalation_reply",
     "owner_line",
     "reassign_modal",
-    "render_digest",
+    "render_overnight_digest",
     "render_mine",
     "render_short_hangups",
     "targets_text",

@@ -10,7 +10,7 @@ import pytest
 from bot.alerts.service import AlertNotFound, AlertService, NotAllowed
 from bot.antbuddy import HistoryRecord, QueueStat
 from bot.calls.classify import CallDecision, Outcome
-from storage import Store
+from storage import Saved, Store
 from tests.support.clock import FakeClock
 
 T0 = datetime(2026, 11, 24, 7, 5, tzinfo=UTC)
@@ -87,7 +87,7 @@ def test_repeat_call_from_same_number_in_another_spelling_updates_the_open_alert
     assert store.count_alerts() == 1
     assert outbox(store) == [("post", 1, "C0DEFAULT"), ("update", 1, "C0DEFAULT"), ("reply", 1, "C0DEFAULT")]
     reply = store.pending_outbox(kind="reply")[0]
-    assert reply["body"]["text"] == "Called again at 14:09 (rang 12 s, nobody answered)"
+    assert reply["body"] == {"call_id": "a2"}  # worded when it is sent, in the channel's language then
 
 
 def test_abandoned_call_is_alerted_like_a_missed_one(svc, store):
@@ -174,14 +174,17 @@ def test_decision_is_all_or_nothing_when_the_outbox_write_fails(svc, store, monk
 def test_claim_then_handled_then_undo_by_the_same_user(svc, store):
     svc.handle_decision(decision())
     alert_id = store.alert_for_call("a1")["id"]
-    claimed = svc.claim(alert_id, "U0AN")
+    assert svc.claim(alert_id, "U0AN") is Saved.NOW
+    claimed = store.get_alert(alert_id)
     assert claimed["status"] == "calling_back" and claimed["claimed_by"] == "U0AN"
-    handled = svc.mark_handled(alert_id, "U0AN")
+    assert svc.mark_handled(alert_id, "U0AN") is Saved.NOW
+    handled = store.get_alert(alert_id)
     assert handled["status"] == "handled" and handled["handled_by"] == "U0AN"
-    undone = svc.undo_handled(alert_id, "U0AN", is_admin=False)
+    assert svc.undo_handled(alert_id, "U0AN", is_admin=False) is Saved.NOW
+    undone = store.get_alert(alert_id)
     assert undone["status"] == "calling_back" and undone["handled_by"] is None
     assert undone["version"] == 4
-    assert svc.owners.get(alert_id)["owner"] == "U0AN"  # the Call back also made U0AN its owner (#13), same edit
+    assert svc.owners.get(alert_id)["owner"] == "U0AN"  # the Call back also made U0AN its owner, in the same edit
     assert [r["kind"] for r in store.pending_outbox()] == ["post", "update", "update", "update"]
     assert [a["action"] for a in store.audit(alert_id=alert_id)] == ["unhandled", "handled", "own"]
 
@@ -193,7 +196,13 @@ def test_only_the_marker_or_an_admin_may_undo_handled(svc, store):
     with pytest.raises(NotAllowed):
         svc.undo_handled(alert_id, "U0BINH", is_admin=False)
     assert store.get_alert(alert_id)["status"] == "handled"
-    assert svc.undo_handled(alert_id, "U0BOSS", is_admin=True)["status"] == "open"
+    assert svc.undo_handled(alert_id, "U0BOSS", is_admin=True) is Saved.NOW
+    assert store.get_alert(alert_id)["status"] == "open"
+    assert [(a["action"], a["result"]) for a in store.audit(alert_id=alert_id)] == [
+        ("unhandled", "ok"),
+        ("unhandled", "refused"),
+        ("handled", "ok"),
+    ]
 
 
 def test_buttons_on_a_missing_alert_raise_alert_not_found(svc):
@@ -205,7 +214,8 @@ def test_resolved_alert_stays_resolved_when_marked_handled(svc, store):
     svc.handle_decision(decision())
     svc.handle_decision(decision("b1", outcome=Outcome.ANSWERED, at=T0 + timedelta(minutes=1), answered_by="an"))
     alert_id = store.alert_for_call("a1")["id"]
-    assert svc.mark_handled(alert_id, "U0AN")["status"] == "resolved"
+    assert svc.mark_handled(alert_id, "U0AN") is Saved.NOW
+    assert store.get_alert(alert_id)["status"] == "resolved"
 
 
 def _record(call_id="a1", wait=47, reason="member_timeout"):

@@ -36,7 +36,13 @@ from bot.slack.render.answers import (
 )
 from bot.slack.render.home import render_home
 from bot.slack.render.link import LinkForm, link_modal, not_linked_blocks
-from bot.slack.render.ownership import escalation_dm, escalation_reply, reassign_modal, render_digest, render_mine
+from bot.slack.render.ownership import (
+    escalation_dm,
+    escalation_reply,
+    reassign_modal,
+    render_mine,
+    render_overnight_digest,
+)
 from bot.slack.text import say
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -296,7 +302,7 @@ CASES: dict[str, Callable[[], object]] = {
     "not_linked": lambda: not_linked_blocks(),
 }
 
-# -- #13 ownership, escalation, overnight digest -------------------------------------------------------------
+# -- ownership, escalation, overnight digest ----------------------------------------------------------------
 CASES.update(
     {
         "alert_owned": lambda: render_alert(
@@ -308,7 +314,17 @@ CASES.update(
         "escalation_reply": lambda: escalation_reply(["S0LEADS", "U0BINH"], 15),
         "escalation_reply_here_late": lambda: escalation_reply([], 15, late_minutes=42),
         "escalation_dm": lambda: escalation_dm(alert(), "0987 654 321", 30, workspace_url="https://acme.slack.com/"),
-        "overnight_digest": lambda: render_digest(
+        "escalation_dm_late": lambda: escalation_dm(alert(ts=None), "0987 654 321", 30, late_minutes=7),
+        "overnight_digest_late": lambda: render_overnight_digest(
+            [{"alert": alert(), "calls": 1, "last_at": T0 - 3600 * 9, "call": call(), "status": "open"}],
+            [],
+            tz=TZ,
+            now=T0,
+            min_ring_seconds=0,
+            caller_text=caller_text,
+            due_at=T0 - 3 * 3600 - 20 * 60,
+        ),
+        "overnight_digest": lambda: render_overnight_digest(
             [
                 {"alert": alert(repeat_count=3), "calls": 3, "last_at": T0 - 3600, "call": call(), "status": "open"},
                 {

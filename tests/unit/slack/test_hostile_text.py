@@ -44,8 +44,8 @@ from bot.slack.render.ownership import (
     escalation_dm,
     escalation_reply,
     reassign_modal,
-    render_digest,
     render_mine,
+    render_overnight_digest,
     render_short_hangups,
 )
 from bot.slack.text import say
@@ -258,7 +258,7 @@ def cases(bad: str) -> dict[str, Callable[[], Any]]:
         # A target is a validated id (route_settings.py); anything else is dropped, so only our mention is left.
         "escalation_reply": lambda: escalation_reply([bad, "U0LEAD"], 15, late_minutes=3),
         "escalation_dm": lambda: escalation_dm(alert(bad, channel=bad, ts=bad), escape(bad), 30, workspace_url=bad),
-        "overnight_digest": lambda: render_digest(
+        "overnight_digest": lambda: render_overnight_digest(
             [{"alert": alert(bad), "calls": 2, "last_at": T0, "call": call(bad), "status": "open"}],
             [{"call_id": bad, "customer_number": bad, "started_at": T0, "ring_seconds": 1}],
             tz=TZ,
