@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import json
+import sqlite3
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot.alerts.ownership import Refused
 from bot.alerts.service import AlertNotFound, AlertService, NotAllowed
 from bot.antbuddy import HistoryRecord, QueueStat
 from bot.calls.classify import CallDecision, Outcome
-from storage import Saved, Store
+from storage import NotSaved, Saved, Store
+from storage.jobs import JobTable
 from tests.support.clock import FakeClock
 
 T0 = datetime(2026, 11, 24, 7, 5, tzinfo=UTC)
+TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
 @pytest.fixture
@@ -432,3 +438,113 @@ def test_history_of_the_queues_callback_resolves_without_rewriting_the_call(svc,
     alert = store.alert_for_call("a1")
     assert alert["status"] == "resolved" and alert["resolved_detail"]["direction"] == "queue_callback"
     assert store.get_call("a1")["outcome"] == "abandoned"
+
+
+# -- people's changes while the database refuses writes, and the owner's changes --------------------------------
+@pytest.fixture
+def quick(tmp_path):
+    """The store as the running bot opens it (50 ms for another connection's lock), and a way to hold that lock."""
+    s = Store.open(tmp_path / "quick.db", busy_timeout=0.05)
+    yield s
+    s.close()
+
+
+def hold_lock(path) -> sqlite3.Connection:
+    other = sqlite3.connect(path, timeout=0, isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")
+    return other
+
+
+def test_a_change_the_database_refuses_is_saved_later_written_in_order_and_drawn_then(quick, tmp_path):
+    wakes: list[int] = []
+    svc = AlertService(quick, default_channel="C0", clock=FakeClock(T0.timestamp()), wake=lambda: wakes.append(1))
+    svc.handle_decision(decision())
+    alert_id = quick.alert_for_call("a1")["id"]
+    wakes.clear()
+    other = hold_lock(tmp_path / "quick.db")
+    try:
+        assert svc.ownership.take(alert_id, "U0AN") is Saved.LATER
+        assert svc.mark_handled(alert_id, "U0AN") is Saved.LATER
+        assert quick.held_changes() == 2 and wakes == []  # nothing to send yet
+        assert svc.owners.get(alert_id)["owner"] is None
+    finally:
+        other.rollback()
+        other.close()
+    assert quick.flush_held()
+    assert svc.owners.get(alert_id)["owner"] == "U0AN" and quick.get_alert(alert_id)["status"] == "handled"
+    assert [a["action"] for a in quick.audit(alert_id=alert_id)] == ["handled", "own"]
+    assert [r["kind"] for r in quick.pending_outbox()] == ["post", "update", "update"]
+
+
+def test_when_too_many_changes_wait_the_next_is_not_saved(quick, tmp_path, monkeypatch):
+    monkeypatch.setattr("storage.store.MAX_HELD_CHANGES", 1)
+    svc = AlertService(quick, default_channel="C0", clock=FakeClock(T0.timestamp()))
+    svc.handle_decision(decision())
+    svc.handle_decision(decision("a2", number="0901111222"))
+    first, second = (quick.alert_for_call(c)["id"] for c in ("a1", "a2"))
+    other = hold_lock(tmp_path / "quick.db")
+    try:
+        assert svc.claim(first, "U0AN") is Saved.LATER
+        with pytest.raises(NotSaved):
+            svc.ownership.take(second, "U0BINH")
+    finally:
+        other.rollback()
+        other.close()
+
+
+def test_reassign_tells_the_new_owner_in_the_same_transaction_and_cancels_the_escalation(svc, store):
+    svc.handle_decision(decision())
+    alert_id = store.alert_for_call("a1")["id"]
+    jobs = JobTable(store)
+    assert jobs.keys("escalate:") == [f"escalate:{alert_id}:1"]  # scheduled with the alert
+    with pytest.raises(Refused):
+        svc.ownership.reassign(alert_id, "U0BINH", by="U0AN", is_admin=False)
+    assert svc.ownership.reassign(alert_id, "U0BINH", by="U0BOSS", is_admin=True) is Saved.NOW
+    assert svc.owners.get(alert_id)["owner"] == "U0BINH" and jobs.keys("escalate:") == []
+    [notice] = store.pending_outbox(kind="notice")
+    assert notice["channel"] == "U0BINH" and notice["alert_id"] == alert_id
+    assert notice["body"] == {
+        "user": "U0BINH",
+        "key": "own.given_to_you",
+        "fields": {"by": "<@U0BOSS>", "number": "0987 654 321", "channel": "<#C0DEFAULT>"},
+    }
+    trail = [(a["action"], a["result"], a["slack_user"]) for a in store.audit(alert_id=alert_id)]
+    assert trail == [("reassign", "ok", "U0BOSS"), ("reassign", "refused", "U0AN")]
+
+
+def test_release_by_someone_else_is_refused_and_taking_your_own_again_changes_nothing(svc, store):
+    svc.handle_decision(decision())
+    alert_id = store.alert_for_call("a1")["id"]
+    with pytest.raises(Refused) as not_owned:
+        svc.ownership.release(alert_id, "U0AN", is_admin=False)
+    assert not_owned.value.key == "own.not_owned"
+    assert svc.ownership.take(alert_id, "U0AN") is Saved.NOW
+    assert svc.ownership.take(alert_id, "U0AN") is Saved.NOW
+    with pytest.raises(Refused) as taken:
+        svc.ownership.take(alert_id, "U0BINH")
+    assert (taken.value.key, taken.value.fields) == ("own.already_owned", {"user": "U0AN"})
+    with pytest.raises(Refused):
+        svc.ownership.release(alert_id, "U0BINH", is_admin=False)
+    assert svc.ownership.release(alert_id, "U0BOSS", is_admin=True) is Saved.NOW
+    assert svc.owners.get(alert_id)["owner"] is None
+    assert [a["action"] for a in store.audit(alert_id=alert_id)] == ["release", "release", "own"]
+
+
+def test_held_after_hours_short_and_dm_copy_are_carried_out_as_the_policy_says(svc, store):
+    store.save_link("U0AN", "an", "enc")
+    svc.owners.set_route_settings("default", {"min_ring_seconds": 5, "hours": {"mon-sun": "08:00-17:30"}}, by="U0")
+    svc.clock.now = datetime(2026, 11, 24, 12, 0, tzinfo=TZ).timestamp()  # open
+    assert svc.handle_decision(decision("s1", number="0911000111", ring_seconds=2)) == "short"
+    assert svc.handle_decision(decision("p1", agents_rung=("an",))) == "new"
+    alert_id = store.alert_for_call("p1")["id"]
+    assert [(r["kind"], r["channel"]) for r in store.pending_outbox()] == [("post", "C0DEFAULT"), ("copy", "U0AN")]
+    svc.clock.now = datetime(2026, 11, 24, 22, 0, tzinfo=TZ).timestamp()  # closed
+    assert svc.handle_decision(decision("h1", number="0922000222")) == "held"
+    assert len(store.pending_outbox()) == 2  # nobody is pinged at night
+    digest_at = datetime(2026, 11, 25, 8, 0, tzinfo=TZ).timestamp()
+    jobs = JobTable(store)
+    assert jobs.keys() == [f"digest:C0DEFAULT:{int(digest_at)}", f"escalate:{alert_id}:1"]
+    assert json.loads(jobs.get(f"digest:C0DEFAULT:{int(digest_at)}")["args"]) == {
+        "channel": "C0DEFAULT",
+        "min_ring": 5,
+    }
