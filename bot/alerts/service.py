@@ -153,7 +153,9 @@ class AlertService:
             or self.default_channel
         )
         rules = self.rules.for_call(decision.queue_id, decision.dialled)
-        plan = plan_for(decision, rules, datetime.fromtimestamp(self.clock(), self.tz), self._facts(decision, key))
+        now = self.clock()
+        local_now = datetime.fromtimestamp(now, self.tz)
+        plan = plan_for(decision, rules, local_now, self._facts(decision, key))
         if plan.digest_at is not None:  # held or short: the channel's overnight digest lists it
             when = plan.digest_at.timestamp()
             self.jobs.at(
@@ -188,9 +190,9 @@ class AlertService:
                 self.owners.add_copy(alert_id, plan.copy_to)
                 self.store.enqueue(OutboxKind.COPY, plan.copy_to, alert_id=alert_id, body={"user": plan.copy_to})
             if plan.escalate_at is not None:
-                self.jobs.at(
-                    "escalate", plan.escalate_at.timestamp(), key=escalation_key(alert_id, 1), alert_id=alert_id, step=1
-                )
+                # Counted from the clock itself: a datetime keeps microseconds only, and N minutes means N minutes.
+                due = now + (plan.escalate_at - local_now).total_seconds()
+                self.jobs.at("escalate", due, key=escalation_key(alert_id, 1), alert_id=alert_id, step=1)
             result = "new"
         if key:
             # History read late (backfill, a reconciliation after an outage) may bring the miss after the answered

@@ -17,6 +17,8 @@ from bot.alerts.service import AlertService
 from bot.app import alert_renderer, outbox_kinds, ownership_jobs
 from bot.calls.classify import CallDecision, Outcome
 from bot.outbox import Outbox
+from bot.outbox.recovery import message_metadata
+from bot.slack import i18n
 from bot.slack.ids import ACTION_CALLBACK, ACTION_REASSIGN, ACTION_RELEASE, ACTION_TAKE, VIEW_REASSIGN
 from storage import Store
 from storage.jobs import JobTable
@@ -87,7 +89,7 @@ class Own:
         ts = self.store.get_alert(alert_id)["ts"]
         return [m for m in self.ring.slack.messages.values() if m.thread_ts == ts]
 
-    def make_outbox(self) -> Outbox:
+    def make_outbox(self, **kw: Any) -> Outbox:
         """An outbox as bot/app.py builds it (the alert kinds, the channel's and the person's language)."""
         deps = self.ring.deps
         return Outbox(
@@ -102,7 +104,19 @@ class Own:
             update_rate_per_channel=100,
             backoff_base=0.01,
             backoff_cap=0.05,
+            **kw,
         )
+
+    def outbox_on_its_own_clock(self) -> Outbox:
+        """An outbox whose waits (Slack's backoff, a channel's pause after failures) pass at once on a clock of
+        its own, so an outage of a minute takes no time and the alert service's clock stays where the test set it."""
+        clock = FakeClock(time.time())
+
+        async def sleep(seconds: float) -> None:
+            clock.advance(seconds)
+            await asyncio.sleep(0.001)
+
+        return self.make_outbox(clock=clock, sleep=sleep)
 
 
 def text_of(blocks: list[dict[str, Any]]) -> str:
@@ -454,3 +468,141 @@ async def test_without_the_im_write_scope_only_the_dm_copy_is_given_up_and_the_c
     assert len(ring.slack.posts(CHANNEL)) == 2  # no workspace-wide hold for a DM that cannot be opened
     [(status, error)] = own.store.conn.execute("SELECT status, error FROM outbox WHERE kind = 'copy'").fetchall()
     assert status == "dead" and "im:write" in error
+
+
+# -- in the reader's language ----------------------------------------------------------------------------------
+@pytest.fixture
+def vietnamese_channel() -> Any:
+    """RINGBOT_CHANNEL_LANGUAGES=C0ALERTS=vi"""
+    i18n.configure("en", {CHANNEL: "vi"})
+    yield
+    i18n.configure("en")
+
+
+async def test_in_a_vietnamese_channel_the_escalation_reply_and_the_overnight_digest_are_vietnamese(
+    own, vietnamese_channel
+) -> None:
+    own.alerts.handle_decision(decision(1, now_local(own)))
+    alert_id = own.store.alert_for_call("call-1")["id"]
+    await own.drain()
+    assert own.message(alert_id).text.startswith("Cuộc gọi nhỡ từ 0987 654 321")
+    own.clock.advance(15 * 60)
+    assert await own.jobs.due(own.clock()) == [f"escalate:{alert_id}:1"]
+    await own.drain()
+    [reply] = own.replies(alert_id)
+    assert reply.text.startswith(":rotating_light: <!here>: cuộc gọi nhỡ này đã 15 phút mà chưa ai nhận.")
+
+    own.alerts.owners.set_route_settings("default", {"hours": {"mon-sun": "08:00-17:30"}}, by=ADMIN)
+    night = now_local(own).replace(hour=2, minute=0, second=0, microsecond=0) + timedelta(days=1)
+    own.clock.now = night.timestamp()
+    assert own.alerts.handle_decision(decision(2, night, number="0901111222")) == "held"
+    [key] = own.jobs.keys("digest:")
+    own.clock.now = own.jobs.get(key)[1]
+    assert await own.jobs.due(own.clock()) == [key]
+    await own.drain()
+    digest = own.ring.slack.posts(CHANNEL)[-1]
+    assert digest.body["text"] == "Trong lúc ngoài giờ làm việc: 1 cuộc gọi nhỡ"
+    assert ":sunrise: *Trong lúc ngoài giờ làm việc:* 1 cuộc gọi nhỡ" in text_of(digest.body["blocks"])
+
+
+async def test_a_dm_copy_and_a_supervisors_dm_follow_their_readers_language_not_the_channels(own) -> None:
+    ring = own.ring
+    ring.slack.locales.update({AN: "vi-VN", "U0BOSS": "vi-VN", "U0LEAD": "en-US"})
+    own.alerts.owners.set_route_settings(
+        "default", {"escalate_after": 5, "second_after": 10, "supervisors": ["U0BOSS", "U0LEAD"]}, by=ADMIN
+    )
+    await set_device(ring, AN_SIP, AN_PW)
+    await link_via_modal(ring, AN, AN_SIP, AN_PW)
+    own.alerts.handle_decision(decision(1, now_local(own), dialled="201", agents_rung=(AN_SIP,)))
+    alert_id = own.store.alert_for_call("call-1")["id"]
+    await own.drain()
+    [copy] = own.alerts.owners.copies(alert_id)
+    assert own.message(alert_id).text.startswith("Missed call from 0987 654 321")  # the channel: English
+    assert ring.slack.messages[(copy["channel"], copy["ts"])].text.startswith("Cuộc gọi nhỡ từ 0987 654 321")
+
+    own.clock.advance(5 * 60)
+    await own.jobs.due(own.clock())
+    own.clock.advance(10 * 60)
+    assert await own.jobs.due(own.clock()) == [f"escalate:{alert_id}:2"]
+    await own.drain()
+    [boss] = [m for m in ring.slack.messages.values() if m.channel == "D0BOSS"]
+    [lead] = [m for m in ring.slack.messages.values() if m.channel == "D0LEAD"]
+    assert boss.text == "Cuộc gọi nhỡ từ 0987 654 321 chưa ai nhận sau 15 phút"
+    assert lead.text == "Missed call from 0987 654 321 unowned for 15 min"
+
+
+# -- exactly once, through a Slack outage and a kill -----------------------------------------------------------
+def post_statuses(own: Own) -> list[int]:
+    return [c.status for c in own.ring.slack.calls_to("chat.postMessage", ok_only=False)]
+
+
+async def test_an_escalation_reply_and_a_dm_copy_due_during_a_slack_outage_are_posted_exactly_once(own) -> None:
+    ring = own.ring
+    outbox = own.outbox_on_its_own_clock()
+    await set_device(ring, AN_SIP, AN_PW)
+    await link_via_modal(ring, AN, AN_SIP, AN_PW)
+    ring.slack.fail("chat.postMessage", status=500, count=6)
+    own.alerts.handle_decision(decision(1, now_local(own), dialled="201", agents_rung=(AN_SIP,)))
+    alert_id = own.store.alert_for_call("call-1")["id"]
+    await outbox.drain(timeout=10)
+    [copy] = own.alerts.owners.copies(alert_id)
+    assert len(ring.slack.posts(CHANNEL)) == 1 and len(ring.slack.posts(copy["channel"])) == 1
+    assert post_statuses(own).count(500) == 6
+
+    ring.slack.fail("chat.postMessage", status=500, count=6)
+    own.clock.advance(15 * 60)
+    await own.jobs.due(own.clock())
+    await outbox.drain(timeout=10)
+    assert len(own.replies(alert_id)) == 1
+    assert post_statuses(own).count(500) == 12
+    assert set(own.store.outbox_counts()) == {"sent"}  # nothing dead, nothing left
+
+
+async def test_an_escalation_reply_and_dms_slack_took_before_a_kill_are_not_posted_again(own) -> None:
+    """The process dies after Slack took each post and before it was booked (the row is left inflight, as the
+    sender leaves it): the next process finds each by its metadata, in the thread or the DM, and posts none twice."""
+    ring = own.ring
+    client = own.ring.deps.slack
+    await set_device(ring, AN_SIP, AN_PW)
+    await link_via_modal(ring, AN, AN_SIP, AN_PW)
+    own.alerts.owners.set_route_settings(
+        "default", {"escalate_after": 15, "second_after": 10, "supervisors": ["U0BOSS"]}, by=ADMIN
+    )
+    own.alerts.handle_decision(decision(1, now_local(own), dialled="201", agents_rung=(AN_SIP,)))
+    alert_id = own.store.alert_for_call("call-1")["id"]
+    [copy_row] = own.store.pending_outbox(kind="copy")
+
+    async def killed_after_slack_took(row_id: int, *, channel: str, thread_ts: str | None = None) -> str:
+        if channel != own.store.get_outbox(row_id)["channel"]:
+            own.store.set_outbox_channel(row_id, channel)  # the DM was opened, the row moved to it
+        assert own.store.claim_outbox(row_id, thread_ts=thread_ts)  # inflight, as the sender leaves it
+        row = own.store.get_outbox(row_id)
+        resp = await client.chat_postMessage(
+            channel=channel, text="(before the kill)", thread_ts=thread_ts, metadata=message_metadata(row)
+        )
+        return str(resp["ts"])
+
+    copy_ts = await killed_after_slack_took(copy_row["id"], channel="D0AN")
+    restarted = own.make_outbox()
+    await restarted.recover()
+    assert own.alerts.owners.get_copy(alert_id, AN)["ts"] == copy_ts  # the copy learnt where its message is
+    await restarted.drain(timeout=10)  # the alert itself, then the copy's edits only
+    assert len(ring.slack.posts("D0AN")) == 1 and len(ring.slack.posts(CHANNEL)) == 1
+    alert_ts = own.store.get_alert(alert_id)["ts"]
+
+    own.clock.advance(15 * 60)
+    await own.jobs.due(own.clock())
+    [reply_row] = own.store.pending_outbox(kind="escalation")
+    reply_ts = await killed_after_slack_took(reply_row["id"], channel=CHANNEL, thread_ts=alert_ts)
+    own.clock.advance(10 * 60)
+    await own.jobs.due(own.clock())
+    [dm_row] = own.store.pending_outbox(kind="escalation_dm")
+    await killed_after_slack_took(dm_row["id"], channel="D0BOSS")
+
+    again = own.make_outbox()
+    await again.recover()
+    assert own.store.get_outbox(reply_row["id"])["ts"] == reply_ts
+    assert {own.store.outbox_status(r) for r in (reply_row["id"], dm_row["id"])} == {"sent"}
+    await again.drain(timeout=10)
+    assert [m.ts for m in own.replies(alert_id)] == [reply_ts]
+    assert len(ring.slack.posts("D0BOSS")) == 1 and len(ring.slack.posts(CHANNEL)) == 2  # the alert, the reply
