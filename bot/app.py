@@ -501,6 +501,13 @@ async def start(
             return
         log.info("database pruned legs=%s outbox=%s", removed["legs"], removed["outbox"])
 
+    async def write_held_changes() -> None:
+        # People's changes the database refused (Store.write_or_hold), written in order as soon as it can be.
+        waiting = store.held_changes()
+        if waiting and (store.flush_held() or store.held_changes() < waiting):
+            outbox.wake()  # what they changed is redrawn
+
+    scheduler.add_job(write_held_changes, "interval", seconds=1, id="held-changes", replace_existing=True)
     scheduler.add_job(checkpoint, "interval", seconds=600, id="checkpoint", replace_existing=True)
     scheduler.add_job(prune, "interval", hours=6, id="prune", replace_existing=True)
     await heartbeat()
