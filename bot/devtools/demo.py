@@ -18,13 +18,15 @@ from typing import Any
 import httpx
 from cryptography.fernet import Fernet
 
+from bot.alerts.escalation import Escalation
+from bot.alerts.ownership import escalation_key
 from bot.app import Runtime, shutdown, start
 from bot.config import load_settings
 from bot.devtools.console import message_to_text
 from bot.devtools.fakeslack import FakeSlack, SlackCall, block_actions_body, sign, slash_command_body
 from bot.devtools.simulator.server import Simulator
 from bot.ops.logs import setup_logging
-from bot.ops.scheduled import run as run_job
+from storage.jobs import JobTable
 
 DEMO_SIGNING_SECRET = "demo-signing-secret"
 DEMO_CHANNEL = "C0CALLS"
@@ -249,7 +251,7 @@ async def _queue_alert(
 async def _ownership(
     http: httpx.AsyncClient, bot_url: str, slack: FakeSlack, rt: Runtime, say: Callable[[str], None]
 ) -> None:
-    """#13 in the first minute: @binh takes an alert with [I'll take it]; the one nobody takes escalates (the demo
+    """Ownership in the first minute: @binh takes an alert with [I'll take it]; the one nobody takes escalates (the demo
     fast-forwards the 15 minutes: the same job the scheduler would run, on a clock 15 minutes ahead)."""
     unowned = [a for a in rt.deps.store.open_alerts(limit=10) if not rt.deps.alerts.owners.get(a["id"])["owner"]]
     if not unowned:
@@ -270,16 +272,12 @@ async def _ownership(
     )
     await asyncio.sleep(1.5)
     service = rt.deps.alerts
-    real_clock = service.clock
+    # The same escalation the scheduled job runs, on a clock 15 minutes ahead.
+    ahead = Escalation(service.store, rules=service.rules, clock=lambda: service.clock() + 15 * 60, wake=service.wake)
     for alert in unowned[1:]:
         say("\n⏩ 15 minutes later (fast-forwarded): nobody has taken the last alert, so ringbot escalates it")
-        service.clock = lambda: real_clock() + 15 * 60
-        try:
-            await run_job("escalate", time.time(), {"alert_id": alert["id"], "step": 1})
-        finally:
-            service.clock = real_clock
-        if rt.jobs is not None:
-            rt.jobs.cancel(f"escalate:{alert['id']}:1")  # done: the real one, 15 minutes from now, has nothing to do
+        await ahead.run(alert_id=alert["id"], step=1)
+        JobTable(service.store).cancel(escalation_key(alert["id"], 1))  # done: the real one has nothing to do
         await asyncio.sleep(1.5)
 
 
