@@ -232,7 +232,7 @@ def no_args(sub: str, args: tuple[str, ...] | list[str]) -> None:
         raise UsageError(usage(sub), say("usage.no_args", sub=sub))
 
 
-# -- #15 Vietnamese: sub-command aliases and periods (docs/commands.md lists them) ----------------------------
+# -- Vietnamese: sub-command aliases and periods (docs/commands.md lists them) ---------------------------------
 # Typed with or without diacritics (`nhỡ` or `nho`), hyphens or underscores: `fold` compares them all alike.
 SUBCOMMAND_ALIASES: dict[str, str] = {
     "trợ-giúp": "help",
@@ -250,10 +250,10 @@ SUBCOMMAND_ALIASES: dict[str, str] = {
     "quay-số": "dial",
     "định-tuyến": "routes",
     "ngôn-ngữ": "lang",
-    "của-tôi": "mine",  # #13
-    "thống-kê": "stats",  # #14
-    "theo-dõi": "watch",  # #14
-    "đang-theo-dõi": "watches",  # #14
+    "của-tôi": "mine",
+    "thống-kê": "stats",
+    "theo-dõi": "watch",
+    "đang-theo-dõi": "watches",
 }
 _SHARE_VI = "chia-se"
 _MISSED_VI = ("nho", "goi-nho", "bi-bo", "bo")

@@ -34,6 +34,8 @@ Respond = Callable[..., Awaitable[object]]
 @dataclass
 class Deps:
     settings: Settings
+    # The database itself: read by bot/app.py's Runtime, and by the surfaces not yet on services (the buttons, the
+    # link dialog, /ring dial, App Home, the queue commands). /ring and its answers use routing, lists, languages.
     store: Store
     antbuddy: AntBuddyClient
     directory: Directory  # cached dashboard / queues / agents (bot/antbuddy/directory.py)

@@ -131,7 +131,7 @@ async def test_queues_share_posts_in_channel_with_live_and_own_figures_by_name(b
     body = await ask(bot_http, "queues share")
     assert body["response_type"] == "in_channel"
     text = body_text(body)
-    # #14: every queue AntBuddy lists, with its members and today's figures from ringbot's own records
+    # every queue AntBuddy lists, with its members and today's figures from ringbot's own records
     assert "*CSKH* — 0 waiting now" in text and "Today: 2 offered · 1 answered · 1 abandoned · 0 missed" in text
     assert "answer rate 50%" in text and "service level 50% (≤ 20 s)" in text and "wait avg 25 s / max 40 s" in text
     assert "*Kinh doanh* — 0 waiting now" in text and "*Kỹ thuật* — 0 waiting now" in text
