@@ -9,7 +9,7 @@ import logging
 from dataclasses import dataclass
 from typing import Protocol
 
-from bot.alerts.route_settings import RouteSettings, SettingsError, apply_setting, settings_from
+from bot.alerts.route_settings import RouteSettings, apply_setting, stored_or_default
 from bot.alerts.routes import RouteTarget, UnknownQueue, route_target
 from bot.antbuddy.models import Queue
 from storage import NotSaved, OwnershipStore, RouteRow, Saved, Store
@@ -68,10 +68,7 @@ class Routing:
 
     def settings(self, target: RouteTarget) -> RouteSettings:
         """The settings stored for exactly this target (defaults when none, or when they no longer validate)."""
-        try:
-            return settings_from(self._owners.route_settings(target.key))
-        except SettingsError:
-            return RouteSettings()
+        return stored_or_default(self._owners, target.key)
 
     # -- changes --------------------------------------------------------------------------------
     async def set_route(self, typed: str, channel: str, *, by: str, admin: bool) -> RouteChange:

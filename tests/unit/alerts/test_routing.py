@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from bot.alerts.route_settings import SettingsError, SettingsSyntax
-from bot.alerts.routes import NotANumber, TargetKind, UnknownQueue, route_target
+from bot.alerts.routes import NotANumber, RoutesFileError, TargetKind, UnknownQueue, load_routes_file, route_target
 from bot.alerts.routing import NotAdmin, Routing
 from bot.antbuddy.models import Queue
 from bot.slack.people import Languages
@@ -145,3 +145,31 @@ async def test_while_another_program_holds_the_lock_a_change_is_saved_later_and_
     assert OwnershipStore(store).route_settings("queue:q_cskh_01")["escalate_after"] == 4  # type: ignore[index]
     assert store.get_meta("lang:U0AN") == "vi"
     assert sorted(a["action"] for a in store.audit()) == ["lang", "route_settings"]
+
+
+def test_the_routes_file_names_targets_by_the_same_rules(store: Store, tmp_path: Any) -> None:
+    path = tmp_path / "routes.yml"
+    path.write_text(
+        "queues:\n  cskh: C0CSKH\n  Q_SALES_02: C0SALES\n  Not listed: C0OTHER\n"
+        "dids:\n  (028) 7301-9555: C0HOT\n"
+        "settings:\n  default: {urgent: true}\n  CSKH: {escalate_after: 4}\n  '028 7301 9555': {min_ring_seconds: 5}\n"
+    )
+    names = {name: qid for qid, name in QUEUES.items()}
+    assert load_routes_file(store, path, queue_ids=names) == 4
+    assert {r["key"]: r["channel"] for r in store.routes()} == {
+        "queue:q_cskh_01": "C0CSKH",
+        "queue:q_sales_02": "C0SALES",
+        "queue:Not listed": "C0OTHER",  # kept by name: alerts find routes by their queue's name too
+        "did:+842873019555": "C0HOT",
+    }
+    owners = OwnershipStore(store)
+    assert owners.route_settings("default")["urgent"] is True  # type: ignore[index]
+    assert owners.route_settings("queue:q_cskh_01")["escalate_after"] == 4  # type: ignore[index]
+    assert owners.route_settings("did:+842873019555")["min_ring_seconds"] == 5  # type: ignore[index]
+
+
+def test_a_did_in_the_routes_file_that_is_too_short_is_refused(store: Store, tmp_path: Any) -> None:
+    path = tmp_path / "routes.yml"
+    path.write_text("dids:\n  '12': C0HOT\n")
+    with pytest.raises(RoutesFileError, match="'12' is not a number"):
+        load_routes_file(store, path)
