@@ -325,6 +325,20 @@ async def test_route_to_an_unknown_queue_names_the_real_ones(bot_http):
     assert bot_http.deps.store.routes() == []
 
 
+async def test_a_route_and_its_settings_name_targets_by_the_same_rules(bot_http):
+    for text in ("route Sales <#C0SALES1>", "route Sales escalate 4", "route Sales settings"):
+        body = await ask(bot_http, text, user="UADMIN")
+        assert "no queue called `Sales`" in body["text"] and "`Kinh doanh`" in body["text"], text
+    for text in ("route 12 <#C0HOT0001>", "route 12 escalate 4"):
+        body = await ask(bot_http, text, user="UADMIN")
+        assert "`12` is not a phone number I can route by" in body["text"], text
+    body = await ask(bot_http, "route KINH DOANH escalate 4", user="UADMIN")
+    assert body["text"].startswith("Saved for queue Kinh doanh.")
+    body = await ask(bot_http, "route (028) 7301-9555 settings", user="U0AGENT")
+    assert body["text"].startswith("*calls to 028 7301 9555*")
+    assert bot_http.deps.store.routes() == []
+
+
 # -- delegated sub-commands --------------------------------------------------------------------------------
 async def test_me_is_answered_by_the_callback_piece(bot_http):
     body = await ask(bot_http, "me")
