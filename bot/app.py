@@ -24,9 +24,11 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.alerts.escalation import Escalation
+from bot.alerts.lists import Lists
 from bot.alerts.overnight import Overnight
 from bot.alerts.reconcile import Reconciler
 from bot.alerts.routes import load_routes_file
+from bot.alerts.routing import Routing
 from bot.alerts.service import AlertService
 from bot.antbuddy import AntBuddyClient
 from bot.antbuddy.directory import Directory
@@ -49,6 +51,7 @@ from bot.queues.daily_digest import Digest
 from bot.queues.queue_alerts import QueueMonitor
 from bot.slack import i18n
 from bot.slack.app import build_bolt_app, build_slack_client, start_http
+from bot.slack.people import Languages
 from bot.stream.client import StreamAuthError, StreamClient
 from handlers import register as register_listeners
 from handlers.deps import Deps
@@ -99,6 +102,7 @@ def build_deps(
         queue_name=directory.queue_name,
     )
     links = Links(store, Vault(settings.secret_key))
+    routing = Routing(store, directory)
     monitor = QueueMonitor(  # #14
         store,
         directory,
@@ -121,6 +125,9 @@ def build_deps(
             rules=DialRules(store, settings.country, allow=settings.dial_allow, deny=settings.dial_deny),
         ),
         slack=slack_client,
+        routing=routing,
+        lists=Lists(store),
+        languages=Languages(store, slack_client),
         # -- queue health: live alerts and the daily digest (bot/queues/)
         monitor=monitor,
         digest=Digest(
