@@ -90,10 +90,12 @@ class JobTable:
     # -- reading ------------------------------------------------------------------------------------
     def due(self, now: float, *, limit: int = 100) -> list[JobRow]:
         """Live jobs due by `now`, soonest first, and every live row whose due time is not a number (so the
-        runner can set it aside instead of never seeing it)."""
+        runner can set it aside instead of never seeing it). SQLite sorts text and blobs after every number, so
+        `due_at >= ''` is exactly the rows whose due time is not a number; two ranges of the index, not a scan of
+        the table every second."""
         return self._rows(
-            "SELECT * FROM scheduled_jobs WHERE set_aside IS NULL"
-            " AND (due_at <= ? OR typeof(due_at) NOT IN ('real', 'integer'))"
+            "SELECT * FROM scheduled_jobs WHERE set_aside IS NULL AND due_at <= ?"
+            " UNION ALL SELECT * FROM scheduled_jobs WHERE set_aside IS NULL AND due_at >= ''"
             " ORDER BY due_at, key LIMIT ?",
             (now, limit),
         )

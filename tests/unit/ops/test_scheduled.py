@@ -202,6 +202,8 @@ UNREADABLE = [
      "args has a name a handler cannot take ('late')"),
     ("due_at text", "INSERT INTO scheduled_jobs(key, kind, due_at) VALUES (?, 'ok', '2026-12-07T08:00:00')",
      "due_at is not a time in unix seconds (str)"),
+    ("due_at a blob", "INSERT INTO scheduled_jobs(key, kind, due_at) VALUES (?, 'ok', x'00')",
+     "due_at is not a time in unix seconds (bytes)"),
     ("due_at infinite", "INSERT INTO scheduled_jobs(key, kind, due_at) VALUES (?, 'ok', -9e999)",
      "due_at is not a time in unix seconds (float)"),
     ("unknown kind", "INSERT INTO scheduled_jobs(key, kind, due_at) VALUES (?, 'reboot', 0)",
