@@ -142,7 +142,7 @@ CREATE TABLE IF NOT EXISTS meta (
 -- bot/ops/scheduled.py). Never code: a row names a kind the running bot knows, and JSON arguments.
 CREATE TABLE IF NOT EXISTS scheduled_jobs (
     key TEXT PRIMARY KEY,               -- escalate:42:1 | digest:daily | ...: the same key again replaces the job
-    kind TEXT NOT NULL,                 -- which handler runs it (registered by bot/app.py)
+    kind TEXT NOT NULL,                 -- which handler runs it (bot/app.py: build_jobs hands them to the runner)
     due_at REAL NOT NULL,               -- unix seconds
     args TEXT NOT NULL DEFAULT '{}',    -- JSON object: small plain arguments (an alert id, a channel, a step)
     daily TEXT,                         -- 'HH:MM Area/City' for a job that comes back every day; NULL: once
