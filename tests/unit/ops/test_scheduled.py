@@ -316,3 +316,17 @@ def test_start_adds_one_interval_job_on_the_loop(store, clock) -> None:
 def test_the_next_daily_time_is_wall_clock_time_in_its_zone(spec: str, after: str, expected: str) -> None:
     got = Daily.parse(spec).next_after(datetime.fromisoformat(after).timestamp())
     assert got == datetime.fromisoformat(expected).timestamp()
+
+
+async def test_a_daily_job_set_aside_is_scheduled_afresh_when_the_start_up_sets_it_again(store, clock) -> None:
+    calls = Calls()
+    jobs = runner(store, clock, calls.kinds("digest"))
+    store.conn.execute(
+        "INSERT INTO scheduled_jobs(key, kind, due_at, daily) VALUES ('digest:daily', 'digest', 0, 'at 8am')"
+    )
+    store.conn.commit()
+    assert await jobs.run_due() == [] and jobs.keys() == []  # set aside
+    jobs.daily("digest", hour=13, minute=0, timezone="UTC", key="digest:daily")
+    assert jobs.keys() == ["digest:daily"]
+    clock.advance(3600)
+    assert await jobs.run_due() == ["digest:daily"] and len(calls.seen) == 1
