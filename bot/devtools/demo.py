@@ -251,8 +251,8 @@ async def _queue_alert(
 async def _ownership(
     http: httpx.AsyncClient, bot_url: str, slack: FakeSlack, rt: Runtime, say: Callable[[str], None]
 ) -> None:
-    """Ownership in the first minute: @binh takes an alert with [I'll take it]; the one nobody takes escalates (the demo
-    fast-forwards the 15 minutes: the same job the scheduler would run, on a clock 15 minutes ahead)."""
+    """In the first minute: @binh takes an alert with [I'll take it]; the ones nobody takes escalate (the demo
+    fast-forwards the 15 minutes: the escalation the stored job would run, on a clock 15 minutes ahead)."""
     unowned = [a for a in rt.deps.store.open_alerts(limit=10) if not rt.deps.alerts.owners.get(a["id"])["owner"]]
     if not unowned:
         return
@@ -272,12 +272,13 @@ async def _ownership(
     )
     await asyncio.sleep(1.5)
     service = rt.deps.alerts
-    # The same escalation the scheduled job runs, on a clock 15 minutes ahead.
+    # The same escalation the stored job runs, on a clock 15 minutes ahead; the stored job is then done.
     ahead = Escalation(service.store, rules=service.rules, clock=lambda: service.clock() + 15 * 60, wake=service.wake)
+    if unowned[1:]:
+        say("\n⏩ 15 minutes later (fast-forwarded): nobody has taken the other alerts, so ringbot escalates them")
     for alert in unowned[1:]:
-        say("\n⏩ 15 minutes later (fast-forwarded): nobody has taken the last alert, so ringbot escalates it")
         await ahead.run(alert_id=alert["id"], step=1)
-        JobTable(service.store).cancel(escalation_key(alert["id"], 1))  # done: the real one has nothing to do
+        JobTable(service.store).cancel(escalation_key(alert["id"], 1))
         await asyncio.sleep(1.5)
 
 

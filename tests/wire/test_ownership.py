@@ -12,10 +12,12 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 import pytest
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.alerts.service import AlertService
-from bot.app import alert_renderer, outbox_kinds, ownership_jobs
+from bot.app import alert_renderer, build_jobs, outbox_kinds
 from bot.calls.classify import CallDecision, Outcome
+from bot.ops.scheduled import Jobs
 from bot.outbox import Outbox
 from bot.outbox.recovery import message_metadata
 from bot.slack import i18n
@@ -30,43 +32,23 @@ AN_SIP, AN_PW = "sip_an_201", "an-pw-201"
 CHANNEL = "C0ALERTS"
 
 
-@dataclass
-class TableJobs:
-    """The scheduled jobs as the alert service writes them (storage/jobs.py's table); `due` runs what fell due on
-    the fake clock through the handlers bot/app.py gives the runner (`ownership_jobs`)."""
+def stored(own: Own) -> dict[str, tuple[str, float, dict[str, Any]]]:
+    """The stored jobs, key -> (kind, due time, arguments)."""
+    rows = [JobTable(own.store).get(key) for key in own.jobs.keys()]
+    return {r["key"]: (r["kind"], r["due_at"], json.loads(r["args"])) for r in rows if r}
 
-    store: Store
-    handlers: dict[str, Any]
 
-    @property
-    def table(self) -> JobTable:
-        return JobTable(self.store)
-
-    def keys(self, prefix: str = "") -> list[str]:
-        return self.table.keys(prefix)
-
-    def get(self, key: str) -> tuple[str, float, dict[str, Any]]:
-        row = self.table.get(key)
-        assert row is not None, f"no job {key}"
-        return row["kind"], float(row["due_at"]), json.loads(row["args"])
-
-    async def run(self, kind: str, *, late: float = 0.0, **args: Any) -> None:
-        await self.handlers[kind](late=late, **args)
-
-    async def due(self, now: float) -> list[str]:
-        ran = []
-        for row in self.table.due(now):
-            self.table.cancel(row["key"])
-            await self.run(row["kind"], late=max(0.0, now - float(row["due_at"])), **json.loads(row["args"]))
-            ran.append(row["key"])
-        return ran
+async def run_again(own: Own, kind: str, when: float, args: dict[str, Any]) -> list[str]:
+    """The same job once more (a restart that replayed it, a duplicate), through the runner."""
+    own.jobs.at(kind, when, key="again", **args)
+    return await own.jobs.run_due(own.clock())
 
 
 @dataclass
 class Own:
     ring: Any
     clock: FakeClock
-    jobs: TableJobs
+    jobs: Jobs
     outbox: Outbox
 
     @property
@@ -153,7 +135,7 @@ def decision(n: int, at: datetime, *, number: str = "0987654321", ring_seconds: 
 @pytest.fixture
 async def own(ring) -> Any:
     """The bot's HTTP endpoint plus its outbox against the fake Slack; the alert service on a fake clock that
-    starts now, its scheduled jobs run when the test moves the clock."""
+    starts now, the escalation and digest jobs stored and run by the real runner when the test moves the clock."""
     deps = ring.deps
     clock = FakeClock(time.time())
     outboxes: list[Outbox] = []
@@ -165,7 +147,8 @@ async def own(ring) -> Any:
         tz=deps.settings.tz,
         queue_name=deps.directory.queue_name,
     )
-    own = Own(ring, clock, TableJobs(deps.store, ownership_jobs(deps)), cast(Outbox, None))
+    jobs = build_jobs(deps, AsyncIOScheduler(timezone="UTC"), clock=clock)
+    own = Own(ring, clock, jobs, cast(Outbox, None))
     own.outbox = own.make_outbox()
     outboxes.append(own.outbox)
     return own
@@ -251,15 +234,15 @@ async def test_escalation_fires_once_at_n_minutes_with_the_badge(own) -> None:
     alert_id = own.store.alert_for_call("call-1")["id"]
     await own.drain()
     own.clock.advance(14 * 60 + 59)
-    assert await own.jobs.due(own.clock()) == []  # not yet at 14:59
+    assert await own.jobs.run_due(own.clock()) == []  # not yet at 14:59
     own.clock.advance(1)
-    assert await own.jobs.due(own.clock()) == [f"escalate:{alert_id}:1"]
+    assert await own.jobs.run_due(own.clock()) == [f"escalate:{alert_id}:1"]
     await own.drain()
     [reply] = own.replies(alert_id)
     assert reply.text.startswith(":rotating_light: <!here>: nobody has taken this missed call for 15 min.")
     assert ":rotating_light: unowned 15 min" in text_of(own.message(alert_id).blocks)
     # The same job again (a restart that replayed it, a duplicate): nothing more is said.
-    await own.jobs.run("escalate", alert_id=alert_id, step=1)
+    await run_again(own, "escalate", own.clock(), {"alert_id": alert_id, "step": 1})
     await own.drain()
     assert len(own.replies(alert_id)) == 1
 
@@ -278,9 +261,9 @@ async def test_no_escalation_when_claimed_at_n_minus_one(own) -> None:
     await click(own, ACTION_TAKE, alert_id, AN)
     await eventually(lambda: own.alerts.owners.get(alert_id)["owner"] == AN, "owned")
     own.clock.advance(60)
-    await own.jobs.due(own.clock())
+    await own.jobs.run_due(own.clock())
     # Even if the job had not been cancelled (a stored one from before a restart), it finds the alert owned.
-    await own.jobs.run("escalate", alert_id=alert_id, step=1)
+    await run_again(own, "escalate", own.clock(), {"alert_id": alert_id, "step": 1})
     await own.drain()
     assert own.replies(alert_id) == []
     assert own.alerts.owners.get(alert_id)["escalation_step"] == 0
@@ -296,15 +279,14 @@ async def test_second_step_dms_the_supervisors_and_a_late_step_says_so(own) -> N
     alert_id = own.store.alert_for_call("call-1")["id"]
     await own.drain()
     [key] = own.jobs.keys()
-    kind, when, args = own.jobs.get(key)
-    own.clock.now = when + 600  # it fell due 10 min ago, while ringbot was down
-    assert await own.jobs.due(own.clock()) == [key]
+    own.clock.advance(5 * 60)
+    assert await own.jobs.run_due(own.clock() + 600) == [key]  # it fell due 10 min ago, while ringbot was down
     await own.drain()
     [reply] = own.replies(alert_id)
     assert reply.text.startswith(":rotating_light: <!subteam^S0LEADS>: nobody has taken this missed call for 5 min.")
     assert "comes 10 min late" in reply.text
     own.clock.advance(10 * 60)
-    assert await own.jobs.due(own.clock()) == [f"escalate:{alert_id}:2"]
+    assert await own.jobs.run_due(own.clock()) == [f"escalate:{alert_id}:2"]
     await own.drain()
     [dm] = [m for m in own.ring.slack.messages.values() if m.channel == "D0BOSS"]
     assert "has had no owner for 15 min" in text_of(dm.blocks) and "unowned for 15 min" in dm.text
@@ -319,12 +301,11 @@ async def test_an_after_hours_call_is_not_posted_at_night_and_is_one_digest_entr
     assert own.alerts.handle_decision(decision(2, night + timedelta(minutes=5))) == "repeat"  # the same caller
     await own.drain()
     assert own.ring.slack.posts(CHANNEL) == []  # nobody pinged at night
-    [key] = own.jobs.keys()
-    kind, when, args = own.jobs.get(key)
+    [(key, (kind, when, args))] = stored(own).items()
     assert datetime.fromtimestamp(when, own.alerts.tz).strftime("%H:%M") == "08:00"
 
     own.clock.now = when
-    assert await own.jobs.due(own.clock()) == [key]
+    assert await own.jobs.run_due(own.clock()) == [key]
     await own.drain()
     [digest] = own.ring.slack.posts(CHANNEL)
     shown = text_of(digest.body["blocks"])
@@ -333,7 +314,7 @@ async def test_an_after_hours_call_is_not_posted_at_night_and_is_one_digest_entr
     assert [(b["action_id"], b["value"]) for b in buttons] == [
         (ACTION_CALLBACK, str(own.store.alert_for_call("call-1")["id"]))
     ]
-    await own.jobs.run(kind, **args)  # run again (a duplicate, a restart): nothing twice
+    await run_again(own, kind, when, args)  # run again (a duplicate, a restart): nothing twice
     await own.drain()
     assert len(own.ring.slack.posts(CHANNEL)) == 1
 
@@ -358,10 +339,9 @@ async def test_a_one_second_hang_up_is_not_alerted_and_appears_in_the_digest(own
     assert own.alerts.handle_decision(decision(2, at + timedelta(minutes=1), number="0912000111", ring_seconds=1)) == (
         "new"
     )
-    [key] = own.jobs.keys("digest:")
-    kind, when, args = own.jobs.get(key)
+    [(key, (kind, when, args))] = [kv for kv in stored(own).items() if kv[0].startswith("digest:")]
     own.clock.now = when
-    await own.jobs.due(own.clock())
+    await own.jobs.run_due(own.clock())
     await own.drain()
     digest = [p for p in own.ring.slack.posts(CHANNEL) if "short hang-up" in p.body.get("text", "")]
     assert len(digest) == 1
@@ -436,22 +416,25 @@ async def test_route_settings_by_command_admins_only(own) -> None:
     assert stored["hours"] == {"mon-fri": "08:00-17:30", "sat": "08:00-12:00"} and stored["min_ring_seconds"] == 4
 
 
-# -- scheduled jobs --------------------------------------------------------------------------------------------
+# -- persisted jobs --------------------------------------------------------------------------------------------
 async def test_an_escalation_due_while_ringbot_was_down_runs_once_after_the_restart_and_says_it_is_late(own) -> None:
+    deps = own.ring.deps
     own.clock.now = time.time() - 20 * 60  # the call came in 20 minutes ago, just before ringbot went down
     own.alerts.handle_decision(decision(1, now_local(own)))
     alert_id = own.store.alert_for_call("call-1")["id"]
     await own.drain()
-    assert own.jobs.keys("escalate:") == [f"escalate:{alert_id}:1"]  # stored with the alert, nowhere in memory
+    assert own.jobs.keys("escalate:") == [f"escalate:{alert_id}:1"]  # stored with the alert; down before it fell due
 
-    own.clock.now = time.time()  # the restart: handlers built afresh over the same database
-    restarted = TableJobs(own.store, ownership_jobs(own.ring.deps))
-    assert await restarted.due(own.clock()) == [f"escalate:{alert_id}:1"]
+    own.clock.now = time.time()
+    second = build_jobs(deps, AsyncIOScheduler(timezone="UTC"), clock=own.clock)  # the restart's runner
+    assert await second.run_due(own.clock()) == [f"escalate:{alert_id}:1"]
     await own.drain()
     [reply] = own.replies(alert_id)
     assert "comes 5 min late" in reply.text  # due 15 min after the call, run 20 min after it
-    assert restarted.keys("escalate:") == []
-    assert await restarted.due(own.clock()) == []  # and again: nothing is said twice
+    assert second.keys("escalate:") == []
+
+    third = build_jobs(deps, AsyncIOScheduler(timezone="UTC"), clock=own.clock)  # and again: nothing is said twice
+    assert await third.run_due(own.clock()) == []
     await own.drain()
     assert len(own.replies(alert_id)) == 1
 
@@ -487,7 +470,7 @@ async def test_in_a_vietnamese_channel_the_escalation_reply_and_the_overnight_di
     await own.drain()
     assert own.message(alert_id).text.startswith("Cuộc gọi nhỡ từ 0987 654 321")
     own.clock.advance(15 * 60)
-    assert await own.jobs.due(own.clock()) == [f"escalate:{alert_id}:1"]
+    assert await own.jobs.run_due(own.clock()) == [f"escalate:{alert_id}:1"]
     await own.drain()
     [reply] = own.replies(alert_id)
     assert reply.text.startswith(":rotating_light: <!here>: cuộc gọi nhỡ này đã 15 phút mà chưa ai nhận.")
@@ -497,8 +480,8 @@ async def test_in_a_vietnamese_channel_the_escalation_reply_and_the_overnight_di
     own.clock.now = night.timestamp()
     assert own.alerts.handle_decision(decision(2, night, number="0901111222")) == "held"
     [key] = own.jobs.keys("digest:")
-    own.clock.now = own.jobs.get(key)[1]
-    assert await own.jobs.due(own.clock()) == [key]
+    own.clock.now = stored(own)[key][1]
+    assert await own.jobs.run_due(own.clock()) == [key]
     await own.drain()
     digest = own.ring.slack.posts(CHANNEL)[-1]
     assert digest.body["text"] == "Trong lúc ngoài giờ làm việc: 1 cuộc gọi nhỡ"
@@ -521,9 +504,9 @@ async def test_a_dm_copy_and_a_supervisors_dm_follow_their_readers_language_not_
     assert ring.slack.messages[(copy["channel"], copy["ts"])].text.startswith("Cuộc gọi nhỡ từ 0987 654 321")
 
     own.clock.advance(5 * 60)
-    await own.jobs.due(own.clock())
+    await own.jobs.run_due(own.clock())
     own.clock.advance(10 * 60)
-    assert await own.jobs.due(own.clock()) == [f"escalate:{alert_id}:2"]
+    assert await own.jobs.run_due(own.clock()) == [f"escalate:{alert_id}:2"]
     await own.drain()
     [boss] = [m for m in ring.slack.messages.values() if m.channel == "D0BOSS"]
     [lead] = [m for m in ring.slack.messages.values() if m.channel == "D0LEAD"]
@@ -551,7 +534,7 @@ async def test_an_escalation_reply_and_a_dm_copy_due_during_a_slack_outage_are_p
 
     ring.slack.fail("chat.postMessage", status=500, count=6)
     own.clock.advance(15 * 60)
-    await own.jobs.due(own.clock())
+    await own.jobs.run_due(own.clock())
     await outbox.drain(timeout=10)
     assert len(own.replies(alert_id)) == 1
     assert post_statuses(own).count(500) == 12
@@ -591,11 +574,11 @@ async def test_an_escalation_reply_and_dms_slack_took_before_a_kill_are_not_post
     alert_ts = own.store.get_alert(alert_id)["ts"]
 
     own.clock.advance(15 * 60)
-    await own.jobs.due(own.clock())
+    await own.jobs.run_due(own.clock())
     [reply_row] = own.store.pending_outbox(kind="escalation")
     reply_ts = await killed_after_slack_took(reply_row["id"], channel=CHANNEL, thread_ts=alert_ts)
     own.clock.advance(10 * 60)
-    await own.jobs.due(own.clock())
+    await own.jobs.run_due(own.clock())
     [dm_row] = own.store.pending_outbox(kind="escalation_dm")
     await killed_after_slack_took(dm_row["id"], channel="D0BOSS")
 
