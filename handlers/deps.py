@@ -12,6 +12,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.alerts.service import AlertService
 from bot.antbuddy import AntBuddyClient
 from bot.antbuddy.directory import Directory
+from bot.callback.callbacks import CallBack
 from bot.callback.dialer import Dialer
 from bot.callback.links import Links
 from bot.config import Settings
@@ -38,6 +39,7 @@ class Deps:
     alerts: AlertService  # alert lifecycle: claim, handled, undo (bot/alerts/service.py)
     links: Links  # device links; the only door to a SIP password (bot/callback/links.py)
     dialer: Dialer  # one per process: its double-click and rate-limit memory is shared (bot/callback/dialer.py)
+    callbacks: CallBack  # Call back on an alert: read, check, dial, claim (bot/callback/callbacks.py)
     slack: AsyncWebClient  # the Web API client the Bolt app and the outbox share
     clock: Callable[[], float] = time.time
     admins: Admins = field(init=False)
@@ -50,7 +52,7 @@ class Deps:
     digest: Digest | None = None
 
     def __post_init__(self) -> None:
-        self.admins = Admins(self.settings.admins, self.slack, channel=self.settings.admin_channel)
+        self.admins = Admins(self.settings.admins, self.slack)
         self.languages = Languages(self.store, self.slack, clock=self.clock)
 
     @property

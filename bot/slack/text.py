@@ -29,6 +29,10 @@ MESSAGES: dict[str, str] = {
     "antbuddy.reason.unreadable": "it gave an answer we could not read",
     "blocks.more": "…and {n} more",
     "button.invalid": "This button is no longer valid. Run the command again, or use the buttons on a newer message.",
+    # -- a person's change while the database refuses writes (Store.write_or_hold) -----------------------
+    "change.saved_later": "Saved; it applies as soon as the database can be written.",
+    "change.not_saved": "Not saved: the database cannot be written right now (the disk may be full, or another"
+    " program holds it). Try again in a minute.",
     "someone": "someone",
     # -- alerts (bot/slack/render/alert.py) --------------------------------------------------------
     "alert.missed": "Missed call",
@@ -244,6 +248,9 @@ MESSAGES: dict[str, str] = {
     "callback.alert_bad_number": "This alert's number (`{number}`) can't be dialled from here.",
     "callback.handled_gone": "This alert no longer exists.",
     "callback.not_allowed": "Only whoever marked it handled, or an admin, can undo that.",
+    "callback.claim_later": "The alert will show that you are calling back as soon as the database can be written.",
+    "callback.claim_not_saved": "The alert could not be marked as yours: the database cannot be written right now."
+    " Click *I'll take it* in a minute.",
     "link.title": "Link your phone",
     "link.title_other": "Link a phone",
     "link.intro": "Call back rings *your* SIP device first, then the customer. Enter the SIP account of"
@@ -256,6 +263,7 @@ MESSAGES: dict[str, str] = {
     " so enter it where nobody is watching.",
     "link.submit": "Link",
     "link.cancel": "Cancel",
+    "link.close": "Close",
     "link.err_required": "Required.",
     "link.err_space": "No spaces in a SIP user.",
     "link.err_too_long": "At most {max} characters.",
