@@ -154,10 +154,10 @@ async def call_back(deps: Deps, body: Body, client: AsyncWebClient) -> Message:
 
 def call_back_answer(deps: Deps, result: CallBackResult) -> Message:
     """The words for a Call back: why not, or how the dial went (and whether the alert shows it yet)."""
-    if result.kind is CallBackKind.GONE or result.dial is None:
-        return {"text": say("callback.alert_gone")}
     if result.kind is CallBackKind.BAD_NUMBER:
         return {"text": say("callback.alert_bad_number", number=escape(result.number, code=True, limit=30))}
+    if result.kind is CallBackKind.GONE or result.dial is None:
+        return {"text": say("callback.alert_gone")}
     message = dial_answer(deps, result.dial)  # a refused number: why, and who can allow it
     follow = {Claim.LATER: "callback.claim_later", Claim.NOT_SAVED: "callback.claim_not_saved"}.get(result.claim)
     if follow is not None:

@@ -87,8 +87,8 @@ class NoticeKind:
         return None
 
 
-def notice_kinds() -> dict[OutboxKind, MessageKind]:
-    """For the composition root (bot/app.py), beside the other kinds it hands the Outbox."""
+def notice_kinds() -> dict[str, MessageKind]:
+    """For the composition root (bot/app.py), beside the other kinds it hands the Outbox (keyed by OutboxKind)."""
     return {OutboxKind.NOTICE: NoticeKind()}
 
 
