@@ -24,6 +24,7 @@ from bot.alerts.ownership import Refused
 from bot.alerts.service import AlertNotFound, NotAllowed
 from bot.callback.callbacks import CallBackKind, CallBackResult, Claim
 from bot.calls.numbers import format_number
+from bot.changes import NotSaved, Saved
 from bot.slack.blocks import escape
 from bot.slack.format import list_time
 from bot.slack.i18n import speaking
@@ -45,7 +46,6 @@ from handlers.deps import Deps, Message
 from handlers.dial import dial_answer
 from handlers.replies import answer, ephemeral, send
 from handlers.views import open_link_modal, open_reassign_modal, refused_text
-from storage import NotSaved, Saved
 
 log = logging.getLogger(__name__)
 _SAFE_URL = re.compile(r"https://[^\s<>|`]{1,2000}")  # a signed recording URL, fit to sit inside <url|label>

@@ -7,12 +7,12 @@ from bot.callback.dialer import DialKind, DialResult
 from bot.callback.policy import NON_GEOGRAPHIC, Reason, Refused, country_name
 from bot.callback.rules import MAX_RULE_TEXT, Rule, RuleKind
 from bot.calls.numbers import format_number
+from bot.changes import NotSaved, Saved
 from bot.slack.blocks import escape
 from bot.slack.text import say
 from handlers.args import UsageError, usage
 from handlers.deps import CommandContext, Deps, Message
 from handlers.replies import dial_message
-from storage import NotSaved, Saved
 
 VERBS = {"allow": RuleKind.ALLOW, "deny": RuleKind.DENY, "block": RuleKind.DENY}
 REMOVE_VERBS = ("remove", "off", "reset")

@@ -28,7 +28,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
             return  # the Messages tab opens too; nothing to publish for it
         user = event.get("user", "")
         started = time.perf_counter()
-        with speaking(await deps.languages.of(user)):  # #15: App Home in the person's language
+        with speaking(await deps.languages.of(user)):  # App Home in the person's language
             view = await home_view(deps, user)
         try:
             await client.views_publish(user_id=user, view=view)
@@ -54,7 +54,7 @@ async def home_view(deps: Deps, user: str) -> dict[str, Any]:
             log.exception("home dashboard failed")
             queue_error = say("home.queues_unavailable")
     return render_home(
-        owned=deps.alerts.owners.owned_open(user, limit=10),  # #13: "Owned by me" above "Open missed calls"
+        owned=deps.alerts.owners.owned_open(user, limit=10),  # "Owned by me" above "Open missed calls"
         sip_user=link.sip_user if link else None,
         alerts=alerts,
         open_total=deps.store.count_open_alerts(),

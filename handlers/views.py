@@ -16,6 +16,7 @@ from bot.alerts.ownership import Refused
 from bot.callback.links import LinkRefused, Refusal
 from bot.callback.vault import HOW_TO_MAKE_A_KEY, VaultError
 from bot.calls.numbers import format_number, is_withheld
+from bot.changes import NotSaved, Saved
 from bot.slack.blocks import escape, plain, section, view
 from bot.slack.format import mention
 from bot.slack.i18n import speaking
@@ -24,7 +25,6 @@ from bot.slack.render.link import BLOCK_SIP_USER, LinkForm, field_errors, link_m
 from bot.slack.render.ownership import reassign_modal
 from bot.slack.text import say
 from handlers.deps import Deps, Message
-from storage import NotSaved, Saved
 
 log = logging.getLogger(__name__)
 

@@ -244,3 +244,12 @@ async def test_a_forged_target_that_is_not_a_user_id_is_refused_and_never_announ
     assert [r["result"] for r in ring.deps.store.audit(action="link")] == ["ok"]
     await ring.slack.wait_for(lambda: len(dms(ring, "UADMIN")) >= 1, DEADLINE)
     assert all("<!" not in p.body["text"] for p in ring.slack.posts())
+
+
+async def test_an_admin_who_reads_vietnamese_is_told_in_vietnamese(ring) -> None:
+    ring.slack.locales["UADMIN"] = "vi-VN"  # no admin channel: each of RINGBOT_ADMINS in a DM, in their language
+    await link_via_modal(ring, "U0AGENT", "user_an101", "pw-101")
+    await ring.slack.wait_for(lambda: dms(ring, "UADMIN"), DEADLINE)
+    assert [p.body["text"] for p in dms(ring, "UADMIN")] == [
+        ":link: <@U0AGENT> đã liên kết tài khoản Slack của mình với thiết bị SIP `user_an101`."
+    ]
