@@ -89,9 +89,7 @@ async def submit_link(
     if errors:
         await ack(response_action="errors", errors=errors)
         return
-    owner = deps.links.owner_of(sip_user)
-    need_admin = target != user_id or (owner is not None and owner != target)
-    is_admin = need_admin and await _is_admin_quickly(deps, user_id)
+    is_admin = deps.links.needs_admin(target, sip_user, by=user_id) and await _is_admin_quickly(deps, user_id)
     try:
         saved = deps.links.link(target, sip_user, password, by=user_id, is_admin=is_admin)
     except LinkRefused as refused:

@@ -104,6 +104,12 @@ class Links:
         """The Slack user `sip_user` is linked to (without case), or None."""
         return self.store.link_owner(sip_user)
 
+    def needs_admin(self, slack_user: str, sip_user: str, *, by: str) -> bool:
+        """Whether linking takes an admin: someone else's phone, or a SIP user linked to someone else (so the
+        caller asks Slack who `by` is only when it matters)."""
+        owner = self.owner_of(sip_user)
+        return slack_user != by or (owner is not None and owner != slack_user)
+
     def link(self, slack_user: str, sip_user: str, password: str, *, by: str, is_admin: bool) -> LinkSaved:
         """Link `slack_user` to `sip_user`, the password encrypted. Someone else's phone, or a SIP user linked to
         someone else, needs an admin (who then moves it): otherwise LinkRefused, audited, and the admins told of
