@@ -138,9 +138,10 @@ class Links:
 
         saved = self.store.write_or_hold(change, what=f"link {slack_user}")
         attempt.answered = True
+        if saved is Saved.NOW:
+            self.notices.wake()
         if found:
             raise LinkRefused(Refusal.TAKEN, found[0])
-        self.notices.wake()
         taken_from = owner if owner is not None and owner != slack_user else None
         return LinkSaved(slack_user, sip_user, by, saved, taken_from=taken_from)
 
@@ -176,14 +177,15 @@ class Links:
         """Audit a refused link (and tell the admins of an attempt on someone else's device); the exception to
         raise. A refusal the database cannot take is logged: the person is refused either way."""
         try:
-            self.store.write_or_hold(
+            saved = self.store.write_or_hold(
                 lambda store: self._write_refusal(store, why, slack_user, sip_user, by=by, owner=owner),
                 what=f"refused link {slack_user}",
             )
         except NotSaved as exc:
             log.warning("refused link not audited user=%s state=%s", slack_user, exc.state)
         else:
-            self.notices.wake()
+            if saved is Saved.NOW:
+                self.notices.wake()
         return LinkRefused(why, owner)
 
     def _write_refusal(
@@ -225,7 +227,8 @@ class Links:
             notices.announce(store, Notice("unlink.announce_other", fields), actor=by)
 
         saved = self.store.write_or_hold(change, what=f"unlink {slack_user}")
-        self.notices.wake()
+        if saved is Saved.NOW:
+            self.notices.wake()
         return Unlinked(link, saved)
 
     def password(self, link: DeviceLink) -> str:

@@ -6,7 +6,7 @@ transaction (`Store.write_or_hold`); a refused attempt leaves an audit row too."
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -111,7 +111,7 @@ class DialRules:
                 store.set_dial_rule(rule, kind.value, by=by)
             self._record(store, kind.value, rule, change, by, said)
 
-        return RuleChanged(rule, change, said, self.store.write_or_hold(write, what=f"dial rule {rule}"))
+        return self._save(rule, change, said, write)
 
     def remove(self, text: str, *, by: str) -> RuleChanged:
         """Forget a stored rule (ValueError when `text` is not a rule); settings' rules stay."""
@@ -129,7 +129,13 @@ class DialRules:
                 store.delete_dial_rule(rule)
             self._record(store, "remove", rule, change, by, said)
 
-        return RuleChanged(rule, change, said, self.store.write_or_hold(write, what=f"dial rule {rule}"))
+        return self._save(rule, change, said, write)
+
+    def _save(self, rule: str, change: Change, said: Notice, write: Callable[[Store], None]) -> RuleChanged:
+        saved = self.store.write_or_hold(write, what=f"dial rule {rule}")
+        if saved is Saved.NOW:
+            self.notices.wake()  # the admins' notice is queued: the outbox need not wait for its next look
+        return RuleChanged(rule, change, said, saved)
 
     def refuse(self, verb: str, text: str, *, by: str) -> None:
         """Audit a change someone who is not an admin tried; one the database cannot take is logged."""
