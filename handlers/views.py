@@ -17,11 +17,18 @@ from bot.callback.links import LinkRefused, Refusal
 from bot.callback.vault import HOW_TO_MAKE_A_KEY, VaultError
 from bot.calls.numbers import format_number, is_withheld
 from bot.changes import NotSaved, Saved
-from bot.slack.blocks import escape, plain, section, view
+from bot.slack.blocks import escape
 from bot.slack.format import mention
 from bot.slack.i18n import speaking
 from bot.slack.ids import VIEW_LINK, VIEW_REASSIGN
-from bot.slack.render.link import BLOCK_SIP_USER, LinkForm, field_errors, link_modal, submitted_fields
+from bot.slack.render.link import (
+    BLOCK_SIP_USER,
+    LinkForm,
+    field_errors,
+    link_modal,
+    saved_later_modal,
+    submitted_fields,
+)
 from bot.slack.render.ownership import reassign_modal
 from bot.slack.text import say
 from handlers.deps import Deps, Message
@@ -109,11 +116,6 @@ async def submit_link(
         await ack(response_action="update", view=saved_later_modal())
         return
     await ack()  # the confirmations and the admins' notice come through the outbox
-
-
-def saved_later_modal(title: str = "link.title") -> dict[str, Any]:
-    """What a dialog turns into when its change waits for the database (`title`: the dialog's title key)."""
-    return view("modal", [section(say("change.saved_later"))], title=plain(say(title)), close=plain(say("link.close")))
 
 
 def unlink(deps: Deps, target: str, *, by: str) -> Message:
