@@ -24,7 +24,7 @@ from bot.alerts.ownership import Refused
 from bot.alerts.service import AlertNotFound, NotAllowed
 from bot.callback.callbacks import CallBackKind, CallBackResult, Claim
 from bot.calls.numbers import format_number
-from bot.changes import NotSaved, Saved
+from bot.changes import Saved
 from bot.slack.blocks import escape
 from bot.slack.format import list_time
 from bot.slack.i18n import speaking
@@ -167,12 +167,9 @@ def call_back_answer(deps: Deps, result: CallBackResult) -> Message:
 
 def change_answer(saved: Saved) -> Message | None:
     """A change the alert shows by itself (it edits itself through the outbox): nothing to say when it is written
-    now; Saved.LATER is said, since the alert will not show it until the database takes it."""
-    return {"text": say("change.saved_later")} if saved is Saved.LATER else None
-
-
-def not_saved() -> Message:
-    return {"text": say("change.not_saved")}
+    now; Saved.LATER is said, since the alert will not show it until the database takes it. (NotSaved is
+    answered by `answer`, like every listener's.)"""
+    return {"text": say("database.saved_later")} if saved is Saved.LATER else None
 
 
 async def mark_handled(deps: Deps, body: Body, client: AsyncWebClient) -> Message | None:
@@ -185,8 +182,6 @@ async def mark_handled(deps: Deps, body: Body, client: AsyncWebClient) -> Messag
         return change_answer(deps.alerts.mark_handled(alert_id, _user(body)))
     except AlertNotFound:
         return {"text": say("callback.handled_gone")}
-    except NotSaved:
-        return not_saved()
 
 
 async def undo_handled(deps: Deps, body: Body, client: AsyncWebClient) -> Message | None:
@@ -201,8 +196,6 @@ async def undo_handled(deps: Deps, body: Body, client: AsyncWebClient) -> Messag
         return {"text": say("callback.handled_gone")}
     except NotAllowed:
         return {"text": say("callback.not_allowed")}
-    except NotSaved:
-        return not_saved()
 
 
 async def alert_history(deps: Deps, body: Body, client: AsyncWebClient) -> Message:
@@ -305,8 +298,6 @@ async def take_alert(deps: Deps, body: Body, client: AsyncWebClient) -> Message 
         return change_answer(deps.alerts.ownership.take(alert_id, _user(body)))
     except Refused as refused:
         return {"text": refused_text(refused)}
-    except NotSaved:
-        return not_saved()
 
 
 async def release_alert(deps: Deps, body: Body, client: AsyncWebClient) -> Message | None:
@@ -321,8 +312,6 @@ async def release_alert(deps: Deps, body: Body, client: AsyncWebClient) -> Messa
         return change_answer(deps.alerts.ownership.release(alert_id, user_id, is_admin=is_admin))
     except Refused as refused:
         return {"text": refused_text(refused)}
-    except NotSaved:
-        return not_saved()
 
 
 async def reassign_alert(deps: Deps, body: Body, client: AsyncWebClient) -> Message | None:

@@ -7,7 +7,7 @@ from bot.callback.dialer import DialKind, DialResult
 from bot.callback.policy import NON_GEOGRAPHIC, Reason, Refused, country_name
 from bot.callback.rules import MAX_RULE_TEXT, Rule, RuleKind
 from bot.calls.numbers import format_number
-from bot.changes import NotSaved, Saved
+from bot.changes import Saved
 from bot.slack.blocks import escape
 from bot.slack.text import say
 from handlers.args import UsageError, usage
@@ -87,11 +87,9 @@ async def cmd_dial(deps: Deps, ctx: CommandContext) -> Message:
             changed = rules.set(text, VERBS[verb], by=ctx.user_id)
     except ValueError:
         raise UsageError(usage("dial"), say("dial.bad_rule", token=escape(text[:MAX_RULE_TEXT]))) from None
-    except NotSaved:
-        return {"text": say("change.not_saved")}
     answer = changed.said.text()  # the admins read the same sentence, through the outbox, in their language
     if changed.saved is Saved.LATER:
-        answer = f"{answer} {say('change.saved_later')}"
+        answer = f"{answer} {say('database.saved_later')}"
     return {"text": answer}
 
 

@@ -32,6 +32,7 @@ from bot.slack.render.link import (
 from bot.slack.render.ownership import reassign_modal
 from bot.slack.text import say
 from handlers.deps import Deps, Message
+from handlers.replies import database_why
 
 log = logging.getLogger(__name__)
 
@@ -107,8 +108,8 @@ async def submit_link(
         log.error("link refused: vault unavailable user=%s", user_id)
         await ack(response_action="errors", errors={BLOCK_SIP_USER: say("link.err_no_key")})
         return
-    except NotSaved:  # the dialog stays open: they can submit again in a minute
-        await ack(response_action="errors", errors={BLOCK_SIP_USER: say("change.not_saved")})
+    except NotSaved as exc:  # the dialog stays open: they can submit again in a minute
+        await ack(response_action="errors", errors={BLOCK_SIP_USER: not_saved_text(exc)})
         return
     finally:
         del password  # nothing below needs it
@@ -122,15 +123,12 @@ def unlink(deps: Deps, target: str, *, by: str) -> Message:
     """`/ring unlink [@user]` once the caller may (themselves, or an admin): the answer; the person and the admins
     are told through the outbox."""
     whose = "" if target == by else say("unlink.whose", user=target)
-    try:
-        removed = deps.links.remove(target, by=by)
-    except NotSaved:
-        return {"text": say("change.not_saved")}
+    removed = deps.links.remove(target, by=by)  # NotSaved: answered by `answer`, nothing changed
     if removed is None:
         return {"text": say("unlink.none", whose=whose)}
     text = say("unlink.done", sip_user=escape(removed.link.sip_user), whose=whose)
     if removed.saved is Saved.LATER:
-        text = f"{text} {say('change.saved_later')}"
+        text = f"{text} {say('database.saved_later')}"
     return {"text": text}
 
 
@@ -158,8 +156,6 @@ async def open_reassign_modal(
             deps.alerts.ownership.reassign(alert_id, user_id, by=user_id, is_admin=False)
         except Refused as refused:
             return {"text": refused_text(refused)}
-        except NotSaved:
-            return {"text": say("change.not_saved")}
     raw = str(alert.get("customer_number") or "")
     number = escape(raw if is_withheld(raw) else format_number(raw) or raw, limit=120)
     view = reassign_modal(alert_id, number, deps.alerts.owners.get(alert_id)["owner"])
@@ -194,13 +190,18 @@ async def submit_reassign(deps: Deps, ack: Callable[..., Awaitable[object]], bod
     except Refused as refused:
         await ack(response_action="errors", errors={"owner": refused_text(refused)})
         return
-    except NotSaved:
-        await ack(response_action="errors", errors={"owner": say("change.not_saved")})
+    except NotSaved as exc:
+        await ack(response_action="errors", errors={"owner": not_saved_text(exc)})
         return
     if saved is Saved.LATER:  # the alert shows the new owner once the database takes it: say so
         await ack(response_action="update", view=saved_later_modal("own.reassign.title"))
         return
     await ack()  # the alert edits itself, and the new owner is told, through the outbox
+
+
+def not_saved_text(exc: NotSaved) -> str:
+    """Inside a dialog's ack, where `answer` cannot say it: not saved, why, and to try again in a minute."""
+    return say("database.not_saved", why=database_why(exc.state))
 
 
 def refused_text(refused: Refused) -> str:

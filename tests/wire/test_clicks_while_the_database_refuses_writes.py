@@ -32,8 +32,8 @@ PENDING_ALERT_SERVICES = pytest.mark.xfail(
     reason="AlertService.mark_handled does not return Saved yet",
     strict=True,
 )
-SAVED_LATER = say("change.saved_later")
-NOT_SAVED = say("change.not_saved")
+SAVED_LATER = say("database.saved_later")
+NOT_SAVED = say("database.not_saved", why=say("database.why.readonly"))  # the bot's connection refusing writes
 
 
 @contextlib.contextmanager

@@ -47,7 +47,9 @@ class LinkForm:
 
 def saved_later_modal(title: str = "link.title") -> dict[str, Any]:
     """What a dialog turns into when its change waits for the database (`title`: the dialog's title key)."""
-    return view("modal", [section(say("change.saved_later"))], title=plain(say(title)), close=plain(say("link.close")))
+    return view(
+        "modal", [section(say("database.saved_later"))], title=plain(say(title)), close=plain(say("link.close"))
+    )
 
 
 def link_modal(form: LinkForm, *, for_self: bool, sip_user: str = "") -> dict[str, Any]:
