@@ -32,6 +32,7 @@ from bot.alerts.routing import Routing
 from bot.alerts.service import AlertService
 from bot.antbuddy import AntBuddyClient
 from bot.antbuddy.directory import Directory
+from bot.callback.callbacks import CallBack
 from bot.callback.dialer import Dialer
 from bot.callback.links import Links
 from bot.callback.rules import DialRules
@@ -44,6 +45,7 @@ from bot.ops.metrics import Metrics, describe_ringbot
 from bot.ops.scheduled import Handler, Jobs
 from bot.outbox.errors import WORKSPACE_ERRORS, error_code
 from bot.outbox.message import MessageKind
+from bot.outbox.notice import Notices, notice_kinds
 from bot.outbox.sending import Render
 from bot.outbox.worker import Outbox
 from bot.queues.daily_digest import Digest
@@ -87,8 +89,10 @@ def build_deps(
     store: Store | None = None,
     antbuddy: AntBuddyClient | None = None,
     wake_outbox: Callable[[], None] | None = None,
+    on_dial: Callable[[str, str], None] | None = None,
 ) -> Deps:
-    """The services every listener needs, built from settings (tests pass their own pieces)."""
+    """The services every listener needs, built from settings (tests pass their own pieces). `on_dial` is told
+    (number, SIP user) before each click-to-call, so the stream knows those legs are ours."""
     i18n.configure(settings.language, dict(settings.channel_languages))  # #15: what channel messages are written in
     store = store or Store.open(settings.db_path, busy_timeout=LOOP_BUSY_TIMEOUT)
     antbuddy = antbuddy or AntBuddyClient.from_settings(settings)
@@ -100,7 +104,15 @@ def build_deps(
         tz=settings.tz,
         queue_name=directory.queue_name,
     )
-    links = Links(store, Vault(settings.secret_key))
+    notices = Notices(settings.admin_channel, settings.admins, wake=wake_outbox or (lambda: None))
+    links = Links(store, Vault(settings.secret_key), notices)
+    dialer = Dialer(
+        antbuddy,
+        store,
+        links,
+        rules=DialRules(store, settings.country, allow=settings.dial_allow, deny=settings.dial_deny, notices=notices),
+        on_dial=on_dial or (lambda number, sip_user: None),
+    )
     routing = Routing(store, directory)
     monitor = QueueMonitor(  # #14
         store,
@@ -117,12 +129,8 @@ def build_deps(
         directory=directory,
         alerts=alerts,
         links=links,
-        dialer=Dialer(
-            antbuddy,
-            store,
-            links,
-            rules=DialRules(store, settings.country, allow=settings.dial_allow, deny=settings.dial_deny),
-        ),
+        dialer=dialer,
+        callbacks=CallBack(store, dialer, alerts),
         slack=slack_client,
         routing=routing,
         lists=Lists(store),
@@ -298,6 +306,7 @@ def outbox_kinds(deps: Deps) -> dict[str, MessageKind]:
         workspace_url=lambda: deps.workspace.get("url"),
     )
     kinds.update(messages.items())
+    kinds.update(notice_kinds())  # admins told of links and dial rules, a person of a change to their phone
     return kinds
 
 
@@ -361,13 +370,26 @@ async def start(
     store = Store.open(settings.db_path, busy_timeout=LOOP_BUSY_TIMEOUT)
     antbuddy = AntBuddyClient.from_settings(settings)
     outbox: Outbox | None = None
+    pipeline: Pipeline | None = None
 
     def wake_outbox() -> None:
         # Until the outbox exists there is nothing to wake: its first pass reads every pending row.
         if outbox is not None:
             outbox.wake()
 
-    deps = build_deps(settings, slack_client=client, store=store, antbuddy=antbuddy, wake_outbox=wake_outbox)
+    def expect_own_call(number: str, sip_user: str) -> None:
+        # Nobody can click Call back before the listeners are served, which is after the pipeline is built.
+        if pipeline is not None:
+            pipeline.expect_own_call(number, sip_user)
+
+    deps = build_deps(
+        settings,
+        slack_client=client,
+        store=store,
+        antbuddy=antbuddy,
+        wake_outbox=wake_outbox,
+        on_dial=expect_own_call,
+    )
     if settings.routes_file:
         # Queue names in the file become ids when AntBuddy answers in time; a name it can't map still routes,
         # because alerts also look routes up by their queue's name.
@@ -396,7 +418,6 @@ async def start(
     # History is read up to `settle` seconds ago: long enough for the stream to decide a call first
     # (richer alert), short enough that a call lost in a crash is recovered within a minute.
     settle = max(10.0, settings.grace_seconds * 5)
-    deps.dialer.on_dial = pipeline.expect_own_call
     reconciler = Reconciler(store, antbuddy, deps.alerts, tz=settings.tz, settle_seconds=settle, settle=pipeline.settle)
     reconcile_lock = asyncio.Lock()
 

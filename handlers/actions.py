@@ -22,10 +22,11 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.alerts.ownership import Refused
 from bot.alerts.service import AlertNotFound, NotAllowed
-from bot.antbuddy import InvalidNumber, validate_number
+from bot.callback.callbacks import CallBackKind, CallBackResult, Claim
 from bot.calls.numbers import format_number
+from bot.changes import Saved
 from bot.slack.blocks import escape
-from bot.slack.format import list_time, mention
+from bot.slack.format import list_time
 from bot.slack.i18n import speaking
 from bot.slack.ids import (
     ACTION_CALLBACK,
@@ -43,9 +44,8 @@ from bot.slack.text import say
 from handlers.answers import caller_history_query, history_message, now
 from handlers.deps import Deps, Message
 from handlers.dial import dial_answer
-from handlers.replies import answer, ephemeral, send, while_busy
-from handlers.views import open_link_modal, open_reassign_modal
-from storage import DatabaseBusy
+from handlers.replies import answer, ephemeral, send
+from handlers.views import open_link_modal, open_reassign_modal, refused_text
 
 log = logging.getLogger(__name__)
 _SAFE_URL = re.compile(r"https://[^\s<>|`]{1,2000}")  # a signed recording URL, fit to sit inside <url|label>
@@ -70,7 +70,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         @app.action(action_id)
         async def listener(ack: AsyncAck, body: Body, client: AsyncWebClient, respond: AsyncRespond) -> None:
             await ack()
-            with speaking(await deps.languages.of(clicker(body))):  # #15: the clicker's language
+            with speaking(await deps.languages.of(clicker(body))):  # the clicker's language
                 if not well_formed(body):
                     await no_longer_valid(respond, action_id, "malformed")
                     return
@@ -85,7 +85,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
     on(ACTION_HISTORY, alert_history)
     on(ACTION_PLAY_RECORDING, recording_link, timeout=RECORDING_TIMEOUT)
     on(ACTION_MORE, more_history)
-    on(ACTION_TAKE, take_alert)  # -- #13 ownership
+    on(ACTION_TAKE, take_alert)  # ownership
     on(ACTION_RELEASE, release_alert)
     on(ACTION_REASSIGN, reassign_alert)
 
@@ -149,56 +149,37 @@ async def call_back(deps: Deps, body: Body, client: AsyncWebClient) -> Message:
     if alert_id is None:
         log.info("call back refused user=%s reason=invalid_value", user_id)
         return {"text": say("callback.alert_gone")}
-    alert = deps.store.get_alert(alert_id)
-    if alert is None:
-        log.info("call back refused user=%s reason=unknown_alert", user_id)
+    return call_back_answer(deps, await deps.callbacks.from_alert(alert_id, user_id))
+
+
+def call_back_answer(deps: Deps, result: CallBackResult) -> Message:
+    """The words for a Call back: why not, or how the dial went (and whether the alert shows it yet)."""
+    if result.kind is CallBackKind.BAD_NUMBER:
+        return {"text": say("callback.alert_bad_number", number=escape(result.number, code=True, limit=30))}
+    if result.kind is CallBackKind.GONE or result.dial is None:
         return {"text": say("callback.alert_gone")}
-    number = alert.get("customer_number") or ""
-    try:
-        validate_number(number)
-    except InvalidNumber:
-        deps.store.add_audit(
-            "click_to_call", "invalid_number", slack_user=user_id, number=number[:30] or None, alert_id=alert["id"]
-        )
-        return {"text": say("callback.alert_bad_number", number=escape(number, code=True, limit=30))}
-    result = await deps.dialer.call(user_id, number, alert_id=alert["id"])
-    if result.ok:
-        try:
-            deps.alerts.claim(alert["id"], user_id)
-        except DatabaseBusy:  # the phone is ringing: say so now, and mark the alert once the database lets us
-            _later(_claim_when_free(deps, alert["id"], user_id))
-        except Exception as exc:  # noqa: BLE001 - the phone is ringing anyway; the alert edit is secondary
-            log.warning("claim failed alert_id=%s error=%s", alert["id"], type(exc).__name__)
-    return dial_answer(deps, result)  # a refused number: why, and who can allow it
+    message = dial_answer(deps, result.dial)  # a refused number: why, and who can allow it
+    follow = {Claim.LATER: "callback.claim_later", Claim.NOT_SAVED: "callback.claim_not_saved"}.get(result.claim)
+    if follow is not None:
+        message = {**message, "text": f"{message['text']} {say(follow)}"}
+    return message
 
 
-_background: set[asyncio.Task[None]] = set()
-
-
-def _later(work: Awaitable[None]) -> None:
-    task = asyncio.ensure_future(work)
-    _background.add(task)
-    task.add_done_callback(_background.discard)
-
-
-async def _claim_when_free(deps: Deps, alert_id: int, user_id: str) -> None:
-    async def claim() -> None:
-        deps.alerts.claim(alert_id, user_id)
-
-    try:
-        await while_busy(claim)
-    except Exception as exc:  # noqa: BLE001 - the alert edit is secondary; the call is already ringing
-        log.warning("claim failed alert_id=%s error=%s", alert_id, type(exc).__name__)
+def change_answer(saved: Saved) -> Message | None:
+    """A change the alert shows by itself (it edits itself through the outbox): nothing to say when it is written
+    now; Saved.LATER is said, since the alert will not show it until the database takes it. (NotSaved is
+    answered by `answer`, like every listener's.)"""
+    return {"text": say("database.saved_later")} if saved is Saved.LATER else None
 
 
 async def mark_handled(deps: Deps, body: Body, client: AsyncWebClient) -> Message | None:
-    """'Handled by @them': the alert edits itself through the outbox; only a gone alert gets an answer."""
+    """'Handled by @them': the alert edits itself through the outbox; a gone alert, or a change the database
+    could not take yet, gets an answer."""
     alert_id = _alert_id(_value(body))
     if alert_id is None:
         return {"text": say("callback.handled_gone")}
     try:
-        deps.alerts.mark_handled(alert_id, _user(body))
-        return None
+        return change_answer(deps.alerts.mark_handled(alert_id, _user(body)))
     except AlertNotFound:
         return {"text": say("callback.handled_gone")}
 
@@ -210,8 +191,7 @@ async def undo_handled(deps: Deps, body: Body, client: AsyncWebClient) -> Messag
     if alert_id is None:
         return {"text": say("callback.handled_gone")}
     try:
-        deps.alerts.undo_handled(alert_id, user_id, is_admin=await deps.admins.is_admin(user_id))
-        return None
+        return change_answer(deps.alerts.undo_handled(alert_id, user_id, is_admin=await deps.admins.is_admin(user_id)))
     except AlertNotFound:
         return {"text": say("callback.handled_gone")}
     except NotAllowed:
@@ -307,23 +287,17 @@ def more_page(value: str) -> tuple[dict[str, Any], int] | None:
     return query, offset
 
 
-# -- #13 ownership: I'll take it, Release, Reassign -----------------------------------------------------
-def refused_text(refused: Refused) -> str:
-    """The sentence for a refused ownership change; a user in it is shown as a mention."""
-    fields = {k: mention(str(v)) if k == "user" else v for k, v in refused.fields.items()}
-    return say(refused.key, **fields)
-
-
+# -- ownership: I'll take it, Release, Reassign --------------------------------------------------------
 async def take_alert(deps: Deps, body: Body, client: AsyncWebClient) -> Message | None:
-    """I'll take it: the alert shows "Owned by @them since 10:42"; only a refusal gets an answer."""
+    """I'll take it: the alert shows "Owned by @them since 10:42"; a refusal, or a change not written yet, is
+    answered."""
     alert_id = _alert_id(_value(body))
     if alert_id is None:
         return {"text": say("own.gone")}
     try:
-        deps.alerts.ownership.take(alert_id, _user(body))
+        return change_answer(deps.alerts.ownership.take(alert_id, _user(body)))
     except Refused as refused:
         return {"text": refused_text(refused)}
-    return None
 
 
 async def release_alert(deps: Deps, body: Body, client: AsyncWebClient) -> Message | None:
@@ -333,12 +307,11 @@ async def release_alert(deps: Deps, body: Body, client: AsyncWebClient) -> Messa
     if alert_id is None:
         return {"text": say("own.gone")}
     try:
-        owner = deps.store.get_alert(alert_id) and deps.alerts.owners.get(alert_id)["owner"]
+        owner = deps.alerts.owners.get(alert_id)["owner"]
         is_admin = bool(owner) and owner != user_id and await deps.admins.is_admin(user_id)
-        deps.alerts.ownership.release(alert_id, user_id, is_admin=is_admin)
+        return change_answer(deps.alerts.ownership.release(alert_id, user_id, is_admin=is_admin))
     except Refused as refused:
         return {"text": refused_text(refused)}
-    return None
 
 
 async def reassign_alert(deps: Deps, body: Body, client: AsyncWebClient) -> Message | None:

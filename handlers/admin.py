@@ -1,9 +1,8 @@
-"""Who may change routes, dial rules and other people's links (workspace admins/owners and RINGBOT_ADMINS), and
-how admins hear about link and dial-rule changes (RINGBOT_ADMIN_CHANNEL, else a DM to each of RINGBOT_ADMINS)."""
+"""Who may change routes, dial rules and other people's links: workspace admins/owners and RINGBOT_ADMINS. (How
+admins hear of link and dial-rule changes is bot/outbox/notice.py: `Notices`, queued by the change itself.)"""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable, Collection
@@ -15,7 +14,6 @@ from bot.slack.text import say
 log = logging.getLogger(__name__)
 
 CACHE_SECONDS = 300.0
-ANNOUNCE_TIMEOUT = 10.0  # one chat.postMessage
 
 
 class Admins:
@@ -26,12 +24,10 @@ class Admins:
         configured: Collection[str],
         slack: AsyncWebClient,
         *,
-        channel: str = "",
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.configured = configured
         self.slack = slack
-        self.channel = channel  # RINGBOT_ADMIN_CHANNEL
         self.clock = clock
         self._cache: dict[str, tuple[float, bool]] = {}
 
@@ -58,14 +54,3 @@ class Admins:
         if self.configured:
             return say("admins.named", admins=", ".join(f"<@{a}>" for a in self.configured))
         return say("admins.workspace")
-
-    async def announce(self, text: str, *, actor: str) -> None:
-        """Tell the admins (the admin channel, else a DM to each RINGBOT_ADMINS but the one who acted). Workspace
-        admins cannot be listed without another scope: with neither setting, the audit trail is all there is."""
-        targets = [self.channel] if self.channel else [a for a in self.configured if a != actor]
-        for target in targets:
-            try:
-                async with asyncio.timeout(ANNOUNCE_TIMEOUT):
-                    await self.slack.chat_postMessage(channel=target, text=text)
-            except Exception as exc:  # noqa: BLE001 - the change is made and audited; a lost notice must not crash
-                log.warning("admin announcement failed channel=%s error=%s", target, type(exc).__name__)

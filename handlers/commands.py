@@ -37,7 +37,7 @@ from handlers.deps import CommandContext, Deps, Message, Respond, SubcommandHand
 from handlers.dial import cmd_dial, dial_answer
 from handlers.owned import cmd_mine, cmd_route_settings, short_hangups_message
 from handlers.replies import answer, ephemeral, saved, send
-from handlers.views import announce_unlink, open_link_modal
+from handlers.views import open_link_modal, unlink
 
 log = logging.getLogger(__name__)
 
@@ -169,14 +169,9 @@ async def cmd_unlink(deps: Deps, ctx: CommandContext) -> Message:
     target = _target(ctx)
     if target is None:
         return {"text": usage("unlink")}
-    whose = "" if target == ctx.user_id else say("unlink.whose", user=target)
     if target != ctx.user_id and not await deps.admins.is_admin(ctx.user_id):
         return {"text": say("link.admin_only")}
-    removed = deps.links.remove(target, by=ctx.user_id)
-    if removed is None:
-        return {"text": say("unlink.none", whose=whose)}
-    await announce_unlink(deps, ctx.client, removed.slack_user, removed.sip_user, by=ctx.user_id)
-    return {"text": say("unlink.done", sip_user=escape(removed.sip_user), whose=whose)}
+    return unlink(deps, target, by=ctx.user_id)
 
 
 async def cmd_me(deps: Deps, ctx: CommandContext) -> Message:

@@ -14,6 +14,7 @@ from bot.alerts.routing import Routing
 from bot.alerts.service import AlertService
 from bot.antbuddy import AntBuddyClient
 from bot.antbuddy.directory import Directory
+from bot.callback.callbacks import CallBack
 from bot.callback.dialer import Dialer
 from bot.callback.links import Links
 from bot.config import Settings
@@ -42,6 +43,7 @@ class Deps:
     alerts: AlertService  # alert lifecycle: claim, handled, undo (bot/alerts/service.py)
     links: Links  # device links; the only door to a SIP password (bot/callback/links.py)
     dialer: Dialer  # one per process: its double-click and rate-limit memory is shared (bot/callback/dialer.py)
+    callbacks: CallBack  # Call back on an alert: read, check, dial, claim (bot/callback/callbacks.py)
     slack: AsyncWebClient  # the Web API client the Bolt app and the outbox share
     routing: Routing  # routes and route settings as people change them (bot/alerts/routing.py)
     lists: Lists  # what the answers list: history, open alerts, owned, short hang-ups (bot/alerts/lists.py)
@@ -56,7 +58,7 @@ class Deps:
     digest: Digest | None = None
 
     def __post_init__(self) -> None:
-        self.admins = Admins(self.settings.admins, self.slack, channel=self.settings.admin_channel)
+        self.admins = Admins(self.settings.admins, self.slack)
 
     @property
     def queue_store(self) -> QueueStore:

@@ -4,9 +4,10 @@ shows the rules and lets admins allow or block a country or a number prefix with
 from __future__ import annotations
 
 from bot.callback.dialer import DialKind, DialResult
-from bot.callback.policy import NON_GEOGRAPHIC, Reason, Refused, country_name, is_region
-from bot.callback.rules import Change, Rule, RuleKind
+from bot.callback.policy import NON_GEOGRAPHIC, Reason, Refused, country_name
+from bot.callback.rules import MAX_RULE_TEXT, Rule, RuleKind
 from bot.calls.numbers import format_number
+from bot.changes import Saved
 from bot.slack.blocks import escape
 from bot.slack.text import say
 from handlers.args import UsageError, usage
@@ -15,7 +16,6 @@ from handlers.replies import dial_message
 
 VERBS = {"allow": RuleKind.ALLOW, "deny": RuleKind.DENY, "block": RuleKind.DENY}
 REMOVE_VERBS = ("remove", "off", "reset")
-MAX_RULE_TEXT = 40
 
 
 def dial_answer(deps: Deps, result: DialResult) -> Message:
@@ -76,45 +76,21 @@ async def cmd_dial(deps: Deps, ctx: CommandContext) -> Message:
     text = "".join(ctx.args[1:])  # `+44 20` typed with a space is one prefix
     if not text:
         raise UsageError(usage("dial"))
-    if not await deps.admins.is_admin(ctx.user_id):
-        deps.store.add_audit("dial_rule", "refused", slack_user=ctx.user_id, detail=f"{verb} {text[:MAX_RULE_TEXT]}")
-        return {"text": say("dial.admin_only")}
     rules = deps.dialer.rules
+    if not await deps.admins.is_admin(ctx.user_id):
+        rules.refuse(verb, text, by=ctx.user_id)
+        return {"text": say("dial.admin_only")}
     try:
         if verb in REMOVE_VERBS:
-            rule, change = rules.remove(text, by=ctx.user_id)
+            changed = rules.remove(text, by=ctx.user_id)
         else:
-            rule, change = rules.set(text, VERBS[verb], by=ctx.user_id)
+            changed = rules.set(text, VERBS[verb], by=ctx.user_id)
     except ValueError:
         raise UsageError(usage("dial"), say("dial.bad_rule", token=escape(text[:MAX_RULE_TEXT]))) from None
-    answer = _change_text(rule, change, verb)
-    if change in (Change.SET, Change.REMOVED):
-        await deps.admins.announce(say("dial.announce", by=ctx.user_id, change=answer), actor=ctx.user_id)
+    answer = changed.said.text()  # the admins read the same sentence, through the outbox, in their language
+    if changed.saved is Saved.LATER:
+        answer = f"{answer} {say('database.saved_later')}"
     return {"text": answer}
-
-
-def _what(rule: str) -> str:
-    if is_region(rule):
-        return say("dial.what_region", country=country_name(rule), rule=rule)
-    return say("dial.what_prefix", rule=rule)
-
-
-def _change_text(rule: str, change: Change, verb: str) -> str:
-    what = _what(rule)
-    allow = VERBS.get(verb) is RuleKind.ALLOW
-    match change:
-        case Change.SET:
-            return say("dial.allowed_now" if allow else "dial.blocked_now", what=what)
-        case Change.UNCHANGED:
-            return say("dial.unchanged_allow" if allow else "dial.unchanged_deny", what=what)
-        case Change.REMOVED:
-            return say("dial.removed", what=what)
-        case Change.BLOCKED_BY_SETTINGS:
-            return say("dial.blocked_by_settings", what=what)
-        case Change.IN_SETTINGS:
-            return say("dial.in_settings", what=what)
-        case _:
-            return say("dial.nothing_to_remove", what=what)
 
 
 def policy_message(deps: Deps) -> Message:

@@ -28,7 +28,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
             return  # the Messages tab opens too; nothing to publish for it
         user = event.get("user", "")
         started = time.perf_counter()
-        with speaking(await deps.languages.of(user)):  # #15: App Home in the person's language
+        with speaking(await deps.languages.of(user)):  # App Home in the person's language
             view = await home_view(deps, user)
         try:
             await client.views_publish(user_id=user, view=view)
@@ -43,8 +43,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
 async def home_view(deps: Deps, user: str) -> dict[str, Any]:
     """The view for `user`; AntBuddy failing is said in the view, never fatal."""
     link = deps.links.get(user)
-    alerts = deps.store.open_alerts(limit=HOME_ALERTS)
-    calls = {a["call_id"]: c for a in alerts if (c := deps.store.get_call(a["call_id"]))}
+    open_alerts = deps.lists.open_alerts(limit=HOME_ALERTS)
     dashboard, queue_error = None, None
     try:
         dashboard = await deps.directory.dashboard()
@@ -54,11 +53,11 @@ async def home_view(deps: Deps, user: str) -> dict[str, Any]:
             log.exception("home dashboard failed")
             queue_error = say("home.queues_unavailable")
     return render_home(
-        owned=deps.alerts.owners.owned_open(user, limit=10),  # #13: "Owned by me" above "Open missed calls"
+        owned=deps.lists.owned_open(user, limit=10),  # "Owned by me" above "Open missed calls"
         sip_user=link.sip_user if link else None,
-        alerts=alerts,
-        open_total=deps.store.count_open_alerts(),
-        calls=calls,
+        alerts=open_alerts.alerts,
+        open_total=open_alerts.total,
+        calls=open_alerts.calls,
         dashboard=dashboard,
         queue_error=queue_error,
         queue_names=deps.directory.queue_names(),

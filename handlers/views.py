@@ -13,16 +13,26 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.alerts.ownership import Refused
+from bot.callback.links import LinkRefused, Refusal
 from bot.callback.vault import HOW_TO_MAKE_A_KEY, VaultError
 from bot.calls.numbers import format_number, is_withheld
+from bot.changes import NotSaved, Saved
 from bot.slack.blocks import escape
+from bot.slack.format import mention
 from bot.slack.i18n import speaking
 from bot.slack.ids import VIEW_LINK, VIEW_REASSIGN
-from bot.slack.render.link import BLOCK_SIP_USER, LinkForm, field_errors, link_modal, submitted_fields
+from bot.slack.render.link import (
+    BLOCK_SIP_USER,
+    LinkForm,
+    field_errors,
+    link_modal,
+    saved_later_modal,
+    submitted_fields,
+)
 from bot.slack.render.ownership import reassign_modal
 from bot.slack.text import say
 from handlers.deps import Deps, Message
-from storage import SipUserTaken
+from handlers.replies import database_why
 
 log = logging.getLogger(__name__)
 
@@ -36,11 +46,11 @@ def register(app: AsyncApp, deps: Deps) -> None:
     @app.view(VIEW_LINK)
     async def on_link_submit(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         user = (body.get("user") or {}).get("id") if isinstance(body.get("user"), dict) else None
-        # #15: the field errors come in the ack (3 s): the language known without asking Slack
+        # the field errors come in the ack (3 s): the language known without asking Slack
         with speaking(deps.languages.known(user if isinstance(user, str) else "")):
             await submit_link(deps, client, ack, body)
 
-    @app.view(VIEW_REASSIGN)  # #13: an admin gives a missed call to someone
+    @app.view(VIEW_REASSIGN)  # an admin gives a missed call to someone
     async def on_reassign_submit(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await submit_reassign(deps, ack, body)
 
@@ -68,7 +78,8 @@ async def open_link_modal(
 async def submit_link(
     deps: Deps, client: AsyncWebClient, ack: Callable[..., Awaitable[object]], body: dict[str, Any]
 ) -> None:
-    """Validate in the ack (Slack shows field errors in the dialog), then store the link and tell the admins.
+    """Validate, store (bot/callback/links.py) and answer, all inside the ack: Slack shows a refusal in the
+    dialog, and a link the database could not take yet closes it with a sentence that says so.
 
     A SIP user belongs to one Slack person: linking one that someone else has, or linking for someone else,
     needs an admin (who then moves it). AntBuddy has no way to check a SIP password without ringing the
@@ -83,74 +94,42 @@ async def submit_link(
         log.warning("link refused user=%s reason=bad_target", user_id)
         await ack(response_action="errors", errors={BLOCK_SIP_USER: say("link.admin_only")})
         return
-    owner = deps.links.owner_of(sip_user) if not errors else None
-    taken = owner is not None and owner != target
-    need_admin = not errors and (target != user_id or taken)
-    is_admin = False
-    if need_admin:
-        is_admin = await _is_admin_quickly(deps, user_id)
-        if target != user_id and not is_admin:
-            errors = {BLOCK_SIP_USER: say("link.admin_only")}
-        elif taken and not is_admin:
-            errors = {BLOCK_SIP_USER: say("link.err_taken")}
     if errors:
         await ack(response_action="errors", errors=errors)
-        if need_admin and not is_admin:  # an attempt on someone else's link or device: audited, admins told
-            why = f"linked_to={owner}" if taken else "not_admin"
-            deps.store.add_audit("link", "refused", slack_user=target, sip_user=sip_user, detail=f"by={user_id} {why}")
-            log.warning("link refused user=%s target=%s sip_user=%s reason=%s", user_id, target, sip_user, why)
-            if taken and owner is not None:
-                await _announce_refused(deps, user_id, target, sip_user, owner)
         return
-    await ack()
+    is_admin = deps.links.needs_admin(target, sip_user, by=user_id) and await _is_admin_quickly(deps, user_id)
     try:
-        saved = deps.links.save(target, sip_user, password, by=user_id, take_over=is_admin)
+        saved = deps.links.link(target, sip_user, password, by=user_id, is_admin=is_admin)
+    except LinkRefused as refused:
+        why = "link.err_taken" if refused.why is Refusal.TAKEN else "link.admin_only"
+        await ack(response_action="errors", errors={BLOCK_SIP_USER: say(why)})
+        return
     except VaultError:  # the key vanished between the check and now: nothing stored
         log.error("link refused: vault unavailable user=%s", user_id)
+        await ack(response_action="errors", errors={BLOCK_SIP_USER: say("link.err_no_key")})
         return
-    except SipUserTaken as exc:  # linked by someone else between the ack's check and now (audited by Links)
-        await _dm(client, user_id, say("link.taken_late", sip_user=escape(sip_user), who=deps.admins.who()))
-        await _announce_refused(deps, user_id, target, sip_user, exc.owner)
+    except NotSaved as exc:  # the dialog stays open: they can submit again in a minute
+        await ack(response_action="errors", errors={BLOCK_SIP_USER: not_saved_text(exc)})
         return
     finally:
         del password  # nothing below needs it
-    shown = escape(sip_user)
-    if target == user_id:
-        await _dm(client, user_id, say("link.done", sip_user=shown))
-    else:
-        await _dm(client, user_id, say("link.done_other", user=target, sip_user=shown))
-        with speaking(await deps.languages.of(target)):  # a DM to someone else: in their language
-            for_them = say("link.done_for_you", by=user_id, sip_user=shown)
-        await _dm(client, target, for_them)
-    if saved.taken_from is not None:
-        with speaking(await deps.languages.of(saved.taken_from)):
-            for_them = say("link.taken_from_you", by=user_id, sip_user=shown, user=target)
-        await _dm(client, saved.taken_from, for_them)
-        text = say("link.announce_moved", by=user_id, sip_user=shown, owner=saved.taken_from, user=target)
-    elif target == user_id:
-        text = say("link.announce_self", user=target, sip_user=shown)
-    else:
-        text = say("link.announce_other", by=user_id, user=target, sip_user=shown)
-    await deps.admins.announce(text, actor=user_id)
+    if saved.saved is Saved.LATER:
+        await ack(response_action="update", view=saved_later_modal())
+        return
+    await ack()  # the confirmations and the admins' notice come through the outbox
 
 
-async def announce_unlink(deps: Deps, client: AsyncWebClient, target: str, sip_user: str, *, by: str) -> None:
-    """After `/ring unlink`: the admins hear of it, and so does the person when an admin unlinked them."""
-    shown = escape(sip_user)
-    if target == by:
-        text = say("unlink.announce_self", user=target, sip_user=shown)
-    else:
-        with speaking(await deps.languages.of(target)):  # a DM to someone else: in their language
-            for_them = say("unlink.done_for_you", by=by, sip_user=shown)
-        await _dm(client, target, for_them)
-        text = say("unlink.announce_other", by=by, user=target, sip_user=shown)
-    await deps.admins.announce(text, actor=by)
-
-
-async def _announce_refused(deps: Deps, by: str, target: str, sip_user: str, owner: str) -> None:
-    whose = "" if target == by else say("link.announce_refused_whose", user=target)
-    text = say("link.announce_refused", by=by, sip_user=escape(sip_user), whose=whose, owner=owner)
-    await deps.admins.announce(text, actor="")  # every admin hears of an attempt on someone else's device
+def unlink(deps: Deps, target: str, *, by: str) -> Message:
+    """`/ring unlink [@user]` once the caller may (themselves, or an admin): the answer; the person and the admins
+    are told through the outbox."""
+    whose = "" if target == by else say("unlink.whose", user=target)
+    removed = deps.links.remove(target, by=by)  # NotSaved: answered by `answer`, nothing changed
+    if removed is None:
+        return {"text": say("unlink.none", whose=whose)}
+    text = say("unlink.done", sip_user=escape(removed.link.sip_user), whose=whose)
+    if removed.saved is Saved.LATER:
+        text = f"{text} {say('database.saved_later')}"
+    return {"text": text}
 
 
 async def _is_admin_quickly(deps: Deps, user_id: str) -> bool:
@@ -162,15 +141,7 @@ async def _is_admin_quickly(deps: Deps, user_id: str) -> bool:
         return False
 
 
-async def _dm(client: AsyncWebClient, user_id: str, text: str) -> None:
-    """A message in the app's DM with `user_id` (chat.postMessage to a user id opens it)."""
-    try:
-        await client.chat_postMessage(channel=user_id, text=text)
-    except Exception as exc:  # noqa: BLE001 - the link is stored; a lost confirmation is not worth a crash
-        log.warning("link confirmation failed user=%s error=%s", user_id, type(exc).__name__)
-
-
-# -- #13 ownership: the reassign picker (admins) -------------------------------------------------------
+# -- ownership: the reassign picker (admins) -------------------------------------------------------------
 async def open_reassign_modal(
     deps: Deps, client: AsyncWebClient, *, user_id: str, alert_id: int, trigger_id: str
 ) -> Message | None:
@@ -181,8 +152,10 @@ async def open_reassign_modal(
     if alert["status"] not in ("open", "calling_back"):
         return {"text": say("own.closed")}
     if not await deps.admins.is_admin(user_id):
-        deps.store.add_audit("reassign", "refused", slack_user=user_id, alert_id=alert_id)
-        return {"text": say("own.admin_only")}
+        try:  # the service's own refusal: "only an admin can reassign", audited there
+            deps.alerts.ownership.reassign(alert_id, user_id, by=user_id, is_admin=False)
+        except Refused as refused:
+            return {"text": refused_text(refused)}
     raw = str(alert.get("customer_number") or "")
     number = escape(raw if is_withheld(raw) else format_number(raw) or raw, limit=120)
     view = reassign_modal(alert_id, number, deps.alerts.owners.get(alert_id)["owner"])
@@ -211,9 +184,27 @@ async def submit_reassign(deps: Deps, ack: Callable[..., Awaitable[object]], bod
         await ack(response_action="errors", errors={"owner": say("own.reassign.pick")})
         return
     try:
-        deps.alerts.ownership.reassign(int(meta), to, by=user_id, is_admin=await _is_admin_quickly(deps, user_id))
+        saved = deps.alerts.ownership.reassign(
+            int(meta), to, by=user_id, is_admin=await _is_admin_quickly(deps, user_id)
+        )
     except Refused as refused:
-        fields = {k: f"<@{v}>" if k == "user" else v for k, v in refused.fields.items()}
-        await ack(response_action="errors", errors={"owner": say(refused.key, **fields)})
+        await ack(response_action="errors", errors={"owner": refused_text(refused)})
         return
-    await ack()
+    except NotSaved as exc:
+        await ack(response_action="errors", errors={"owner": not_saved_text(exc)})
+        return
+    if saved is Saved.LATER:  # the alert shows the new owner once the database takes it: say so
+        await ack(response_action="update", view=saved_later_modal("own.reassign.title"))
+        return
+    await ack()  # the alert edits itself, and the new owner is told, through the outbox
+
+
+def not_saved_text(exc: NotSaved) -> str:
+    """Inside a dialog's ack, where `answer` cannot say it: not saved, why, and to try again in a minute."""
+    return say("database.not_saved", why=database_why(exc.state))
+
+
+def refused_text(refused: Refused) -> str:
+    """The sentence for a refused ownership change; a user in it is shown as a mention."""
+    fields = {k: mention(str(v)) if k == "user" else v for k, v in refused.fields.items()}
+    return say(refused.key, **fields)

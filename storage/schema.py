@@ -299,6 +299,11 @@ def open_db(path: str | Path, *, busy_timeout: float = 5.0) -> Database:
         import_pickled_jobs(conn)  # an older ringbot's `jobs` table, read once without running any of it
         conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
         conn.commit()
+        # sqlite-utils asks SQLite once, at the first upsert, whether INSERT ... ON CONFLICT works, by writing a
+        # scratch table, and remembers the answer. Asked while the database refuses writes (locked, full) it
+        # remembers "no" and from then on upserts with INSERT OR IGNORE + UPDATE, which silently drops a row
+        # with NOT NULL columns (a link, a dial rule). Asked here, the database has just taken the schema.
+        _ = db.supports_on_conflict  # a property: reading it asks, and sqlite-utils remembers the answer
         conn.execute(f"PRAGMA busy_timeout = {max(0, int(busy_timeout * 1000))}")
     except sqlite3.DatabaseError as exc:
         if "locked" in str(exc):

@@ -28,7 +28,7 @@ from bot.callback.links import Links
 from bot.callback.policy import Refused, check_destination
 from bot.callback.rules import DialRules
 from bot.callback.vault import VaultError, VaultUnavailable
-from storage import Store
+from storage import NotSaved, Store
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +79,7 @@ class Dialer:
         links: Links,
         *,
         rules: DialRules | None = None,
+        on_dial: Callable[[str, str], None] = lambda number, sip_user: None,
         clock: Callable[[], float] = time.time,
         double_click_seconds: float = 10.0,
         max_per_minute: int = 5,
@@ -95,21 +96,27 @@ class Dialer:
         self._recent: dict[tuple[str, str], float] = {}  # (user, alert:<id> | number:<n>) -> started at
         self._dials: dict[str, deque[float]] = {}  # user -> times of dials sent to AntBuddy
         # Told (number, sip_user) just before each dial is sent, so the stream knows the legs it is about to see
-        # are ours (the composition root points it at Pipeline.expect_own_call; docs/call-model.md).
-        self.on_dial: Callable[[str, str], None] | None = None
+        # are ours (the composition root hands in Pipeline.expect_own_call; docs/call-model.md).
+        self.on_dial = on_dial
 
     async def call(self, user_id: str, number: str, *, alert_id: int | None = None) -> DialResult:
         """Ring `user_id`'s linked device, then `number`. Never raises for an expected outcome."""
         result = await self._call(user_id, number, alert_id)
-        self.store.add_audit(
-            AUDIT_ACTION,
-            result.kind.value,
-            slack_user=user_id,
-            sip_user=result.sip_user or None,
-            number=result.number or None,
-            alert_id=alert_id,
-            detail=result.detail or None,
-        )
+        try:  # a database that refuses writes holds the row until it can; the dial happened either way
+            self.store.write_or_hold(
+                lambda store: store.add_audit(
+                    AUDIT_ACTION,
+                    result.kind.value,
+                    slack_user=user_id,
+                    sip_user=result.sip_user or None,
+                    number=result.number or None,
+                    alert_id=alert_id,
+                    detail=result.detail or None,
+                ),
+                what="click_to_call audit",
+            )
+        except NotSaved as exc:
+            log.warning("click_to_call not audited user=%s state=%s", user_id, exc.state)
         log.info(
             "click_to_call user=%s sip_user=%s alert=%s result=%s",
             user_id,
@@ -160,8 +167,7 @@ class Dialer:
         def res(kind: DialKind, detail: str = "") -> DialResult:
             return DialResult(kind, number, sip_user, alert_id, detail=detail)
 
-        if self.on_dial is not None:
-            self.on_dial(number, sip_user)  # before the request: the legs can arrive before AntBuddy's reply
+        self.on_dial(number, sip_user)  # before the request: the legs can arrive before AntBuddy's reply
         try:
             async with asyncio.timeout(self.timeout):
                 await self.antbuddy.click_to_call(number, sip_user=sip_user, sip_password=password)

@@ -183,7 +183,7 @@ async def _play(
     alerts = rt.deps.store.open_alerts(limit=1)
     if alerts:
         alert = alerts[0]
-        rt.deps.links.save(DEMO_USER, "user_an101", "pw-101", by=DEMO_USER)
+        rt.deps.links.link(DEMO_USER, "user_an101", "pw-101", by=DEMO_USER, is_admin=False)
         say("\n🖱  @an clicks [Call back] on the first alert (her SIP phone user_an101 is linked)")
         await _signed(
             http,

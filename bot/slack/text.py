@@ -255,6 +255,9 @@ MESSAGES: dict[str, str] = {
     "callback.alert_bad_number": "This alert's number (`{number}`) can't be dialled from here.",
     "callback.handled_gone": "This alert no longer exists.",
     "callback.not_allowed": "Only whoever marked it handled, or an admin, can undo that.",
+    "callback.claim_later": "The alert will show that you are calling back as soon as the database can be written.",
+    "callback.claim_not_saved": "The alert could not be marked as yours: the database cannot be written right now."
+    " Click *I'll take it* in a minute.",
     "link.title": "Link your phone",
     "link.title_other": "Link a phone",
     "link.intro": "Call back rings *your* SIP device first, then the customer. Enter the SIP account of"
@@ -267,6 +270,7 @@ MESSAGES: dict[str, str] = {
     " so enter it where nobody is watching.",
     "link.submit": "Link",
     "link.cancel": "Cancel",
+    "link.close": "Close",
     "link.err_required": "Required.",
     "link.err_space": "No spaces in a SIP user.",
     "link.err_too_long": "At most {max} characters.",

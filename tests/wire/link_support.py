@@ -42,6 +42,11 @@ async def sim_clicks(ring: Any) -> list[dict[str, Any]]:
     return resp.json()["clicks"]
 
 
+def dms(ring: Any, user: str) -> list[Any]:
+    """What the bot posted in its DM with `user` (the fake Slack's DM channel for U… is D…)."""
+    return ring.slack.posts("D" + user[1:])
+
+
 def texts(ring: Any) -> list[str]:
     return [r.get("text", "") for r in ring.responses()]
 

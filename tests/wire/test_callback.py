@@ -10,7 +10,9 @@ from typing import Any
 import pytest
 
 from bot.slack.ids import ACTION_CALLBACK, ACTION_HANDLED, ACTION_OPEN_LINK, ACTION_UNHANDLE
+from tests.wire.conftest import bot_with_outbox
 from tests.wire.link_support import (
+    DEADLINE,
     eventually,
     link_via_modal,
     set_device,
@@ -39,6 +41,12 @@ def make_alert(ring: Any, number: str = "0987654321", call_id: str = "call-1", *
 
 
 @pytest.fixture
+def ring(ring_out: Any) -> Any:
+    """With the outbox running: the alert's edits, DMs and the admins' notices are outbox rows."""
+    return ring_out
+
+
+@pytest.fixture
 async def an(ring) -> Any:
     """U0AN linked (through the modal) to a registered, online device."""
     await set_device(ring, AN_SIP, AN_PW)
@@ -57,7 +65,10 @@ async def test_call_back_rings_the_clickers_device_then_the_alerts_number(an) ->
     assert (click["number"], click["sip_user"], click["ok"], click["password_ok"]) == ("0987654321", AN_SIP, True, True)
     alert = ring.deps.store.get_alert(alert_id)
     assert (alert["status"], alert["claimed_by"]) == ("calling_back", AN)
-    assert ring.deps.store.pending_outbox(kind="update")  # the outbox edits the alert message
+    # the outbox edits the alert's message to show who is calling back
+    await ring.slack.wait_for(lambda: ring.slack.calls_to("chat.update"), DEADLINE)
+    [edit] = ring.slack.calls_to("chat.update")
+    assert (edit.body["channel"], edit.body["ts"]) == ("C0ALERTS", "1700000000.000100") and AN in str(edit.body)
     [audit] = ring.deps.store.audit(action="click_to_call")
     assert (audit["slack_user"], audit["sip_user"], audit["number"], audit["alert_id"], audit["result"]) == (
         AN,
@@ -279,9 +290,15 @@ async def test_national_numbers_and_internal_extensions_still_ring_and_emergency
     assert sorted(c["number"] for c in await sim_clicks(ring)) == ["0987654321", "1001"]
 
 
-async def test_an_admin_narrows_the_default_and_lifts_it_again(an) -> None:
-    ring = an
-    ring.deps.admins.channel = "C0ADMINS"  # RINGBOT_ADMIN_CHANNEL: changes are announced there
+async def test_an_admin_narrows_the_default_and_lifts_it_again(tmp_path, fake_slack, simulator) -> None:
+    # RINGBOT_ADMIN_CHANNEL: changes are announced there
+    async with bot_with_outbox(tmp_path, fake_slack, simulator, RINGBOT_ADMIN_CHANNEL="C0ADMINS") as ring:
+        await set_device(ring, AN_SIP, AN_PW)
+        await link_via_modal(ring, AN, AN_SIP, AN_PW)
+        await _narrow_and_lift(ring)
+
+
+async def _narrow_and_lift(ring: Any) -> None:
     await ring.command("dial deny 098", user=ADMIN)
     assert await wait_reply(ring, 1) == "Call back won't dial numbers starting `098` any more."
     await ring.command("call 0987654321", user=AN)
@@ -296,9 +313,12 @@ async def test_an_admin_narrows_the_default_and_lifts_it_again(an) -> None:
     assert "default applies again" in await wait_reply(ring, 4)
     await ring.command("call 0987654321", user=AN)
     assert "AntBuddy dials" in await wait_reply(ring, 5)
-    await ring.slack.wait_for(lambda: len(ring.slack.posts("C0ADMINS")) >= 2, 5)
-    announced = [p.body["text"] for p in ring.slack.posts("C0ADMINS")]
-    assert announced == [
+
+    def announced() -> list[str]:  # the link made above was announced there too
+        return [p.body["text"] for p in ring.slack.posts("C0ADMINS") if ":telephone_receiver:" in p.body["text"]]
+
+    await ring.slack.wait_for(lambda: len(announced()) >= 2, 5)
+    assert announced() == [
         ":telephone_receiver: <@UADMIN>: Call back won't dial numbers starting `098` any more.",
         ":telephone_receiver: <@UADMIN>: Removed the rule for numbers starting `098`; the default applies again.",
     ]

@@ -152,16 +152,17 @@ async def test_a_channel_set_to_vietnamese_gets_vietnamese_alerts_and_people_kee
         i18n.configure("en")
 
 
-async def test_a_dm_to_someone_else_is_in_their_language(ring) -> None:
-    """An English-speaking admin links An's phone: the admin's confirmation is English, An's DM Vietnamese."""
+async def test_a_dm_to_someone_else_is_in_their_language(ring_out) -> None:
+    """An English-speaking admin links An's phone: the admin's confirmation is English, An's DM Vietnamese (both
+    outbox rows, worded when sent in their reader's language)."""
+    ring = ring_out
+    ring.slack.locales[AN] = "vi-VN"
     ring.slack.locales["UADMIN"] = "en-US"
     await set_device(ring, AN_SIP, AN_PW)
     await link_via_modal(ring, "UADMIN", AN_SIP, AN_PW, target=AN)
 
     def dm(user: str) -> list[str]:
-        return [
-            c.body.get("text", "") for c in ring.slack.calls_to("chat.postMessage") if c.body.get("channel") == user
-        ]
+        return [p.body.get("text", "") for p in ring.slack.posts("D" + user[1:])]  # the fake Slack's DM with U…
 
     await ring.slack.wait_for(lambda: dm(AN) and dm("UADMIN"), 5.0)
     assert dm("UADMIN")[0] == f"Linked <@{AN}> to SIP device `{AN_SIP}`."

@@ -9,14 +9,22 @@ from bot.callback.vault import Vault
 from bot.slack.ids import ACTION_OPEN_LINK, VIEW_LINK
 from bot.slack.render.link import BLOCK_PASSWORD, BLOCK_SIP_USER, LinkForm
 from bot.slack.text import say
+from tests.wire.conftest import bot_with_outbox
 from tests.wire.link_support import (
     ACTION_TRIGGER,
     DEADLINE,
     SLASH_TRIGGER,
+    dms,
     link_values,
     link_via_modal,
     wait_reply,
 )
+
+
+@pytest.fixture
+def ring(ring_out):
+    """With the outbox running: confirmations and the admins' notices are outbox rows (bot/outbox/notice.py)."""
+    return ring_out
 
 
 async def test_ring_link_opens_the_modal_with_the_commands_trigger_id(ring) -> None:
@@ -42,8 +50,8 @@ async def test_submitting_the_modal_stores_an_encrypted_password_and_confirms_by
     assert row["linked_by"] == "U0AGENT"
     [audit] = ring.deps.store.audit(action="link")
     assert (audit["slack_user"], audit["sip_user"], audit["result"]) == ("U0AGENT", "user_an101", "ok")
-    await ring.slack.wait_for(lambda: ring.slack.posts("U0AGENT"), DEADLINE)
-    [dm] = ring.slack.posts("U0AGENT")
+    await ring.slack.wait_for(lambda: dms(ring, "U0AGENT"), DEADLINE)
+    [dm] = dms(ring, "U0AGENT")
     assert "user_an101" in dm.body["text"] and "pw-101-secret" not in dm.body["text"]
 
 
@@ -108,8 +116,8 @@ async def test_an_admin_links_someone_else_and_both_are_told(ring) -> None:
     await link_via_modal(ring, "UADMIN", "user_binh102", "pw-102", target="UBINH")
     row = ring.deps.store.get_link("UBINH")
     assert row["linked_by"] == "UADMIN" and ring.deps.store.get_link("UADMIN") is None
-    await ring.slack.wait_for(lambda: ring.slack.posts("UBINH") and ring.slack.posts("UADMIN"), DEADLINE)
-    assert "<@UADMIN>" in ring.slack.posts("UBINH")[0].body["text"]
+    await ring.slack.wait_for(lambda: dms(ring, "UBINH") and dms(ring, "UADMIN"), DEADLINE)
+    assert "<@UADMIN>" in dms(ring, "UBINH")[0].body["text"]
 
 
 async def test_a_forged_submission_for_someone_else_by_a_non_admin_is_refused(ring) -> None:
@@ -168,12 +176,12 @@ async def test_linking_a_sip_user_someone_else_has_is_refused_without_an_admin(r
     assert [(r["result"], r["sip_user"], r["detail"]) for r in refused] == [
         ("refused", "USER_AN101", "by=U0EVE linked_to=U0AN")
     ]
-    await ring.slack.wait_for(lambda: any("tried to link" in p.body["text"] for p in ring.slack.posts("UADMIN")))
+    await ring.slack.wait_for(lambda: any("tried to link" in p.body["text"] for p in dms(ring, "UADMIN")))
     assert any(
         p.body["text"]
         == ":warning: <@U0EVE> tried to link SIP device `USER_AN101`, but it is linked to <@U0AN>; refused."
         " Only an admin can move it (`/ring link @user`)."
-        for p in ring.slack.posts("UADMIN")
+        for p in dms(ring, "UADMIN")
     )
 
 
@@ -182,8 +190,8 @@ async def test_an_admin_moves_a_sip_user_to_someone_else_and_the_previous_owner_
     await link_via_modal(ring, "UADMIN", "user_an101", "pw-new", target="UBINH")
     assert ring.deps.store.get_link("U0AN") is None
     assert ring.deps.store.link_owner("user_an101") == "UBINH"
-    await ring.slack.wait_for(lambda: any("moved" in p.body["text"] for p in ring.slack.posts("U0AN")), DEADLINE)
-    [moved] = [p.body["text"] for p in ring.slack.posts("U0AN") if "moved" in p.body["text"]]
+    await ring.slack.wait_for(lambda: any("moved" in p.body["text"] for p in dms(ring, "U0AN")), DEADLINE)
+    [moved] = [p.body["text"] for p in dms(ring, "U0AN") if "moved" in p.body["text"]]
     assert moved.startswith("<@UADMIN> moved SIP device `user_an101` to <@UBINH>")
     [unlinked] = ring.deps.store.audit(action="unlink")
     assert (unlinked["slack_user"], unlinked["detail"]) == ("U0AN", "by=UADMIN moved_to=UBINH")
@@ -193,16 +201,22 @@ async def test_every_link_and_unlink_is_announced_to_the_admins_and_audited(ring
     await link_via_modal(ring, "U0AGENT", "user_an101", "pw-101")
     await ring.command("unlink")
     await wait_reply(ring, 1)
-    await ring.slack.wait_for(lambda: len(ring.slack.posts("UADMIN")) >= 2, DEADLINE)
-    assert [p.body["text"] for p in ring.slack.posts("UADMIN")] == [
+    await ring.slack.wait_for(lambda: len(dms(ring, "UADMIN")) >= 2, DEADLINE)
+    assert [p.body["text"] for p in dms(ring, "UADMIN")] == [
         ":link: <@U0AGENT> linked their Slack account to SIP device `user_an101`.",
         ":link: <@U0AGENT> unlinked SIP device `user_an101`.",
     ]
     assert [r["action"] for r in reversed(ring.deps.store.audit())] == ["link", "unlink"]
 
 
-async def test_with_an_admin_channel_announcements_go_there_and_an_unlinked_person_is_told(ring) -> None:
-    ring.deps.admins.channel = "C0ADMINS"  # RINGBOT_ADMIN_CHANNEL
+async def test_with_an_admin_channel_announcements_go_there_and_an_unlinked_person_is_told(
+    tmp_path, fake_slack, simulator
+) -> None:
+    async with bot_with_outbox(tmp_path, fake_slack, simulator, RINGBOT_ADMIN_CHANNEL="C0ADMINS") as ring:
+        await _admin_channel_announcements(ring)
+
+
+async def _admin_channel_announcements(ring) -> None:
     await link_via_modal(ring, "UADMIN", "user_binh102", "pw-102", target="UBINH")
     await ring.command("unlink <@UBINH>", user="UADMIN")
     await wait_reply(ring, 1)
@@ -211,7 +225,7 @@ async def test_with_an_admin_channel_announcements_go_there_and_an_unlinked_pers
         ":link: <@UADMIN> linked <@UBINH> to SIP device `user_binh102`.",
         ":link: <@UADMIN> unlinked SIP device `user_binh102` from <@UBINH>.",
     ]
-    await ring.slack.wait_for(lambda: any("unlinked" in p.body["text"] for p in ring.slack.posts("UBINH")), DEADLINE)
+    await ring.slack.wait_for(lambda: any("unlinked" in p.body["text"] for p in dms(ring, "UBINH")), DEADLINE)
 
 
 @pytest.mark.parametrize("sip_user", ["<!channel>", "an*101*", "an`101", "<@U0BOSS>", "an&101"])
@@ -228,5 +242,14 @@ async def test_a_forged_target_that_is_not_a_user_id_is_refused_and_never_announ
     assert resp.json()["response_action"] == "errors"
     assert ring.deps.store.link_owner("user_an101") == "U0AN"
     assert [r["result"] for r in ring.deps.store.audit(action="link")] == ["ok"]
-    await ring.slack.wait_for(lambda: len(ring.slack.posts("UADMIN")) >= 1, DEADLINE)
+    await ring.slack.wait_for(lambda: len(dms(ring, "UADMIN")) >= 1, DEADLINE)
     assert all("<!" not in p.body["text"] for p in ring.slack.posts())
+
+
+async def test_an_admin_who_reads_vietnamese_is_told_in_vietnamese(ring) -> None:
+    ring.slack.locales["UADMIN"] = "vi-VN"  # no admin channel: each of RINGBOT_ADMINS in a DM, in their language
+    await link_via_modal(ring, "U0AGENT", "user_an101", "pw-101")
+    await ring.slack.wait_for(lambda: dms(ring, "UADMIN"), DEADLINE)
+    assert [p.body["text"] for p in dms(ring, "UADMIN")] == [
+        ":link: <@U0AGENT> đã liên kết tài khoản Slack của mình với thiết bị SIP `user_an101`."
+    ]

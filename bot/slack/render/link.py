@@ -45,6 +45,13 @@ class LinkForm:
         return cls(str(data.get("target") or fallback_user), str(data.get("channel") or ""))
 
 
+def saved_later_modal(title: str = "link.title") -> dict[str, Any]:
+    """What a dialog turns into when its change waits for the database (`title`: the dialog's title key)."""
+    return view(
+        "modal", [section(say("database.saved_later"))], title=plain(say(title)), close=plain(say("link.close"))
+    )
+
+
 def link_modal(form: LinkForm, *, for_self: bool, sip_user: str = "") -> dict[str, Any]:
     """The link dialog (views.open). The password input is empty: a stored password is never sent back."""
     user_input: dict[str, Any] = {"type": "plain_text_input", "action_id": INPUT_ACTION, "max_length": MAX_SIP_USER}

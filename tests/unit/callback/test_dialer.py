@@ -14,6 +14,7 @@ from bot.callback.dialer import Dialer, DialKind
 from bot.callback.links import Links
 from bot.callback.rules import RuleKind
 from bot.callback.vault import Vault
+from bot.outbox.notice import Notices
 from storage import Store
 from tests.support.clock import FakeClock
 
@@ -51,9 +52,9 @@ def vault() -> Vault:
 @pytest.fixture
 def setup(unit_store: Store, vault: Vault):
     ab, clock = FakeAntBuddy(), FakeClock()
-    links = Links(unit_store, vault)
-    links.save("UAN", "sip-an", PASSWORD, by="UAN")
-    links.save("UBINH", "sip-binh", "other-pw", by="UBINH")
+    links = Links(unit_store, vault, Notices())
+    links.link("UAN", "sip-an", PASSWORD, by="UAN", is_admin=False)
+    links.link("UBINH", "sip-binh", "other-pw", by="UBINH", is_admin=False)
     dialer = Dialer(ab, unit_store, links, clock=clock, double_click_seconds=10, max_per_minute=5, timeout=0.5)
     return dialer, ab, clock, unit_store
 

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
 
-from bot.callback.links import Links
+from bot.callback.links import LinkRefused, Links, Refusal
 from bot.callback.vault import Vault, VaultError, VaultUnavailable
-from storage import SipUserTaken, Store
+from bot.outbox.notice import Notices
+from storage import OutboxKind, Saved, Store
 
 PASSWORD = "pw-links-Secret!"
 
@@ -23,11 +25,18 @@ def store(tmp_path: Path):
 
 @pytest.fixture
 def links(store: Store) -> Links:
-    return Links(store, Vault(Fernet.generate_key().decode()))
+    return Links(store, Vault(Fernet.generate_key().decode()), Notices("C0ADMINS"))
+
+
+def notices(store: Store) -> list[tuple[str, str, str | None]]:
+    """(channel, catalog key, DM user) of each NOTICE row queued, in order."""
+    return [
+        (r["channel"], r["body"]["key"], r["body"].get("user")) for r in store.pending_outbox(kind=OutboxKind.NOTICE)
+    ]
 
 
 def test_a_saved_link_keeps_the_password_sealed_and_opens_it_for_the_dialer(store: Store, links: Links) -> None:
-    links.save("UAN", "sip-an", PASSWORD, by="UAN")
+    links.link("UAN", "sip-an", PASSWORD, by="UAN", is_admin=False)
     row = store.get_link("UAN")
     assert row is not None and PASSWORD not in repr(row)
     link = links.get("UAN")
@@ -38,54 +47,105 @@ def test_a_saved_link_keeps_the_password_sealed_and_opens_it_for_the_dialer(stor
 
 
 def test_an_admin_linking_someone_else_is_audited_with_who_did_it(store: Store, links: Links) -> None:
-    links.save("UBINH", "sip-binh", PASSWORD, by="UADMIN")
+    links.link("UBINH", "sip-binh", PASSWORD, by="UADMIN", is_admin=True)
     link = links.get("UBINH")
     assert link is not None and link.linked_by_someone_else
     assert store.audit(action="link")[0]["detail"] == "by=UADMIN"
 
 
 def test_without_a_key_nothing_is_stored(store: Store) -> None:
-    links = Links(store, Vault(None))
+    links = Links(store, Vault(None), Notices())
     assert not links.available
     with pytest.raises(VaultUnavailable):
-        links.save("UAN", "sip-an", PASSWORD, by="UAN")
+        links.link("UAN", "sip-an", PASSWORD, by="UAN", is_admin=False)
     assert store.get_link("UAN") is None and store.audit(action="link") == []
 
 
 def test_another_key_cannot_open_a_stored_password(store: Store, links: Links) -> None:
-    links.save("UAN", "sip-an", PASSWORD, by="UAN")
-    other = Links(store, Vault(Fernet.generate_key().decode()))
+    links.link("UAN", "sip-an", PASSWORD, by="UAN", is_admin=False)
+    other = Links(store, Vault(Fernet.generate_key().decode()), Notices())
     link = other.get("UAN")
     assert link is not None
     with pytest.raises(VaultError):
         other.password(link)
 
 
-def test_remove_returns_what_was_unlinked_once(store: Store, links: Links) -> None:
-    links.save("UAN", "sip-an", PASSWORD, by="UAN")
+def test_a_link_and_its_confirmations_are_queued_together(store: Store, links: Links) -> None:
+    saved = links.link("UAN", "sip-an", PASSWORD, by="UAN", is_admin=False)
+    assert saved.saved is Saved.NOW and saved.taken_from is None
+    assert notices(store) == [("UAN", "link.done", "UAN"), ("C0ADMINS", "link.announce_self", None)]
+
+
+def test_remove_returns_what_was_unlinked_once_and_tells_the_person_and_the_admins(store: Store, links: Links) -> None:
+    links.link("UAN", "sip-an", PASSWORD, by="UAN", is_admin=False)
     removed = links.remove("UAN", by="UADMIN")
-    assert removed is not None and removed.sip_user == "sip-an"
+    assert removed is not None and removed.link.sip_user == "sip-an" and removed.saved is Saved.NOW
     assert links.remove("UAN", by="UADMIN") is None and links.get("UAN") is None
     [audit] = store.audit(action="unlink")
     assert (audit["sip_user"], audit["detail"]) == ("sip-an", "by=UADMIN")
+    assert notices(store)[-2:] == [("UAN", "unlink.done_for_you", "UAN"), ("C0ADMINS", "unlink.announce_other", None)]
 
 
-def test_a_sip_user_linked_to_someone_else_is_refused_and_the_attempt_audited(store: Store, links: Links) -> None:
-    links.save("UAN", "sip-an", PASSWORD, by="UAN")
-    assert links.owner_of("SIP-AN") == "UAN"
-    with pytest.raises(SipUserTaken):
-        links.save("UEVE", "Sip-An", "guess", by="UEVE")
+def test_a_sip_user_linked_to_someone_else_is_refused_audited_and_announced(store: Store, links: Links) -> None:
+    links.link("UAN", "sip-an", PASSWORD, by="UAN", is_admin=False)
+    with pytest.raises(LinkRefused) as refused:
+        links.link("UEVE", "Sip-An", "guess", by="UEVE", is_admin=False)
+    assert (refused.value.why, refused.value.owner) == (Refusal.TAKEN, "UAN")
     assert links.get("UEVE") is None and links.password(links.get("UAN")) == PASSWORD
-    [refused] = store.audit(action="link", slack_user="UEVE")
-    assert (refused["result"], refused["sip_user"], refused["detail"]) == ("refused", "Sip-An", "by=UEVE linked_to=UAN")
+    [audit] = store.audit(action="link", slack_user="UEVE")
+    assert (audit["result"], audit["sip_user"], audit["detail"]) == ("refused", "Sip-An", "by=UEVE linked_to=UAN")
+    assert notices(store)[-1] == ("C0ADMINS", "link.announce_refused", None)
 
 
-def test_an_admin_moving_a_sip_user_unlinks_the_old_owner_with_an_audit_row_each(store: Store, links: Links) -> None:
-    links.save("UAN", "sip-an", PASSWORD, by="UAN")
-    links.save("UBINH", "sip-binh", PASSWORD, by="UBINH")
-    saved = links.save("UBINH", "sip-an", "new-pw", by="UADMIN", take_over=True)
-    assert (saved.taken_from, saved.replaced) == ("UAN", "sip-binh")
+def test_linking_someone_else_without_being_an_admin_is_refused_and_audited(store: Store, links: Links) -> None:
+    with pytest.raises(LinkRefused) as refused:
+        links.link("UBINH", "sip-binh", PASSWORD, by="UEVE", is_admin=False)
+    assert refused.value.why is Refusal.NOT_ADMIN and links.get("UBINH") is None
+    [audit] = store.audit(action="link")
+    assert (audit["result"], audit["slack_user"], audit["detail"]) == ("refused", "UBINH", "by=UEVE not_admin")
+    assert notices(store) == []  # an attempt on nobody's device: the audit row is enough
+
+
+def test_an_admin_moving_a_sip_user_unlinks_the_old_owner_and_everyone_concerned_is_told(
+    store: Store, links: Links
+) -> None:
+    links.link("UAN", "sip-an", PASSWORD, by="UAN", is_admin=False)
+    links.link("UBINH", "sip-binh", PASSWORD, by="UBINH", is_admin=False)
+    before = len(notices(store))
+    saved = links.link("UBINH", "sip-an", "new-pw", by="UADMIN", is_admin=True)
+    assert saved.taken_from == "UAN"
     assert links.get("UAN") is None and links.get("UBINH").sip_user == "sip-an"
     [unlinked] = store.audit(action="unlink")
     assert (unlinked["slack_user"], unlinked["detail"]) == ("UAN", "by=UADMIN moved_to=UBINH")
     assert store.audit(action="link")[0]["detail"] == "by=UADMIN"
+    assert notices(store)[before:] == [
+        ("UADMIN", "link.done_other", "UADMIN"),
+        ("UBINH", "link.done_for_you", "UBINH"),
+        ("UAN", "link.taken_from_you", "UAN"),
+        ("C0ADMINS", "link.announce_moved", None),
+    ]
+
+
+def test_while_the_database_refuses_writes_a_link_waits_and_a_device_taken_meanwhile_is_told_in_a_dm(
+    tmp_path: Path,
+) -> None:
+    store = Store.open(tmp_path / "locked.db", busy_timeout=0.05)
+    links = Links(store, Vault(Fernet.generate_key().decode()), Notices("C0ADMINS"))
+    holder = sqlite3.connect(tmp_path / "locked.db", timeout=0, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        assert links.link("UAN", "sip-an", PASSWORD, by="UAN", is_admin=False).saved is Saved.LATER
+        assert links.link("UEVE", "sip-an", "guess", by="UEVE", is_admin=False).saved is Saved.LATER  # not seen yet
+    finally:
+        holder.rollback()
+        holder.close()
+    assert store.flush_held()
+    assert links.owner_of("sip-an") == "UAN" and links.get("UEVE") is None
+    assert [r["result"] for r in reversed(store.audit(action="link"))] == ["ok", "refused"]
+    assert notices(store) == [
+        ("UAN", "link.done", "UAN"),
+        ("C0ADMINS", "link.announce_self", None),
+        ("C0ADMINS", "link.announce_refused", None),
+        ("UEVE", "link.taken_late", "UEVE"),
+    ]
+    store.close()

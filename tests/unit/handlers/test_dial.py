@@ -3,13 +3,19 @@ it with the command to paste (or, for an emergency number or an operator's block
 
 from __future__ import annotations
 
+import sqlite3
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from bot.callback.policy import NON_GEOGRAPHIC, Reason, Refused
-from handlers.dial import refusal_text
+from bot.callback.rules import DialRules
+from bot.outbox.notice import Notices
+from bot.slack.text import say
+from handlers.dial import cmd_dial, refusal_text
+from storage import NotSaved, OutboxKind, Store
 
 
 def deps(*, settings_deny: frozenset[str] = frozenset(), admins: str = "A ringbot admin (<@UADMIN>)") -> Any:
@@ -53,3 +59,51 @@ def test_a_block_from_the_settings_sends_people_to_whoever_runs_ringbot() -> Non
 def test_without_ringbot_admins_a_workspace_admin_is_named() -> None:
     refusal = Refused(Reason.PREMIUM_RATE, "VN", allow_with="+8419001234")
     assert "A workspace admin can allow it" in refusal_text(deps(admins="A workspace admin"), refusal, "19001234")
+
+
+# -- /ring dial allow|deny|remove: the answer, also when the database refuses writes ---------------------
+class Admins:
+    def __init__(self, *admins: str) -> None:
+        self.admins = admins
+
+    async def is_admin(self, user: str) -> bool:
+        return user in self.admins
+
+    def who(self) -> str:
+        return "A ringbot admin (<@UADMIN>)"
+
+
+def command(rules: DialRules, text: str, *, user: str = "UADMIN") -> Any:
+    deps = SimpleNamespace(dialer=SimpleNamespace(rules=rules), admins=Admins("UADMIN"))
+    return cmd_dial(deps, SimpleNamespace(args=text.split(), user_id=user))
+
+
+async def test_a_rule_change_is_answered_with_the_sentence_the_admins_are_sent(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "dial.db")
+    rules = DialRules(store, "VN", notices=Notices("C0ADMINS"))
+    assert (await command(rules, "allow GB"))["text"] == "Call back may now dial numbers in United Kingdom (`GB`)."
+    [notice] = store.pending_outbox(kind=OutboxKind.NOTICE)
+    assert notice["body"]["fields"]["change"]["key"] == "dial.allowed_now"
+    assert (await command(rules, "allow GB", user="UEVE"))["text"].startswith("Only admins")
+    assert [r["result"] for r in store.audit(action="dial_rule")] == ["refused", "ok"]
+    store.close()
+
+
+async def test_while_the_database_refuses_writes_the_answer_says_when_it_applies_or_that_it_was_not_saved(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = Store.open(tmp_path / "dial.db", busy_timeout=0.05)
+    rules = DialRules(store, "VN")
+    monkeypatch.setattr("storage.store.MAX_HELD_CHANGES", 1)
+    holder = sqlite3.connect(tmp_path / "dial.db", timeout=0, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        later = (await command(rules, "deny 098"))["text"]
+        with pytest.raises(NotSaved):  # worded by `answer`, like every listener's (tests/unit/handlers)
+            await command(rules, "deny 099")
+    finally:
+        holder.rollback()
+        holder.close()
+    assert later == "Call back won't dial numbers starting `098` any more. " + say("database.saved_later")
+    assert store.flush_held() and [r["rule"] for r in store.dial_rules()] == ["098"]
+    store.close()
