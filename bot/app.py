@@ -44,8 +44,9 @@ from bot.ops.scheduled import JOBSTORE, Jobs
 from bot.outbox.errors import WORKSPACE_ERRORS, error_code
 from bot.outbox.sending import Render
 from bot.outbox.worker import Outbox
-from bot.queues.daily_digest import Digest
-from bot.queues.queue_alerts import QueueMonitor
+from bot.queues.daily_digest import DailyDigest
+from bot.queues.queue_alerts import QueueAlerts
+from bot.queues.service import QueueService
 from bot.slack import i18n
 from bot.slack.app import build_bolt_app, build_slack_client, start_http
 from bot.stream.client import StreamAuthError, StreamClient
@@ -98,12 +99,11 @@ def build_deps(
         queue_name=directory.queue_name,
     )
     links = Links(store, Vault(settings.secret_key))
-    monitor = QueueMonitor(  # #14
+    queue_alerts = QueueAlerts(
         store,
         directory,
-        slack_client,
         default_channel=settings.alert_channel,
-        tz=settings.tz,
+        wake=wake_outbox or (lambda: None),
         cooldown=settings.queue_cooldown_seconds,
     )
     return Deps(
@@ -120,16 +120,13 @@ def build_deps(
             rules=DialRules(store, settings.country, allow=settings.dial_allow, deny=settings.dial_deny),
         ),
         slack=slack_client,
-        # -- queue health: live alerts and the daily digest (bot/queues/)
-        monitor=monitor,
-        digest=Digest(
+        queues=QueueService(
             store,
-            directory,
-            slack_client,
+            queue_alerts,
             default_channel=settings.alert_channel,
             tz=settings.tz,
             sla=settings.sla_seconds,
-            open_alerts=monitor.open_alerts,
+            wake=wake_outbox or (lambda: None),
         ),
     )
 
@@ -423,12 +420,11 @@ async def start(
     wire_ownership(deps, Jobs(scheduler))
     await outbox.recover()
     rt.spawn(pipeline.run(), name="pipeline")
-    # #14: queue health watches the same events (read-only) and posts its own edited-in-place messages.
-    monitor = deps.monitor
-    if monitor is not None:
-        pipeline.observers.append(monitor.on_event)
-        metrics.gauge_fn("queue_waiting_disagreements_total", lambda: float(monitor.live.disagreements))
-        rt.spawn(monitor.run(), name="queue-monitor")
+    # Queue alerts watch the same events (read-only); their messages go through the outbox.
+    queue_alerts = deps.queues.alerts
+    pipeline.observers.append(queue_alerts.on_event)
+    metrics.gauge_fn("queue_waiting_disagreements_total", lambda: float(queue_alerts.live.disagreements))
+    rt.spawn(queue_alerts.run(), name="queue-alerts")
     rt.spawn(outbox.run(), name="outbox")
 
     async def run_stream() -> None:
@@ -482,18 +478,19 @@ async def start(
     scheduler.add_job(prune, "interval", hours=6, id="prune", replace_existing=True)
     await heartbeat()
     scheduler.add_job(heartbeat, "interval", seconds=HEARTBEAT_SECONDS, id="heartbeat", replace_existing=True)
-    digest = deps.digest
-    if digest is not None:  # #14: the daily digest, a persisted job so a restart neither skips nor repeats it
-        Jobs.on("digest", digest.job)
+    # The daily digest: a persisted job that queues each channel's digest once (bot/queues/daily_digest.py).
+    digest = DailyDigest(
+        store, deps.directory, default_channel=settings.alert_channel, tz=settings.tz, wake=outbox.wake
+    )
+    Jobs.on("digest", digest.job)
     scheduler.start()
     rt.scheduler = scheduler
     rt.jobs = Jobs(scheduler)
-    if digest is not None:
-        if settings.digest_at:
-            hour, minute = (int(p) for p in settings.digest_at.split(":"))
-            rt.jobs.daily("digest", hour=hour, minute=minute, timezone=settings.timezone, key="digest:daily")
-        else:
-            rt.jobs.cancel("digest:daily")
+    if settings.digest_at:
+        hour, minute = (int(p) for p in settings.digest_at.split(":"))
+        rt.jobs.daily("digest", hour=hour, minute=minute, timezone=settings.timezone, key="digest:daily")
+    else:
+        rt.jobs.cancel("digest:daily")
     rt.spawn(deps.directory.refresh_queues(), name="refresh-queues")
     rt.spawn(deps.directory.refresh_agents(), name="refresh-agents")
 

@@ -15,12 +15,10 @@ from bot.antbuddy.directory import Directory
 from bot.callback.dialer import Dialer
 from bot.callback.links import Links
 from bot.config import Settings
-from bot.queues.daily_digest import Digest
-from bot.queues.queue_alerts import QueueMonitor
+from bot.queues.service import QueueService
 from bot.slack.people import Languages
 from handlers.admin import Admins
 from storage import Store
-from storage.queues import QueueStore
 
 Message = dict[str, Any]
 """A Slack message as `respond` and chat.postMessage take it: text, blocks, response_type..."""
@@ -39,24 +37,17 @@ class Deps:
     links: Links  # device links; the only door to a SIP password (bot/callback/links.py)
     dialer: Dialer  # one per process: its double-click and rate-limit memory is shared (bot/callback/dialer.py)
     slack: AsyncWebClient  # the Web API client the Bolt app and the outbox share
+    queues: QueueService  # queue figures, watches, "I'm on it" (bot/queues/service.py)
     clock: Callable[[], float] = time.time
     admins: Admins = field(init=False)
     languages: Languages = field(init=False)  # #15: which language each person reads (bot/slack/people.py)
     # auth.test's answer once Slack gave it (team, user_id, and `url`, the workspace's address for permalinks);
     # bot/app.py fills it in, empty until then.
     workspace: dict[str, Any] = field(default_factory=dict)
-    # -- queue health: live alerts and the daily digest (bot/queues/), built by bot/app.py build_deps
-    monitor: QueueMonitor | None = None
-    digest: Digest | None = None
 
     def __post_init__(self) -> None:
         self.admins = Admins(self.settings.admins, self.slack, channel=self.settings.admin_channel)
         self.languages = Languages(self.store, self.slack, clock=self.clock)
-
-    @property
-    def queue_store(self) -> QueueStore:
-        """#14: watches, breaches, digests and the call rows stats read (storage/queues.py)."""
-        return QueueStore(self.store)
 
 
 @dataclass

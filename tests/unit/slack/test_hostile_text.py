@@ -35,7 +35,6 @@ from bot.slack.render.answers import (
     render_help,
     render_history,
     render_missed,
-    render_queues,
     render_routes,
 )
 from bot.slack.render.home import render_home
@@ -53,7 +52,7 @@ from handlers.answers import history_title
 from handlers.args import UsageError, parse_history, parse_number, parse_period, parse_route
 from handlers.replies import dial_message
 from tests.support.hostile import BROADCAST, HOSTILE, PIECES, VALUES, live_sequences, rendered_texts
-from tests.unit.slack.hostile_queues import queue_cases  # #14
+from tests.unit.slack.hostile_queues import queue_cases
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 NOW = datetime(2026, 11, 24, 7, 5, tzinfo=UTC)
@@ -182,15 +181,6 @@ def cases(bad: str) -> dict[str, Callable[[], Any]]:
         "agents": lambda: render_agents(
             dashboard(bad), now=NOW, directory_agents=[Agent("a9", bad, bad, (bad,)), Agent("a2", "binh", None, ())]
         ),
-        "queues": lambda: render_queues(
-            dashboard(bad),
-            [{"queue_id": bad, "offered": 3}, {"queue_id": "q1", "offered": 1}],
-            names,
-            since_label="00:00 today",
-        ),
-        "queues_antbuddy_down": lambda: render_queues(
-            None, [], names, since_label="00:00 today", error=say("antbuddy.rate_limited")
-        ),
         "history": lambda: render_history(
             [
                 call(bad, outcome="answered", answered_by=bad),
@@ -290,11 +280,11 @@ def test_every_renderer_is_covered() -> None:
     """A renderer added to bot/slack/render/ without a hostile case here fails this test."""
     import bot.slack.render.alert as alert_module
     import bot.slack.render.answers as answers_module
-    import bot.slack.render.digest as digest_module  # #14
+    import bot.slack.render.digest as digest_module
     import bot.slack.render.home as home_module
     import bot.slack.render.link as link_module
     import bot.slack.render.ownership as ownership_module
-    import bot.slack.render.queues as queues_module  # #14
+    import bot.slack.render.queues as queues_module
 
     modules = (alert_module, answers_module, home_module, link_module, queues_module, digest_module, ownership_module)
     source = "\n".join(Path(m.__file__).read_text(encoding="utf-8") for m in modules if m.__file__)
