@@ -42,6 +42,7 @@ from bot.ops.jobstore import SQLiteJobStore
 from bot.ops.metrics import Metrics, describe_ringbot
 from bot.ops.scheduled import JOBSTORE, Jobs
 from bot.outbox.errors import WORKSPACE_ERRORS, error_code
+from bot.outbox.message import MessageKind
 from bot.outbox.sending import Render
 from bot.outbox.worker import Outbox
 from bot.queues.daily_digest import DailyDigest
@@ -268,6 +269,12 @@ def wire_ownership(deps: Deps, jobs: Jobs) -> tuple[Escalation, Overnight]:
     return escalation, overnight
 
 
+def outbox_kinds(deps: Deps) -> dict[str, MessageKind]:
+    """Every kind of message the outbox renders when it sends it (bot/outbox/message.py), by OutboxKind."""
+    kinds: dict[str, MessageKind] = {}
+    return kinds
+
+
 def alert_renderer(deps: Deps) -> Render:
     """The outbox's render callback: an alert row -> (fallback text, blocks), with its call and queue name."""
     return deps.alerts.renderer(queue_name=deps.directory.queue_name, agent_name=deps.directory.agent_name)
@@ -342,8 +349,21 @@ async def start(
         names = {name: qid for qid, name in deps.directory.queue_names().items()}
         count = load_routes_file(store, settings.routes_file, queue_ids=names)
         log.info("routes loaded file=%s count=%s", settings.routes_file, count)
+
+    def on_slack_call(kind: str, seconds: float, result: str) -> None:
+        metrics.observe("slack_seconds", seconds, kind=kind)
+        metrics.inc("slack_posts_total", kind=kind, result=result)
+
     outbox = Outbox(
-        store, client, render=alert_renderer(deps), rate_per_second=settings.channel_posts_per_second, tz=settings.tz
+        store,
+        client,
+        render=alert_renderer(deps),
+        kinds=outbox_kinds(deps),
+        channel_language=i18n.channel_language,
+        person_language=deps.languages.of,
+        on_call=on_slack_call,
+        rate_per_second=settings.channel_posts_per_second,
+        tz=settings.tz,
     )
     tracker = Tracker(grace_seconds=settings.grace_seconds)
     pipeline = Pipeline(tracker, store, deps.alerts, metrics=metrics, account_id=settings.antbuddy_account_id)
@@ -399,15 +419,10 @@ async def start(
     metrics.gauge_fn("events_rejected_total", lambda: float(pipeline.stats.rejected + stream.stats.malformed))
     metrics.gauge_fn("outbox_dead", lambda: float(store.outbox_counts().get("dead", 0)))
 
-    def on_slack_call(kind: str, seconds: float, result: str) -> None:
-        metrics.observe("slack_seconds", seconds, kind=kind)
-        metrics.inc("slack_posts_total", kind=kind, result=result)
-
     def on_antbuddy_call(endpoint: str, seconds: float, ok: bool) -> None:
         metrics.observe("antbuddy_seconds", seconds, endpoint=endpoint)
         metrics.inc("antbuddy_requests_total", endpoint=endpoint, result="ok" if ok else "error")
 
-    outbox.on_call = on_slack_call
     antbuddy.stats.observer = on_antbuddy_call
 
     scheduler = AsyncIOScheduler(
@@ -673,6 +688,9 @@ async def run_backfill(settings: Settings, since: datetime, *, out: Callable[[st
         deps.store,
         client,
         render=alert_renderer(deps),
+        kinds=outbox_kinds(deps),
+        channel_language=i18n.channel_language,
+        person_language=deps.languages.of,
         rate_per_second=settings.channel_posts_per_second,
         tz=settings.tz,
     )

@@ -608,6 +608,10 @@ class Store:
         )
         return cur.rowcount == 1
 
+    def set_outbox_channel(self, row_id: int, channel: str) -> None:
+        """Where the row's message goes: a DM's channel id once conversations.open gave it (recovery reads there)."""
+        self._write("UPDATE outbox SET channel = ? WHERE id = ?", (channel, row_id))
+
     def outbox_status(self, row_id: int) -> OutboxStatus | None:
         row = self.conn.execute("SELECT status FROM outbox WHERE id = ?", (row_id,)).fetchone()
         return OutboxStatus(row[0]) if row else None

@@ -14,9 +14,9 @@ import random
 import sqlite3
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -32,10 +32,11 @@ from bot.outbox.errors import (
     unexpected_failure,
 )
 from bot.outbox.folding import Bursts
+from bot.outbox.message import Gone, MessageKind, Wait
 from bot.outbox.pacing import ALL, HOLD_SECONDS, UPDATES, Pacer, post_lane, retry_delay
 from bot.outbox.recovery import CannotVerify, PostFinder, message_metadata
 from bot.slack.blocks import Block
-from bot.slack.i18n import channel_language, speaking
+from bot.slack.i18n import speaking
 from bot.slack.render.alert import render_alert_plain
 from storage import AlertRow, OutboxChanges, OutboxKind, OutboxRow, OutboxStatus, OwnershipStore
 
@@ -49,6 +50,9 @@ log = logging.getLogger(__name__)
 # An alert row -> (fallback text, Block Kit blocks).
 Render = Callable[[AlertRow], tuple[str, list[Block]]]
 Lane = Literal["post", "update"]
+# A channel id -> the language its messages are written in; a Slack user id -> the language that person reads.
+ChannelLanguage = Callable[[str], str]
+PersonLanguage = Callable[[str], Awaitable[str]]
 
 
 def without_retries(client: AsyncWebClient) -> AsyncWebClient:
@@ -68,6 +72,18 @@ def without_retries(client: AsyncWebClient) -> AsyncWebClient:
         logger=client._logger,
         retry_handlers=[],
     )
+
+
+def _upload_ts(resp: Any) -> str:
+    """The ts of the message files.uploadV2 shared the file in, when Slack says (it may not, at once)."""
+    for f in resp.get("files") or []:
+        shares = (f.get("shares") or {}) if isinstance(f, dict) else {}
+        for where in (shares.get("public") or {}, shares.get("private") or {}):
+            for places in where.values():
+                for place in places or []:
+                    if isinstance(place, dict) and place.get("ts"):
+                        return str(place["ts"])
+    return ""
 
 
 class Blocked(Exception):
@@ -90,6 +106,7 @@ class OutboxStats:
     recovered: int = 0  # inflight rows found already in Slack by recover()
     coalesced: int = 0  # update rows answered by another row's chat.update
     held: int = 0  # tries answered with a channel or token problem (the row waits for the fix)
+    messages: int = 0  # rows of the kinds rendered by their MessageKind (digests, queue alerts, notices...)
     pending: int = 0
     latencies: deque[float] = field(default_factory=lambda: deque(maxlen=2000), repr=False)
 
@@ -101,7 +118,7 @@ class OutboxStats:
         return data[min(len(data) - 1, max(0, math.ceil(q * len(data)) - 1))]
 
     def messages_sent(self) -> int:
-        return self.posted + self.updated + self.replies + self.summaries
+        return self.posted + self.updated + self.replies + self.summaries + self.messages
 
 
 class Sender:
@@ -113,6 +130,9 @@ class Sender:
         client: AsyncWebClient,
         *,
         render: Render,
+        kinds: Mapping[str, MessageKind],
+        channel_language: ChannelLanguage,
+        person_language: PersonLanguage,
         pacer: Pacer,
         bursts: Bursts,
         finder: PostFinder,
@@ -122,10 +142,14 @@ class Sender:
         max_attempts: int,
         backoff_base: float,
         backoff_cap: float,
+        on_call: Callable[[str, float, str], None] | None = None,
     ) -> None:
         self.store = store
         self.client = client
         self.render = render
+        self.kinds = dict(kinds)
+        self.channel_language = channel_language
+        self.person_language = person_language
         self.pacer = pacer
         self.bursts = bursts
         self.finder = finder
@@ -136,7 +160,7 @@ class Sender:
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
         # Optional hook (kind, seconds, result) for every Slack call: the app feeds /metrics from it.
-        self.on_call: Callable[[str, float, str], None] | None = None
+        self.on_call = on_call
         # What is wrong, per lane (a channel, or ALL for the workspace): logged when it changes, not per row.
         self.trouble: dict[str, str] = {}
         self.unbooked: list[Callable[[], None]] = []  # records of Slack answers the database could not take yet
@@ -145,8 +169,15 @@ class Sender:
     async def send(self, row: OutboxRow, alert: AlertRow | None) -> None:
         """Send `row`; `alert` is its alert when the caller has already read it. Raises Blocked.
 
-        Rendered in the channel's language (RINGBOT_LANGUAGE, or the channel's own), whoever reads it."""
-        with speaking(channel_language(row["channel"])):
+        Rendered in its reader's language: the channel's (RINGBOT_LANGUAGE, or the channel's own), or for a
+        message in a person's DM (body `user`) that person's."""
+        kind = self.kinds.get(str(row["kind"]))
+        if kind is not None:
+            await self._message_of(row, kind)
+            return
+        user = str((row.get("body") or {}).get("user") or "")
+        lang = await self.person_language(user) if user else self.channel_language(row["channel"])
+        with speaking(lang):
             await self._send(row, alert)
 
     async def _send(self, row: OutboxRow, alert: AlertRow | None) -> None:
@@ -302,7 +333,7 @@ class Sender:
     async def refresh_summary(self, channel: str, ts: str) -> None:
         """Edit a burst summary to its current count (not a row: a lost edit is redone, never dead-lettered)."""
         self.bursts.stale.discard((channel, ts))
-        with speaking(channel_language(channel)):
+        with speaking(self.channel_language(channel)):
             text, blocks = self.bursts.current_summary(channel, ts)
         now = self.clock()
         if self.bursts.says_already(channel, ts, text):
@@ -377,8 +408,8 @@ class Sender:
         self.stats.replies += 1
 
     async def _copy(self, row: OutboxRow) -> None:
-        """The alert in the DM of the person rung (body `user`): posted once, then edited to the alert's state NOW,
-        so both places always show the same thing."""
+        """The alert in the DM of the person rung (body `user`), in that person's language: posted once, then
+        edited to the alert's state NOW, so both places always show the same thing."""
         alert = self.store.get_alert(row["alert_id"]) if row["alert_id"] is not None else None
         user = str((row.get("body") or {}).get("user") or "")
         owners = OwnershipStore(self.store)
@@ -388,35 +419,147 @@ class Sender:
             return
         text, blocks = self._render(alert)
         channel, ts = copy.get("channel"), copy.get("ts")
-        dm = channel if (channel and ts) else await self._open_dm(row, user)
-        if dm is None:
-            return
+        if not (channel and ts):
+            # First post: into the DM, with the row moved there first, so a crash after Slack took the post is
+            # found again by its metadata (recovery.py) rather than posted twice.
+            dm = row["channel"] if row["channel"] != user else await self._open_dm(row, user)
+            if dm is None:
+                return
+            if dm != row["channel"]:
+                self.store.set_outbox_channel(row["id"], dm)
+                row = {**row, "channel": dm}
+            if row["attempts"] > 0 and await self._already_posted(row):
+                return
 
         async def send() -> AsyncSlackResponse:
             if channel and ts:
                 return await self.client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
             return await self.client.chat_postMessage(
-                channel=dm, text=text, blocks=blocks, metadata=message_metadata(row), unfurl_links=False
+                channel=row["channel"], text=text, blocks=blocks, metadata=message_metadata(row), unfurl_links=False
             )
 
         resp = await self._call(row, "post", send)
         if resp is None:
             return
+        self.mark_copied(row, str(resp.get("ts") or ts), channel=str(resp.get("channel") or row["channel"]))
+        self.stats.updated += 1
+
+    def mark_copied(self, row: OutboxRow, ts: str, *, channel: str) -> None:
+        """The DM copy is in Slack at (`channel`, `ts`): the row is sent and the copy knows its message."""
         now = self.clock()
-        posted_channel, posted_ts = str(resp.get("channel") or dm), str(resp.get("ts") or ts)
+        alert_id = row.get("alert_id")
+        user = str((row.get("body") or {}).get("user") or "")
+        owners = OwnershipStore(self.store)
 
         def book() -> None:
             with self.store.transaction():
-                self.store.mark_outbox(row["id"], OutboxStatus.SENT, ts=posted_ts, sent_at=now)
-                if not ts:
-                    owners.set_copy_message(alert["id"], user, channel=posted_channel, ts=posted_ts)
+                self.store.mark_outbox(row["id"], OutboxStatus.SENT, ts=ts, sent_at=now)
+                copy = owners.get_copy(int(alert_id), user) if alert_id is not None and user else None
+                if copy is not None and not copy.get("ts"):
+                    owners.set_copy_message(int(alert_id), user, channel=channel, ts=ts)  # type: ignore[arg-type]
 
         self._book(book)
-        self.stats.updated += 1
+
+    # -- the kinds rendered by their MessageKind (bot/outbox/message.py) -----------------------------
+    async def _message_of(self, row: OutboxRow, kind: MessageKind) -> None:
+        """Render the row now, in its reader's language, and send it: a post, an edit or an upload.
+        A DM (body `user`) is opened first and the row moved to the DM's channel before anything is posted, so a
+        crash after the post is found again by its metadata there, like any other."""
+        body = row.get("body") or {}
+        user = str(body.get("user") or "")
+        if user and row["channel"] == user:
+            dm = await self._open_dm(row, user)
+            if dm is None:
+                return
+            if dm != user:
+                self.store.set_outbox_channel(row["id"], dm)
+                row = {**row, "channel": dm}
+        lang = await self.person_language(user) if user else self.channel_language(row["channel"])
+        try:
+            with speaking(lang):
+                out = await kind.render(row)
+        except Wait:
+            raise Blocked() from None
+        except Gone as exc:
+            self.dead(row, f"nothing left to send: {exc}", log_level=logging.INFO)
+            return
+        subject = kind.subject(row)
+        same = [row["id"]]
+        if subject is not None:  # every pending row of the same message is answered by this one send
+            same += [
+                r["id"]
+                for r in self.store.pending_outbox(kind=str(row["kind"]))
+                if r["id"] != row["id"] and kind.subject(r) == subject
+            ]
+        if out.upload is None and out.edit_ts is None and row["attempts"] > 0 and await self._already_posted(row):
+            return
+        channel = row["channel"]
+        if out.upload is not None:
+            upload = out.upload
+            resp = await self._call(
+                row,
+                "post",
+                lambda: self.client.files_upload_v2(
+                    channel=channel,
+                    file=upload.content,
+                    filename=upload.filename,
+                    title=upload.title,
+                    thread_ts=out.thread_ts,
+                ),
+            )
+            ts = _upload_ts(resp) if resp is not None else ""
+        elif out.edit_ts is not None:
+            edit_ts = out.edit_ts
+            resp = await self._call(
+                row,
+                "update",
+                lambda: self.client.chat_update(channel=channel, ts=edit_ts, text=out.text, blocks=out.blocks),
+            )
+            ts = edit_ts
+        else:
+            resp = await self._call(
+                row,
+                "post",
+                lambda: self.client.chat_postMessage(
+                    channel=channel,
+                    text=out.text,
+                    blocks=out.blocks or None,
+                    thread_ts=out.thread_ts,
+                    metadata=message_metadata(row),
+                    unfurl_links=False,
+                    unfurl_media=False,
+                ),
+                thread_ts=out.thread_ts,
+            )
+            ts = str(resp["ts"]) if resp is not None else ""
+        if resp is None:
+            return
+        self.book_message(row, kind, ts=ts, also=same[1:])
+        self.stats.messages += 1
+
+    def book_message(self, row: OutboxRow, kind: MessageKind, *, ts: str, also: list[int] | None = None) -> None:
+        """The row's message is in Slack at `ts`: the row (and the rows it answered) is sent, and its kind
+        records what follows, in one transaction."""
+        now = self.clock()
+
+        def book() -> None:
+            with self.store.transaction():
+                for rid in [row["id"], *(also or [])]:
+                    self.store.mark_outbox(rid, OutboxStatus.SENT, ts=ts or None, sent_at=now)
+                kind.sent(row, channel=row["channel"], ts=ts)
+
+        self._book(book)
 
     # -- bookkeeping ------------------------------------------------------------------------------
     def mark_posted(self, row: OutboxRow, ts: str, thread_ts: str | None) -> None:
         """The row's message is in Slack at `ts`: the row is sent and the alert (or burst) knows its message."""
+        kind = self.kinds.get(str(row["kind"]))
+        if kind is not None:
+            self.book_message(row, kind, ts=ts)
+            return
+        if row["kind"] == OutboxKind.COPY:
+            self.mark_copied(row, ts, channel=row["channel"])
+            return
         sent_at = self.clock()
 
         def book() -> None:

@@ -1,4 +1,4 @@
-"""The outbox worker: the one loop that talks to Slack for alerts, paced, retried, and exactly once.
+"""The outbox worker: the one loop that posts, edits and uploads to Slack, paced, retried, and exactly once.
 
 Rows come from bot/alerts/service.py (same transaction as the alert change). The loop takes the one most-due
 thing (per channel the oldest post, per alert its pending edits, or a burst summary whose count is behind),
@@ -19,7 +19,7 @@ import asyncio
 import logging
 import sqlite3
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
@@ -27,12 +27,23 @@ from zoneinfo import ZoneInfo
 from bot.outbox.folding import Bursts
 from bot.outbox.pacing import Pacer
 from bot.outbox.recovery import POST_KINDS, CannotVerify, PostFinder
-from bot.outbox.sending import Blocked, OutboxStats, Render, Sender, Taken, without_retries
+from bot.outbox.sending import (
+    Blocked,
+    ChannelLanguage,
+    OutboxStats,
+    PersonLanguage,
+    Render,
+    Sender,
+    Taken,
+    without_retries,
+)
+from bot.slack import i18n
 from storage import OutboxKind
 
 if TYPE_CHECKING:
     from slack_sdk.web.async_client import AsyncWebClient
 
+    from bot.outbox.message import MessageKind
     from storage import AlertRow, OutboxRow, Store
 
 log = logging.getLogger(__name__)
@@ -63,6 +74,15 @@ class _RefreshDue:
     ts: str
 
 
+def _channel_default(channel_language: ChannelLanguage) -> PersonLanguage:
+    """Without a way to ask for a person's language, a DM is written in the channels' default language."""
+
+    async def language(_user: str) -> str:
+        return channel_language("")
+
+    return language
+
+
 class Outbox:
     """One worker draining the outbox table into Slack."""
 
@@ -72,6 +92,10 @@ class Outbox:
         client: AsyncWebClient,
         *,
         render: Render,
+        kinds: Mapping[str, MessageKind] | None = None,
+        channel_language: ChannelLanguage = i18n.channel_language,
+        person_language: PersonLanguage | None = None,
+        on_call: Callable[[str, float, str], None] | None = None,
         rate_per_second: float = 1.0,
         burst: int = 3,
         fold_threshold: int = 5,
@@ -112,6 +136,10 @@ class Outbox:
             store,
             self.client,
             render=render,
+            kinds=kinds or {},
+            channel_language=channel_language,
+            person_language=person_language or _channel_default(channel_language),
+            on_call=on_call,
             pacer=self._pacer,
             bursts=self._bursts,
             finder=self._finder,
@@ -126,15 +154,6 @@ class Outbox:
         self._stopping = False
         self._db_trouble = False  # the database refused us: logged once, and once when it takes writes again
         self._task: asyncio.Task[None] | None = None
-
-    @property
-    def on_call(self) -> Callable[[str, float, str], None] | None:
-        """Optional hook (kind, seconds, result) for every Slack call: the app feeds /metrics from it."""
-        return self._sender.on_call
-
-    @on_call.setter
-    def on_call(self, hook: Callable[[str, float, str], None] | None) -> None:
-        self._sender.on_call = hook
 
     # -- control ----------------------------------------------------------------------------------
     @property
@@ -227,7 +246,14 @@ class Outbox:
         self._bursts.resume()
 
     async def _recover_row(self, row: OutboxRow) -> None:
-        if row["kind"] not in POST_KINDS:
+        # Rows that may have posted a message: the alert kinds that post, a DM copy, and every kind rendered by
+        # its MessageKind (an edit or an upload is not found, and is simply done again: the same edit twice
+        # shows the same thing).
+        if row["kind"] not in POST_KINDS and row["kind"] != OutboxKind.COPY and row["kind"] not in self._sender.kinds:
+            self.store.requeue_outbox(row["id"], next_at=0, error=row.get("error"), count_attempt=False)
+            return
+        user = (row.get("body") or {}).get("user")
+        if user and row["channel"] == user:  # its DM was never opened, so nothing was posted
             self.store.requeue_outbox(row["id"], next_at=0, error=row.get("error"), count_attempt=False)
             return
         try:
