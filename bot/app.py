@@ -47,6 +47,7 @@ from bot.outbox.sending import Render
 from bot.outbox.worker import Outbox
 from bot.queues.daily_digest import DailyDigest
 from bot.queues.queue_alerts import QueueAlerts
+from bot.queues.queue_messages import queue_messages
 from bot.queues.service import QueueService
 from bot.slack import i18n
 from bot.slack.app import build_bolt_app, build_slack_client, start_http
@@ -272,7 +273,22 @@ def wire_ownership(deps: Deps, jobs: Jobs) -> tuple[Escalation, Overnight]:
 def outbox_kinds(deps: Deps) -> dict[str, MessageKind]:
     """Every kind of message the outbox renders when it sends it (bot/outbox/message.py), by OutboxKind."""
     kinds: dict[str, MessageKind] = {}
+    queues = queue_messages(
+        deps.store,
+        deps.directory,
+        tz=deps.settings.tz,
+        sla=deps.settings.sla_seconds,
+        scopes=lambda: granted_scopes(deps.workspace),
+    )
+    for kind, message in queues.items():
+        kinds[kind] = message
     return kinds
+
+
+def granted_scopes(identity: dict[str, Any]) -> set[str] | None:
+    """The bot token's scopes as auth.test's answer named them (None until Slack answered)."""
+    scopes = identity.get("scopes")
+    return {s.strip() for s in scopes.split(",") if s.strip()} if isinstance(scopes, str) else None
 
 
 def alert_renderer(deps: Deps) -> Render:
@@ -300,6 +316,9 @@ async def check_slack_token(client: AsyncWebClient) -> dict[str, Any] | None:
         log.warning("slack unreachable at start-up error=%s; alerts queue until it answers", type(exc).__name__)
         return None
     data = resp.data if isinstance(resp.data, dict) else {}
+    scopes = resp.headers.get("x-oauth-scopes") if resp.headers else None
+    if isinstance(scopes, str):  # what the token may do: the digest uploads its chart only with files:write
+        data = {**data, "scopes": scopes}
     log.info("slack token accepted team=%s bot_user=%s", data.get("team"), data.get("user_id"))
     return data
 

@@ -26,6 +26,7 @@ from storage.rows import OutboxKind
 log = logging.getLogger(__name__)
 
 LATE_AFTER = 3600.0  # seconds: a digest sent this long after it fell due says so
+REFUSED = "slack refused"  # how bot/outbox/errors.py words an error Slack gives for good (missing_scope...)
 
 
 def _int(value: object) -> int | None:
@@ -163,8 +164,8 @@ class DigestChartMessage:
         thread_ts = row["thread_ts"]
         if not thread_ts:
             raise Gone("the digest's chart has no digest message to go under")
-        if not self.figures.charts():
-            return self.bars(row)
+        if not self.figures.charts() or str(row.get("error") or "").startswith(REFUSED):
+            return self.bars(row)  # no chart after all, or Slack refused the upload (no files:write): the bars
         day, period, _ = self.figures.period(row["body"])
         png = await self._draw(period, day)
         if png is None:
