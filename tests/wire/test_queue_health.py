@@ -7,6 +7,7 @@ Vietnamese. Through a 429 storm (the outbox on a fake clock) a breach is posted 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -254,3 +255,18 @@ async def test_stats_over_a_period_and_for_one_queue(bot_http: Any) -> None:
     assert "*CSKH*: 2 offered · 1 answered · 1 abandoned · 0 missed · answer rate 50% · service level 50%" in one
     assert "Kinh doanh" not in one
     assert "No calls recorded yesterday" in (await ask(bot_http, "stats yesterday"))["text"]
+
+
+async def test_a_watch_set_while_another_program_holds_the_database_is_kept_and_said_plainly(bot_http: Any) -> None:
+    holder = sqlite3.connect(bot_http.deps.settings.db_path, timeout=0, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")  # a backup tool, an sqlite3 shell
+    try:
+        answer = await ask(bot_http, "watch CSKH waiting>=3", user="UADMIN")
+    finally:
+        holder.rollback()
+        holder.close()
+    assert answer["text"].startswith("Watching *CSKH*: `waiting&gt;=3`")
+    assert answer["text"].endswith("Saved; it applies as soon as ringbot's database can be written (it is busy or full"
+                                   " right now).")  # fmt: skip
+    assert bot_http.deps.store.flush_held()  # (the runtime does this every second)
+    assert "*CSKH*: `waiting&gt;=3`" in body_text(await ask(bot_http, "watches"))  # not lost
