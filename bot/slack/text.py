@@ -354,7 +354,7 @@ MESSAGES: dict[str, str] = {
     "agent.state.paused": "paused",
     "agent.state.logged_in": "logged in",
     "agent.state.logged_out": "logged out",
-    # -- #14 queue health, /ring queues|stats|watch|watches, daily digest (bot/slack/render/queues.py, digest.py) --
+    # -- queue health, /ring queues|stats|watch|watches, daily digest (bot/slack/render/queues.py, digest.py) --
     "qalert.warning": ":warning: *{queue}*: {waiting} waiting, longest {longest}, {ready} ready",
     "qalert.critical": ":rotating_light: *{queue}*: {waiting} waiting, longest {longest}, {ready} ready",
     "qalert.recovered": ":white_check_mark: *{queue}* recovered after {lasted}, peak {peak} waiting"

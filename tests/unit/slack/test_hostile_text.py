@@ -165,7 +165,7 @@ def cases(bad: str) -> dict[str, Callable[[], Any]]:
             "resolved_by_slack_user": {"resolved_detail": {"direction": "inbound", "slack_user": bad}},
         }.items()
     }
-    render |= queue_cases(bad, TZ, T0)  # #14: the queue health kinds (tests/unit/slack/hostile_queues.py)
+    render |= queue_cases(bad, TZ, T0)  # the queue health kinds (tests/unit/slack/hostile_queues.py)
     return render | {
         "alert_abandoned_queue_id_only": lambda: render_alert(
             alert(bad, outcome="abandoned"), call(bad), queue_name=None, tz=TZ, now=T0
@@ -291,7 +291,7 @@ def test_every_renderer_is_covered() -> None:
     public = set(re.findall(r"^def ((?:render|link_modal|me_text|not_linked)\w*)\(", source, re.MULTILINE))
     assert len(public) >= 12, public
     in_cases = Path(__file__).read_text(encoding="utf-8").split("def cases", 1)[1]
-    in_cases += (Path(__file__).parent / "hostile_queues.py").read_text(encoding="utf-8")  # #14
+    in_cases += (Path(__file__).parent / "hostile_queues.py").read_text(encoding="utf-8")
     assert {name for name in public if f"{name}(" not in in_cases} == set()
 
 
