@@ -24,9 +24,11 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.alerts.escalation import Escalation
+from bot.alerts.lists import Lists
 from bot.alerts.overnight import Overnight
 from bot.alerts.reconcile import Reconciler
 from bot.alerts.routes import load_routes_file
+from bot.alerts.routing import Routing
 from bot.alerts.service import AlertService
 from bot.antbuddy import AntBuddyClient
 from bot.antbuddy.directory import Directory
@@ -51,6 +53,7 @@ from bot.queues.queue_messages import queue_messages
 from bot.queues.service import QueueService
 from bot.slack import i18n
 from bot.slack.app import build_bolt_app, build_slack_client, start_http
+from bot.slack.people import Languages
 from bot.stream.client import StreamAuthError, StreamClient
 from handlers import register as register_listeners
 from handlers.deps import Deps
@@ -101,6 +104,7 @@ def build_deps(
         queue_name=directory.queue_name,
     )
     links = Links(store, Vault(settings.secret_key))
+    routing = Routing(store, directory)
     queue_alerts = QueueAlerts(
         store,
         directory,
@@ -122,6 +126,9 @@ def build_deps(
             rules=DialRules(store, settings.country, allow=settings.dial_allow, deny=settings.dial_deny),
         ),
         slack=slack_client,
+        routing=routing,
+        lists=Lists(store),
+        languages=Languages(store, slack_client),
         queues=QueueService(
             store,
             queue_alerts,

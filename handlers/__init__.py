@@ -14,5 +14,5 @@ def register(app: AsyncApp, deps: Deps) -> None:
     actions.register(app, deps)  # buttons
     views.register(app, deps)  # modal submissions
     home.register(app, deps)  # App Home (events)
-    queues.register(app, deps)  # #14: the queue alert's "I'm on it"
+    queues.register(app, deps)  # the queue alert's "I'm on it"
     actions.register_fallback(app)  # last: any action id no listener above took

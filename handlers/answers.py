@@ -1,15 +1,15 @@
-"""What `/ring`, its buttons and App Home show: the store and the directory read, then rendered by
+"""What `/ring` and its buttons show: read through bot/alerts/lists.py and the directory, then rendered by
 bot/slack/render/. Shared by the listeners in commands.py, actions.py and home.py."""
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Awaitable, Mapping
 from datetime import datetime
 from typing import Any, TypeVar
 
-from bot.calls.numbers import clean, format_number
+from bot.calls.numbers import format_number
 from bot.slack.blocks import escape
 from bot.slack.format import mention
 from bot.slack.render.answers import HISTORY_PAGE, MISSED_OUTCOMES, more_value, render_history, render_missed
@@ -17,7 +17,6 @@ from bot.slack.render.link import MAX_SIP_USER
 from bot.slack.text import say
 from handlers.args import HistoryQuery, Period, UsageError, usage
 from handlers.deps import Deps, Message
-from storage.rows import CallbackRow, CallRow
 
 log = logging.getLogger(__name__)
 
@@ -97,63 +96,38 @@ def caller_history_query(deps: Deps, customer_key: str) -> HistoryPage:
 
 def history_message(deps: Deps, query: Mapping[str, Any], *, offset: int) -> Message:
     """One page of history (newest first) for a query from history_query() (or a More button)."""
-    rows = deps.store.calls(
+    page = deps.lists.history(
         customer_key=query.get("k") or None,
         answered_by=query.get("a") or None,
         since=float(query["s"]),
         until=float(query["u"]) + 1,
         outcomes=MISSED_OUTCOMES if query.get("m") else None,
-        limit=HISTORY_PAGE + 1,
+        missed=MISSED_OUTCOMES,
+        page=HISTORY_PAGE,
         offset=offset,
     )
-    has_more = len(rows) > HISTORY_PAGE
-    rows = rows[:HISTORY_PAGE]
     return render_history(
-        rows,
+        page.rows,
         title=history_title(query),
         tz=deps.settings.tz,
         now=now(deps),
-        callbacks=callbacks_by_key(deps, rows, since=float(query["s"])),
-        more=more_value(query, offset + HISTORY_PAGE) if has_more else None,
+        callbacks=page.callbacks,
+        more=more_value(query, offset + HISTORY_PAGE) if page.has_more else None,
         offset=offset,
         agent_name=deps.directory.agent_name,
     )
 
 
-def callbacks_by_key(deps: Deps, rows: Sequence[CallRow], *, since: float) -> dict[str, CallbackRow]:
-    """customer_key -> the latest successful click-to-call to that caller (the audit row), for missed rows.
-    The audit's number may be stored raw, cleaned or as a key: ask for every spelling."""
-    spellings: dict[str, str] = {}
-    for row in rows:
-        customer_key = row.get("customer_key")
-        if row.get("outcome") not in MISSED_OUTCOMES or not customer_key:
-            continue
-        raw = row.get("customer_number") or ""
-        for s in {raw, clean(raw), customer_key, clean(raw).lstrip("+")}:
-            if s:
-                spellings[s] = customer_key
-    if not spellings:
-        return {}
-    found = deps.store.callbacks_for_numbers(spellings, since)
-    out: dict[str, CallbackRow] = {}
-    for number, audit in found.items():
-        key = spellings.get(number)
-        if key and (key not in out or (audit.get("at") or 0) > (out[key].get("at") or 0)):
-            out[key] = audit
-    return out
-
-
 def missed_message(deps: Deps, *, limit: int, max_blocks: int = 50) -> Message:
     """Open alerts oldest first, with their calls (for queue/DID) and links to the alert messages."""
-    alerts = deps.store.open_alerts(limit=limit)
-    calls = {a["call_id"]: c for a in alerts if (c := deps.store.get_call(a["call_id"]))}
+    open_alerts = deps.lists.open_alerts(limit=limit)
     return render_missed(
-        alerts,
+        open_alerts.alerts,
         tz=deps.settings.tz,
         now=now(deps),
-        calls=calls,
+        calls=open_alerts.calls,
         queue_names=deps.directory.queue_names(),
-        total=deps.store.count_open_alerts(),
+        total=open_alerts.total,
         max_blocks=max_blocks,
         workspace_url=deps.workspace.get("url"),
     )

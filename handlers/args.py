@@ -8,6 +8,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 
+from bot.alerts.route_settings import SETTING_WORDS
 from bot.calls.numbers import clean, number_key
 from bot.slack.blocks import escape
 from bot.slack.text import MESSAGES, say
@@ -83,6 +84,13 @@ class HistoryQuery:
 class RouteArgs:
     target: str  # "default", a DID as typed, or a queue name/id (spaces allowed)
     channel: str | None  # channel id; None: remove the route (`off`)
+
+
+@dataclass(frozen=True)
+class RouteSettingsArgs:
+    target: str  # as typed, for bot/alerts/routes.py: route_target
+    word: str  # escalate | hours | holidays | urgent | min-ring, or `settings` (show them)
+    values: tuple[str, ...]
 
 
 def parse_command(text: str) -> Command:
@@ -208,13 +216,23 @@ def parse_route(args: tuple[str, ...] | list[str]) -> RouteArgs:
     return RouteArgs(target=target, channel=channel)
 
 
+def parse_route_settings(args: tuple[str, ...] | list[str]) -> RouteSettingsArgs | None:
+    """`<target…> escalate|hours|holidays|urgent|min-ring|settings <values…>`; None when no setting word follows
+    the target (a plain `/ring route <target> #channel|off`)."""
+    for i, word in enumerate(args[1:], start=1):
+        if word.lower() in (*SETTING_WORDS, "settings"):
+            target = " ".join(args[:i]).strip()
+            return RouteSettingsArgs(target=target, word=word.lower(), values=tuple(args[i + 1 :]))
+    return None
+
+
 def no_args(sub: str, args: tuple[str, ...] | list[str]) -> None:
     """Sub-commands that take nothing (besides `share`)."""
     if args:
         raise UsageError(usage(sub), say("usage.no_args", sub=sub))
 
 
-# -- #15 Vietnamese: sub-command aliases and periods (docs/commands.md lists them) ----------------------------
+# -- Vietnamese: sub-command aliases and periods (docs/commands.md lists them) ---------------------------------
 # Typed with or without diacritics (`nhỡ` or `nho`), hyphens or underscores: `fold` compares them all alike.
 SUBCOMMAND_ALIASES: dict[str, str] = {
     "trợ-giúp": "help",
@@ -232,10 +250,10 @@ SUBCOMMAND_ALIASES: dict[str, str] = {
     "quay-số": "dial",
     "định-tuyến": "routes",
     "ngôn-ngữ": "lang",
-    "của-tôi": "mine",  # #13
-    "thống-kê": "stats",  # #14
-    "theo-dõi": "watch",  # #14
-    "đang-theo-dõi": "watches",  # #14
+    "của-tôi": "mine",
+    "thống-kê": "stats",
+    "theo-dõi": "watch",
+    "đang-theo-dõi": "watches",
 }
 _SHARE_VI = "chia-se"
 _MISSED_VI = ("nho", "goi-nho", "bi-bo", "bo")

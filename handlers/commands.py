@@ -13,8 +13,9 @@ from dataclasses import dataclass, replace
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.alerts.routes import TargetError
+from bot.alerts.routing import NotAdmin
 from bot.antbuddy import InvalidNumber, validate_number
-from bot.calls.numbers import clean, format_number, number_key
 from bot.slack.blocks import escape
 from bot.slack.i18n import language_of, speaking
 from bot.slack.render.answers import render_agents, render_help, render_routes
@@ -24,18 +25,18 @@ from handlers import queues
 from handlers.answers import history_message, history_query, maybe, missed_message, now
 from handlers.args import (
     UsageError,
-    is_number_part,
     no_args,
     parse_command,
     parse_history,
     parse_route,
+    parse_route_settings,
     parse_user,
     usage,
 )
 from handlers.deps import CommandContext, Deps, Message, Respond, SubcommandHandler
 from handlers.dial import cmd_dial, dial_answer
-from handlers.owned import cmd_mine, cmd_route_settings, setting_word, short_hangups_message
-from handlers.replies import answer, ephemeral, send
+from handlers.owned import cmd_mine, cmd_route_settings, short_hangups_message
+from handlers.replies import answer, ephemeral, saved, send
 from handlers.views import announce_unlink, open_link_modal
 
 log = logging.getLogger(__name__)
@@ -47,7 +48,7 @@ MISSED_LIMIT = 40
 class Subcommand:
     run: SubcommandHandler
     personal: bool = False  # about the person's own phone: always answered privately, `share` or not
-    help: str | None = None  # catalog key of its `/ring help` line; None when another's line covers it
+    help: tuple[str, ...] = ()  # catalog keys of its `/ring help` lines; none when another's line covers it
 
 
 def register(app: AsyncApp, deps: Deps) -> None:
@@ -75,7 +76,7 @@ def command_context(command: dict[str, str], respond: Respond, client: AsyncWebC
 
 async def dispatch(deps: Deps, ctx: CommandContext) -> None:
     """Run one sub-command; whatever happens, the person gets one answer (never silence, never a traceback)."""
-    with speaking(await deps.languages.of(ctx.user_id)):  # #15: the person's language, whatever the channel's
+    with speaking(await deps.languages.of(ctx.user_id)):  # the person's language, whatever the channel's
         await _dispatch(deps, ctx)
 
 
@@ -93,7 +94,7 @@ async def _dispatch(deps: Deps, ctx: CommandContext) -> None:
 
 # ------------------------------------------------------------------------------------------------ answers
 async def cmd_help(deps: Deps, ctx: CommandContext) -> Message:
-    return render_help([(name, say(entry.help)) for name, entry in SUBCOMMANDS.items() if entry.help])
+    return render_help([(name, "\n".join(map(say, entry.help))) for name, entry in SUBCOMMANDS.items() if entry.help])
 
 
 async def cmd_agents(deps: Deps, ctx: CommandContext) -> Message:
@@ -115,7 +116,7 @@ async def cmd_missed(deps: Deps, ctx: CommandContext) -> Message:
 async def cmd_routes(deps: Deps, ctx: CommandContext) -> Message:
     no_args("routes", ctx.args)
     names = deps.directory.queue_names()
-    routes = deps.store.routes()
+    routes = deps.routing.routes()
     if not names and any(r["key"].startswith("queue:") for r in routes):
         await maybe(deps.directory.queues(), None)
         names = deps.directory.queue_names()
@@ -123,44 +124,28 @@ async def cmd_routes(deps: Deps, ctx: CommandContext) -> Message:
 
 
 async def cmd_route(deps: Deps, ctx: CommandContext) -> Message:
+    """`/ring route <target> #channel|off` (admins), or one of its settings (owned.py)."""
+    if (setting := parse_route_settings(ctx.args)) is not None:
+        return await cmd_route_settings(deps, ctx, setting)
     args = parse_route(ctx.args)  # usage first: a typo gets help even from a non-admin
-    if not await deps.admins.is_admin(ctx.user_id):
-        deps.store.add_audit("route", "refused", slack_user=ctx.user_id, detail=f"{args.target} -> {args.channel}")
+    admin = await deps.admins.is_admin(ctx.user_id)
+    try:
+        if args.channel is None:
+            change = await deps.routing.remove_route(args.target, by=ctx.user_id, admin=admin)
+        else:
+            change = await deps.routing.set_route(args.target, args.channel, by=ctx.user_id, admin=admin)
+    except NotAdmin:
         return {"text": say("commands.admin_only"), "response_type": "ephemeral"}
-    key, label = await resolve_route_target(deps, args.target)
-    if args.channel is None:
-        removed = deps.store.delete_route(key)
-        deps.store.add_audit("route", "ok" if removed else "noop", slack_user=ctx.user_id, detail=f"{key} -> off")
-        log.info("route removed key=%s by=%s existed=%s", key, ctx.user_id, removed)
-        return {"text": say("commands.route_removed" if removed else "commands.route_none", target=label)}
-    deps.store.set_route(key, args.channel, by=ctx.user_id)
-    deps.store.add_audit("route", "ok", slack_user=ctx.user_id, detail=f"{key} -> {args.channel}")
-    log.info("route set key=%s channel=%s by=%s", key, args.channel, ctx.user_id)
-    return {"text": say("commands.route_set", target=label, channel=args.channel)}
-
-
-async def resolve_route_target(deps: Deps, target: str) -> tuple[str, str]:
-    """`default`, a DID, or a queue (id or name, any case) -> (routes key, words for the answer)."""
-    if target.lower() == "default":
-        return "default", say("commands.route_target.default")
-    if all(is_number_part(t) for t in target.split()):
-        key = number_key(target)
-        digits = clean(target).lstrip("+")
-        if not digits.isdigit() or not 3 <= len(digits) <= 20:
-            raise UsageError(usage("route"), say("commands.route_bad_did", target=escape(target, code=True, limit=60)))
-        return f"did:{key}", say("commands.route_target.did", number=escape(format_number(key)))
-    queues = await deps.directory.queues()
-    wanted = target.casefold()
-    for q in queues:
-        if q.queue_id and (q.queue_id == target or (q.name or "").casefold() == wanted):
-            return f"queue:{q.queue_id}", say(
-                "commands.route_target.queue", name=escape(q.name or q.queue_id, limit=80)
-            )
-    names = ", ".join(f"`{escape(q.name, code=True, limit=80)}`" for q in queues if q.name)
-    names = names or say("commands.route_no_queue_names")
-    raise UsageError(
-        usage("route"), say("commands.route_no_queue", target=escape(target, code=True, limit=60), names=names)
-    )
+    except TargetError as exc:
+        raise UsageError(usage("route"), exc.words()) from None
+    label = change.target.words()
+    if args.channel is not None:
+        done = say("commands.route_set", target=label, channel=args.channel)
+        return {"text": saved(change.saved, done, say("commands.route_set_later", target=label, channel=args.channel))}
+    if not change.existed:
+        return {"text": say("commands.route_none", target=label)}
+    later = say("commands.route_removed_later", target=label)
+    return {"text": saved(change.saved, say("commands.route_removed", target=label), later)}
 
 
 # ------------------------------------------------------------------------------------------------ your phone
@@ -209,7 +194,7 @@ async def cmd_call(deps: Deps, ctx: CommandContext) -> Message:
     return dial_answer(deps, result)
 
 
-# -- #15 language: `/ring lang vi|en|auto` -----------------------------------------------------------------------
+# -- language: `/ring lang vi|en|auto` ----------------------------------------------------------------------------
 async def cmd_lang(deps: Deps, ctx: CommandContext) -> Message:
     """Show or choose the language answers come in; the answer itself is in the language just chosen."""
     if len(ctx.args) > 1:
@@ -219,21 +204,19 @@ async def cmd_lang(deps: Deps, ctx: CommandContext) -> Message:
         with speaking(lang):
             return {"text": say("lang.current", language=say(f"lang.name.{lang}"), why=say(f"lang.why.{why}"))}
     word = ctx.args[0].lower()
-    if word in ("auto", "tự-động", "tu-dong"):
-        deps.languages.choose(ctx.user_id, None)
-        lang = await deps.languages.of(ctx.user_id)
-        with speaking(lang):
-            return {"text": say("lang.auto", language=say(f"lang.name.{lang}"))}
-    chosen = language_of(word)
-    if chosen is None:
+    auto = word in ("auto", "tự-động", "tu-dong")
+    chosen = None if auto else language_of(word)
+    if not auto and chosen is None:
         return {"text": usage("lang")}
-    deps.languages.choose(ctx.user_id, chosen)
-    log.info("language chosen user=%s lang=%s", ctx.user_id, chosen)
-    with speaking(chosen):
-        return {"text": say("lang.set", language=say(f"lang.name.{chosen}"))}
+    result = deps.languages.choose(ctx.user_id, chosen)  # NotSaved: answered by `answer`, nothing changed
+    lang = chosen or await deps.languages.of(ctx.user_id)
+    log.info("language chosen user=%s lang=%s saved=%s", ctx.user_id, chosen or "auto", result)
+    with speaking(lang):
+        text = say("lang.auto" if auto else "lang.set", language=say(f"lang.name.{lang}"))
+        return {"text": saved(result, text, text + "\n" + say("database.saved_later"))}
 
 
-# -- #13 ownership: /ring mine, /ring missed all, /ring route <target> escalate|hours|… ---------------------
+# -- ownership: /ring mine, /ring missed all ----------------------------------------------------------------
 async def cmd_missed_or_all(deps: Deps, ctx: CommandContext) -> Message:
     """`/ring missed`, or `/ring missed all`: the same, then the short hang-ups that were counted, not alerted."""
     if [a.lower() for a in ctx.args] == ["all"]:
@@ -241,32 +224,24 @@ async def cmd_missed_or_all(deps: Deps, ctx: CommandContext) -> Message:
     return await cmd_missed(deps, ctx)
 
 
-async def cmd_route_or_settings(deps: Deps, ctx: CommandContext) -> Message:
-    """`/ring route <target> #channel|off`, or a route's settings: `… escalate|hours|holidays|urgent|min-ring`."""
-    at = setting_word(ctx.args)
-    if at is None:
-        return await cmd_route(deps, ctx)
-    return await cmd_route_settings(deps, ctx, at, resolve_route_target)
-
-
 # The one list: `/ring help` shows the lines in this order.
 SUBCOMMANDS: dict[str, Subcommand] = {
     "help": Subcommand(cmd_help),
-    "agents": Subcommand(cmd_agents, help="help.agents"),
-    "queues": Subcommand(queues.cmd_queues, help="help.queues_live"),  # #14: handlers/queues.py
-    "history": Subcommand(cmd_history, help="help.history"),
-    "missed": Subcommand(cmd_missed_or_all, help="help.missed"),  # #13: `all` adds the short hang-ups
-    "mine": Subcommand(cmd_mine, help="help.mine"),  # #13
-    "call": Subcommand(cmd_call, personal=True, help="help.call"),
-    "link": Subcommand(cmd_link, personal=True, help="help.link"),
+    "agents": Subcommand(cmd_agents, help=("help.agents",)),
+    "queues": Subcommand(queues.cmd_queues, help=("help.queues_live",)),  # handlers/queues.py
+    "history": Subcommand(cmd_history, help=("help.history",)),
+    "missed": Subcommand(cmd_missed_or_all, help=("help.missed",)),  # `all` adds the short hang-ups
+    "mine": Subcommand(cmd_mine, help=("help.mine",)),
+    "call": Subcommand(cmd_call, personal=True, help=("help.call",)),
+    "link": Subcommand(cmd_link, personal=True, help=("help.link",)),
     "unlink": Subcommand(cmd_unlink, personal=True),
     "me": Subcommand(cmd_me, personal=True),
-    "dial": Subcommand(cmd_dial, help="help.dial"),
-    "routes": Subcommand(cmd_routes, help="help.routes"),
-    "route": Subcommand(cmd_route_or_settings, help="help.route"),  # #13: and a route's settings
-    "lang": Subcommand(cmd_lang, personal=True, help="help.lang"),  # #15
-    # -- #14 queue health (handlers/queues.py) --
-    "stats": Subcommand(queues.cmd_stats, help="help.stats"),
-    "watch": Subcommand(queues.cmd_watch, help="help.watch"),
+    "dial": Subcommand(cmd_dial, help=("help.dial",)),
+    "routes": Subcommand(cmd_routes, help=("help.routes",)),
+    "route": Subcommand(cmd_route, help=("help.route", "help.route_settings")),  # and a route's settings
+    "lang": Subcommand(cmd_lang, personal=True, help=("help.lang",)),
+    # -- queue health (handlers/queues.py) --
+    "stats": Subcommand(queues.cmd_stats, help=("help.stats",)),
+    "watch": Subcommand(queues.cmd_watch, help=("help.watch",)),
     "watches": Subcommand(queues.cmd_watches),
 }

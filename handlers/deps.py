@@ -9,6 +9,8 @@ from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.alerts.lists import Lists
+from bot.alerts.routing import Routing
 from bot.alerts.service import AlertService
 from bot.antbuddy import AntBuddyClient
 from bot.antbuddy.directory import Directory
@@ -30,6 +32,8 @@ Respond = Callable[..., Awaitable[object]]
 @dataclass
 class Deps:
     settings: Settings
+    # The database itself: read by bot/app.py's Runtime, and by the surfaces not yet on services (the buttons, the
+    # link dialog, /ring dial, App Home, the queue commands). /ring and its answers use routing, lists, languages.
     store: Store
     antbuddy: AntBuddyClient
     directory: Directory  # cached dashboard / queues / agents (bot/antbuddy/directory.py)
@@ -37,17 +41,18 @@ class Deps:
     links: Links  # device links; the only door to a SIP password (bot/callback/links.py)
     dialer: Dialer  # one per process: its double-click and rate-limit memory is shared (bot/callback/dialer.py)
     slack: AsyncWebClient  # the Web API client the Bolt app and the outbox share
+    routing: Routing  # routes and route settings as people change them (bot/alerts/routing.py)
+    lists: Lists  # what the answers list: history, open alerts, owned, short hang-ups (bot/alerts/lists.py)
+    languages: Languages  # which language each person reads, and their `/ring lang` (bot/slack/people.py)
     queues: QueueService  # queue figures, watches, "I'm on it" (bot/queues/service.py)
     clock: Callable[[], float] = time.time
     admins: Admins = field(init=False)
-    languages: Languages = field(init=False)  # #15: which language each person reads (bot/slack/people.py)
     # auth.test's answer once Slack gave it (team, user_id, and `url`, the workspace's address for permalinks);
     # bot/app.py fills it in, empty until then.
     workspace: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.admins = Admins(self.settings.admins, self.slack, channel=self.settings.admin_channel)
-        self.languages = Languages(self.store, self.slack, clock=self.clock)
 
 
 @dataclass

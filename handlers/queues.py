@@ -14,7 +14,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.antbuddy.models import Queue
 from bot.queues import figures as fig
 from bot.queues.health import WatchSyntax, parse_thresholds
-from bot.queues.service import AlreadyOnIt, NotAdmin, NotSaved, Saved, UnknownBreach
+from bot.queues.service import AlreadyOnIt, NotAdmin, Saved, UnknownBreach
 from bot.slack.blocks import escape
 from bot.slack.format import channel_mention, mention
 from bot.slack.ids import ACTION_QUEUE_ON_IT
@@ -23,7 +23,7 @@ from bot.slack.text import say
 from handlers.answers import maybe, now
 from handlers.args import UsageError, fold, no_args, usage
 from handlers.deps import CommandContext, Deps, Message
-from handlers.replies import answer, ephemeral, error_text
+from handlers.replies import answer, ephemeral, error_text, saved
 
 log = logging.getLogger(__name__)
 
@@ -119,21 +119,19 @@ async def cmd_watch(deps: Deps, ctx: CommandContext) -> Message:
     name = escape(chosen.name or chosen.queue_id, limit=80)
     try:
         if thresholds is None:
-            saved, watched = deps.queues.drop_watch(chosen.queue_id, by=ctx.user_id, is_admin=is_admin)
-            return {"text": with_saved(say("watch.off" if watched else "watch.was_off", queue=name), saved)}
-        saved = deps.queues.set_watch(chosen.queue_id, chosen.name, thresholds, by=ctx.user_id, is_admin=is_admin)
+            result, watched = deps.queues.drop_watch(chosen.queue_id, by=ctx.user_id, is_admin=is_admin)
+            return {"text": with_saved(say("watch.off" if watched else "watch.was_off", queue=name), result)}
+        result = deps.queues.set_watch(chosen.queue_id, chosen.name, thresholds, by=ctx.user_id, is_admin=is_admin)
     except NotAdmin:
         return {"text": say("watch.admin_only")}
-    except NotSaved:
-        return {"text": say("queues.not_saved")}
     channel = deps.queues.channel_for(chosen.queue_id, chosen.name)
     spec = escape(thresholds.spec(), code=True)
-    return {"text": with_saved(say("watch.set", queue=name, spec=spec, channel=channel_mention(channel)), saved)}
+    return {"text": with_saved(say("watch.set", queue=name, spec=spec, channel=channel_mention(channel)), result)}
 
 
-def with_saved(text: str, saved: Saved) -> str:
-    """The answer, and when the change waits for the database, that it does."""
-    return text if saved is Saved.NOW else f"{text} {say('queues.saved_later')}"
+def with_saved(text: str, result: Saved) -> str:
+    """The answer, and when the change waits for the database, that it does. (NotSaved is answered by `answer`.)"""
+    return saved(result, text, text + "\n" + say("database.saved_later"))
 
 
 async def cmd_watches(deps: Deps, ctx: CommandContext) -> Message:
@@ -157,11 +155,10 @@ async def claim(deps: Deps, body: dict[str, Any]) -> Message | None:
     if not user_id or not value.isdigit() or len(value) > 18:
         return {"text": say("button.invalid")}
     try:
-        saved = deps.queues.claim(int(value), user_id)
+        result = deps.queues.claim(int(value), user_id)
     except UnknownBreach:
         return {"text": say("button.invalid")}
     except AlreadyOnIt as taken:
         return {"text": say("qalert.taken", user=mention(taken.owner))}
-    except NotSaved:
-        return {"text": say("queues.not_saved")}
-    return None if saved is Saved.NOW else {"text": say("queues.saved_later")}  # the message itself shows who
+    # NotSaved goes to `answer`, which says so in words. Saved now: the message itself shows who is on it.
+    return None if result is Saved.NOW else {"text": say("database.saved_later")}

@@ -1,11 +1,12 @@
 """How a listener answers the person: one message through response_url, never silence, never a traceback.
-Expected failures (a bad argument, AntBuddy slow or down, a dial that did not go through) become one
-sentence from the text catalog."""
+Expected failures (a bad argument, AntBuddy slow or down, a dial that did not go through, a database that
+cannot be written) become one sentence from the text catalog, and so does what became of a change (`saved`)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 import weakref
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
@@ -13,12 +14,12 @@ from typing import TypeVar
 from bot.antbuddy.errors import AntBuddyError, ApiError, AuthError, NotConfigured, RateLimited, Unavailable
 from bot.callback.dialer import DialKind, DialResult
 from bot.calls.numbers import format_number
+from bot.changes import DatabaseBusy, NotSaved, Saved, write_failure
 from bot.slack.blocks import escape
 from bot.slack.render.link import not_linked_blocks
 from bot.slack.text import say
 from handlers.args import UsageError
 from handlers.deps import Message, Respond
-from storage import DatabaseBusy
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -90,10 +91,25 @@ def antbuddy_reason(exc: AntBuddyError) -> str:
     return say("antbuddy.reason.unreadable")
 
 
+def database_why(state: str) -> str:
+    """A few words on why the database refused (a `write_failure` state: busy, full, readonly, error)."""
+    return say(f"database.why.{state}" if state in ("busy", "full", "readonly") else "database.why.error")
+
+
+def saved(result: Saved, done: str, later: str) -> str:
+    """What a person is told about their change: `done` when it was written, `later` (which says it applies as
+    soon as the database can be written) when the database holds it back for now."""
+    return done if result is Saved.NOW else later
+
+
 def error_text(exc: BaseException, *, timeout: float) -> str | None:
     """One sentence for the person for an expected failure; None for a bug (logged by the caller)."""
     if isinstance(exc, UsageError):
         return exc.message()
+    if isinstance(exc, NotSaved):
+        return say("database.not_saved", why=database_why(exc.state))
+    if isinstance(exc, sqlite3.OperationalError):  # a read or write the database refused: nothing was changed
+        return say("database.failed", why=database_why(write_failure(exc)))
     if isinstance(exc, TimeoutError):
         return say("antbuddy.slow", seconds=f"{timeout:g}")
     if isinstance(exc, RateLimited):
@@ -132,6 +148,9 @@ async def answer(respond: Respond, work: Callable[[], Awaitable[Message | None]]
     except Exception as exc:  # noqa: BLE001 - every failure becomes one clear line for the person
         text = error_text(exc, timeout=timeout)
         outcome = "usage" if isinstance(exc, UsageError) else "antbuddy"
+        if isinstance(exc, (NotSaved, sqlite3.OperationalError)):
+            outcome = "database"
+            log.warning("answer: the database refused error=%s detail=%s", type(exc).__name__, str(exc)[:200])
         if text is None:
             log.exception("answer failed error=%s", type(exc).__name__)
             text, outcome = say("error.internal"), "error"

@@ -934,11 +934,6 @@ class Store:
         """Fold the WAL back into the database file without waiting for readers."""
         self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
-    def writable(self) -> bool:
-        """True when a write goes through (for `ringbot doctor` and /healthz)."""
-        self.set_meta("doctor_probe", str(self.clock()))
-        return True
-
     def journal_mode(self) -> str:
         """SQLite's journal mode (doctor reports it: WAL is what lets backups run beside the bot)."""
         return str(self.conn.execute("PRAGMA journal_mode").fetchone()[0])

@@ -1,6 +1,7 @@
 """Per-route alert settings: escalation (when, to whom, a second step), business hours, holidays, the urgent
-override and short hang-ups. Set with `/ring route <target> escalate|hours|holidays|urgent|min-ring …` or in the
-routes file's `settings:` section; stored as JSON per routes key (`queue:<id>`, `did:<key>`, `default`).
+override and short hang-ups. Set with `/ring route <target> escalate|hours|holidays|urgent|min-ring …` (read by
+`apply_setting`, changed through bot/alerts/routing.py) or in the routes file's `settings:` section; stored as
+JSON per routes key (`queue:<id>`, `did:<key>`, `default`).
 
 The settings of the most specific route that has any apply, as a whole (queue, then DID, then default); a field
 not set takes its default below (docs/alerts.md, "Defaults").
@@ -37,6 +38,10 @@ class SettingsError(ValueError):
     """A setting that cannot be used; the message names it and shows the expected form."""
 
 
+class SettingsSyntax(SettingsError):
+    """`/ring route <target> <word> …` not in a form `apply_setting` reads: the answer is the usage line."""
+
+
 @dataclass(frozen=True)
 class RouteSettings:
     escalate_after: int = ESCALATE_AFTER_MIN  # minutes; 0 = never escalate
@@ -70,7 +75,7 @@ class RouteSettings:
 
 
 def _minutes(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, str)) or not str(value).strip().isdigit():
+    if isinstance(value, bool) or not isinstance(value, (int, str)) or not _whole(str(value).strip()):
         raise SettingsError(f"{name} must be a whole number of minutes (0 = off), got {value!r}")
     number = int(str(value).strip())
     if number > 7 * 24 * 60:
@@ -117,6 +122,66 @@ def settings_from(data: Mapping[str, object] | None) -> RouteSettings:
         urgent=bool(data.get("urgent", False)),
         min_ring_seconds=min_ring,
     )
+
+
+SETTING_WORDS = ("escalate", "hours", "holidays", "urgent", "min-ring")
+
+
+def apply_setting(current: RouteSettings, word: str, values: list[str]) -> RouteSettings:
+    """The settings after `/ring route <target> <word> <values…>` (pure): one field changed, the rest kept.
+    Raises SettingsSyntax for a form it cannot read, SettingsError for a value that is not allowed."""
+    word = word.lower()
+    data = current.to_json()
+    if word == "escalate":
+        if values[:1] and values[0].lower() in ("off", "never", "0"):
+            data.update(escalate_after=0, second_after=0)
+            return settings_from(data)
+        if not values or not _whole(values[0]):
+            raise SettingsSyntax(word)
+        rest = values[1:]
+        then = next((i for i, v in enumerate(rest) if v.lower() == "then"), None)
+        first, second = (rest, []) if then is None else (rest[:then], rest[then + 1 :])
+        data.update(escalate_after=int(values[0]), escalate_to=[_mention_id(v) for v in first])
+        if second:
+            if not _whole(second[0]):
+                raise SettingsSyntax(word)
+            data.update(second_after=int(second[0]), supervisors=[_mention_id(v) for v in second[1:]])
+        return settings_from(data)
+    if word == "hours":
+        if values[:1] and values[0].lower() in ("always", "off", "none", "24/7"):
+            data["hours"] = {}
+            return settings_from(data)
+        if len(values) < 2 or len(values) % 2:
+            raise SettingsSyntax(word)
+        data["hours"] = {values[i]: values[i + 1] for i in range(0, len(values), 2)}
+        return settings_from(data)
+    if word == "holidays":
+        data["holidays"] = [] if values[:1] and values[0].lower() in ("none", "off") else values
+        return settings_from(data)
+    if word == "urgent":
+        if values[:1] not in (["on"], ["off"]):
+            raise SettingsSyntax(word)
+        data["urgent"] = values[0] == "on"
+        return settings_from(data)
+    if word == "min-ring":
+        if len(values) != 1 or not _whole(values[0]):
+            raise SettingsSyntax(word)
+        data["min_ring_seconds"] = int(values[0])
+        return settings_from(data)
+    raise SettingsSyntax(word)
+
+
+def _whole(word: str) -> bool:
+    """A whole number in ASCII digits (`str.isdigit` also takes `²`, which `int` refuses)."""
+    return word.isascii() and word.isdigit()
+
+
+def _mention_id(token: str) -> str:
+    """`<@U123|an>`, `<!subteam^S123|@team>`, `@here`, `U123` -> the bare id (validated by settings_from)."""
+    t = token.strip().strip("<>")
+    if t.startswith("!subteam^"):
+        t = t[len("!subteam^") :]
+    return t.lstrip("@!").split("|", 1)[0]
 
 
 def route_keys(*, queue_id: str | None, queue_name: str | None, did_key: str | None) -> list[str]:

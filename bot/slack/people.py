@@ -1,7 +1,8 @@
 """Which language a person reads: their `/ring lang` choice, else their Slack locale, else RINGBOT_LANGUAGE.
 
 A listener asks `Languages.of(user)` after its ack and renders inside `bot.slack.i18n.speaking(...)`; channel
-messages never come through here (the outbox speaks the channel's language)."""
+messages never come through here (the outbox speaks the channel's language). A choice is a person's change like
+any other: written with its audit row through `Store.write_or_hold`, so a busy or full database holds it."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from enum import StrEnum
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack.i18n import default_language, language_of
-from storage import DatabaseBusy, Store
+from storage import DatabaseBusy, Saved, Store
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,9 @@ class Languages:
         self.slack = slack
         self.clock = clock
         self._locales: dict[str, tuple[float, str | None]] = {}  # user -> (asked at, language of their locale)
+        # Choices made here, latest first in line: one the database holds back for now (Saved.LATER) is already
+        # the person's language; once written it is the same as the stored one.
+        self._choices: dict[str, str] = {}
 
     async def of(self, user: str) -> str:
         """The language to answer `user` in."""
@@ -57,14 +61,25 @@ class Languages:
         return self.chosen(user) or (hit[1] if hit else None) or default_language()
 
     def chosen(self, user: str) -> str | None:
+        if user in self._choices:
+            return language_of(self._choices[user])
         try:
             return language_of(self.store.get_meta(_META + user))
         except DatabaseBusy:  # the locale or the default will do for this answer
             return None
 
-    def choose(self, user: str, lang: str | None) -> None:
-        """Store `lang` for `user`; None goes back to following their Slack locale."""
-        self.store.set_meta(_META + user, language_of(lang) or "auto")
+    def choose(self, user: str, lang: str | None) -> Saved:
+        """Store `lang` for `user` with its audit row; None goes back to following their Slack locale.
+        Saved.LATER while the database refuses writes; raises NotSaved when it cannot even hold the choice."""
+        value = language_of(lang) or "auto"
+
+        def change(store: Store) -> None:
+            store.set_meta(_META + user, value)
+            store.add_audit("lang", "ok", slack_user=user, detail=value)
+
+        saved = self.store.write_or_hold(change, what=f"language {value}")
+        self._choices[user] = value
+        return saved
 
     async def slack_language(self, user: str) -> str | None:
         """The language of the person's Slack locale (`vi-VN` -> vi), None when Slack's is neither of ours."""

@@ -19,6 +19,14 @@ MESSAGES: dict[str, str] = {
     "error.internal": "Something went wrong on our side; it has been logged. Please try again.",
     "error.database_busy": "ringbot's database has been locked by another program (a backup, an sqlite3 shell)"
     " for two minutes, so this was not done. Try again in a moment; if it keeps happening, tell your ringbot admin.",
+    "database.saved_later": "Saved; it applies as soon as the database can be written.",
+    "database.not_saved": "Not saved: the database cannot be written ({why}). Try again in a minute.",
+    "database.failed": "That was not done: the database cannot be used right now ({why}), so nothing changed. Try"
+    " again in a minute; if it keeps happening, tell your ringbot admin.",
+    "database.why.busy": "another program holds its lock",
+    "database.why.full": "the disk is full",
+    "database.why.readonly": "it is read-only",
+    "database.why.error": "it reported an error",
     "antbuddy.slow": "AntBuddy did not answer within {seconds} s; try again in a moment.",
     "antbuddy.down": "AntBuddy is not reachable right now ({reason}); try again in a moment.",
     "antbuddy.rate_limited": "AntBuddy is busy (rate limited); try again in a minute.",
@@ -144,6 +152,9 @@ MESSAGES: dict[str, str] = {
     "commands.route_set": "Alerts for {target} now go to <#{channel}>.",
     "commands.route_removed": "Alerts for {target} follow the next rule again (DID, then the default channel).",
     "commands.route_none": "There was no route for {target}; nothing changed.",
+    "commands.route_set_later": "Saved: alerts for {target} go to <#{channel}> as soon as the database can be written.",
+    "commands.route_removed_later": "Saved: alerts for {target} follow the next rule again (DID, then the default"
+    " channel) as soon as the database can be written.",
     "commands.route_no_queue": "There is no queue called `{target}`. Queues: {names}.",
     "commands.route_bad_did": "`{target}` is not a phone number I can route by.",
     "commands.routes_order": "an alert goes to its queue's channel, else its DID's, else the default.",
@@ -432,10 +443,6 @@ MESSAGES: dict[str, str] = {
     "digest.no_open": "No queue alert is open.",
     "digest.late": ":hourglass: Sent late: this digest was due at {due}; Slack or ringbot could not be reached until"
     " now.",
-    "queues.saved_later": "Saved; it applies as soon as ringbot's database can be written (it is busy or full"
-    " right now).",
-    "queues.not_saved": "Not saved: ringbot's database cannot be written right now (the disk is full, or another"
-    " program holds it). Try again in a minute.",
     # -- #13 ownership, escalation, business hours, short hang-ups (bot/slack/render/ownership.py, alert.py) --
     "own.owned": ":bust_in_silhouette: Owned by {user} since {time}",
     "own.unowned_badge": ":rotating_light: unowned {minutes} min",
@@ -499,6 +506,7 @@ MESSAGES: dict[str, str] = {
     "route_settings.seconds": "{seconds} s",
     "route_settings.second": "{minutes} min later, DM {users}",
     "route_settings.saved": "Saved for {target}.",
+    "route_settings.saved_later": "Saved for {target}; it applies as soon as the database can be written.",
     "route_settings.bad": "That setting was not changed: {reason}.",
     "usage.route_settings": "Usage: `/ring route &lt;target&gt; escalate &lt;minutes&gt; [@group|@user…] [then"
     " &lt;minutes&gt; @supervisor…]` · `escalate off` · `hours mon-fri 08:00-17:30 [sat 08:00-12:00]` · `hours"

@@ -131,7 +131,7 @@ async def test_queues_share_posts_in_channel_with_live_and_own_figures_by_name(b
     body = await ask(bot_http, "queues share")
     assert body["response_type"] == "in_channel"
     text = body_text(body)
-    # #14: every queue AntBuddy lists, with its members and today's figures from ringbot's own records
+    # every queue AntBuddy lists, with its members and today's figures from ringbot's own records
     assert "*CSKH* — 0 waiting now" in text and "Today: 2 offered · 1 answered · 1 abandoned · 0 missed" in text
     assert "answer rate 50%" in text and "service level 50% (≤ 20 s)" in text and "wait avg 25 s / max 40 s" in text
     assert "*Kinh doanh* — 0 waiting now" in text and "*Kỹ thuật* — 0 waiting now" in text
@@ -322,6 +322,20 @@ async def test_route_off_removes_it_and_alerts_fall_back(bot_http):
 async def test_route_to_an_unknown_queue_names_the_real_ones(bot_http):
     body = await ask(bot_http, "route Sales <#C0SALES1>", user="UADMIN")
     assert "no queue called `Sales`" in body["text"] and "`Kinh doanh`" in body["text"]
+    assert bot_http.deps.store.routes() == []
+
+
+async def test_a_route_and_its_settings_name_targets_by_the_same_rules(bot_http):
+    for text in ("route Sales <#C0SALES1>", "route Sales escalate 4", "route Sales settings"):
+        body = await ask(bot_http, text, user="UADMIN")
+        assert "no queue called `Sales`" in body["text"] and "`Kinh doanh`" in body["text"], text
+    for text in ("route 12 <#C0HOT0001>", "route 12 escalate 4"):
+        body = await ask(bot_http, text, user="UADMIN")
+        assert "`12` is not a phone number I can route by" in body["text"], text
+    body = await ask(bot_http, "route KINH DOANH escalate 4", user="UADMIN")
+    assert body["text"].startswith("Saved for queue Kinh doanh.")
+    body = await ask(bot_http, "route (028) 7301-9555 settings", user="U0AGENT")
+    assert body["text"].startswith("*calls to 028 7301 9555*")
     assert bot_http.deps.store.routes() == []
 
 

@@ -16,6 +16,7 @@ from bot.outbox import Outbox
 from bot.slack import i18n
 from bot.slack.i18n import speaking
 from bot.slack.ids import ACTION_CALLBACK
+from bot.slack.people import Languages
 from tests.wire.link_support import link_via_modal, set_device, wait_reply
 from tests.wire.test_commands import ask, body_text
 from tests.wire.test_home import open_home, view_text
@@ -113,6 +114,15 @@ async def test_ring_lang_overrides_the_slack_locale_and_auto_goes_back(ring) -> 
     assert (await ask(ring, "lang vi", user=BINH))["text"] == "Từ giờ tôi sẽ trả lời bạn bằng tiếng Việt."
     assert "tổng đài của bạn" in body_text(await ask(ring, "help", user=BINH))
     assert (await ask(ring, "lang klingon", user=BINH))["text"].startswith("Cách dùng: `/ring lang vi|en|auto`")
+
+
+async def test_a_language_choice_is_stored_with_its_audit_row_and_outlives_a_restart(ring) -> None:
+    await ask(ring, "lang en", user=AN)
+    await ask(ring, "lang auto", user=BINH)
+    audit = ring.deps.store.audit(action="lang")
+    assert [(a["slack_user"], a["result"], a["detail"]) for a in audit] == [(BINH, "ok", "auto"), (AN, "ok", "en")]
+    restarted = Languages(ring.deps.store, ring.deps.slack)  # a new process: nothing remembered in memory
+    assert restarted.chosen(AN) == "en" and restarted.chosen(BINH) is None
 
 
 async def test_vietnamese_subcommand_names_and_periods(ring) -> None:

@@ -266,7 +266,6 @@ async def test_a_watch_set_while_another_program_holds_the_database_is_kept_and_
         holder.rollback()
         holder.close()
     assert answer["text"].startswith("Watching *CSKH*: `waiting&gt;=3`")
-    assert answer["text"].endswith("Saved; it applies as soon as ringbot's database can be written (it is busy or full"
-                                   " right now).")  # fmt: skip
+    assert answer["text"].endswith("\nSaved; it applies as soon as the database can be written.")
     assert bot_http.deps.store.flush_held()  # (the runtime does this every second)
     assert "*CSKH*: `waiting&gt;=3`" in body_text(await ask(bot_http, "watches"))  # not lost

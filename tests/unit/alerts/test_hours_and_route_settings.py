@@ -10,8 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.alerts.hours import HoursError, describe_week, is_open, next_opening, parse_holidays, parse_week
-from bot.alerts.route_settings import RouteSettings, SettingsError, settings_from
-from handlers.owned import apply_setting
+from bot.alerts.route_settings import RouteSettings, SettingsError, SettingsSyntax, apply_setting, settings_from
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 WEEK = parse_week({"mon-fri": "08:00-17:30", "sat": "08:00-12:00"})
@@ -91,3 +90,28 @@ def test_the_route_command_changes_one_field_at_a_time() -> None:
     assert apply_setting(s, "holidays", ["2026-01-01"]).holiday_dates == frozenset({date(2026, 1, 1)})
     assert apply_setting(s, "urgent", ["on"]).urgent
     assert apply_setting(s, "min-ring", ["3"]).min_ring_seconds == 3
+
+
+@pytest.mark.parametrize(
+    "word, values",
+    [
+        ("escalate", []),
+        ("escalate", ["soon"]),
+        ("escalate", ["²"]),  # a digit to str.isdigit, not to int
+        ("escalate", ["5", "@leads", "then", "later"]),
+        ("hours", ["mon-fri"]),
+        ("urgent", ["yes"]),
+        ("min-ring", ["3", "4"]),
+        ("min-ring", ["٣"]),
+        ("colour", ["red"]),
+    ],
+)
+def test_a_setting_in_a_form_the_command_does_not_read_is_a_syntax_error(word: str, values: list[str]) -> None:
+    with pytest.raises(SettingsSyntax):
+        apply_setting(RouteSettings(), word, values)
+
+
+def test_a_setting_read_but_not_allowed_says_why_and_is_not_a_syntax_error() -> None:
+    with pytest.raises(SettingsError) as err:
+        apply_setting(RouteSettings(), "min-ring", ["601"])
+    assert not isinstance(err.value, SettingsSyntax) and "600" in str(err.value)
