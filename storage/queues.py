@@ -152,11 +152,6 @@ class QueueStore:
         return self._breaches("SELECT * FROM queue_breaches WHERE recovered_at IS NULL ORDER BY started_at, id")
 
     # -- digests --------------------------------------------------------------------------------------
-    def digest_sent(self, day: str, channel: str) -> bool:
-        """The day's digest for the channel is queued (or long posted)."""
-        row = self.store.conn.execute("SELECT 1 FROM digests WHERE day = ? AND channel = ?", (day, channel))
-        return row.fetchone() is not None
-
     def mark_digest(self, day: str, channel: str) -> bool:
         """Record the day's digest for the channel; False when it was already recorded (never twice)."""
         cur = self.store._write(

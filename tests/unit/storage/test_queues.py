@@ -90,11 +90,15 @@ def test_a_snapshot_that_is_not_a_json_object_reads_as_empty(store: Store, qs: Q
     assert qs.breach(breach_id)["snapshot"] == {}  # type: ignore[index]
 
 
-def test_a_digest_is_recorded_once_per_day_and_channel(qs: QueueStore) -> None:
-    assert not qs.digest_sent("2026-03-02", "C1")
+def digests(store: Store) -> list[tuple[str, str]]:
+    return [tuple(r) for r in store.conn.execute("SELECT day, channel FROM digests ORDER BY 1, 2").fetchall()]
+
+
+def test_a_digest_is_recorded_once_per_day_and_channel(store: Store, qs: QueueStore) -> None:
     assert qs.mark_digest("2026-03-02", "C1") is True
     assert qs.mark_digest("2026-03-02", "C1") is False
-    assert qs.digest_sent("2026-03-02", "C1") and not qs.digest_sent("2026-03-02", "C2")
+    assert qs.mark_digest("2026-03-02", "C2") is True
+    assert digests(store) == [("2026-03-02", "C1"), ("2026-03-02", "C2")]
 
 
 def test_writes_join_the_callers_transaction(store: Store, qs: QueueStore) -> None:
@@ -102,7 +106,7 @@ def test_writes_join_the_callers_transaction(store: Store, qs: QueueStore) -> No
         qs.save_breach(None, breach_fields())
         qs.mark_digest("2026-03-02", "C1")
         raise RuntimeError("the outbox row could not be written")
-    assert qs.latest_breaches() == [] and not qs.digest_sent("2026-03-02", "C1")
+    assert qs.latest_breaches() == [] and digests(store) == []
 
 
 def test_queue_calls_and_callbacks_for_stats(store: Store, qs: QueueStore) -> None:
