@@ -16,7 +16,6 @@ from datetime import datetime
 from typing import Any
 
 from aiohttp import web
-from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
@@ -26,6 +25,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.alerts.escalation import Escalation
 from bot.alerts.lists import Lists
 from bot.alerts.overnight import Overnight
+from bot.alerts.ownership import Scheduler
 from bot.alerts.reconcile import Reconciler
 from bot.alerts.routes import load_routes_file
 from bot.alerts.routing import Routing
@@ -40,9 +40,8 @@ from bot.calls.pipeline import Pipeline
 from bot.calls.tracker import Tracker
 from bot.config import Settings, SetupError
 from bot.ops.instance import InstanceLock
-from bot.ops.jobstore import SQLiteJobStore
 from bot.ops.metrics import Metrics, describe_ringbot
-from bot.ops.scheduled import JOBSTORE, Jobs
+from bot.ops.scheduled import Handler, Jobs
 from bot.outbox.errors import WORKSPACE_ERRORS, error_code
 from bot.outbox.message import MessageKind
 from bot.outbox.sending import Render
@@ -58,6 +57,7 @@ from bot.stream.client import StreamAuthError, StreamClient
 from handlers import register as register_listeners
 from handlers.deps import Deps
 from storage import Store, write_failure
+from storage.jobs import JobTable
 
 log = logging.getLogger(__name__)
 
@@ -259,11 +259,26 @@ def build_bolt(deps: Deps, client: AsyncWebClient, *, signing_secret: str | None
     return build_bolt_app(deps, client, signing_secret=signing_secret, register=register_listeners)
 
 
-def wire_ownership(deps: Deps, jobs: Jobs) -> tuple[Escalation, Overnight]:
-    """#13: what the persisted `escalate` and `overnight_digest` jobs do, and the scheduler ownership uses."""
+def wire_ownership(deps: Deps, jobs: Scheduler) -> tuple[Escalation, Overnight]:
+    """What runs the `escalate` and `overnight_digest` jobs, and where ownership schedules them."""
     ownership = deps.alerts.ownership
     escalation = Escalation(ownership, workspace_url=lambda: deps.workspace.get("url"))
     overnight = Overnight(ownership)
+    ownership.jobs = jobs
+    return escalation, overnight
+
+
+def build_jobs(
+    deps: Deps,
+    scheduler: AsyncIOScheduler,
+    *,
+    daily_digest: DailyDigest | None = None,
+    clock: Callable[[], float] = time.time,
+) -> Jobs:
+    """The runner of the stored jobs with every kind's handler: an alert's escalation steps, a channel's
+    overnight digest, the daily digest (`daily_digest`, which queues each channel's digest for the outbox). Ownership
+    schedules into the table directly, inside the transaction that raises the alert."""
+    escalation, overnight = wire_ownership(deps, JobTable(deps.store))
 
     async def escalate(*, late: float, alert_id: int, step: int = 1) -> None:
         await escalation.run(late=late, alert_id=alert_id, step=step)
@@ -271,10 +286,10 @@ def wire_ownership(deps: Deps, jobs: Jobs) -> tuple[Escalation, Overnight]:
     async def digest(*, late: float, channel: str, min_ring: int = 0) -> None:
         await overnight.run(late=late, channel=channel, min_ring=min_ring)
 
-    Jobs.on("escalate", escalate)
-    Jobs.on("overnight_digest", digest)
-    ownership.jobs = jobs
-    return escalation, overnight
+    handlers: dict[str, Handler] = {"escalate": escalate, "overnight_digest": digest}
+    if daily_digest is not None:
+        handlers["digest"] = daily_digest.job
+    return Jobs(deps.store, scheduler, handlers, clock=clock)
 
 
 def outbox_kinds(deps: Deps) -> dict[str, MessageKind]:
@@ -451,14 +466,17 @@ async def start(
 
     antbuddy.stats.observer = on_antbuddy_call
 
+    # APScheduler holds only in-memory interval jobs; work due later is stored as data (bot/ops/scheduled.py).
     scheduler = AsyncIOScheduler(
-        timezone="UTC",
-        job_defaults={"misfire_grace_time": 60, "coalesce": True, "max_instances": 1},
-        jobstores={"default": MemoryJobStore(), JOBSTORE: SQLiteJobStore(store)},  # bot/ops/scheduled.py
+        timezone="UTC", job_defaults={"misfire_grace_time": 60, "coalesce": True, "max_instances": 1}
     )
-    # #13: before the pipeline runs, so the first alert already gets its escalation job (jobs added before
-    # scheduler.start() wait in APScheduler and are stored when it starts); handlers registered before a stored job runs
-    wire_ownership(deps, Jobs(scheduler))
+    # Before the pipeline runs, so the first alert already gets its escalation job. The daily digest job queues
+    # each channel's digest once (bot/queues/daily_digest.py); the outbox posts it.
+    daily_digest = DailyDigest(
+        store, deps.directory, default_channel=settings.alert_channel, tz=settings.tz, wake=outbox.wake
+    )
+    jobs = build_jobs(deps, scheduler, daily_digest=daily_digest)
+    rt.jobs = jobs
     await outbox.recover()
     rt.spawn(pipeline.run(), name="pipeline")
     # Queue alerts watch the same events (read-only); their messages go through the outbox.
@@ -495,6 +513,14 @@ async def start(
         with contextlib.suppress(sqlite3.OperationalError):  # a busy database: next time
             store.checkpoint()
 
+    async def flush() -> None:
+        # People's changes and audit rows the database refused (busy, disk full), written as soon as it can be.
+        try:
+            store.flush_held()
+            store.flush_deferred()
+        except sqlite3.OperationalError:
+            pass  # still refused: in store.health, which /healthz reports; next second
+
     async def heartbeat() -> None:
         # Tells `ringbot backfill` a bot owns the outbox; its success or failure keeps /healthz's view of the
         # database's writes fresh (a full disk shows within HEARTBEAT_SECONDS) and writes deferred audit rows.
@@ -519,19 +545,19 @@ async def start(
     scheduler.add_job(prune, "interval", hours=6, id="prune", replace_existing=True)
     await heartbeat()
     scheduler.add_job(heartbeat, "interval", seconds=HEARTBEAT_SECONDS, id="heartbeat", replace_existing=True)
-    # The daily digest: a persisted job that queues each channel's digest once (bot/queues/daily_digest.py).
-    digest = DailyDigest(
-        store, deps.directory, default_channel=settings.alert_channel, tz=settings.tz, wake=outbox.wake
-    )
-    Jobs.on("digest", digest.job)
+    scheduler.add_job(flush, "interval", seconds=1, id="flush", replace_existing=True)
+    # The daily digest is a stored job, so a restart neither skips nor repeats it; set before the runner starts.
+    try:
+        if settings.digest_at:
+            hour, minute = (int(p) for p in settings.digest_at.split(":"))
+            jobs.daily("digest", hour=hour, minute=minute, timezone=settings.timezone, key="digest:daily")
+        else:
+            jobs.cancel("digest:daily")
+    except sqlite3.OperationalError as exc:
+        log.warning("daily digest schedule not changed (%s): the stored one stands until the next start", exc)
+    jobs.start()
     scheduler.start()
     rt.scheduler = scheduler
-    rt.jobs = Jobs(scheduler)
-    if settings.digest_at:
-        hour, minute = (int(p) for p in settings.digest_at.split(":"))
-        rt.jobs.daily("digest", hour=hour, minute=minute, timezone=settings.timezone, key="digest:daily")
-    else:
-        rt.jobs.cancel("digest:daily")
     rt.spawn(deps.directory.refresh_queues(), name="refresh-queues")
     rt.spawn(deps.directory.refresh_agents(), name="refresh-agents")
 

@@ -10,6 +10,8 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
+from storage.jobs import import_pickled_jobs
+
 SCHEMA_VERSION = 1
 
 _TABLES = """
@@ -140,7 +142,7 @@ CREATE TABLE IF NOT EXISTS meta (
 -- bot/ops/scheduled.py). Never code: a row names a kind the running bot knows, and JSON arguments.
 CREATE TABLE IF NOT EXISTS scheduled_jobs (
     key TEXT PRIMARY KEY,               -- escalate:42:1 | digest:daily | ...: the same key again replaces the job
-    kind TEXT NOT NULL,                 -- which handler runs it (registered by bot/app.py)
+    kind TEXT NOT NULL,                 -- which handler runs it (bot/app.py: build_jobs hands them to the runner)
     due_at REAL NOT NULL,               -- unix seconds
     args TEXT NOT NULL DEFAULT '{}',    -- JSON object: small plain arguments (an alert id, a channel, a step)
     daily TEXT,                         -- 'HH:MM Area/City' for a job that comes back every day; NULL: once
@@ -148,13 +150,6 @@ CREATE TABLE IF NOT EXISTS scheduled_jobs (
     created_at REAL
 );
 CREATE INDEX IF NOT EXISTS scheduled_jobs_due ON scheduled_jobs(set_aside, due_at);
-
--- APScheduler's pickled jobs, until bot/ops/scheduled.py runs from scheduled_jobs (then read once and dropped)
-CREATE TABLE IF NOT EXISTS jobs (
-    id TEXT PRIMARY KEY,
-    next_run_time REAL,
-    job_state BLOB NOT NULL
-);
 
 -- queue health (bot/queues/, storage/queues.py): thresholds per queue, one row per breach message, digests queued
 CREATE TABLE IF NOT EXISTS queue_watches (
@@ -311,6 +306,7 @@ def open_db(path: str | Path, *, busy_timeout: float = 5.0) -> Database:
         conn.executescript(_TABLES)
         _one_link_per_sip_user(conn)
         _breach_snapshots(conn)
+        import_pickled_jobs(conn)  # an older ringbot's `jobs` table, read once without running any of it
         conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
         conn.commit()
         conn.execute(f"PRAGMA busy_timeout = {max(0, int(busy_timeout * 1000))}")

@@ -777,47 +777,6 @@ class Store:
     def delete_dial_rule(self, rule: str) -> bool:
         return self._write("DELETE FROM dial_rules WHERE rule = ?", (rule,)).rowcount == 1
 
-    # -- scheduled jobs (APScheduler's state, bot/ops/jobstore.py) ---------------------------------
-    def job_state(self, job_id: str) -> bytes | None:
-        row = self.conn.execute("SELECT job_state FROM jobs WHERE id = ?", (job_id,)).fetchone()
-        return bytes(row[0]) if row else None
-
-    def job_states(self, *, due_by: float | None = None) -> list[tuple[str, bytes]]:
-        """(id, state) of every job, or of those due by `due_by`, soonest first (paused ones last)."""
-        sql = "SELECT id, job_state FROM jobs"
-        params: tuple[object, ...] = ()
-        if due_by is not None:
-            sql += " WHERE next_run_time <= ?"
-            params = (due_by,)
-        sql += " ORDER BY next_run_time IS NULL, next_run_time, id"
-        return [(str(r[0]), bytes(r[1])) for r in self.conn.execute(sql, params).fetchall()]
-
-    def next_job_time(self) -> float | None:
-        row = self.conn.execute("SELECT min(next_run_time) FROM jobs WHERE next_run_time IS NOT NULL").fetchone()
-        return float(row[0]) if row and row[0] is not None else None
-
-    def add_job_state(self, job_id: str, next_run_time: float | None, state: bytes) -> bool:
-        """False when a job with that id exists already."""
-        cur = self._write(
-            "INSERT OR IGNORE INTO jobs(id, next_run_time, job_state) VALUES (?, ?, ?)", (job_id, next_run_time, state)
-        )
-        return cur.rowcount == 1
-
-    def update_job_state(self, job_id: str, next_run_time: float | None, state: bytes) -> bool:
-        cur = self._write(
-            "UPDATE jobs SET next_run_time = ?, job_state = ? WHERE id = ?", (next_run_time, state, job_id)
-        )
-        return cur.rowcount == 1
-
-    def delete_jobs(self, job_ids: Iterable[str] | None = None) -> int:
-        """Remove these jobs (all of them when None); how many went."""
-        if job_ids is None:
-            return self._write("DELETE FROM jobs").rowcount
-        ids = list(job_ids)
-        if not ids:
-            return 0
-        return self._write(f"DELETE FROM jobs WHERE id IN ({', '.join('?' * len(ids))})", ids).rowcount
-
     # -- audit ------------------------------------------------------------------------------------
     def add_audit(
         self,

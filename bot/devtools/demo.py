@@ -24,7 +24,6 @@ from bot.devtools.console import message_to_text
 from bot.devtools.fakeslack import FakeSlack, SlackCall, block_actions_body, sign, slash_command_body
 from bot.devtools.simulator.server import Simulator
 from bot.ops.logs import setup_logging
-from bot.ops.scheduled import run as run_job
 
 DEMO_SIGNING_SECRET = "demo-signing-secret"
 DEMO_CHANNEL = "C0CALLS"
@@ -249,8 +248,8 @@ async def _queue_alert(
 async def _ownership(
     http: httpx.AsyncClient, bot_url: str, slack: FakeSlack, rt: Runtime, say: Callable[[str], None]
 ) -> None:
-    """#13 in the first minute: @binh takes an alert with [I'll take it]; the one nobody takes escalates (the demo
-    fast-forwards the 15 minutes: the same job the scheduler would run, on a clock 15 minutes ahead)."""
+    """In the first minute: @binh takes an alert with [I'll take it]; the one nobody takes escalates (the demo
+    fast-forwards the 15 minutes: the stored jobs run by the real runner, on a clock 15 minutes ahead)."""
     unowned = [a for a in rt.deps.store.open_alerts(limit=10) if not rt.deps.alerts.owners.get(a["id"])["owner"]]
     if not unowned:
         return
@@ -271,15 +270,13 @@ async def _ownership(
     await asyncio.sleep(1.5)
     service = rt.deps.alerts
     real_clock = service.clock
-    for alert in unowned[1:]:
-        say("\n⏩ 15 minutes later (fast-forwarded): nobody has taken the last alert, so ringbot escalates it")
+    if unowned[1:] and rt.jobs is not None:
+        say("\n⏩ 15 minutes later (fast-forwarded): nobody has taken the other alerts, so ringbot escalates them")
         service.clock = lambda: real_clock() + 15 * 60
-        try:
-            await run_job("escalate", time.time(), {"alert_id": alert["id"], "step": 1})
+        try:  # what falls due in the next 15 minutes runs now, and is done: it does not run again then
+            await rt.jobs.run_due(time.time() + 15 * 60)
         finally:
             service.clock = real_clock
-        if rt.jobs is not None:
-            rt.jobs.cancel(f"escalate:{alert['id']}:1")  # done: the real one, 15 minutes from now, has nothing to do
         await asyncio.sleep(1.5)
 
 

@@ -4,8 +4,12 @@ over HTTP, the heartbeat marks a running bot, and shutdown leaves the database c
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
+import pickle
 import socket
+import sqlite3
+import time
 from pathlib import Path
 
 import httpx
@@ -15,6 +19,9 @@ from bot.app import HEARTBEAT_KEY, bot_is_running, run_standby, shutdown, start
 from bot.config import SetupError
 from bot.devtools.fakeslack import FakeSlack, sign, slash_command_body
 from bot.ops.instance import InstanceLock
+from bot.ops.scheduled import RUNNER_JOB_ID
+from storage import Saved, Store
+from storage.jobs import JobTable
 from tests.conftest import SIGNING_SECRET, make_settings, runtime_settings
 from tests.support.waiting import eventually
 from tests.wire.test_outbox import decision
@@ -26,7 +33,9 @@ async def test_runtime_jobs_health_metrics_and_heartbeat(tmp_path: Path, simulat
     try:
         # every job is a coroutine: a plain function would run in a thread and break the SQLite connection
         jobs = rt.scheduler.get_jobs()
-        assert {j.id for j in jobs} >= {"reconcile", "queues", "agents", "checkpoint", "heartbeat"}
+        assert {j.id for j in jobs} >= {
+            "reconcile", "queues", "agents", "checkpoint", "heartbeat", RUNNER_JOB_ID, "flush"
+        }  # fmt: skip
         assert all(asyncio.iscoroutinefunction(j.func) for j in jobs)
         assert bot_is_running(rt.deps.store)
         assert await rt.stream.wait_connected(10)
@@ -70,6 +79,56 @@ async def test_runtime_jobs_health_metrics_and_heartbeat(tmp_path: Path, simulat
         assert store.get_meta(HEARTBEAT_KEY) == "0"  # a stopped bot no longer claims the outbox
     finally:
         store.close()
+
+
+class RunsACommand:
+    """A pickle that runs a shell command when pickle.loads reads it."""
+
+    def __init__(self, command: str) -> None:
+        self.command = command
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (os.system, (self.command,))
+
+
+async def test_a_crafted_pickle_and_a_text_time_in_the_job_tables_are_one_log_line_each_and_jobs_go_on(
+    tmp_path: Path, simulator, fake_slack: FakeSlack, caplog
+) -> None:
+    settings = runtime_settings(tmp_path, simulator, fake_slack)
+    pwned = tmp_path / "pwned"
+    db = sqlite3.connect(settings.db_path)  # an older ringbot's database, tampered with
+    db.execute("CREATE TABLE jobs (id TEXT PRIMARY KEY, next_run_time REAL, job_state BLOB NOT NULL)")
+    db.execute("INSERT INTO jobs VALUES ('evil', 1, ?)", (pickle.dumps(RunsACommand(f"touch {pwned}")),))
+    db.commit()
+    db.close()
+    store = Store.open(settings.db_path)
+    store.conn.execute("INSERT INTO scheduled_jobs(key, kind, due_at) VALUES ('bad', 'escalate', '08:00 tomorrow')")
+    store.conn.commit()
+    JobTable(store).at("overnight_digest", time.time() - 5, key="digest:C0QUIET:1", channel="C0QUIET")
+    store.close()
+    with caplog.at_level(logging.INFO):
+        rt = await start(settings, mode="http", install_signals=False)
+        try:
+            await eventually(lambda: rt.jobs is not None and rt.jobs.keys("digest:C0") == [], "the good job ran")
+            assert rt.jobs is not None and rt.jobs.keys() == ["digest:daily"]
+            # a person's change the database refused a moment ago is written by the runtime's flush job
+            other = sqlite3.connect(settings.db_path, timeout=0, isolation_level=None)
+            other.execute("BEGIN EXCLUSIVE")
+            try:
+                saved = rt.deps.store.write_or_hold(lambda s: s.set_meta("flushed", "yes"), what="test change")
+            finally:
+                other.rollback()
+                other.close()
+            assert saved == Saved.LATER
+            await eventually(lambda: rt.deps.store.get_meta("flushed") == "yes", "the held change written")
+        finally:
+            await shutdown(rt)
+    assert not pwned.exists()
+    jobs_lines = [r.getMessage() for r in caplog.records if r.name in ("storage.jobs", "bot.ops.scheduled")]
+    assert jobs_lines == [
+        "old scheduled job dropped id='evil' why=not a job ringbot wrote (another function or shape)",
+        "scheduled job set aside key='bad' why=due_at is not a time in unix seconds (str); it is never run",
+    ]
 
 
 def _settings(tmp_path: Path, simulator, fake_slack: FakeSlack, **extra: str):

@@ -5,24 +5,23 @@ overnight digest, short hang-ups, and the alert in the DM of the person rung kep
 from __future__ import annotations
 
 import asyncio
+import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.alerts.service import AlertService
-from bot.app import alert_renderer, wire_ownership
+from bot.app import alert_renderer, build_jobs
 from bot.calls.classify import CallDecision, Outcome
-from bot.ops import scheduled
-from bot.ops.jobstore import SQLiteJobStore
-from bot.ops.scheduled import JOBSTORE, Jobs
+from bot.ops.scheduled import Jobs
 from bot.outbox import Outbox
 from bot.slack.ids import ACTION_CALLBACK, ACTION_REASSIGN, ACTION_RELEASE, ACTION_TAKE, VIEW_REASSIGN
 from storage import Store
+from storage.jobs import JobTable
 from tests.support.clock import FakeClock
 from tests.wire.link_support import eventually, link_via_modal, set_device, wait_reply
 
@@ -31,34 +30,23 @@ AN_SIP, AN_PW = "sip_an_201", "an-pw-201"
 CHANNEL = "C0ALERTS"
 
 
-@dataclass
-class RecordingJobs:
-    """The scheduler as ownership sees it (bot/ops/scheduled.py: Jobs.at / cancel), keeping what was asked; `due`
-    runs what fell due on the fake clock through the same `scheduled.run` the persisted jobs call."""
+def stored(own: Own) -> dict[str, tuple[str, float, dict[str, Any]]]:
+    """The stored jobs, key -> (kind, due time, arguments)."""
+    rows = [JobTable(own.store).get(key) for key in own.jobs.keys()]
+    return {r["key"]: (r["kind"], r["due_at"], json.loads(r["args"])) for r in rows if r}
 
-    jobs: dict[str, tuple[str, float, dict[str, Any]]] = field(default_factory=dict)
 
-    def at(self, kind: str, when: float, *, key: str, **args: Any) -> None:
-        self.jobs[key] = (kind, when, args)
-
-    def cancel(self, key: str) -> bool:
-        return self.jobs.pop(key, None) is not None
-
-    async def due(self, now: float) -> list[str]:
-        ran = []
-        for key, (kind, when, args) in sorted(self.jobs.items(), key=lambda kv: kv[1][1]):
-            if when <= now:
-                del self.jobs[key]
-                await scheduled.run(kind, when, args)
-                ran.append(key)
-        return ran
+async def run_again(own: Own, kind: str, when: float, args: dict[str, Any]) -> list[str]:
+    """The same job once more (a restart that replayed it, a duplicate), through the runner."""
+    own.jobs.at(kind, when, key="again", **args)
+    return await own.jobs.run_due(own.clock())
 
 
 @dataclass
 class Own:
     ring: Any
     clock: FakeClock
-    jobs: RecordingJobs
+    jobs: Jobs
     outbox: Outbox
 
     @property
@@ -116,12 +104,11 @@ def decision(n: int, at: datetime, *, number: str = "0987654321", ring_seconds: 
 @pytest.fixture
 async def own(ring) -> Any:
     """The bot's HTTP endpoint plus its outbox against the fake Slack; the alert service on a fake clock that
-    starts now, the escalation and digest jobs recorded (run when the test moves the clock)."""
+    starts now, the escalation and digest jobs stored and run by the real runner when the test moves the clock."""
     deps = ring.deps
     clock = FakeClock(time.time())
     deps.alerts.clock = clock
-    jobs = RecordingJobs()
-    wire_ownership(deps, jobs)  # type: ignore[arg-type]  # the recording stand-in has Jobs' at / cancel
+    jobs = build_jobs(deps, AsyncIOScheduler(timezone="UTC"), clock=clock)
     outbox = Outbox(
         deps.store,
         deps.slack,
@@ -215,15 +202,15 @@ async def test_escalation_fires_once_at_n_minutes_with_the_badge(own) -> None:
     alert_id = own.store.alert_for_call("call-1")["id"]
     await own.drain()
     own.clock.advance(14 * 60 + 59)
-    assert await own.jobs.due(own.clock()) == []  # not yet at 14:59
+    assert await own.jobs.run_due(own.clock()) == []  # not yet at 14:59
     own.clock.advance(1)
-    assert await own.jobs.due(own.clock()) == [f"escalate:{alert_id}:1"]
+    assert await own.jobs.run_due(own.clock()) == [f"escalate:{alert_id}:1"]
     await own.drain()
     [reply] = own.replies(alert_id)
     assert reply.text.startswith(":rotating_light: <!here>: nobody has taken this missed call for 15 min.")
     assert ":rotating_light: unowned 15 min" in text_of(own.message(alert_id).blocks)
     # The same job again (a restart that replayed it, a duplicate): nothing more is said.
-    await scheduled.run("escalate", own.clock(), {"alert_id": alert_id, "step": 1})
+    await run_again(own, "escalate", own.clock(), {"alert_id": alert_id, "step": 1})
     await own.drain()
     assert len(own.replies(alert_id)) == 1
 
@@ -242,9 +229,9 @@ async def test_no_escalation_when_claimed_at_n_minus_one(own) -> None:
     await click(own, ACTION_TAKE, alert_id, AN)
     await eventually(lambda: own.alerts.owners.get(alert_id)["owner"] == AN, "owned")
     own.clock.advance(60)
-    await own.jobs.due(own.clock())
+    await own.jobs.run_due(own.clock())
     # Even if the job had not been cancelled (a stored one from before a restart), it finds the alert owned.
-    await scheduled.run("escalate", own.clock(), {"alert_id": alert_id, "step": 1})
+    await run_again(own, "escalate", own.clock(), {"alert_id": alert_id, "step": 1})
     await own.drain()
     assert own.replies(alert_id) == []
     assert own.alerts.owners.get(alert_id)["escalation_step"] == 0
@@ -259,16 +246,15 @@ async def test_second_step_dms_the_supervisors_and_a_late_step_says_so(own) -> N
     own.alerts.handle_decision(decision(1, now_local(own)))
     alert_id = own.store.alert_for_call("call-1")["id"]
     await own.drain()
-    key, (kind, when, args) = next(iter(own.jobs.jobs.items()))
+    [key] = own.jobs.keys()
     own.clock.advance(5 * 60)
-    del own.jobs.jobs[key]
-    await scheduled.run(kind, time.time() - 600, args)  # it fell due 10 min ago, while ringbot was down
+    assert await own.jobs.run_due(own.clock() + 600) == [key]  # it fell due 10 min ago, while ringbot was down
     await own.drain()
     [reply] = own.replies(alert_id)
     assert reply.text.startswith(":rotating_light: <!subteam^S0LEADS>: nobody has taken this missed call for 5 min.")
     assert "comes 10 min late" in reply.text
     own.clock.advance(10 * 60)
-    assert await own.jobs.due(own.clock()) == [f"escalate:{alert_id}:2"]
+    assert await own.jobs.run_due(own.clock()) == [f"escalate:{alert_id}:2"]
     await own.drain()
     [dm] = [m for m in own.ring.slack.messages.values() if m.channel == "D0BOSS"]
     assert "has had no owner for 15 min" in text_of(dm.blocks) and "unowned for 15 min" in dm.text
@@ -283,11 +269,11 @@ async def test_an_after_hours_call_is_not_posted_at_night_and_is_one_digest_entr
     assert own.alerts.handle_decision(decision(2, night + timedelta(minutes=5))) == "repeat"  # the same caller
     await own.drain()
     assert own.ring.slack.posts(CHANNEL) == []  # nobody pinged at night
-    [(key, (kind, when, args))] = own.jobs.jobs.items()
+    [(key, (kind, when, args))] = stored(own).items()
     assert datetime.fromtimestamp(when, own.alerts.tz).strftime("%H:%M") == "08:00"
 
     own.clock.now = when
-    assert await own.jobs.due(own.clock()) == [key]
+    assert await own.jobs.run_due(own.clock()) == [key]
     await own.drain()
     [digest] = own.ring.slack.posts(CHANNEL)
     shown = text_of(digest.body["blocks"])
@@ -296,7 +282,7 @@ async def test_an_after_hours_call_is_not_posted_at_night_and_is_one_digest_entr
     assert [(b["action_id"], b["value"]) for b in buttons] == [
         (ACTION_CALLBACK, str(own.store.alert_for_call("call-1")["id"]))
     ]
-    await scheduled.run(kind, when, args)  # run again (a duplicate, a restart): nothing twice
+    await run_again(own, kind, when, args)  # run again (a duplicate, a restart): nothing twice
     await own.drain()
     assert len(own.ring.slack.posts(CHANNEL)) == 1
 
@@ -321,9 +307,9 @@ async def test_a_one_second_hang_up_is_not_alerted_and_appears_in_the_digest(own
     assert own.alerts.handle_decision(decision(2, at + timedelta(minutes=1), number="0912000111", ring_seconds=1)) == (
         "new"
     )
-    [(key, (kind, when, args))] = [kv for kv in own.jobs.jobs.items() if kv[0].startswith("digest:")]
+    [(key, (kind, when, args))] = [kv for kv in stored(own).items() if kv[0].startswith("digest:")]
     own.clock.now = when
-    await own.jobs.due(own.clock())
+    await own.jobs.run_due(own.clock())
     await own.drain()
     digest = [p for p in own.ring.slack.posts(CHANNEL) if "short hang-up" in p.body.get("text", "")]
     assert len(digest) == 1
@@ -399,44 +385,26 @@ async def test_route_settings_by_command_admins_only(own) -> None:
 
 
 # -- persisted jobs --------------------------------------------------------------------------------------------
-def persisted_scheduler(store: Store) -> AsyncIOScheduler:
-    return AsyncIOScheduler(timezone="UTC", jobstores={"default": MemoryJobStore(), JOBSTORE: SQLiteJobStore(store)})
-
-
 async def test_an_escalation_due_while_ringbot_was_down_runs_once_after_the_restart_and_says_it_is_late(own) -> None:
     deps = own.ring.deps
     own.clock.now = time.time() - 20 * 60  # the call came in 20 minutes ago, just before ringbot went down
-    first = persisted_scheduler(deps.store)
-    first.start(paused=True)
-    wire_ownership(deps, Jobs(first))
     own.alerts.handle_decision(decision(1, now_local(own)))
     alert_id = own.store.alert_for_call("call-1")["id"]
     await own.drain()
-    assert Jobs(first).keys("escalate:") == [f"escalate:{alert_id}:1"]
-    first.shutdown(wait=False)  # down before it fell due
+    assert own.jobs.keys("escalate:") == [f"escalate:{alert_id}:1"]  # stored with the alert; down before it fell due
 
     own.clock.now = time.time()
-    second = persisted_scheduler(deps.store)  # the restart: the job comes back from the database
-    wire_ownership(deps, Jobs(second))
-    second.start()
-    try:
-        await eventually(lambda: own.alerts.owners.get(alert_id)["escalation_step"] == 1, "the late escalation ran")
-        await own.drain()
-        [reply] = own.replies(alert_id)
-        assert "comes 5 min late" in reply.text  # due 15 min after the call, run 20 min after it
-        assert Jobs(second).keys("escalate:") == []
-    finally:
-        second.shutdown(wait=False)
+    second = build_jobs(deps, AsyncIOScheduler(timezone="UTC"), clock=own.clock)  # the restart's runner
+    assert await second.run_due(own.clock()) == [f"escalate:{alert_id}:1"]
+    await own.drain()
+    [reply] = own.replies(alert_id)
+    assert "comes 5 min late" in reply.text  # due 15 min after the call, run 20 min after it
+    assert second.keys("escalate:") == []
 
-    third = persisted_scheduler(deps.store)  # and again: nothing is said twice
-    wire_ownership(deps, Jobs(third))
-    third.start()
-    try:
-        await asyncio.sleep(0.3)
-        await own.drain()
-        assert len(own.replies(alert_id)) == 1
-    finally:
-        third.shutdown(wait=False)
+    third = build_jobs(deps, AsyncIOScheduler(timezone="UTC"), clock=own.clock)  # and again: nothing is said twice
+    assert await third.run_due(own.clock()) == []
+    await own.drain()
+    assert len(own.replies(alert_id)) == 1
 
 
 async def test_without_the_im_write_scope_only_the_dm_copy_is_given_up_and_the_channel_still_gets_its_alert(
