@@ -1,12 +1,14 @@
-"""Queue health (#14): (1) time from the breaching stream event to the queue alert's chat.postMessage, p50/p99;
+"""Queue health: (1) time from the breaching stream event to the queue alert's chat.postMessage, p50/p99;
 (2) the daily digest's rendering time over 30 days of 5,000 calls a day.
 
 (1) How: the AntBuddy simulator (Socket.IO 4) and the fake Slack run in this process with the bot's runtime
 (`bot.app.start`, HTTP mode). CSKH is watched with `waiting>=1` and no cool-down, so every caller who enters
 the queue is a new breach. Each round plays one `queue_answered` call; the breaching event is the caller's
 CHANNEL_ANSWER that names the queue (stamped when the simulator hands it to Socket.IO), the end is the fake
-Slack receiving the alert's chat.postMessage. The caller is answered shortly after, the alert recovers, and
-the next round starts. Target: p99 well under the issue's 5 s (we aim for ≤ 100 ms).
+Slack receiving the alert's chat.postMessage: the breach is saved with its outbox row, and the outbox renders and
+posts it (bot/queues/queue_messages.py), as in production. The caller is answered shortly after, the alert recovers, and
+the next round starts, a second after the previous post at the earliest (the outbox's per-channel pacing, as
+Slack asks, would otherwise be what is timed). Target: p99 well under the issue's 5 s (we aim for ≤ 100 ms).
 
 (2) How: 150,000 inbound queue calls over 30 days in a fresh database; time the `/ring stats 30d` figures
 (SQL + aggregation), the day's digest figures, the text-bar message, and the chart PNG (when matplotlib is
@@ -33,12 +35,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import percentile, quiet_logging, settings, start_fakes, wait_until  # noqa: E402
 
 CHANNEL = "C0ALERTS"
+# The outbox posts at most RINGBOT_CHANNEL_POSTS_PER_SECOND (1) messages a second into a channel, as Slack asks:
+# rounds closer together than that would time the queue of posts, not how fast one breach reaches Slack.
+PACE_SECONDS = 1.05
 
 
 async def breach_latency(rounds: int) -> list[float]:
     from bot.app import shutdown, start
     from bot.devtools.simulator.directory import QUEUES
-    from storage.queues import QueueStore
+    from bot.queues.health import parse_thresholds
 
     cskh = QUEUES[0]
     sim, slack = await start_fakes()
@@ -68,9 +73,9 @@ async def breach_latency(rounds: int) -> list[float]:
         rt = await start(s, mode="http", install_signals=False)
         try:
             await rt.stream.wait_connected(10)
-            QueueStore(rt.deps.store).set_watch(cskh.queue_id, cskh.name, "waiting>=1", "bench")
-            assert rt.deps.monitor is not None
-            rt.deps.monitor.reload()
+            thresholds = parse_thresholds(["waiting>=1"])
+            assert thresholds is not None
+            rt.deps.queues.set_watch(cskh.queue_id, cskh.name, thresholds, by="bench", is_admin=True)
             latencies: list[float] = []
             for _ in range(rounds):
                 before = len(posted)
@@ -80,8 +85,10 @@ async def breach_latency(rounds: int) -> list[float]:
                 if ok and plan.call_id in stamps:
                     latencies.append(posted[before] - stamps[plan.call_id])
                 await play
-                monitor = rt.deps.monitor
-                await wait_until(lambda m=monitor: not m.open_breaches(), 5.0)
+                alerts = rt.deps.queues.alerts
+                await wait_until(lambda a=alerts: not a.open_breaches(), 5.0)
+                if ok:  # one breach a second at most: what is measured is the alert's path, not the channel's pacing
+                    await asyncio.sleep(max(0.0, posted[before] + PACE_SECONDS - time.perf_counter()))
             return latencies
         finally:
             await shutdown(rt)
@@ -101,7 +108,7 @@ def digest_rendering(days: int = 30, per_day: int = 5000) -> dict[str, float]:
     from bot.devtools.simulator.directory import QUEUES
     from bot.queues.chart import ChartWords, charts_available, render_chart
     from bot.queues.daily_digest import build_period
-    from bot.slack.render.digest import render_digest
+    from bot.slack.render.digest import render_daily_digest
     from storage import Store
     from storage.queues import QueueStore
 
@@ -140,7 +147,7 @@ def digest_rendering(days: int = 30, per_day: int = 5000) -> dict[str, float]:
                              names=names)  # fmt: skip
         out["figures_day_s"] = time.perf_counter() - t
         t = time.perf_counter()
-        render_digest(today, [], tz, bars=True)
+        render_daily_digest(today, [], tz, bars=True)
         out["message_s"] = time.perf_counter() - t
         if charts_available():
             words = ChartWords("Calls per hour", "answered", "missed", "abandoned", "service level %")

@@ -48,8 +48,10 @@ from bot.outbox.message import MessageKind
 from bot.outbox.notice import Notices, notice_kinds
 from bot.outbox.sending import Render
 from bot.outbox.worker import Outbox
-from bot.queues.daily_digest import Digest
-from bot.queues.queue_alerts import QueueMonitor
+from bot.queues.daily_digest import DailyDigest
+from bot.queues.queue_alerts import QueueAlerts
+from bot.queues.queue_messages import queue_messages
+from bot.queues.service import QueueService
 from bot.slack import i18n
 from bot.slack.app import build_bolt_app, build_slack_client, start_http
 from bot.slack.people import Languages
@@ -114,12 +116,11 @@ def build_deps(
         on_dial=on_dial or (lambda number, sip_user: None),
     )
     routing = Routing(store, directory)
-    monitor = QueueMonitor(  # #14
+    queue_alerts = QueueAlerts(
         store,
         directory,
-        slack_client,
         default_channel=settings.alert_channel,
-        tz=settings.tz,
+        wake=wake_outbox or (lambda: None),
         cooldown=settings.queue_cooldown_seconds,
     )
     return Deps(
@@ -135,16 +136,13 @@ def build_deps(
         routing=routing,
         lists=Lists(store),
         languages=Languages(store, slack_client),
-        # -- queue health: live alerts and the daily digest (bot/queues/)
-        monitor=monitor,
-        digest=Digest(
+        queues=QueueService(
             store,
-            directory,
-            slack_client,
+            queue_alerts,
             default_channel=settings.alert_channel,
             tz=settings.tz,
             sla=settings.sla_seconds,
-            open_alerts=monitor.open_alerts,
+            wake=wake_outbox or (lambda: None),
         ),
     )
 
@@ -284,13 +282,19 @@ def ownership_jobs(deps: Deps) -> dict[str, Handler]:
     return {"escalate": escalate, "overnight_digest": digest}
 
 
-def build_jobs(deps: Deps, scheduler: AsyncIOScheduler, *, clock: Callable[[], float] = time.time) -> Jobs:
+def build_jobs(
+    deps: Deps,
+    scheduler: AsyncIOScheduler,
+    *,
+    daily_digest: DailyDigest | None = None,
+    clock: Callable[[], float] = time.time,
+) -> Jobs:
     """The runner of the stored jobs with every kind's handler: an alert's escalation steps, a channel's
-    overnight digest, the daily digest (when it is on). The alert service schedules into the table directly,
-    inside the transaction that raises the alert."""
+    overnight digest, the daily digest (`daily_digest`, which queues each channel's digest for the outbox). The
+    alert service schedules into the table directly, inside the transaction that raises the alert."""
     handlers = ownership_jobs(deps)
-    if deps.digest is not None:
-        handlers["digest"] = deps.digest.job
+    if daily_digest is not None:
+        handlers["digest"] = daily_digest.job
     return Jobs(deps.store, scheduler, handlers, clock=clock)
 
 
@@ -307,7 +311,22 @@ def outbox_kinds(deps: Deps) -> dict[str, MessageKind]:
     )
     kinds.update(messages.items())
     kinds.update(notice_kinds())  # admins told of links and dial rules, a person of a change to their phone
+    queues = queue_messages(
+        deps.store,
+        deps.directory,
+        tz=deps.settings.tz,
+        sla=deps.settings.sla_seconds,
+        scopes=lambda: granted_scopes(deps.workspace),
+    )
+    for kind, message in queues.items():
+        kinds[kind] = message
     return kinds
+
+
+def granted_scopes(identity: dict[str, Any]) -> set[str] | None:
+    """The bot token's scopes as auth.test's answer named them (None until Slack answered)."""
+    scopes = identity.get("scopes")
+    return {s.strip() for s in scopes.split(",") if s.strip()} if isinstance(scopes, str) else None
 
 
 def alert_renderer(deps: Deps) -> Render:
@@ -335,6 +354,9 @@ async def check_slack_token(client: AsyncWebClient) -> dict[str, Any] | None:
         log.warning("slack unreachable at start-up error=%s; alerts queue until it answers", type(exc).__name__)
         return None
     data = resp.data if isinstance(resp.data, dict) else {}
+    scopes = resp.headers.get("x-oauth-scopes") if resp.headers else None
+    if isinstance(scopes, str):  # what the token may do: the digest uploads its chart only with files:write
+        data = {**data, "scopes": scopes}
     log.info("slack token accepted team=%s bot_user=%s", data.get("team"), data.get("user_id"))
     return data
 
@@ -476,17 +498,20 @@ async def start(
     scheduler = AsyncIOScheduler(
         timezone="UTC", job_defaults={"misfire_grace_time": 60, "coalesce": True, "max_instances": 1}
     )
-    # Before the pipeline runs, so the first alert already gets its escalation job.
-    jobs = build_jobs(deps, scheduler)
+    # Before the pipeline runs, so the first alert already gets its escalation job. The daily digest job queues
+    # each channel's digest once (bot/queues/daily_digest.py); the outbox posts it.
+    daily_digest = DailyDigest(
+        store, deps.directory, default_channel=settings.alert_channel, tz=settings.tz, wake=outbox.wake
+    )
+    jobs = build_jobs(deps, scheduler, daily_digest=daily_digest)
     rt.jobs = jobs
     await outbox.recover()
     rt.spawn(pipeline.run(), name="pipeline")
-    # #14: queue health watches the same events (read-only) and posts its own edited-in-place messages.
-    monitor = deps.monitor
-    if monitor is not None:
-        pipeline.observers.append(monitor.on_event)
-        metrics.gauge_fn("queue_waiting_disagreements_total", lambda: float(monitor.live.disagreements))
-        rt.spawn(monitor.run(), name="queue-monitor")
+    # Queue alerts watch the same events (read-only); their messages go through the outbox.
+    queue_alerts = deps.queues.alerts
+    pipeline.observers.append(queue_alerts.on_event)
+    metrics.gauge_fn("queue_waiting_disagreements_total", lambda: float(queue_alerts.live.disagreements))
+    rt.spawn(queue_alerts.run(), name="queue-alerts")
     rt.spawn(outbox.run(), name="outbox")
 
     async def run_stream() -> None:
@@ -551,7 +576,7 @@ async def start(
     scheduler.add_job(flush, "interval", seconds=1, id="flush", replace_existing=True)
     # The daily digest is a stored job, so a restart neither skips nor repeats it; set before the runner starts.
     try:
-        if deps.digest is not None and settings.digest_at:
+        if settings.digest_at:
             hour, minute = (int(p) for p in settings.digest_at.split(":"))
             jobs.daily("digest", hour=hour, minute=minute, timezone=settings.timezone, key="digest:daily")
         else:

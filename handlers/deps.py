@@ -18,12 +18,10 @@ from bot.callback.callbacks import CallBack
 from bot.callback.dialer import Dialer
 from bot.callback.links import Links
 from bot.config import Settings
-from bot.queues.daily_digest import Digest
-from bot.queues.queue_alerts import QueueMonitor
+from bot.queues.service import QueueService
 from bot.slack.people import Languages
 from handlers.admin import Admins
 from storage import Store
-from storage.queues import QueueStore
 
 Message = dict[str, Any]
 """A Slack message as `respond` and chat.postMessage take it: text, blocks, response_type..."""
@@ -48,22 +46,15 @@ class Deps:
     routing: Routing  # routes and route settings as people change them (bot/alerts/routing.py)
     lists: Lists  # what the answers list: history, open alerts, owned, short hang-ups (bot/alerts/lists.py)
     languages: Languages  # which language each person reads, and their `/ring lang` (bot/slack/people.py)
+    queues: QueueService  # queue figures, watches, "I'm on it" (bot/queues/service.py)
     clock: Callable[[], float] = time.time
     admins: Admins = field(init=False)
     # auth.test's answer once Slack gave it (team, user_id, and `url`, the workspace's address for permalinks);
     # bot/app.py fills it in, empty until then.
     workspace: dict[str, Any] = field(default_factory=dict)
-    # -- queue health: live alerts and the daily digest (bot/queues/), built by bot/app.py build_deps
-    monitor: QueueMonitor | None = None
-    digest: Digest | None = None
 
     def __post_init__(self) -> None:
         self.admins = Admins(self.settings.admins, self.slack)
-
-    @property
-    def queue_store(self) -> QueueStore:
-        """Watches, breaches, digests and the call rows stats read (storage/queues.py)."""
-        return QueueStore(self.store)
 
 
 @dataclass

@@ -1,5 +1,6 @@
-"""#14: `/ring queues [name]`, `/ring stats [period] [queue]`, `/ring watch <queue> ...`, `/ring watches`, and the
-queue alert's "I'm on it" button. Rows in handlers/commands.py SUBCOMMANDS point here."""
+"""`/ring queues [name]`, `/ring stats [period] [queue]`, `/ring watch <queue> ...`, `/ring watches`, and the queue
+alert's "I'm on it" button. Rows in handlers/commands.py SUBCOMMANDS point here. Each listener parses, calls the
+queue service (bot/queues/service.py), and answers in words."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.antbuddy.models import Queue
 from bot.queues import figures as fig
-from bot.queues.daily_digest import stats_message
 from bot.queues.health import WatchSyntax, parse_thresholds
+from bot.queues.service import AlreadyOnIt, NotAdmin, Saved, UnknownBreach
 from bot.slack.blocks import escape
 from bot.slack.format import channel_mention, mention
 from bot.slack.ids import ACTION_QUEUE_ON_IT
@@ -22,7 +23,7 @@ from bot.slack.text import say
 from handlers.answers import maybe, now
 from handlers.args import UsageError, fold, no_args, usage
 from handlers.deps import CommandContext, Deps, Message
-from handlers.replies import answer, ephemeral, error_text
+from handlers.replies import answer, ephemeral, error_text, saved
 
 log = logging.getLogger(__name__)
 
@@ -43,9 +44,7 @@ async def cmd_queues(deps: Deps, ctx: CommandContext) -> Message:
     listed, dash, agents = await asyncio.gather(
         deps.directory.queues(), deps.directory.dashboard(), maybe(deps.directory.agents(), []), return_exceptions=True
     )
-    today = now(deps)
-    since, until = fig.period_bounds("today", today)
-    per = fig.by_queue(deps.queue_store.queue_calls(since, until), deps.settings.sla_seconds)
+    per = deps.queues.today(now(deps))
     error = None
     states: dict[str, str] = {}
     if isinstance(dash, BaseException):
@@ -78,7 +77,7 @@ async def cmd_queues(deps: Deps, ctx: CommandContext) -> Message:
     for q in queues:
         qid = q.queue_id or ""
         members = [MemberView(names.get(a, a), states.get(a, "logged_out") if states else None) for a in q.agent_ids]
-        waiting = deps.monitor.waiting_now(qid) if deps.monitor else []
+        waiting = deps.queues.waiting_now(qid)
         views.append(QueueView(qid, q.name or qid, members, waiting, per.get(qid, fig.Figures())))
     return render_queue_list(views, deps.settings.sla_seconds, detail=detail, error=error)
 
@@ -101,16 +100,7 @@ async def cmd_stats(deps: Deps, ctx: CommandContext) -> Message:
         if chosen is None or rest:
             raise UsageError(usage("stats"), say("queues.unknown", queue=escape(" ".join(args), limit=80)))
         queue_id = chosen.queue_id
-    names = deps.directory.queue_names()
-    return stats_message(
-        deps.queue_store,
-        period,
-        now=now(deps),
-        tz=deps.settings.tz,
-        sla=deps.settings.sla_seconds,
-        names=names,
-        queue_id=queue_id,
-    )
+    return deps.queues.stats(period, now=now(deps), names=deps.directory.queue_names(), queue_id=queue_id)
 
 
 async def cmd_watch(deps: Deps, ctx: CommandContext) -> Message:
@@ -125,40 +115,29 @@ async def cmd_watch(deps: Deps, ctx: CommandContext) -> Message:
         thresholds = parse_thresholds(rest)
     except WatchSyntax as exc:
         raise UsageError(usage("watch"), say("usage.watch")) from exc
-    if not await deps.admins.is_admin(ctx.user_id):
-        deps.store.add_audit("queue_watch", "refused", slack_user=ctx.user_id, detail=chosen.queue_id)
-        return {"text": say("watch.admin_only")}
+    is_admin = await deps.admins.is_admin(ctx.user_id)
     name = escape(chosen.name or chosen.queue_id, limit=80)
-    if thresholds is None:
-        dropped = deps.queue_store.drop_watch(chosen.queue_id)
-        deps.store.add_audit(
-            "queue_watch", "off" if dropped else "unchanged", slack_user=ctx.user_id, detail=chosen.queue_id
-        )
-        if deps.monitor:
-            deps.monitor.reload()
-        return {"text": say("watch.off" if dropped else "watch.was_off", queue=name)}
-    spec = thresholds.spec()
-    deps.queue_store.set_watch(chosen.queue_id, chosen.name, spec, ctx.user_id)
-    deps.store.add_audit("queue_watch", "ok", slack_user=ctx.user_id, detail=f"{chosen.queue_id} {spec}")
-    if deps.monitor:
-        deps.monitor.reload()
-    channel = (
-        deps.store.route_for(queue_id=chosen.queue_id, did_key=None, queue_name=chosen.name)
-        or deps.settings.alert_channel
-    )
-    return {"text": say("watch.set", queue=name, spec=escape(spec, code=True), channel=channel_mention(channel))}
+    try:
+        if thresholds is None:
+            result, watched = deps.queues.drop_watch(chosen.queue_id, by=ctx.user_id, is_admin=is_admin)
+            return {"text": with_saved(say("watch.off" if watched else "watch.was_off", queue=name), result)}
+        result = deps.queues.set_watch(chosen.queue_id, chosen.name, thresholds, by=ctx.user_id, is_admin=is_admin)
+    except NotAdmin:
+        return {"text": say("watch.admin_only")}
+    channel = deps.queues.channel_for(chosen.queue_id, chosen.name)
+    spec = escape(thresholds.spec(), code=True)
+    return {"text": with_saved(say("watch.set", queue=name, spec=spec, channel=channel_mention(channel)), result)}
+
+
+def with_saved(text: str, result: Saved) -> str:
+    """The answer, and when the change waits for the database, that it does. (NotSaved is answered by `answer`.)"""
+    return saved(result, text, text + "\n" + say("database.saved_later"))
 
 
 async def cmd_watches(deps: Deps, ctx: CommandContext) -> Message:
     no_args("watches", ctx.args)
-    rows = deps.queue_store.watches()
-    channels = {
-        r["queue_id"]: deps.store.route_for(queue_id=r["queue_id"], did_key=None, queue_name=r.get("queue_name"))
-        or deps.settings.alert_channel
-        for r in rows
-    }
-    breached = {t.breach.queue_id for t in deps.monitor.open_breaches()} if deps.monitor else set()
-    return render_watches(rows, channels, breached)
+    listed = deps.queues.watches()
+    return render_watches(listed.rows, listed.channels, listed.breached)
 
 
 # -- the "I'm on it" button ----------------------------------------------------------------------------------
@@ -173,11 +152,13 @@ async def claim(deps: Deps, body: dict[str, Any]) -> Message | None:
     user = body.get("user") if isinstance(body.get("user"), dict) else {}
     user_id = str((user or {}).get("id") or "")
     value = str(((body.get("actions") or [{}])[0] or {}).get("value") or "")
-    if not user_id or not value.isdigit() or len(value) > 18 or deps.monitor is None:
+    if not user_id or not value.isdigit() or len(value) > 18:
         return {"text": say("button.invalid")}
-    if await deps.monitor.claim(int(value), user_id):
-        return None  # the message itself now says who is on it
-    row = deps.queue_store.breach(int(value))
-    if row is None:
+    try:
+        result = deps.queues.claim(int(value), user_id)
+    except UnknownBreach:
         return {"text": say("button.invalid")}
-    return {"text": say("qalert.taken", user=mention(row.get("owner")))}
+    except AlreadyOnIt as taken:
+        return {"text": say("qalert.taken", user=mention(taken.owner))}
+    # NotSaved goes to `answer`, which says so in words. Saved now: the message itself shows who is on it.
+    return None if result is Saved.NOW else {"text": say("database.saved_later")}

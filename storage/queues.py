@@ -1,12 +1,24 @@
-"""The SQL of queue health (#14): watches, breach messages, digests sent, and the call rows stats are built from."""
+"""The SQL of queue health: watches, breaches (one Slack message each), digests queued, and the call rows stats are
+built from.
+
+Writes never open their own transaction: a caller groups them (a breach and its outbox row, a watch and its audit
+row through `Store.write_or_hold`), and a lone one commits by itself."""
 
 from __future__ import annotations
 
-import time
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict, cast
 
+from storage.rows import JSONObject
 from storage.store import Store
+
+# Columns the queue alerts write on a breach (`save_breach`); `ts` and `owner` have their own writers.
+_BREACH_COLUMNS = frozenset(
+    {"queue_id", "channel", "level", "reasons", "started_at", "peak_waiting", "peak_wait", "recovered_at", "reopened",
+     "snapshot"}
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -21,102 +33,150 @@ class CallFact:
     customer_number: str | None
 
 
+class WatchRow(TypedDict):
+    """A queue's thresholds, as an admin typed them (`/ring watch`)."""
+
+    queue_id: str
+    queue_name: str | None
+    thresholds: str
+    set_by: str | None
+    updated_at: float | None
+
+
+class BreachRow(TypedDict):
+    """One breach of a queue's thresholds: one Slack message, edited as it changes."""
+
+    id: int
+    queue_id: str
+    channel: str
+    ts: str | None  # the message, once posted
+    level: int  # bot.queues.health.Level
+    reasons: str  # comma-separated: waiting, wait, noready, abandon
+    started_at: float
+    peak_waiting: int
+    peak_wait: float
+    recovered_at: float | None
+    reopened: int
+    owner: str | None  # who pressed "I'm on it"
+    updated_at: float | None
+    snapshot: JSONObject  # what the message shows now: queue, waiting, longest, ready, abandon_pct, spec
+
+
+def _object(text: object) -> JSONObject:
+    """A JSON object column; anything else (an old row, a hand edit) reads as empty."""
+    try:
+        value = json.loads(text) if isinstance(text, str) else None
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
 class QueueStore:
-    """Reads and writes the #14 tables through the main Store's connection (one connection, one thread)."""
+    """Reads and writes the queue tables through the main Store's connection (one connection, one thread)."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self.conn = store.conn
 
     def _rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
-        cur = self.conn.execute(sql, params)
+        cur = self.store.conn.execute(sql, params)
         names = [d[0] for d in cur.description]
         return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
 
+    def _breaches(self, sql: str, params: tuple[Any, ...] = ()) -> list[BreachRow]:
+        rows = self._rows(sql, params)
+        for row in rows:
+            row["snapshot"] = _object(row.get("snapshot"))
+        return cast("list[BreachRow]", rows)
+
     # -- watches --------------------------------------------------------------------------------------
     def set_watch(self, queue_id: str, queue_name: str | None, thresholds: str, set_by: str) -> None:
-        with self.store.transaction():
-            self.conn.execute(
-                """INSERT INTO queue_watches(queue_id, queue_name, thresholds, set_by, updated_at) VALUES (?,?,?,?,?)
-                   ON CONFLICT(queue_id) DO UPDATE SET queue_name = excluded.queue_name,
-                   thresholds = excluded.thresholds, set_by = excluded.set_by, updated_at = excluded.updated_at""",
-                (queue_id, queue_name, thresholds, set_by, time.time()),
-            )
-
-    def drop_watch(self, queue_id: str) -> bool:
-        with self.store.transaction():
-            return self.conn.execute("DELETE FROM queue_watches WHERE queue_id = ?", (queue_id,)).rowcount > 0
-
-    def watches(self) -> list[dict[str, Any]]:
-        return self._rows("SELECT queue_id, queue_name, thresholds, set_by, updated_at FROM queue_watches ORDER BY 2")
-
-    # -- breaches -------------------------------------------------------------------------------------
-    def save_breach(self, row: dict[str, Any]) -> int:
-        """Insert (no id) or update (id) one breach row; its id."""
-        row = {**row, "updated_at": time.time()}
-        with self.store.transaction():
-            if row.get("id") is None:
-                row.pop("id", None)
-                cols = list(row)
-                cur = self.conn.execute(
-                    f"INSERT INTO queue_breaches({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
-                    tuple(row.values()),
-                )
-                return int(cur.lastrowid or 0)
-            breach_id = int(row.pop("id"))
-            sets = ", ".join(f"{c} = ?" for c in row)
-            self.conn.execute(f"UPDATE queue_breaches SET {sets} WHERE id = ?", (*row.values(), breach_id))
-            return breach_id
-
-    def latest_breaches(self) -> list[dict[str, Any]]:
-        """The newest breach row of every queue (open, or recovered and maybe still within its cool-down)."""
-        return self._rows(
-            """SELECT * FROM queue_breaches b
-               WHERE id = (SELECT max(id) FROM queue_breaches WHERE queue_id = b.queue_id)"""
+        self.store._write(
+            """INSERT INTO queue_watches(queue_id, queue_name, thresholds, set_by, updated_at) VALUES (?,?,?,?,?)
+               ON CONFLICT(queue_id) DO UPDATE SET queue_name = excluded.queue_name,
+               thresholds = excluded.thresholds, set_by = excluded.set_by, updated_at = excluded.updated_at""",
+            (queue_id, queue_name, thresholds, set_by, self.store.clock()),
         )
 
-    def breach(self, breach_id: int) -> dict[str, Any] | None:
-        rows = self._rows("SELECT * FROM queue_breaches WHERE id = ?", (breach_id,))
+    def drop_watch(self, queue_id: str) -> bool:
+        """Forget the queue's thresholds; False when it had none."""
+        return self.store._write("DELETE FROM queue_watches WHERE queue_id = ?", (queue_id,)).rowcount > 0
+
+    def watches(self) -> list[WatchRow]:
+        return cast(
+            "list[WatchRow]",
+            self._rows("SELECT queue_id, queue_name, thresholds, set_by, updated_at FROM queue_watches ORDER BY 2, 1"),
+        )
+
+    # -- breaches -------------------------------------------------------------------------------------
+    def save_breach(self, breach_id: int | None, fields: Mapping[str, Any]) -> int:
+        """Insert (no id) or update one breach; its id. `snapshot` is a dict, stored as JSON."""
+        unknown = set(fields) - _BREACH_COLUMNS
+        if unknown:
+            raise ValueError(f"queue_breaches: cannot set {', '.join(sorted(unknown))}")
+        row = {**fields, "updated_at": self.store.clock()}
+        if "snapshot" in row:
+            row["snapshot"] = json.dumps(row["snapshot"], ensure_ascii=False, allow_nan=False)
+        if breach_id is None:
+            cols = list(row)
+            cur = self.store._write(
+                f"INSERT INTO queue_breaches({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+                tuple(row.values()),
+            )
+            return int(cur.lastrowid or 0)
+        sets = ", ".join(f"{c} = ?" for c in row)
+        self.store._write(f"UPDATE queue_breaches SET {sets} WHERE id = ?", (*row.values(), breach_id))
+        return breach_id
+
+    def set_breach_ts(self, breach_id: int, ts: str) -> None:
+        """Where the breach's message is, once Slack gave it a ts (edits go there)."""
+        self.store._write("UPDATE queue_breaches SET ts = ? WHERE id = ?", (ts, breach_id))
+
+    def take_breach(self, breach_id: int, user: str) -> bool:
+        """ "I'm on it": `user` owns the breach unless someone already does (compare-and-set); True when taken."""
+        cur = self.store._write("UPDATE queue_breaches SET owner = ? WHERE id = ? AND owner IS NULL", (user, breach_id))
+        return cur.rowcount == 1
+
+    def breach(self, breach_id: int) -> BreachRow | None:
+        rows = self._breaches("SELECT * FROM queue_breaches WHERE id = ?", (breach_id,))
         return rows[0] if rows else None
 
-    def open_breaches(self) -> list[dict[str, Any]]:
-        return self._rows("SELECT * FROM queue_breaches WHERE recovered_at IS NULL ORDER BY started_at")
+    def latest_breaches(self) -> list[BreachRow]:
+        """The newest breach of every queue (open, or recovered and maybe still within its cool-down)."""
+        return self._breaches(
+            """SELECT * FROM queue_breaches b
+               WHERE id = (SELECT max(id) FROM queue_breaches WHERE queue_id = b.queue_id) ORDER BY id"""
+        )
+
+    def open_breaches(self) -> list[BreachRow]:
+        """Breaches not recovered, oldest first (the daily digest lists them)."""
+        return self._breaches("SELECT * FROM queue_breaches WHERE recovered_at IS NULL ORDER BY started_at, id")
 
     # -- digests --------------------------------------------------------------------------------------
-    def digest_sent(self, day: str, channel: str) -> bool:
-        return bool(self.conn.execute("SELECT 1 FROM digests WHERE day = ? AND channel = ?", (day, channel)).fetchone())
-
     def mark_digest(self, day: str, channel: str) -> bool:
         """Record the day's digest for the channel; False when it was already recorded (never twice)."""
-        with self.store.transaction():
-            cur = self.conn.execute(
-                "INSERT OR IGNORE INTO digests(day, channel, posted_at) VALUES (?, ?, ?)", (day, channel, time.time())
-            )
-            return cur.rowcount > 0
+        cur = self.store._write(
+            "INSERT OR IGNORE INTO digests(day, channel, posted_at) VALUES (?, ?, ?)",
+            (day, channel, self.store.clock()),
+        )
+        return cur.rowcount > 0
 
     # -- what stats read ------------------------------------------------------------------------------
     def queue_calls(self, since: float, until: float, queue_id: str | None = None) -> list[CallFact]:
+        """Inbound calls that started in [since, until), of one queue when `queue_id` is given."""
         sql = """SELECT started_at, outcome, queue_id, coalesce(ring_seconds, 0), customer_key, customer_number
                  FROM calls WHERE direction = 'inbound' AND started_at >= ? AND started_at < ?"""
         params: tuple[Any, ...] = (since, until)
         if queue_id:
             sql += " AND queue_id = ?"
             params += (queue_id,)
-        return [CallFact(*r) for r in self.conn.execute(sql, params).fetchall()]
+        return [CallFact(*r) for r in self.store.conn.execute(sql, params).fetchall()]
 
     def callbacks(self, since: float, until: float) -> list[float]:
         """Seconds from each alert to its first successful call back, for call backs made in the period."""
-        rows = self.conn.execute(
+        rows = self.store.conn.execute(
             """SELECT min(a.at) - al.created_at FROM audit a JOIN alerts al ON al.id = a.alert_id
                WHERE a.action = 'click_to_call' AND a.result = 'ok' AND a.at >= ? AND a.at < ?
                GROUP BY a.alert_id""",
             (since, until),
         ).fetchall()
         return [max(0.0, float(r[0])) for r in rows if r[0] is not None]
-
-    def alert_channels(self) -> list[str]:
-        """Every channel an alert or a route points at (the digest goes to each)."""
-        rows = self.conn.execute(
-            "SELECT channel FROM routes UNION SELECT DISTINCT channel FROM queue_breaches"
-        ).fetchall()
-        return sorted({r[0] for r in rows if r[0]})

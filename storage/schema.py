@@ -151,7 +151,7 @@ CREATE TABLE IF NOT EXISTS scheduled_jobs (
 );
 CREATE INDEX IF NOT EXISTS scheduled_jobs_due ON scheduled_jobs(set_aside, due_at);
 
--- #14 queue health (bot/queues/, storage/queues.py): thresholds per queue, one row per breach message, digests sent
+-- queue health (bot/queues/, storage/queues.py): thresholds per queue, one row per breach message, digests queued
 CREATE TABLE IF NOT EXISTS queue_watches (
     queue_id TEXT PRIMARY KEY,
     queue_name TEXT,
@@ -172,13 +172,14 @@ CREATE TABLE IF NOT EXISTS queue_breaches (
     recovered_at REAL,
     reopened INTEGER DEFAULT 0,
     owner TEXT,                         -- who pressed "I'm on it"
-    updated_at REAL
+    updated_at REAL,
+    snapshot TEXT NOT NULL DEFAULT '{}' -- JSON: what the message shows now (queue, waiting, longest, ready...)
 );
 CREATE INDEX IF NOT EXISTS queue_breaches_queue ON queue_breaches(queue_id, started_at);
 CREATE TABLE IF NOT EXISTS digests (
     day TEXT NOT NULL,                  -- YYYY-MM-DD in RINGBOT_TZ
     channel TEXT NOT NULL,
-    posted_at REAL,
+    posted_at REAL,                     -- when its outbox row was queued (the outbox posts it, however late)
     PRIMARY KEY (day, channel)
 );
 
@@ -250,6 +251,14 @@ def _one_link_per_sip_user(conn: sqlite3.Connection) -> None:
         conn.execute(f"CREATE UNIQUE INDEX {_LINKS_UNIQUE} ON links(sip_user COLLATE NOCASE)")
 
 
+def _breach_snapshots(conn: sqlite3.Connection) -> None:
+    """Give queue_breaches its `snapshot` column in a database made before queue alerts were rendered when sent
+    (an old breach renders from its peaks until its next change)."""
+    columns = {r[1] for r in conn.execute("PRAGMA table_info(queue_breaches)").fetchall()}
+    if "snapshot" not in columns:
+        conn.execute("ALTER TABLE queue_breaches ADD COLUMN snapshot TEXT NOT NULL DEFAULT '{}'")
+
+
 class DatabaseUnusable(Exception):
     """The database path cannot be used as it is (no such directory, a directory, read-only...): the message is
     one sentence saying what to change, for the operator."""
@@ -296,6 +305,7 @@ def open_db(path: str | Path, *, busy_timeout: float = 5.0) -> Database:
         conn.execute("PRAGMA foreign_keys=ON")
         conn.executescript(_TABLES)
         _one_link_per_sip_user(conn)
+        _breach_snapshots(conn)
         import_pickled_jobs(conn)  # an older ringbot's `jobs` table, read once without running any of it
         conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
         conn.commit()

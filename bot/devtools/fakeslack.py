@@ -92,6 +92,7 @@ class FakeSlack:
         self.base = ""  # http://127.0.0.1:PORT
         self._changed = asyncio.Event()
         self.unreachable = False  # every connection is dropped without an answer (Slack cannot be reached)
+        self.holds: list[list[Any]] = []  # [method, seconds, count]: calls done at once, answered `seconds` later
         self.socket_clients: list[web.WebSocketResponse] = []
         self.socket_acks: list[dict[str, Any]] = []  # what the app sent back over Socket Mode
         self.channels: dict[str, Channel | None] = {}  # None: the id does not exist (channel_not_found)
@@ -143,6 +144,11 @@ class FakeSlack:
             Fault(method, status, count, retry_after, error or default_error, body, content_type, channel)
         )
 
+    def hold(self, method: str, seconds: float, *, count: int = 1) -> None:
+        """The next `count` calls of `method` take effect at once (the message is in the channel) but are answered
+        only `seconds` later: the caller may die in between, as a process killed mid-request does."""
+        self.holds.append([method, seconds, count])
+
     def fail_html(self, method: str = "*", *, status: int = 502, count: int = 1) -> None:
         """A proxy's error page: not JSON at all."""
         page = f"<html><body><h1>{status} Bad Gateway</h1></body></html>"
@@ -157,6 +163,7 @@ class FakeSlack:
     def clear_faults(self) -> None:
         """Slack is well again: forget every fault still queued, and answer connections."""
         self.faults.clear()
+        self.holds.clear()
         self.unreachable = False
 
     # -- queries for tests ------------------------------------------------------------------------
@@ -266,6 +273,10 @@ class FakeSlack:
             return web.json_response({"ok": False, "error": "invalid_auth"})
         result = self._answer(method, body)
         self._record(SlackCall(method, body, headers, time.monotonic(), 200))
+        held = next((h for h in self.holds if h[0] == method and h[2] > 0), None)
+        if held is not None:
+            held[2] -= 1
+            await asyncio.sleep(held[1])
         resp_headers = {"x-oauth-scopes": self.scopes} if method == "auth.test" else {}
         return web.json_response(result, headers=resp_headers)
 

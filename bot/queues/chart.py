@@ -11,8 +11,6 @@ from typing import Any
 
 from bot.queues.figures import Hour
 
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-
 
 def charts_available() -> bool:
     """matplotlib is installed (the `charts` extra)."""

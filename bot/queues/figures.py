@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 from typing import Protocol
 
-DEFAULT_SLA_SECONDS = 20
 PERIODS = ("today", "yesterday", "7d", "30d")
 
 

@@ -1,6 +1,8 @@
-"""Live queue alerts: watches the queues admins set thresholds on, posts one message per breach in the queue's
-route channel and edits it as the breach worsens, recovers or flaps (bot/queues/health.py decides; this module
-does the I/O). Wakes on every stream event that changes a watched queue, and once a second for waits that grow.
+"""Queue alerts: watches the queues admins set thresholds on and keeps one breach per queue (bot/queues/health.py
+decides; this module does the I/O). Each change of a breach is saved with what its message shows and, in the same
+transaction, an outbox row that says "show this breach" (bot/queues/queue_messages.py renders it when it is sent:
+posted the first time, edited after). Wakes on every stream event that changes a watched queue, and once a second
+for waits that grow.
 """
 
 from __future__ import annotations
@@ -12,10 +14,7 @@ import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import tzinfo
 from typing import Any
-
-from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.antbuddy.directory import Directory
 from bot.calls.events import Event
@@ -32,39 +31,60 @@ from bot.queues.health import (
     step,
 )
 from bot.queues.live import DashboardWaiter, LiveQueues
-from bot.slack.render.digest import OpenAlert
-from bot.slack.render.queues import AlertView, render_queue_alert
 from storage import Store
-from storage.queues import QueueStore
+from storage.queues import BreachRow, QueueStore
+from storage.rows import OutboxKind
 
 log = logging.getLogger(__name__)
 
 TICK_SECONDS = 1.0  # waits grow without events: re-check this often
 POLL_SECONDS = 15.0  # the dashboard (agent states, waiting_call_logs) is read this often
 BUSY_POLL_SECONDS = 5.0  # ... and this often while someone waits in a watched queue (the directory caches 5 s)
-SLACK_TIMEOUT = 10.0
+
+
+@dataclass(frozen=True)
+class Watch:
+    """A queue's thresholds, and the words they were typed in."""
+
+    thresholds: Thresholds
+    spec: str
+    queue_name: str | None
 
 
 @dataclass
 class Tracked:
-    """A queue's current breach and where its message is."""
+    """A queue's current breach, where its message goes, and whether its last change still waits to be saved."""
 
     breach: Breach
-    breach_id: int
+    breach_id: int | None  # None until the breach was first saved
     channel: str
-    ts: str | None = None
-    owner: str | None = None
+    unsaved: bool = False  # the database refused the last change: saved (and its message queued) next check
 
 
-class QueueMonitor:
+def breach_of(row: BreachRow) -> Breach:
+    """The health model's Breach from its stored row."""
+    return Breach(
+        queue_id=row["queue_id"],
+        level=Level(int(row["level"])),
+        started=float(row["started_at"]),
+        peak_waiting=int(row["peak_waiting"] or 0),
+        peak_wait=float(row["peak_wait"] or 0),
+        reasons=tuple(r for r in str(row["reasons"] or "").split(",") if r),
+        recovered_at=row["recovered_at"],
+        reopened=int(row["reopened"] or 0),
+    )
+
+
+class QueueAlerts:
+    """Decides and records queue alerts; never talks to Slack (the outbox does)."""
+
     def __init__(
         self,
         store: Store,
         directory: Directory,
-        slack: AsyncWebClient,
         *,
         default_channel: str,
-        tz: tzinfo,
+        wake: Callable[[], None],
         cooldown: float = DEFAULT_COOLDOWN,
         live: LiveQueues | None = None,
         poll_seconds: float = POLL_SECONDS,
@@ -74,51 +94,37 @@ class QueueMonitor:
         self.store = store
         self.qstore = QueueStore(store)
         self.directory = directory
-        self.slack = slack
         self.default_channel = default_channel
-        self.tz = tz
+        self.wake_outbox = wake
         self.cooldown = cooldown
         self.live = live or LiveQueues()
         self.poll_seconds = poll_seconds
         self.clock = clock
         self.mono = mono
-        self.watches: dict[str, tuple[Thresholds, str, str | None]] = {}  # queue id -> (thresholds, spec, name)
+        self.watches: dict[str, Watch] = {}
         self.tracked: dict[str, Tracked] = {}
         self.ready: dict[str, int] = {}  # queue id -> member agents ready (from the dashboard)
         self.agent_states: dict[str, str] = {}  # agent id -> dashboard state
-        self.alert_posted: Callable[[str, float], None] | None = None  # (queue id, mono time) for the benchmark
         self._wake = asyncio.Event()
         self._stopping = False
-        self._lock = asyncio.Lock()
         self.reload()
 
     # -- state from the database -----------------------------------------------------------------------
     def reload(self) -> None:
-        """Read watches and the latest breach of each queue (start-up, and after `/ring watch`)."""
-        watches: dict[str, tuple[Thresholds, str, str | None]] = {}
-        for row in self.qstore.watches():
+        """Read watches and the latest breach of each queue (start-up, and after a watch changed)."""
+        watches: dict[str, Watch] = {}
+        for w in self.qstore.watches():
             try:
-                t = parse_thresholds(str(row["thresholds"]).split())
+                t = parse_thresholds(str(w["thresholds"]).split())
             except ValueError:
-                log.warning("queue watch unreadable queue=%s; skipped", row["queue_id"])
+                log.warning("queue watch unreadable queue=%s; skipped", w["queue_id"])
                 continue
             if t is not None:
-                watches[row["queue_id"]] = (t, t.spec(), row.get("queue_name"))
+                watches[w["queue_id"]] = Watch(t, t.spec(), w["queue_name"])
         self.watches = watches
         for row in self.qstore.latest_breaches():
-            if row["queue_id"] in self.tracked:
-                continue
-            b = Breach(
-                queue_id=row["queue_id"],
-                level=Level(int(row["level"])),
-                started=float(row["started_at"]),
-                peak_waiting=int(row["peak_waiting"] or 0),
-                peak_wait=float(row["peak_wait"] or 0),
-                reasons=tuple(r for r in str(row["reasons"] or "").split(",") if r),
-                recovered_at=row["recovered_at"],
-                reopened=int(row["reopened"] or 0),
-            )
-            self.tracked[row["queue_id"]] = Tracked(b, int(row["id"]), row["channel"], row["ts"], row["owner"])
+            if row["queue_id"] not in self.tracked:
+                self.tracked[row["queue_id"]] = Tracked(breach_of(row), int(row["id"]), row["channel"])
 
     # -- the stream hook (Pipeline.observers) -------------------------------------------------------------
     def on_event(self, event: Event) -> None:
@@ -140,63 +146,46 @@ class QueueMonitor:
             left=left,
         )
 
-    async def check(self) -> None:
-        """Assess every watched queue and post or edit what changed."""
-        async with self._lock:
-            for queue_id, (thresholds, _, _) in list(self.watches.items()):
-                snap = self.snapshot(queue_id)
-                level, reasons = assess(snap, thresholds)
-                tracked = self.tracked.get(queue_id)
-                old = tracked.breach if tracked else None
-                new, action = step(old, queue_id, level, reasons, snap, self.clock(), cooldown=self.cooldown)
-                if new is None:
-                    self.tracked.pop(queue_id, None)
-                    continue
-                if action == POST or tracked is None:
-                    channel = self._channel(queue_id)
-                    tracked = Tracked(new, 0, channel)
-                    self.tracked[queue_id] = tracked
-                else:
-                    tracked.breach = new
-                if action != NOTHING or tracked.ts is None:
-                    await self._publish(queue_id, tracked, snap)
-                elif new != old:
-                    self._save(tracked)  # peaks moved: kept for the recovery line
-
-    async def claim(self, breach_id: int, user: str) -> bool:
-        """ "I'm on it": the first person to press it owns the breach; False when someone already does."""
-        async with self._lock:
-            tracked = next((t for t in self.tracked.values() if t.breach_id == breach_id), None)
-            if tracked is None:
-                row = self.qstore.breach(breach_id)
-                if row is None or row.get("owner"):
-                    return False
-                self.qstore.save_breach({"id": breach_id, "owner": user})
-                return True
-            if tracked.owner:
-                return False
-            tracked.owner = user
-            await self._publish(tracked.breach.queue_id, tracked, self.snapshot(tracked.breach.queue_id))
-            return True
+    def check(self) -> None:
+        """Assess every watched queue; record what changed, and queue its message."""
+        for queue_id, watch in list(self.watches.items()):
+            snap = self.snapshot(queue_id)
+            level, reasons = assess(snap, watch.thresholds)
+            tracked = self.tracked.get(queue_id)
+            old = tracked.breach if tracked else None
+            new, action = step(old, queue_id, level, reasons, snap, self.clock(), cooldown=self.cooldown)
+            if new is None:
+                self.tracked.pop(queue_id, None)
+                continue
+            if action == POST or tracked is None:
+                tracked = Tracked(new, None, self._channel(queue_id))
+                self.tracked[queue_id] = tracked
+            else:
+                tracked.breach = new
+            if action != NOTHING or tracked.unsaved:
+                self._record(tracked, snap, message=True)
+            elif new != old:
+                self._record(tracked, snap, message=False)  # peaks moved: kept for the recovery line
 
     def _channel(self, queue_id: str) -> str:
-        name = self._name(queue_id)
         try:
-            return self.store.route_for(queue_id=queue_id, did_key=None, queue_name=name) or self.default_channel
+            routed = self.store.route_for(queue_id=queue_id, did_key=None, queue_name=self._name(queue_id))
         except sqlite3.Error:
             return self.default_channel
+        return routed or self.default_channel
 
     def _name(self, queue_id: str) -> str:
         watch = self.watches.get(queue_id)
-        return self.directory.queue_name(queue_id) or (watch[2] if watch else None) or queue_id
+        return self.directory.queue_name(queue_id) or (watch.queue_name if watch else None) or queue_id
 
-    def _save(self, t: Tracked) -> None:
+    def _record(self, t: Tracked, snap: Snapshot, *, message: bool) -> None:
+        """Save the breach with what its message shows now and, for a change people should see, an outbox row for
+        it: both or neither. A database that refuses the write leaves the change for the next check."""
         b = t.breach
-        row: dict[str, Any] = {
-            "id": t.breach_id or None,
+        watch = self.watches.get(b.queue_id)
+        fields: dict[str, Any] = {
             "queue_id": b.queue_id,
             "channel": t.channel,
-            "ts": t.ts,
             "level": int(b.level),
             "reasons": ",".join(b.reasons),
             "started_at": b.started,
@@ -204,47 +193,36 @@ class QueueMonitor:
             "peak_wait": b.peak_wait,
             "recovered_at": b.recovered_at,
             "reopened": b.reopened,
-            "owner": t.owner,
+            "snapshot": {
+                "queue": self._name(b.queue_id),
+                "waiting": snap.waiting,
+                "longest": round(snap.longest, 3),
+                "ready": snap.ready,
+                "abandon_pct": snap.abandon_pct,
+                "spec": watch.spec if watch else "",
+            },
         }
         try:
-            t.breach_id = self.qstore.save_breach(row)
-        except sqlite3.OperationalError as exc:  # busy or full: the message still goes out; saved next change
-            log.warning("queue breach not saved queue=%s error=%s", b.queue_id, exc)
-
-    async def _publish(self, queue_id: str, t: Tracked, snap: Snapshot) -> None:
-        self._save(t)
-        watch = self.watches.get(queue_id)
-        view = AlertView(
-            queue=self._name(queue_id),
-            waiting=snap.waiting,
-            longest=snap.longest,
-            ready=snap.ready,
-            spec=watch[1] if watch else "",
-            abandon_pct=snap.abandon_pct,
-            owner=t.owner,
-        )
-        msg = render_queue_alert(t.breach, view, t.breach_id, self.tz)
-        try:
-            async with asyncio.timeout(SLACK_TIMEOUT):
-                if t.ts is None:
-                    resp = await self.slack.chat_postMessage(channel=t.channel, **msg)
-                    t.ts = str(resp.get("ts") or "") or None
-                    if self.alert_posted is not None:
-                        self.alert_posted(queue_id, self.mono())
-                else:
-                    await self.slack.chat_update(channel=t.channel, ts=t.ts, **msg)
-        except Exception as exc:  # noqa: BLE001 - Slack down or slow: the next check tries again
-            log.warning("queue alert not sent queue=%s error=%s", queue_id, type(exc).__name__)
+            with self.store.transaction():
+                breach_id = self.qstore.save_breach(t.breach_id, fields)
+                if message:
+                    self.store.enqueue(OutboxKind.QUEUE_ALERT, t.channel, body={"breach_id": breach_id})
+        except sqlite3.OperationalError as exc:  # busy or full: kept in memory, written by the next check
+            t.unsaved = t.unsaved or message
+            log.warning("queue breach not saved queue=%s error=%s; tried again next check", b.queue_id, exc)
             return
-        log.info(
-            "queue alert queue=%s level=%s open=%s waiting=%d ts=%s",
-            queue_id,
-            t.breach.level.name.lower(),
-            t.breach.open,
-            snap.waiting,
-            t.ts,
-        )
-        self._save(t)
+        t.breach_id = breach_id
+        if message:
+            t.unsaved = False
+            log.info(
+                "queue alert queued queue=%s breach=%d level=%s open=%s waiting=%d",
+                b.queue_id,
+                breach_id,
+                b.level.name.lower(),
+                b.open,
+                snap.waiting,
+            )
+            self.wake_outbox()
 
     # -- the dashboard ------------------------------------------------------------------------------------
     async def poll_dashboard(self) -> None:
@@ -292,7 +270,7 @@ class QueueMonitor:
             self._wake.clear()
             if self.watches:
                 try:
-                    await self.check()
+                    self.check()
                 except Exception as exc:  # noqa: BLE001 - a bug in one pass must not stop the alerts
                     log.exception("queue check failed error=%s", type(exc).__name__)
 
@@ -302,10 +280,6 @@ class QueueMonitor:
 
     def open_breaches(self) -> list[Tracked]:
         return [t for t in self.tracked.values() if t.breach.open]
-
-    def open_alerts(self) -> list[OpenAlert]:
-        """The open breaches as the daily digest lists them: queue name, since when, who is on it."""
-        return [OpenAlert(self._name(t.breach.queue_id), t.breach.started, t.owner) for t in self.open_breaches()]
 
     def waiting_now(self, queue_id: str) -> list[tuple[str | None, float]]:
         now = self.mono()

@@ -164,23 +164,11 @@ MESSAGES: dict[str, str] = {
     "agents.line": "{emoji} {who} — {state}{since}",
     "agents.since": " for {duration}",
     "agents.fallback": "Agents: {counts}",
-    "queues.title": "Queues",
     "queues.all": "All queues",
     "queues.unnamed": "queue {queue_id}",
     "queues.failed": ":warning: {reason}",
-    "queues.live_line": "*{name}*\noffered *{offered}* · handled *{handled}* · abandoned *{abandoned}* ·"
-    " waiting now *{waiting}*\nwait avg {avg_wait} / max {max_wait} · talk avg {avg_talk}",
-    "queues.ours_line": "*{name}* — offered *{offered}* · handled *{handled}* · abandoned *{abandoned}* ·"
-    " missed *{missed}*\n      wait avg {avg_wait} / max {max_wait} · talk avg {avg_talk}",
-    "queues.fallback_line": "{name}: offered {offered}, handled {handled}, abandoned {abandoned}, waiting {waiting}",
-    "queues.fallback": "Queues — {figures}",
-    "queues.fallback_none": "no live figures",
     "queues.agents": "Agents: {counts}",
-    "commands.queues_live": "Live from AntBuddy's dashboard",
     "commands.queues_none": "AntBuddy's dashboard lists no queues.",
-    "commands.queues_ours": "ringbot's own records since {since} (calls it saw, per queue)",
-    "commands.queues_ours_none": "No queued calls recorded today.",
-    "commands.queues_since": "{time} today",
     "commands.history_title": "Calls{who} — {period}{missed}",
     "commands.history_empty": "No calls in that period.",
     "commands.history_default_title": "Calls",
@@ -381,7 +369,7 @@ MESSAGES: dict[str, str] = {
     "agent.state.paused": "paused",
     "agent.state.logged_in": "logged in",
     "agent.state.logged_out": "logged out",
-    # -- #14 queue health, /ring queues|stats|watch|watches, daily digest (bot/slack/render/queues.py, digest.py) --
+    # -- queue health, /ring queues|stats|watch|watches, daily digest (bot/slack/render/queues.py, digest.py) --
     "qalert.warning": ":warning: *{queue}*: {waiting} waiting, longest {longest}, {ready} ready",
     "qalert.critical": ":rotating_light: *{queue}*: {waiting} waiting, longest {longest}, {ready} ready",
     "qalert.recovered": ":white_check_mark: *{queue}* recovered after {lasted}, peak {peak} waiting"
@@ -457,6 +445,8 @@ MESSAGES: dict[str, str] = {
     "digest.open_alert": "{queue} since {time} ({owner})",
     "digest.no_owner": "nobody on it yet",
     "digest.no_open": "No queue alert is open.",
+    "digest.late": ":hourglass: Sent late: this digest was due at {due}; Slack or ringbot could not be reached until"
+    " now.",
     # -- ownership, escalation, business hours, short hang-ups (bot/slack/render/ownership.py, alert.py) --
     "own.owned": ":bust_in_silhouette: Owned by {user} since {time}",
     "own.unowned_badge": ":rotating_light: unowned {minutes} min",

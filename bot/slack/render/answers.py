@@ -21,7 +21,6 @@ from bot.slack.blocks import (
     button,
     context,
     escape,
-    header,
     message,
     packed_sections,
     section,
@@ -182,57 +181,6 @@ def queue_figures(q: QueueSummary) -> dict[str, object]:
         "max_wait": duration(q.max_waiting),
         "avg_talk": duration(q.avg_talking),
     }
-
-
-def render_queues(
-    dashboard: Dashboard | None,
-    totals: Sequence[Mapping[str, Any]],
-    names: Mapping[str, str],
-    *,
-    since_label: str,
-    error: str | None = None,
-) -> dict[str, Any]:
-    """AntBuddy's live figures and, beside them, ringbot's own per-queue counts since local midnight from
-    the calls it recorded."""
-    blocks: list[Block] = [header(say("queues.title"))]
-    if error:
-        blocks.append(section(say("queues.failed", reason=error)))
-    elif dashboard is not None:
-        blocks.append(context(say("commands.queues_live")))
-        if not dashboard.queues:
-            blocks.append(section(say("commands.queues_none")))
-        for q in dashboard.queues[:MAX_QUEUES_SHOWN]:
-            blocks.append(section(say("queues.live_line", name=escape(queue_label(q, names)), **queue_figures(q))))
-    blocks.append(context(say("commands.queues_ours", since=since_label)))
-    if not totals:
-        blocks.append(section(say("commands.queues_ours_none")))
-    lines = []
-    for t in totals:
-        qid = t.get("queue_id")
-        lines.append(
-            say(
-                "queues.ours_line",
-                name=escape(names.get(str(qid)) or say("queues.unnamed", queue_id=qid)),
-                offered=t.get("offered") or 0,
-                handled=t.get("handled") or 0,
-                abandoned=t.get("abandoned") or 0,
-                missed=t.get("missed") or 0,
-                avg_wait=duration(t.get("avg_wait")),
-                max_wait=duration(t.get("max_wait")),
-                avg_talk=duration(t.get("avg_talk")),
-            )
-        )
-    blocks += packed_sections(lines, max_blocks=MAX_MESSAGE_BLOCKS - len(blocks))
-    parts = (
-        []
-        if dashboard is None
-        else [
-            say("queues.fallback_line", name=escape(queue_label(q, names)), **queue_figures(q))
-            for q in dashboard.queues
-        ]
-    )
-    figures = "; ".join(parts) if parts else (error or say("queues.fallback_none"))
-    return message(say("queues.fallback", figures=figures), blocks)
 
 
 # ------------------------------------------------------------------------------------------------ history

@@ -9,7 +9,7 @@ from typing import Any
 
 from bot.queues.figures import Figures, Hour, busiest
 from bot.slack.blocks import escape, header, message, packed_sections, section
-from bot.slack.format import clock_time, mention
+from bot.slack.format import clock_time, day_and_time, mention
 from bot.slack.render.queues import NAME_LIMIT, pct, secs
 from bot.slack.text import say
 
@@ -88,14 +88,22 @@ def render_stats(p: Period, *, empty_label: str) -> Message:
 
 @dataclass(frozen=True)
 class OpenAlert:
+    """An open queue alert as the digest lists it."""
+
     queue: str
     since: float
     owner: str | None
 
 
-def render_digest(p: Period, open_alerts: list[OpenAlert], tz: tzinfo, *, bars: bool) -> Message:
-    """The day's digest message. `bars`: draw the hours as text (no chart image will follow)."""
+def render_daily_digest(
+    p: Period, open_alerts: list[OpenAlert], tz: tzinfo, *, bars: bool, late_since: float | None = None
+) -> Message:
+    """The day's digest message. `bars`: draw the hours as text (no chart image will follow). `late_since`: when it
+    fell due, for a digest sent long after (Slack was down, or ringbot): the reader is told, so today's figures
+    are not mistaken for yesterday's."""
     lines = _period_lines(p)
+    if late_since is not None:
+        lines.insert(0, say("digest.late", due=day_and_time(late_since, tz)))
     if bars:
         lines.append(say("digest.bars") + "\n`" + text_bars(p.hours) + "`\n`00    06    12    18   23`")
     if open_alerts:

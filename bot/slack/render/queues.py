@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import tzinfo
 from typing import Any
@@ -143,7 +144,7 @@ def render_queue_list(
     return message(say("queues.list_title"), blocks)
 
 
-def render_watches(rows: list[dict[str, Any]], channels: dict[str, str], breached: set[str]) -> Message:
+def render_watches(rows: Sequence[Mapping[str, Any]], channels: dict[str, str], breached: set[str]) -> Message:
     """`/ring watches`: each watched queue, its thresholds and channel."""
     if not rows:
         return message(say("watches.none"), [section(say("watches.none"))])

@@ -1,4 +1,4 @@
-"""#14's message kinds for tests/unit/slack/test_hostile_text.py: queue alerts, `/ring queues`, `/ring watches`,
+"""The queue message kinds for tests/unit/slack/test_hostile_text.py: queue alerts, `/ring queues`, `/ring watches`,
 `/ring stats` and the digest, each with the hostile value in every field we did not write."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any
 from bot.queues.figures import Figures, Hour
 from bot.queues.health import Breach, Level
 from bot.slack.blocks import escape
-from bot.slack.render.digest import OpenAlert, Period, render_digest, render_stats
+from bot.slack.render.digest import OpenAlert, Period, render_daily_digest, render_stats
 from bot.slack.render.queues import (
     AlertView,
     MemberView,
@@ -28,7 +28,7 @@ def queue_cases(bad: str, tz: tzinfo, t0: float) -> dict[str, Callable[[], Any]]
     view = AlertView(bad, 5, 95.0, 0, bad, abandon_pct=40.0)
     figures = Figures(4, 2, 1, 1, 1, [5, 30, 60, 25])
     hours = [Hour(h, h % 3, h % 2, 1 if h == 9 else 0, h % 3) for h in range(24)]
-    # the title and period label are ours; the queue name in a title enters escaped (bot/queues/daily_digest.py)
+    # the title and period label are ours; the queue name in a title enters escaped (bot/queues/service.py)
     title = say("stats.title", period=say("stats.period.7d"), queue=say("stats.in_queue", queue=escape(bad)))
     period = Period(title, [(bad, figures)], figures, hours, 2, 95.0, [(bad, 3)])
     return {
@@ -50,7 +50,7 @@ def queue_cases(bad: str, tz: tzinfo, t0: float) -> dict[str, Callable[[], Any]]
         ),
         "stats": lambda: render_stats(period, empty_label=say("stats.period.today")),
         "stats_empty": lambda: render_stats(Period(title, [], Figures(), hours), empty_label=say("stats.period.7d")),
-        "digest_bars": lambda: render_digest(
-            period, [OpenAlert(bad, t0, bad), OpenAlert(bad, t0, None)], tz, bars=True
+        "digest_bars": lambda: render_daily_digest(
+            period, [OpenAlert(bad, t0, bad), OpenAlert(bad, t0, None)], tz, bars=True, late_since=t0
         ),
     }

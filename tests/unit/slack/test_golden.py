@@ -24,6 +24,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.antbuddy import Agent, AgentStatus, Dashboard, QueueSummary
+from bot.queues.figures import Figures, Hour
+from bot.queues.health import Breach, Level
 from bot.slack.i18n import speaking
 from bot.slack.render.alert import caller_text, render_alert, render_burst_summary, render_repeat_reply
 from bot.slack.render.answers import (
@@ -31,9 +33,9 @@ from bot.slack.render.answers import (
     render_help,
     render_history,
     render_missed,
-    render_queues,
     render_routes,
 )
+from bot.slack.render.digest import OpenAlert, Period, render_daily_digest, render_stats
 from bot.slack.render.home import render_home
 from bot.slack.render.link import LinkForm, link_modal, not_linked_blocks
 from bot.slack.render.ownership import (
@@ -42,6 +44,14 @@ from bot.slack.render.ownership import (
     reassign_modal,
     render_mine,
     render_overnight_digest,
+)
+from bot.slack.render.queues import (
+    AlertView,
+    MemberView,
+    QueueView,
+    render_queue_alert,
+    render_queue_list,
+    render_watches,
 )
 from bot.slack.text import say
 
@@ -211,26 +221,6 @@ CASES: dict[str, Callable[[], object]] = {
         now=NOW,
         directory_agents=[Agent("a1", "an", "Nguyễn Văn An", ("101",)), Agent("a3", "hoa", "Võ Thị Hoa", ("106",))],
     ),  # fmt: skip
-    "queues": lambda: render_queues(
-        DASHBOARD,
-        [
-            {
-                "queue_id": "q-cskh",
-                "offered": 3,
-                "handled": 2,
-                "abandoned": 1,
-                "missed": 0,
-                "avg_wait": 20.5,
-                "max_wait": 40,
-                "avg_talk": 125.0,
-            }
-        ],
-        NAMES,
-        since_label=say("commands.queues_since", time="00:00"),
-    ),  # fmt: skip
-    "queues_antbuddy_down": lambda: render_queues(
-        None, [], NAMES, since_label=say("commands.queues_since", time="00:00"), error=say("antbuddy.slow", seconds="5")
-    ),
     "history": lambda: render_history(
         [
             call(call_id="c1", outcome="answered", answered_by="an", talk_seconds=134, recording="rec-1.mp3"),
@@ -357,6 +347,74 @@ CASES.update(
             now=NOW,
         ),
         "reassign_modal": lambda: reassign_modal(7, "0987 654 321", "U0AN"),
+    }
+)
+
+
+# -- queue health: queue alerts, /ring queues|watches|stats, the daily digest ---------------------------------
+OPEN_BREACH = Breach("q-cskh", Level.CRITICAL, T0 - 300, 5, 95.0, ("waiting", "wait"), reopened=1)
+WARNING = Breach("q-cskh", Level.WARNING, T0 - 60, 3, 40.0, ("waiting",))
+RECOVERED = Breach("q-cskh", Level.WARNING, T0 - 600, 6, 150.0, ("waiting",), recovered_at=T0)
+DAY = [Hour(h, 2 * (h % 5), h % 2, 1 if h == 9 else 0, h % 5) for h in range(24)]
+CSKH_TODAY = Figures(12, 9, 2, 1, 7, [4, 8, 15, 95, 30, 2, 5, 12, 20, 9, 6, 14])
+
+
+def period(title: str) -> Period:
+    return Period(
+        title,
+        [("CSKH", CSKH_TODAY), ("Kinh doanh", Figures(3, 3, 0, 0, 3, [2, 4, 6]))],
+        Figures(15, 12, 2, 1, 10, [4, 8, 15, 95, 30, 2, 5, 12, 20, 9, 6, 14, 2, 4, 6]),
+        DAY,
+        callbacks=2,
+        callback_median=310.0,
+        repeat=[("0987 654 321", 3)],
+    )
+
+
+def queue_views() -> list[QueueView]:
+    members = [MemberView("Nguyễn Văn An", "ready"), MemberView("Trần Thị Bình", "paused"), MemberView("Hoa", None)]
+    return [
+        QueueView("q-cskh", "CSKH", members, [("0987 654 321", 95.0), (None, 12.0)], CSKH_TODAY),
+        QueueView("q-sales", "Kinh doanh", [], []),
+    ]
+
+
+WATCHES = [
+    {"queue_id": "q-cskh", "queue_name": "CSKH", "thresholds": "waiting>=3 wait>=90s"},
+    {"queue_id": "q-sales", "queue_name": "Kinh doanh", "thresholds": "abandon>=30% noready"},
+]
+
+CASES.update(
+    {
+        "queue_alert_warning": lambda: render_queue_alert(
+            WARNING, AlertView("CSKH", 3, 40.0, 0, "waiting>=3 wait>=90s"), 7, TZ
+        ),
+        "queue_alert_critical_owned": lambda: render_queue_alert(
+            OPEN_BREACH, AlertView("CSKH", 5, 95.0, None, "waiting>=3 wait>=90s", owner="U0SUPER"), 7, TZ
+        ),
+        "queue_alert_recovered": lambda: render_queue_alert(
+            RECOVERED, AlertView("CSKH", 0, 0.0, 2, "waiting>=3", owner="U0SUPER"), 7, TZ
+        ),
+        "queue_list": lambda: render_queue_list(queue_views(), 20),
+        "queue_list_one": lambda: render_queue_list(queue_views()[:1], 20, detail=True),
+        "queue_list_antbuddy_down": lambda: render_queue_list(
+            [QueueView("q-cskh", "CSKH", [], [], CSKH_TODAY)], 20, error=say("antbuddy.slow", seconds="5")
+        ),
+        "watches": lambda: render_watches(WATCHES, {"q-cskh": "C0CSKH", "q-sales": "C0ALERTS"}, {"q-cskh"}),
+        "watches_none": lambda: render_watches([], {}, set()),
+        "stats": lambda: render_stats(
+            period(say("stats.title", period=say("stats.period.7d"), queue="")), empty_label=say("stats.period.7d")
+        ),
+        "stats_nothing": lambda: render_stats(
+            Period(say("stats.title", period=say("stats.period.yesterday"), queue=""), [], Figures(), DAY),
+            empty_label=say("stats.period.yesterday"),
+        ),
+        "daily_digest_bars": lambda: render_daily_digest(
+            period(say("digest.title", day="2026-11-24")), [OpenAlert("CSKH", T0 - 300, "U0SUPER")], TZ, bars=True
+        ),
+        "daily_digest_late_with_chart": lambda: render_daily_digest(
+            period(say("digest.title", day="2026-11-23")), [], TZ, bars=False, late_since=T0 - 20 * 3600
+        ),
     }
 )
 

@@ -35,7 +35,6 @@ from bot.slack.render.answers import (
     render_help,
     render_history,
     render_missed,
-    render_queues,
     render_routes,
 )
 from bot.slack.render.home import render_home
@@ -53,7 +52,7 @@ from handlers.answers import history_title
 from handlers.args import UsageError, parse_history, parse_number, parse_period, parse_route
 from handlers.replies import dial_message
 from tests.support.hostile import BROADCAST, HOSTILE, PIECES, VALUES, live_sequences, rendered_texts
-from tests.unit.slack.hostile_queues import queue_cases  # #14
+from tests.unit.slack.hostile_queues import queue_cases
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 NOW = datetime(2026, 11, 24, 7, 5, tzinfo=UTC)
@@ -166,7 +165,7 @@ def cases(bad: str) -> dict[str, Callable[[], Any]]:
             "resolved_by_slack_user": {"resolved_detail": {"direction": "inbound", "slack_user": bad}},
         }.items()
     }
-    render |= queue_cases(bad, TZ, T0)  # #14: the queue health kinds (tests/unit/slack/hostile_queues.py)
+    render |= queue_cases(bad, TZ, T0)  # the queue health kinds (tests/unit/slack/hostile_queues.py)
     return render | {
         "alert_abandoned_queue_id_only": lambda: render_alert(
             alert(bad, outcome="abandoned"), call(bad), queue_name=None, tz=TZ, now=T0
@@ -181,15 +180,6 @@ def cases(bad: str) -> dict[str, Callable[[], Any]]:
         "help": lambda: render_help([("agents", say("help.agents")), ("call", say("help.call"))]),
         "agents": lambda: render_agents(
             dashboard(bad), now=NOW, directory_agents=[Agent("a9", bad, bad, (bad,)), Agent("a2", "binh", None, ())]
-        ),
-        "queues": lambda: render_queues(
-            dashboard(bad),
-            [{"queue_id": bad, "offered": 3}, {"queue_id": "q1", "offered": 1}],
-            names,
-            since_label="00:00 today",
-        ),
-        "queues_antbuddy_down": lambda: render_queues(
-            None, [], names, since_label="00:00 today", error=say("antbuddy.rate_limited")
         ),
         "history": lambda: render_history(
             [
@@ -290,18 +280,18 @@ def test_every_renderer_is_covered() -> None:
     """A renderer added to bot/slack/render/ without a hostile case here fails this test."""
     import bot.slack.render.alert as alert_module
     import bot.slack.render.answers as answers_module
-    import bot.slack.render.digest as digest_module  # #14
+    import bot.slack.render.digest as digest_module
     import bot.slack.render.home as home_module
     import bot.slack.render.link as link_module
     import bot.slack.render.ownership as ownership_module
-    import bot.slack.render.queues as queues_module  # #14
+    import bot.slack.render.queues as queues_module
 
     modules = (alert_module, answers_module, home_module, link_module, queues_module, digest_module, ownership_module)
     source = "\n".join(Path(m.__file__).read_text(encoding="utf-8") for m in modules if m.__file__)
     public = set(re.findall(r"^def ((?:render|link_modal|me_text|not_linked)\w*)\(", source, re.MULTILINE))
     assert len(public) >= 12, public
     in_cases = Path(__file__).read_text(encoding="utf-8").split("def cases", 1)[1]
-    in_cases += (Path(__file__).parent / "hostile_queues.py").read_text(encoding="utf-8")  # #14
+    in_cases += (Path(__file__).parent / "hostile_queues.py").read_text(encoding="utf-8")
     assert {name for name in public if f"{name}(" not in in_cases} == set()
 
 

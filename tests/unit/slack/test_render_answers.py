@@ -16,7 +16,6 @@ from bot.slack.render.answers import (
     render_help,
     render_history,
     render_missed,
-    render_queues,
     render_routes,
 )
 from bot.slack.render.home import render_home
@@ -80,53 +79,6 @@ def test_agents_counts_on_one_line_then_each_agent_sorted_by_state():
     assert lines[1].endswith("Nguyễn Văn An (101) — ready for 12m")
     assert "Trần Thị Bình (102) — connected for 3m" in lines[2]
     assert "Võ Thị Hoa (106) — logged out" in lines[3]  # listed agent without a status is logged out
-
-
-def test_queues_aggregate_is_all_queues_and_our_totals_have_names():
-    dash = Dashboard(
-        {},
-        (),
-        (
-            QueueSummary(
-                None,
-                None,
-                offered=12,
-                handled=10,
-                abandoned=2,
-                waiting_now=1,
-                avg_waiting=6,
-                max_waiting=95,
-                avg_talking=180,
-            ),
-        ),
-    )
-    totals = [
-        {
-            "queue_id": "q1",
-            "offered": 3,
-            "handled": 2,
-            "abandoned": 1,
-            "missed": 0,
-            "avg_wait": 20.5,
-            "max_wait": 40,
-            "avg_talk": 125.0,
-        }
-    ]
-    text = texts(render_queues(dash, totals, {"q1": "CSKH"}, since_label="00:00 today"))
-    assert "*All queues*" in text and "offered *12*" in text and "waiting now *1*" in text
-    assert "max 1m 35s" in text and "talk avg 3m" in text
-    assert "*CSKH* — offered *3*" in text and "00:00 today" in text
-
-
-def test_queues_with_antbuddy_down_still_show_our_totals():
-    msg = render_queues(
-        None,
-        [{"queue_id": "q1", "offered": 1}],
-        {},
-        since_label="x",
-        error="AntBuddy did not answer within 5 s; try again in a moment.",
-    )
-    assert "within 5 s" in texts(msg) and "queue q1" in texts(msg)
 
 
 def test_history_row_reads_well():
