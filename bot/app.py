@@ -52,12 +52,12 @@ from bot.queues.daily_digest import DailyDigest
 from bot.queues.queue_alerts import QueueAlerts
 from bot.queues.queue_messages import queue_messages
 from bot.queues.service import QueueService
+from bot.services import Services
 from bot.slack import i18n
 from bot.slack.app import build_bolt_app, build_slack_client, start_http
 from bot.slack.people import Languages
 from bot.stream.client import StreamAuthError, StreamClient
 from handlers import register as register_listeners
-from handlers.deps import Deps
 from storage import Store, write_failure
 
 log = logging.getLogger(__name__)
@@ -92,7 +92,7 @@ def build_deps(
     antbuddy: AntBuddyClient | None = None,
     wake_outbox: Callable[[], None] | None = None,
     on_dial: Callable[[str, str], None] | None = None,
-) -> Deps:
+) -> Services:
     """The services every listener needs, built from settings (tests pass their own pieces). `on_dial` is told
     (number, SIP user) before each click-to-call, so the stream knows those legs are ours."""
     i18n.configure(settings.language, dict(settings.channel_languages))  # #15: what channel messages are written in
@@ -123,7 +123,7 @@ def build_deps(
         wake=wake_outbox or (lambda: None),
         cooldown=settings.queue_cooldown_seconds,
     )
-    return Deps(
+    return Services(
         settings=settings,
         store=store,
         antbuddy=antbuddy,
@@ -155,7 +155,7 @@ class Runtime:
     """Everything `start` started, so tests and the demo can reach in and shutdown can go in order."""
 
     settings: Settings
-    deps: Deps
+    deps: Services
     metrics: Metrics
     pipeline: Pipeline
     outbox: Outbox
@@ -261,12 +261,12 @@ class Runtime:
         app.router.add_get("/metrics", metrics)
 
 
-def build_bolt(deps: Deps, client: AsyncWebClient, *, signing_secret: str | None) -> AsyncApp:
+def build_bolt(deps: Services, client: AsyncWebClient, *, signing_secret: str | None) -> AsyncApp:
     """The Bolt app with every ringbot listener attached."""
     return build_bolt_app(deps, client, signing_secret=signing_secret, register=register_listeners)
 
 
-def ownership_jobs(deps: Deps) -> dict[str, Handler]:
+def ownership_jobs(deps: Services) -> dict[str, Handler]:
     """What the scheduled `escalate` and `overnight_digest` jobs do, by kind. The alert service writes those jobs
     into storage/jobs.py's table itself, in the transaction that makes them due."""
     alerts = deps.alerts
@@ -283,7 +283,7 @@ def ownership_jobs(deps: Deps) -> dict[str, Handler]:
 
 
 def build_jobs(
-    deps: Deps,
+    deps: Services,
     scheduler: AsyncIOScheduler,
     *,
     daily_digest: DailyDigest | None = None,
@@ -298,7 +298,7 @@ def build_jobs(
     return Jobs(deps.store, scheduler, handlers, clock=clock)
 
 
-def outbox_kinds(deps: Deps) -> dict[str, MessageKind]:
+def outbox_kinds(deps: Services) -> dict[str, MessageKind]:
     """Every kind of message the outbox renders when it sends it (bot/outbox/message.py), by OutboxKind."""
     kinds: dict[str, MessageKind] = {}
     alerts = deps.alerts
@@ -329,7 +329,7 @@ def granted_scopes(identity: dict[str, Any]) -> set[str] | None:
     return {s.strip() for s in scopes.split(",") if s.strip()} if isinstance(scopes, str) else None
 
 
-def alert_renderer(deps: Deps) -> Render:
+def alert_renderer(deps: Services) -> Render:
     """The outbox's render callback: an alert row -> (fallback text, blocks), with its call and queue name."""
     return deps.alerts.renderer(queue_name=deps.directory.queue_name, agent_name=deps.directory.agent_name)
 

@@ -203,7 +203,7 @@ async def alert_history(deps: Deps, body: Body, client: AsyncWebClient) -> Messa
     alert_id = _alert_id(_value(body))
     if alert_id is None:
         return {"text": say("commands.alert_unknown")}
-    alert = deps.store.get_alert(alert_id)
+    alert = deps.lists.alert(alert_id)
     customer_key = alert.get("customer_key") if alert else None
     if not customer_key:
         return {"text": say("commands.alert_unknown")}
@@ -230,7 +230,7 @@ async def recording_link(deps: Deps, body: Body, client: AsyncWebClient) -> Mess
     call_id = _value(body)
     if not call_id or len(call_id) > CALL_ID_MAX:
         return {"text": say("commands.call_unknown")}
-    call = deps.store.get_call(call_id)
+    call = deps.lists.call(call_id)
     if not call:
         return {"text": say("commands.call_unknown")}
     media = call.get("recording")

@@ -146,7 +146,7 @@ async def open_reassign_modal(
     deps: Deps, client: AsyncWebClient, *, user_id: str, alert_id: int, trigger_id: str
 ) -> Message | None:
     """Open the user picker for an admin; anyone else, or a closed alert, gets the sentence saying why not."""
-    alert = deps.store.get_alert(alert_id)
+    alert = deps.lists.alert(alert_id)
     if alert is None:
         return {"text": say("own.gone")}
     if alert["status"] not in ("open", "calling_back"):

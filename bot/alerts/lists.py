@@ -34,6 +34,14 @@ class Lists:
         self._store = store
         self._owners = OwnershipStore(store)
 
+    def alert(self, alert_id: int) -> AlertRow | None:
+        """One alert, for a button that names it (History, Reassign)."""
+        return self._store.get_alert(alert_id)
+
+    def call(self, call_id: str) -> CallRow | None:
+        """One call, for a button that names it (Play recording)."""
+        return self._store.get_call(call_id)
+
     def history(
         self,
         *,
