@@ -95,7 +95,7 @@ def build_deps(
 ) -> Services:
     """The services every listener needs, built from settings (tests pass their own pieces). `on_dial` is told
     (number, SIP user) before each click-to-call, so the stream knows those legs are ours."""
-    i18n.configure(settings.language, dict(settings.channel_languages))  # #15: what channel messages are written in
+    channel_languages = i18n.ChannelLanguages.of_settings(settings.language, settings.channel_languages)
     store = store or Store.open(settings.db_path, busy_timeout=LOOP_BUSY_TIMEOUT)
     antbuddy = antbuddy or AntBuddyClient.from_settings(settings)
     directory = Directory(antbuddy)
@@ -135,7 +135,8 @@ def build_deps(
         slack=slack_client,
         routing=routing,
         lists=Lists(store),
-        languages=Languages(store, slack_client),
+        languages=Languages(store, slack_client, default=channel_languages.default),
+        channel_languages=channel_languages,
         queues=QueueService(
             store,
             queue_alerts,
@@ -429,7 +430,7 @@ async def start(
         client,
         render=alert_renderer(deps),
         kinds=outbox_kinds(deps),
-        channel_language=i18n.channel_language,
+        channel_language=deps.channel_languages.of,
         person_language=deps.languages.of,
         on_call=on_slack_call,
         rate_per_second=settings.channel_posts_per_second,
@@ -769,7 +770,7 @@ async def run_backfill(settings: Settings, since: datetime, *, out: Callable[[st
         client,
         render=alert_renderer(deps),
         kinds=outbox_kinds(deps),
-        channel_language=i18n.channel_language,
+        channel_language=deps.channel_languages.of,
         person_language=deps.languages.of,
         rate_per_second=settings.channel_posts_per_second,
         tz=settings.tz,

@@ -22,6 +22,7 @@ from bot.callback.links import Links
 from bot.config import Settings
 from bot.queues.service import QueueService
 from bot.slack.admins import Admins
+from bot.slack.i18n import ChannelLanguages
 from bot.slack.people import Languages
 from storage import Store
 
@@ -42,6 +43,7 @@ class Services:
     routing: Routing  # routes and route settings as people change them (bot/alerts/routing.py)
     lists: Lists  # what the answers list: history, open alerts, owned, short hang-ups (bot/alerts/lists.py)
     languages: Languages  # which language each person reads, and their `/ring lang` (bot/slack/people.py)
+    channel_languages: ChannelLanguages  # what each channel's messages are written in (bot/slack/i18n.py)
     queues: QueueService  # queue figures, watches, "I'm on it" (bot/queues/service.py)
     clock: Callable[[], float] = time.time
     admins: Admins = field(init=False)

@@ -93,7 +93,7 @@ class Outbox:
         *,
         render: Render,
         kinds: Mapping[str, MessageKind] | None = None,
-        channel_language: ChannelLanguage = i18n.channel_language,
+        channel_language: ChannelLanguage | None = None,
         person_language: PersonLanguage | None = None,
         on_call: Callable[[str, float, str], None] | None = None,
         rate_per_second: float = 1.0,
@@ -112,6 +112,7 @@ class Outbox:
         tz: ZoneInfo | None = None,
     ) -> None:
         self.store = store
+        channel_language = channel_language or i18n.ChannelLanguages().of  # every channel in English
         self.client = without_retries(client)
         self.clock = clock
         self.sleep = sleep

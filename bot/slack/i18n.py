@@ -4,15 +4,17 @@ English is `bot.slack.text.MESSAGES` (the source of keys). Vietnamese is a gette
 (`locale/vi/LC_MESSAGES/ringbot.po`: msgid = the key, msgstr = the sentence, same placeholders), read with Babel
 at import, so there is no compile step and `pip install .` ships it as package data.
 
-Who sets the language: a Slack listener sets the person's (`bot/slack/people.py`), the outbox sets the
-channel's (`channel_language`: RINGBOT_LANGUAGE, or RINGBOT_CHANNEL_LANGUAGES for one channel) around
-rendering. Code that calls `say()` never passes a language."""
+Who sets the language: a Slack listener sets the person's (`bot/slack/people.py`), the outbox sets the reader's
+around rendering (a channel's from `ChannelLanguages`: RINGBOT_LANGUAGE, or RINGBOT_CHANNEL_LANGUAGES for one
+channel; a person's in their DM). Code that calls `say()` never passes a language. Nothing here is set at
+start-up: the settings reach whoever needs them as a `ChannelLanguages` built by bot/app.py."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from babel.messages.pofile import read_po
@@ -23,9 +25,6 @@ LOCALE_DIR = Path(__file__).parent / "locale"
 DOMAIN = "ringbot"
 
 current_language: ContextVar[str | None] = ContextVar("ringbot_language", default=None)
-
-_channel_default = DEFAULT
-_channel_languages: dict[str, str] = {}
 
 
 def load_catalog(lang: str) -> dict[str, str]:
@@ -54,14 +53,14 @@ def language_of(locale: str | None) -> str | None:
 
 
 def language() -> str:
-    """The language being spoken now: the context's, else the channels' default (RINGBOT_LANGUAGE)."""
-    return current_language.get() or _channel_default
+    """The language being spoken now: the context's, else English (every renderer sets one)."""
+    return current_language.get() or DEFAULT
 
 
 @contextmanager
 def speaking(lang: str | None) -> Iterator[str]:
     """Render everything inside in `lang` (None or unknown: the default), then restore what was spoken before."""
-    chosen = language_of(lang) or _channel_default
+    chosen = language_of(lang) or DEFAULT
     token = current_language.set(chosen)
     try:
         yield chosen
@@ -69,19 +68,20 @@ def speaking(lang: str | None) -> Iterator[str]:
         current_language.reset(token)
 
 
-def configure(default: str, per_channel: Mapping[str, str] | None = None) -> None:
-    """Set once at start-up (bot/app.py): the language of channel messages, and channels that differ."""
-    global _channel_default
-    _channel_default = language_of(default) or DEFAULT
-    _channel_languages.clear()
-    _channel_languages.update({c: lang for c, v in (per_channel or {}).items() if (lang := language_of(v))})
+@dataclass(frozen=True)
+class ChannelLanguages:
+    """What each channel's messages are written in: RINGBOT_LANGUAGE (`default`), and the channels that differ
+    (RINGBOT_CHANNEL_LANGUAGES). `default` is also what a person without a choice or a Slack locale reads."""
 
+    default: str = DEFAULT
+    per_channel: Mapping[str, str] = field(default_factory=dict)
 
-def default_language() -> str:
-    """RINGBOT_LANGUAGE as configured: what a person without a Slack locale or a choice reads."""
-    return _channel_default
+    @classmethod
+    def of_settings(cls, default: str, per_channel: Iterable[tuple[str, str]] = ()) -> ChannelLanguages:
+        """From the settings' words (`vi`, `en-US`...); an unknown language is left out (the default applies)."""
+        known = {channel: lang for channel, value in per_channel if (lang := language_of(value))}
+        return cls(language_of(default) or DEFAULT, known)
 
-
-def channel_language(channel: str | None) -> str:
-    """The language a message in `channel` is written in: its own, else RINGBOT_LANGUAGE."""
-    return _channel_languages.get(channel or "", _channel_default)
+    def of(self, channel: str | None) -> str:
+        """The language a message in `channel` is written in: its own, else the default."""
+        return self.per_channel.get(channel or "", self.default)

@@ -14,7 +14,7 @@ from enum import StrEnum
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.slack.i18n import default_language, language_of
+from bot.slack.i18n import DEFAULT, language_of
 from storage import DatabaseBusy, Saved, Store
 
 log = logging.getLogger(__name__)
@@ -34,9 +34,17 @@ class Why(StrEnum):
 class Languages:
     """A person's language, with Slack's locale (users.info include_locale) remembered for an hour."""
 
-    def __init__(self, store: Store, slack: AsyncWebClient, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        store: Store,
+        slack: AsyncWebClient,
+        *,
+        default: str = DEFAULT,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.store = store
         self.slack = slack
+        self.default = default  # RINGBOT_LANGUAGE: for a person with neither a choice nor a Slack locale of ours
         self.clock = clock
         self._locales: dict[str, tuple[float, str | None]] = {}  # user -> (asked at, language of their locale)
         # Choices made here, latest first in line: one the database holds back for now (Saved.LATER) is already
@@ -53,12 +61,12 @@ class Languages:
             return chosen, Why.CHOSEN
         if slack := await self.slack_language(user):
             return slack, Why.SLACK
-        return default_language(), Why.DEFAULT
+        return self.default, Why.DEFAULT
 
     def known(self, user: str) -> str:
         """The language without asking Slack (inside a view submission's 3 s): choice, cached locale, default."""
         hit = self._locales.get(user)
-        return self.chosen(user) or (hit[1] if hit else None) or default_language()
+        return self.chosen(user) or (hit[1] if hit else None) or self.default
 
     def chosen(self, user: str) -> str | None:
         if user in self._choices:

@@ -13,8 +13,7 @@ import pytest
 
 from bot.calls.classify import CallDecision, Outcome
 from bot.outbox import Outbox
-from bot.slack import i18n
-from bot.slack.i18n import speaking
+from bot.slack.i18n import ChannelLanguages, speaking
 from bot.slack.ids import ACTION_CALLBACK
 from bot.slack.people import Languages
 from tests.wire.link_support import link_via_modal, set_device, wait_reply
@@ -49,10 +48,15 @@ def ring(bot_http: Any) -> Any:
     return bot_http
 
 
-async def post_alert(ring: Any, *, started_in: str = "en") -> dict[str, Any]:
+async def post_alert(ring: Any, *, started_in: str = "en", channels: ChannelLanguages | None = None) -> dict[str, Any]:
     """Raise one missed-call alert and let the outbox post it to the channel; the post's body. The outbox task
     starts inside `speaking(started_in)`: what it writes must not depend on that."""
-    outbox = Outbox(ring.deps.store, ring.deps.slack, render=ring.deps.alerts.renderer())
+    outbox = Outbox(
+        ring.deps.store,
+        ring.deps.slack,
+        render=ring.deps.alerts.renderer(),
+        channel_language=(channels or ring.deps.channel_languages).of,
+    )
     with speaking(started_in):
         task = asyncio.create_task(outbox.run())
     try:
@@ -141,15 +145,12 @@ async def test_vietnamese_subcommand_names_and_periods(ring) -> None:
 
 
 async def test_a_channel_set_to_vietnamese_gets_vietnamese_alerts_and_people_keep_theirs(ring) -> None:
-    i18n.configure("en", {"C0ALERTS": "vi"})  # RINGBOT_CHANNEL_LANGUAGES=C0ALERTS=vi
-    try:
-        alert = await post_alert(ring, started_in="en")
-        assert alert["channel"] == "C0ALERTS"
-        assert alert["text"].startswith("Cuộc gọi nhỡ từ 0987 654 321")
-        assert "Gọi lại" in str(alert["blocks"])
-        assert "Open missed calls: 1" in body_text(await ask(ring, "missed", user=BINH))
-    finally:
-        i18n.configure("en")
+    vietnamese = ChannelLanguages("en", {"C0ALERTS": "vi"})  # RINGBOT_CHANNEL_LANGUAGES=C0ALERTS=vi
+    alert = await post_alert(ring, started_in="en", channels=vietnamese)
+    assert alert["channel"] == "C0ALERTS"
+    assert alert["text"].startswith("Cuộc gọi nhỡ từ 0987 654 321")
+    assert "Gọi lại" in str(alert["blocks"])
+    assert "Open missed calls: 1" in body_text(await ask(ring, "missed", user=BINH))
 
 
 async def test_a_dm_to_someone_else_is_in_their_language(ring_out) -> None:

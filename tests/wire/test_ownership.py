@@ -20,7 +20,7 @@ from bot.calls.classify import CallDecision, Outcome
 from bot.ops.scheduled import Jobs
 from bot.outbox import Outbox
 from bot.outbox.recovery import message_metadata
-from bot.slack import i18n
+from bot.slack.i18n import ChannelLanguages
 from bot.slack.ids import ACTION_CALLBACK, ACTION_REASSIGN, ACTION_RELEASE, ACTION_TAKE, VIEW_REASSIGN
 from storage import Store
 from storage.jobs import JobTable
@@ -79,6 +79,7 @@ class Own:
             deps.slack,
             render=alert_renderer(deps),
             kinds=outbox_kinds(deps),
+            channel_language=deps.channel_languages.of,
             person_language=deps.languages.of,
             rate_per_second=100,
             burst=100,
@@ -455,11 +456,10 @@ async def test_without_the_im_write_scope_only_the_dm_copy_is_given_up_and_the_c
 
 # -- in the reader's language ----------------------------------------------------------------------------------
 @pytest.fixture
-def vietnamese_channel() -> Any:
+def vietnamese_channel(own: Own) -> None:
     """RINGBOT_CHANNEL_LANGUAGES=C0ALERTS=vi"""
-    i18n.configure("en", {CHANNEL: "vi"})
-    yield
-    i18n.configure("en")
+    own.ring.deps.channel_languages = ChannelLanguages("en", {CHANNEL: "vi"})
+    own.outbox = own.make_outbox()
 
 
 async def test_in_a_vietnamese_channel_the_escalation_reply_and_the_overnight_digest_are_vietnamese(

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from bot.slack import i18n
-from bot.slack.i18n import CATALOGS, LANGUAGES, channel_language, configure, language, language_of, speaking
+from bot.slack.i18n import CATALOGS, LANGUAGES, ChannelLanguages, language, language_of, speaking
 from bot.slack.text import MESSAGES, say
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -89,14 +89,13 @@ def test_slack_locales(locale: str, lang: str | None) -> None:
 
 
 def test_channel_language_default_and_per_channel() -> None:
-    try:
-        configure("vi", {"C0SALES": "en"})
-        assert channel_language("C0CALLS") == "vi"
-        assert channel_language("C0SALES") == "en"
-        assert language() == "vi"
-    finally:
-        configure("en")
-    assert channel_language("C0CALLS") == "en"
+    channels = ChannelLanguages.of_settings("vi-VN", [("C0SALES", "en"), ("C0ODD", "fr")])
+    assert channels.of("C0CALLS") == "vi"
+    assert channels.of("C0SALES") == "en"
+    assert channels.of("C0ODD") == "vi"  # a language we do not speak: the default
+    assert channels.of(None) == "vi" and channels.default == "vi"
+    assert ChannelLanguages().of("C0CALLS") == "en"
+    assert language() == "en"  # nothing is spoken outside a renderer's `speaking`: no global default to set
 
 
 def test_the_catalog_ships_with_the_package() -> None:
