@@ -506,6 +506,7 @@ class Sender:
                     title=upload.title,
                     thread_ts=out.thread_ts,
                 ),
+                upload=True,
             )
             ts = _upload_ts(resp) if resp is not None else ""
         elif out.edit_ts is not None:
@@ -624,9 +625,11 @@ class Sender:
         send: Callable[[], Awaitable[AsyncSlackResponse]],
         *,
         thread_ts: str | None = None,
+        upload: bool = False,
     ) -> AsyncSlackResponse | None:
         """One Slack call for `row`, paced and bookkept; the response, or None when it failed (row rescheduled).
-        Raises Taken when another worker claimed the row first."""
+        Raises Taken when another worker claimed the row first. `upload`: a files.uploadV2, whose scope
+        (files:write) is not the one every post needs."""
         if not self.store.claim_outbox(row["id"], thread_ts=thread_ts):
             raise Taken()
         now = self.clock()
@@ -644,7 +647,10 @@ class Sender:
         except SlackApiError as exc:
             self._observe(row, started, "error")
             failure = classify(exc.response.status_code, error_code(exc.response), exc.response.headers)
-            self.failed(row, lane, attempts, failure)
+            if upload and error_code(exc.response) == "missing_scope":
+                self.upload_refused(row, failure.error)  # the row's own problem: no other post waits for it
+            else:
+                self.failed(row, lane, attempts, failure)
             return None
         except NETWORK_ERRORS as exc:
             self._observe(row, started, "network")
@@ -664,6 +670,14 @@ class Sender:
         self.stats.latencies.append(seconds)
         if self.on_call is not None:
             self.on_call(str(row.get("kind")), seconds, result)
+
+    def upload_refused(self, row: OutboxRow, error: str) -> None:
+        """Slack refuses uploads for good (no files:write): the row goes back at once with Slack's words, for its
+        kind to send what it can without a file (the digest's text bars). Posts go on everywhere meanwhile."""
+        self._book(lambda: self.store.requeue_outbox(row["id"], next_at=self.clock(), error=error, count_attempt=False))
+        self._trouble(
+            row["channel"], error, f"outbox upload refused channel={row['channel']} error={error}", logging.WARNING
+        )
 
     def failed(self, row: OutboxRow, lane: Lane, attempts: int, failure: Failure) -> None:
         """Book a failed call: the row goes back to pending (or dead), and the lane pauses when the cause is the

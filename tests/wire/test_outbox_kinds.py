@@ -37,6 +37,8 @@ class Sample:
             raise Gone("the sample was removed")
         if body.get("wait") and self.waiting:
             raise Wait()
+        if body.get("upload") and str(row.get("error") or "").startswith("slack refused"):
+            return Outgoing(text=say("error.database_busy"))  # what it can say without the file
         if body.get("upload"):
             return Outgoing(text="", upload=Upload(b"\x89PNG sample", "sample.png", say("error.database_busy")))
         subject = body.get("subject")
@@ -181,4 +183,18 @@ async def test_a_row_that_waits_is_sent_when_it_can_and_a_gone_one_is_closed(tmp
     await rig.outbox.stop(2.0)
     await asyncio.wait_for(task, 2.0)
     assert rig.store.get_outbox(2)["error"].startswith("nothing left to send")
+    rig.store.close()
+
+
+async def test_an_upload_slack_refuses_for_good_holds_no_other_post(tmp_path, fake_slack) -> None:
+    rig = Rig(tmp_path, fake_slack)
+    fake_slack.fail("files.getUploadURLExternal", status=200, error="missing_scope", count=5)
+    rig.store.enqueue(KIND, "C0EN", body={"upload": True})
+    rig.store.enqueue(KIND, "C0VI", body={})
+    started = rig.clock()
+    assert await rig.outbox.drain(timeout=10) == 2
+    assert len(fake_slack.calls_to("files.getUploadURLExternal", ok_only=False)) == 1  # refused once, not retried
+    assert [p.body["text"] for p in fake_slack.posts("C0EN")] == [EN]  # the kind's answer without the file
+    assert len(fake_slack.posts("C0VI")) == 1
+    assert rig.clock() - started < 5  # no workspace-wide pause for a scope only uploads need
     rig.store.close()
