@@ -226,6 +226,7 @@ class Runtime:
             "database_problem_seconds": round(now - db_since, 1) if db_since is not None else None,
             "database_detail": writes.detail if writes.state != "ok" else None,
             "calls_waiting_for_database": self.pipeline.held()[0],
+            "changes_waiting_for_database": store.held_changes(),  # people's changes told "saved", not yet written
             "calls_in_memory": len(self.pipeline.tracker),
             "calls_open": open_calls,
             "oldest_open_call_seconds": round(oldest_open, 1) if oldest_open is not None else None,
@@ -543,12 +544,16 @@ async def start(
             store.checkpoint()
 
     async def flush() -> None:
-        # People's changes and audit rows the database refused (busy, disk full), written as soon as it can be.
+        # People's changes and audit rows the database refused (busy, disk full), written as soon as it can be;
+        # what they queued for Slack (an alert's edit, a notice) goes at once.
+        held = store.held_changes()
         try:
             store.flush_held()
             store.flush_deferred()
         except sqlite3.OperationalError:
             pass  # still refused: in store.health, which /healthz reports; next second
+        if held > store.held_changes():
+            outbox.wake()
 
     async def heartbeat() -> None:
         # Tells `ringbot backfill` a bot owns the outbox; its success or failure keeps /healthz's view of the
