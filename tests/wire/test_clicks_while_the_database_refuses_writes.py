@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from bot.slack.ids import ACTION_HANDLED, VIEW_LINK
+from bot.slack.ids import ACTION_HANDLED, ACTION_TAKE, VIEW_LINK
 from bot.slack.render.link import LinkForm
 from bot.slack.text import say
 from storage import Store
@@ -49,14 +49,14 @@ def refusing_writes(store: Store, how: str) -> Iterator[None]:
             store.conn.execute("PRAGMA query_only = OFF")
 
 
-async def make_alert(ring: Any) -> int:
+async def make_alert(ring: Any, n: int = 1) -> int:
     """An alert whose message is in the fake Slack's channel (so its edit has something to edit)."""
     posted = await ring.deps.slack.chat_postMessage(channel="C0ALERTS", text="a missed call")
     return ring.deps.store.create_alert(
         {
-            "call_id": "call-db",
-            "customer_number": "0987654321",
-            "customer_key": "0987654321",
+            "call_id": f"call-db-{n}",
+            "customer_number": f"098765432{n}",
+            "customer_key": f"098765432{n}",
             "outcome": "missed",
             "channel": "C0ALERTS",
             "ts": posted["ts"],
@@ -76,20 +76,25 @@ async def test_a_click_and_a_link_are_answered_plainly_and_written_once_the_data
     async with bot_with_outbox(tmp_path, fake_slack, simulator) as ring:
         store = ring.deps.store
         alert_id = await make_alert(ring)
+        taken_id = await make_alert(ring, 2)
         with refusing_writes(store, how):
             await ring.action(ACTION_HANDLED, str(alert_id), user=AN)
             assert await wait_reply(ring, 1) == SAVED_LATER
+            await ring.action(ACTION_TAKE, str(taken_id), user=AN)  # I'll take it
+            assert await wait_reply(ring, 2) == SAVED_LATER
             resp = await ring.view(VIEW_LINK, link_values("user_an101", "pw-101"), user=AN,
                                    private_metadata=LinkForm(AN).dump())  # fmt: skip
             answer = resp.json()
             assert answer["response_action"] == "update" and SAVED_LATER in str(answer["view"])
             assert store.get_alert(alert_id)["status"] == "open" and store.get_link(AN) is None
-            assert store.held_changes() >= 2
+            assert ring.deps.alerts.owners.get(taken_id)["owner"] is None
+            assert store.held_changes() >= 3
         assert store.flush_held()  # what the runtime does every second
         alert = store.get_alert(alert_id)
         assert (alert["status"], alert["handled_by"]) == ("handled", AN)
+        assert ring.deps.alerts.owners.get(taken_id)["owner"] == AN
         assert store.get_link(AN)["sip_user"] == "user_an101"
-        assert {r["action"] for r in store.audit(slack_user=AN)} >= {"handled", "link"}
+        assert {r["action"] for r in store.audit(slack_user=AN)} >= {"handled", "own", "link"}
         ring.deps.alerts.wake()
         await ring.slack.wait_for(lambda: dms(ring, AN), DEADLINE)  # the link's confirmation, after all
         await ring.slack.wait_for(lambda: ring.slack.calls_to("chat.update"), DEADLINE)  # "Handled by @an"
