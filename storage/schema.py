@@ -10,7 +10,7 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
-from storage.jobs import import_pickled_jobs
+from storage.migrations import import_pickled_jobs
 
 SCHEMA_VERSION = 1
 
