@@ -18,7 +18,6 @@ from storage.rows import (
     OutboxKind,
     OutboxRow,
     OutboxStatus,
-    QueueTotals,
     RouteRow,
 )
 from storage.schema import DatabaseBusy, DatabaseUnusable, open_db
@@ -45,7 +44,6 @@ __all__ = [
     "OutboxKind",
     "OutboxRow",
     "OutboxStatus",
-    "QueueTotals",
     "RouteRow",
     "Saved",
     "SipUserTaken",
