@@ -53,7 +53,7 @@ __all__ = [
     "write_failure",
 ]
 
-# -- #13 ownership: the alert_ownership, alert_copies, short_hangups and route_settings tables
+# -- ownership: the alert_ownership, alert_copies, short_hangups and route_settings tables
 from storage.ownership import CopyRow, OwnershipRow, OwnershipStore, ShortHangupRow  # noqa: E402
 
 __all__ += ["CopyRow", "OwnershipRow", "OwnershipStore", "ShortHangupRow"]

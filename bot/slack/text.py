@@ -340,7 +340,7 @@ MESSAGES: dict[str, str] = {
     "usage.dial": "Usage: `/ring dial` (what Call back may dial), or `/ring dial allow|deny|remove <country"
     " code|number prefix>` (admins), e.g. `/ring dial allow GB`",
     "help.dial": "• `/ring dial` — which numbers Call back may dial; admins allow or block more",
-    # -- #15 language (bot/slack/i18n.py, bot/slack/format.py, bot/slack/people.py) -------------------------
+    # -- language (bot/slack/i18n.py, bot/slack/format.py, bot/slack/people.py) -------------------------
     "lang.name.en": "English",
     "lang.name.vi": "Vietnamese",
     "lang.set": "From now on I answer you in {language}.",

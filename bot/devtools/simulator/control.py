@@ -50,7 +50,7 @@ class ControlApi:
         r.add_post("/_sim/faults", self.faults)
         r.add_post("/_sim/faults/clear", self.faults_clear)
         r.add_put("/_sim/devices/{sip_user}", self.device)
-        r.add_put("/_sim/agents/{agent}", self.agent)  # #14: pause / ready an agent (the dashboard shows it)
+        r.add_put("/_sim/agents/{agent}", self.agent)  # pause / ready an agent (the dashboard shows it)
         r.add_post("/_sim/tokens/expire", self.tokens_expire)
         r.add_get("/_sim/state", self.state)
         r.add_post("/_sim/traffic", self.traffic)
