@@ -112,9 +112,6 @@ class JobTable:
         ).fetchall()
         return [str(r[0]) for r in rows]
 
-    def set_aside_rows(self) -> list[JobRow]:
-        return self._rows("SELECT * FROM scheduled_jobs WHERE set_aside IS NOT NULL ORDER BY key", ())
-
     def _rows(self, sql: str, params: tuple[object, ...]) -> list[JobRow]:
         cur = self.store.conn.execute(sql, params)
         names = [d[0] for d in cur.description]

@@ -25,3 +25,10 @@ def outbox_row(store: Store, row_id: int) -> OutboxRow | None:
 def count_rows(store: Store, table: str) -> int:
     """How many rows `table` holds (`alerts`, `legs`, ...)."""
     return int(store.conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])  # noqa: S608 - a test's own name
+
+
+def set_aside_jobs(store: Store) -> list[dict[str, object]]:
+    """The scheduled_jobs rows the runner set aside (never run), by key."""
+    cur = store.conn.execute("SELECT * FROM scheduled_jobs WHERE set_aside IS NOT NULL ORDER BY key")
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
