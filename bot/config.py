@@ -66,10 +66,10 @@ class Settings:
     dial_allow: tuple[str, ...] = ()  # regions (GB) and number prefixes (+4420, 1900) Call back may dial too
     dial_deny: tuple[str, ...] = ()  # regions and prefixes Call back never dials, whatever else allows them
     admin_channel: str = ""  # where link/unlink and dial-rule changes are announced; "" DMs each RINGBOT_ADMINS
-    # -- #15 language: what channel messages are written in; a person's answers follow their Slack locale
+    # -- language: what channel messages are written in; a person's answers follow their Slack locale
     language: str = "en"  # RINGBOT_LANGUAGE: en or vi
     channel_languages: tuple[tuple[str, str], ...] = ()  # RINGBOT_CHANNEL_LANGUAGES: (channel id, language) pairs
-    # -- #14 queue health and the daily digest (docs/queues.md) --
+    # -- queue health and the daily digest (docs/queues.md) --
     sla_seconds: int = 20  # a call answered within this many seconds of ringing counts toward the service level
     digest_at: str = "18:00"  # local HH:MM of the daily digest in each alert channel; "" when RINGBOT_DIGEST_AT=off
     queue_cooldown_seconds: int = 600  # after a queue recovers, a new breach this soon re-opens the same message
@@ -123,7 +123,7 @@ _ENV = {
     "RINGBOT_ADMIN_CHANNEL": ("admin_channel", False),
     "RINGBOT_LANGUAGE": ("language", False),
     "RINGBOT_CHANNEL_LANGUAGES": ("channel_languages", False),
-    # -- #14 --
+    # -- queue health and the daily digest --
     "RINGBOT_SLA_SECONDS": ("sla_seconds", False),
     "RINGBOT_DIGEST_AT": ("digest_at", False),
     "RINGBOT_QUEUE_COOLDOWN_SECONDS": ("queue_cooldown_seconds", False),
@@ -229,7 +229,7 @@ def _parse(var: str, name: str, raw: str) -> object:
         except ValueError as exc:
             raise ConfigError(f"{var}: {exc}") from None
         return tuple(dict.fromkeys(rules))
-    if name in ("sla_seconds", "queue_cooldown_seconds"):  # #14
+    if name in ("sla_seconds", "queue_cooldown_seconds"):
         try:
             whole = int(raw)
         except ValueError:
@@ -237,7 +237,7 @@ def _parse(var: str, name: str, raw: str) -> object:
         if not 0 <= whole <= 86400:
             raise ConfigError(f"{var} must be between 0 and 86400 seconds, got {raw!r}")
         return whole
-    if name == "digest_at":  # #14
+    if name == "digest_at":
         if raw.strip().lower() in ("", "off", "no", "false", "0"):
             return ""
         m = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", raw.strip())

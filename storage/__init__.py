@@ -18,7 +18,6 @@ from storage.rows import (
     OutboxKind,
     OutboxRow,
     OutboxStatus,
-    QueueTotals,
     RouteRow,
 )
 from storage.schema import DatabaseBusy, DatabaseUnusable, open_db
@@ -45,7 +44,6 @@ __all__ = [
     "OutboxKind",
     "OutboxRow",
     "OutboxStatus",
-    "QueueTotals",
     "RouteRow",
     "Saved",
     "SipUserTaken",
@@ -55,7 +53,7 @@ __all__ = [
     "write_failure",
 ]
 
-# -- #13 ownership: the alert_ownership, alert_copies, short_hangups and route_settings tables
+# -- ownership: the alert_ownership, alert_copies, short_hangups and route_settings tables
 from storage.ownership import CopyRow, OwnershipRow, OwnershipStore, ShortHangupRow  # noqa: E402
 
 __all__ += ["CopyRow", "OwnershipRow", "OwnershipStore", "ShortHangupRow"]

@@ -179,17 +179,6 @@ class OwnershipStore:
             return None
         return data if isinstance(data, dict) else None
 
-    def all_route_settings(self) -> dict[str, JSONObject]:
-        out: dict[str, JSONObject] = {}
-        for key, text in self.store.conn.execute("SELECT key, settings FROM route_settings ORDER BY key"):
-            try:
-                data = json.loads(text)
-            except ValueError:
-                continue
-            if isinstance(data, dict):
-                out[key] = data
-        return out
-
     def set_route_settings(self, key: str, settings: Mapping[str, object], *, by: str | None) -> None:
         self.store._write(
             "INSERT INTO route_settings(key, settings, set_by, set_at) VALUES (?, ?, ?, ?)"

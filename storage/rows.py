@@ -185,19 +185,6 @@ class CallbackRow(TypedDict):
     at: float
 
 
-class QueueTotals(TypedDict):
-    """One queue's inbound calls since a moment, counted from our own stored calls."""
-
-    queue_id: str
-    offered: int
-    handled: int
-    abandoned: int
-    missed: int
-    avg_wait: float | None
-    max_wait: int | None
-    avg_talk: float | None
-
-
 class FoldStats(TypedDict):
     """The alerts a burst summary covers: how many, and the first and last call time among them."""
 

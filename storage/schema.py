@@ -10,7 +10,7 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
-from storage.jobs import import_pickled_jobs
+from storage.migrations import import_pickled_jobs
 
 SCHEMA_VERSION = 1
 
@@ -183,7 +183,7 @@ CREATE TABLE IF NOT EXISTS digests (
     PRIMARY KEY (day, channel)
 );
 
--- #13 ownership, escalation, hours, short hang-ups (bot/alerts/ownership.py, escalation.py, overnight.py)
+-- ownership, escalation, hours, short hang-ups (bot/alerts/ownership.py, escalation.py, overnight.py)
 CREATE TABLE IF NOT EXISTS alert_ownership (
     alert_id INTEGER PRIMARY KEY,       -- alerts.id
     owner TEXT,                         -- Slack user who took it ("I'll take it", a Call back, a reassignment)

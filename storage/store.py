@@ -33,7 +33,6 @@ from storage.rows import (
     OutboxKind,
     OutboxRow,
     OutboxStatus,
-    QueueTotals,
     RouteRow,
 )
 from storage.schema import DatabaseBusy, open_db
@@ -312,9 +311,6 @@ class Store:
                 [{k: leg.get(k) for k in _LEG_COLUMNS} for leg in legs],
             )
 
-    def count_legs(self) -> int:
-        return self._count("SELECT count(*) FROM legs")
-
     # -- calls ------------------------------------------------------------------------------------
     def insert_call(self, call: Mapping[str, object]) -> bool:
         """Store a decided call once; False (and nothing written) when the call id is already stored.
@@ -401,23 +397,6 @@ class Store:
             (customer_key, since, direction),
         )
 
-    def queue_totals(self, since: float) -> list[QueueTotals]:
-        """Per-queue counts and waits from our own stored calls since `since` (complements AntBuddy's dashboard)."""
-        rows = self._select(
-            """SELECT queue_id,
-                      count(*) AS offered,
-                      sum(outcome = 'answered') AS handled,
-                      sum(outcome = 'abandoned') AS abandoned,
-                      sum(outcome = 'missed') AS missed,
-                      avg(ring_seconds) AS avg_wait,
-                      max(ring_seconds) AS max_wait,
-                      avg(CASE WHEN outcome = 'answered' THEN talk_seconds END) AS avg_talk
-               FROM calls WHERE direction = 'inbound' AND queue_id IS NOT NULL AND started_at >= ?
-               GROUP BY queue_id ORDER BY offered DESC""",
-            (since,),
-        )
-        return cast("list[QueueTotals]", rows)
-
     # -- alerts -----------------------------------------------------------------------------------
     def create_alert(self, alert: Mapping[str, object]) -> int:
         """Insert a new open alert; its id. A key of `alert` that is not a column raises ValueError."""
@@ -493,9 +472,6 @@ class Store:
     def count_open_alerts(self) -> int:
         return self._count(f"SELECT count(*) FROM alerts WHERE status IN {_OPEN_IN}")
 
-    def count_alerts(self) -> int:
-        return self._count("SELECT count(*) FROM alerts")
-
     # -- outbox -----------------------------------------------------------------------------------
     def enqueue(
         self,
@@ -514,9 +490,6 @@ class Store:
             (alert_id, OutboxKind(kind).value, channel, thread_ts, json.dumps(body or {}), not_before, self.clock()),
         )
         return _new_id(cur)
-
-    def get_outbox(self, row_id: int) -> OutboxRow | None:
-        return _first(self._outbox("SELECT * FROM outbox WHERE id = ?", (row_id,)))
 
     def pending_outbox(self, *, channel: str | None = None, kind: str | None = None) -> list[OutboxRow]:
         sql = "SELECT * FROM outbox WHERE status = 'pending'"

@@ -96,7 +96,7 @@ class Pipeline:
         self._foreign_seen: set[str] = set()  # other accounts already logged
         self._evicted = 0  # tracker.evicted last seen
         self._over_cap = False  # open calls hit the tracker's cap and have not fallen back below 90 % of it
-        # #14: read-only watchers of each accepted event (bot/queues/queue_alerts.py counts who waits in a queue);
+        # Read-only watchers of each accepted event (bot/queues/queue_alerts.py counts who waits in a queue);
         # each must be cheap and must not raise into the stream.
         self.observers: list[Callable[[Event], None]] = []
 

@@ -40,7 +40,7 @@ SCRIPT = (  # (scenario, caller, pause after, what the viewer should notice)
     ("queue_abandoned", "0909123456", 0.3, "a caller gives up in the CSKH queue: abandoned alert"),
     ("missed_ringout", "0987654321", 0.3, "the same number calls again: the open alert is updated, not duplicated"),
     ("ringgroup_answered", "0356789012", 0.0, "a ring group call answered by one agent: no alert"),
-    ("missed_cancel", "0978111222", 0.3, "another missed call: nobody will take this one"),  # #13: escalated below
+    ("missed_cancel", "0978111222", 0.3, "another missed call: nobody will take this one"),  # escalated below
 )
 
 
@@ -83,7 +83,7 @@ DEMO_COMMANDS_VI = ("hàng-đợi", "nhân-viên", "nhỡ", "lịch-sử 0987654
 async def run_demo(
     *, seconds: float = 0, speed: float = 1.0, write: Callable[[str], None] | None = None, lang: str = "en"
 ) -> int:
-    """`lang` (#15): the channel's language (RINGBOT_LANGUAGE) and @an's Slack locale; in `vi` she also types
+    """`lang`: the channel's language (RINGBOT_LANGUAGE) and @an's Slack locale; in `vi` she also types
     the Vietnamese sub-command names."""
     say = write or (lambda s: print(s, flush=True))
     workdir = Path(tempfile.mkdtemp(prefix="ringbot-demo-"))
@@ -221,7 +221,7 @@ async def _play(
 async def _queue_alert(
     http: httpx.AsyncClient, sim_url: str, bot_url: str, slack: FakeSlack, speed: float, say: Callable[[str], None]
 ) -> None:
-    """#14: a queue alert forms, worsens and recovers (docs/queues.md)."""
+    """A queue alert forms, worsens and recovers (docs/queues.md)."""
     pause = lambda s: asyncio.sleep(s / max(speed, 0.01))  # noqa: E731
     watch = "watch CSKH waiting>=3 wait>=3s"
     say(f"\n⌨  @admin types /ring {watch}")

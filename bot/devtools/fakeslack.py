@@ -96,7 +96,7 @@ class FakeSlack:
         self.socket_clients: list[web.WebSocketResponse] = []
         self.socket_acks: list[dict[str, Any]] = []  # what the app sent back over Socket Mode
         self.channels: dict[str, Channel | None] = {}  # None: the id does not exist (channel_not_found)
-        # #14 files.uploadV2: file id -> {"bytes", "filename", "title", "channel"} once uploaded / completed
+        # files.uploadV2: file id -> {"bytes", "filename", "title", "channel"} once uploaded / completed
         self.files: dict[str, dict[str, Any]] = {}
 
     # -- lifecycle --------------------------------------------------------------------------------
@@ -105,7 +105,7 @@ class FakeSlack:
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/webhook/{hook}", self._webhook)
         app.router.add_get("/socket-mode", self._socket_mode)
-        app.router.add_post("/upload/{file_id}", self._upload)  # #14: where files.getUploadURLExternal points
+        app.router.add_post("/upload/{file_id}", self._upload)  # where files.getUploadURLExternal points
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port)
@@ -301,11 +301,11 @@ class FakeSlack:
         return web.Response(text=f"OK - {len(data)}")
 
     def _answer(self, method: str, body: dict[str, Any]) -> dict[str, Any]:
-        if method == "files.getUploadURLExternal":  # #14
+        if method == "files.getUploadURLExternal":
             file_id = f"F{next(self._ts):08d}"
             self.files[file_id] = {"filename": body.get("filename"), "length": int(body.get("length") or 0)}
             return {"ok": True, "upload_url": f"{self.base}/upload/{file_id}", "file_id": file_id}
-        if method == "files.completeUploadExternal":  # #14
+        if method == "files.completeUploadExternal":
             listed = body.get("files")
             if isinstance(listed, str):
                 listed = json.loads(listed)

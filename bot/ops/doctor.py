@@ -224,7 +224,7 @@ async def check_slack(settings: Settings) -> list[Check]:
         )
     else:
         checks.append(Check("Slack scopes", True, f"all {len(REQUIRED_SCOPES)} needed scopes granted"))
-    checks.append(check_digest_chart(settings, granted))  # #14
+    checks.append(check_digest_chart(settings, granted))
     if settings.socket_mode:
         checks.append(Check("Slack mode", True, "Socket Mode (SLACK_APP_TOKEN set)"))
     elif settings.slack_signing_secret:
@@ -242,7 +242,7 @@ async def check_slack(settings: Settings) -> list[Check]:
 
 
 def check_digest_chart(settings: Settings, granted: set[str]) -> Check:
-    """#14: whether the daily digest will upload its chart image or draw text bars, and why. Never a failure:
+    """Whether the daily digest will upload its chart image or draw text bars, and why. Never a failure:
     the bars say the same thing."""
     if not settings.digest_at:
         return Check("digest chart", True, "the daily digest is off (RINGBOT_DIGEST_AT=off)")

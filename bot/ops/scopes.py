@@ -7,12 +7,12 @@ SCOPE_METHODS: dict[str, tuple[str, ...]] = {
     "users:read": ("users.info",),
     "channels:history": ("conversations.history (outbox crash recovery, public channels)",),
     "groups:history": ("conversations.history (outbox crash recovery, private channels)",),
-    "im:write": ("conversations.open (#13: the alert in the DM of the person rung, supervisors' escalation DMs)",),
+    "im:write": ("conversations.open (the alert in the DM of the person rung, supervisors' escalation DMs)",),
 }
 
 REQUIRED_SCOPES = frozenset(SCOPE_METHODS)
 
-# #14: asked for in the manifest, but ringbot works without it: the daily digest then draws text bars instead of
+# Asked for in the manifest, but ringbot works without it: the daily digest then draws text bars instead of
 # uploading its chart (`ringbot doctor` says which it will use).
 OPTIONAL_SCOPE_METHODS: dict[str, tuple[str, ...]] = {
     "files:write": ("files.uploadV2 (the daily digest's chart image)",),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import errno
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -247,6 +247,3 @@ def cannot_listen(host: str, port: int, exc: OSError) -> str:
     if exc.errno in (errno.EACCES, errno.EPERM):
         return f"RINGBOT_HTTP_PORT {port} needs privileges on this machine: use a port above 1023"
     return f"cannot listen on RINGBOT_HTTP_HOST {host!r} port {port}: {exc.strerror or exc}"
-
-
-Starter = Callable[[], Awaitable[None]]

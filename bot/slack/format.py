@@ -71,19 +71,6 @@ def list_time(at: float | None, tz: tzinfo, now: datetime) -> str:
     return t.strftime("%d/%m %H:%M")
 
 
-def relative_day(at: float | None, tz: tzinfo, now: datetime) -> str:
-    """'today' / 'hôm nay', 'yesterday' / 'hôm qua', else the date ('Tue 24 Nov' / 'Thứ Ba 24/11')."""
-    if at is None:
-        return "?"
-    t = datetime.fromtimestamp(at, tz)
-    today = now.astimezone(tz).date()
-    if t.date() == today:
-        return say("day.today")
-    if t.date() == today - timedelta(days=1):
-        return say("day.yesterday")
-    return format_date(t, _DAY_PATTERN.get(language(), _DAY_PATTERN["en"]), locale=language())
-
-
 def number(value: float | None) -> str:
     """A count or figure written the local way: 12,345 in English, 12.345 in Vietnamese."""
     return format_decimal(value or 0, locale=language())

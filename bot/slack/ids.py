@@ -9,9 +9,9 @@ ACTION_PLAY_RECORDING = "play_recording"  # value: call id
 ACTION_OPEN_LINK = "open_link_modal"  # value: "" or a Slack user id (admin linking someone)
 ACTION_MORE = "more_results"  # value: JSON of the query to continue
 VIEW_LINK = "link_device"  # modal callback id
-# -- #14 queue health -----------------------------------------------------------------------------------------
+# -- queue health ---------------------------------------------------------------------------------------------
 ACTION_QUEUE_ON_IT = "queue_alert_on_it"  # value: queue breach id
-# -- #13 ownership
+# -- ownership
 ACTION_TAKE = "alert_take"  # value: alert id ("I'll take it")
 ACTION_RELEASE = "alert_release"  # value: alert id
 ACTION_REASSIGN = "alert_reassign"  # value: alert id (admins: opens the user picker)

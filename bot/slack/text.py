@@ -134,8 +134,6 @@ MESSAGES: dict[str, str] = {
     "help.title": "*/ring* — your call center in Slack",
     "help.fallback": "/ring sub-commands: {names}",
     "help.agents": "• `/ring agents` — agent states: counts, and each agent with time in state",
-    "help.queues": "• `/ring queues` — per-queue figures: offered, handled, abandoned, waiting now, wait and"
-    " talk times",
     "help.history": "• `/ring history [number|@user] [today|24h|7d|Nd] [missed]` — recent calls, newest first,"
     " with recordings",
     "help.missed": "• `/ring missed` — open missed and abandoned calls, oldest first",
@@ -342,7 +340,7 @@ MESSAGES: dict[str, str] = {
     "usage.dial": "Usage: `/ring dial` (what Call back may dial), or `/ring dial allow|deny|remove <country"
     " code|number prefix>` (admins), e.g. `/ring dial allow GB`",
     "help.dial": "• `/ring dial` — which numbers Call back may dial; admins allow or block more",
-    # -- #15 language (bot/slack/i18n.py, bot/slack/format.py, bot/slack/people.py) -------------------------
+    # -- language (bot/slack/i18n.py, bot/slack/format.py, bot/slack/people.py) -------------------------
     "lang.name.en": "English",
     "lang.name.vi": "Vietnamese",
     "lang.set": "From now on I answer you in {language}.",
@@ -358,7 +356,6 @@ MESSAGES: dict[str, str] = {
     "duration.minutes_seconds": "{m}m {s:02d}s",
     "duration.hours_minutes": "{h}h {m:02d}m",
     "duration.days_hours": "{d}d {h}h",
-    "day.today": "today",
     "day.yesterday": "yesterday",
     "agent.state.ready": "ready",
     "agent.state.ringing": "ringing",
@@ -460,7 +457,6 @@ MESSAGES: dict[str, str] = {
     " RINGBOT_ADMINS). Ask one, or release and take it yourselves.",
     "own.closed": "This missed call is already handled or resolved; there is nothing left to own.",
     "own.gone": "That alert no longer exists; `/ring missed` lists the open ones.",
-    "own.reassigned": "{user} now owns the missed call from {number}.",
     "own.given_to_you": "{by} gave you the missed call from {number} in {channel}: it is yours now. Call them back,"
     " or click *Release* on the alert if you cannot.",
     "own.reassign.title": "Reassign",
@@ -492,7 +488,6 @@ MESSAGES: dict[str, str] = {
     "overnight.more": "…and {count} more customers: `/ring missed` lists them all.",
     "overnight.short": ":hourglass: {count} short hang-ups (gave up within {seconds} s, not alerted): {numbers}",
     "overnight.short_one": ":hourglass: 1 short hang-up (gave up within {seconds} s, not alerted): {numbers}",
-    "overnight.short_title": ":hourglass: *Short hang-ups*",
     "mine.title": "*Owned by you* ({count})",
     "mine.none": "You own no open missed calls. Click *I'll take it* on an alert to own it.",
     "mine.line": "{icon} *{number}* · {when} · {channel} · since {since}",

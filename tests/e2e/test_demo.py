@@ -58,7 +58,7 @@ def test_demo_runs_without_credentials_shows_alerts_and_leaves_its_cwd_clean(tmp
     assert not re.search(r"message \d+\.\d+", out), out
     assert "📞" in out or "🔴" in out, "emoji shortcodes are shown as emoji"
     assert not re.search(r"│ .*:[a-z_]+:", out), "an emoji shortcode was printed as text"
-    # #14: a queue alert forms in CSKH, is edited as it worsens, and recovers
+    # A queue alert forms in CSKH, is edited as it worsens, and recovers
     queue_part = out.split("@admin types /ring watch CSKH", 1)[1]
     assert "CSKH: 3 waiting" in queue_part and "CSKH: 4 waiting" in queue_part, out
     assert "CSKH recovered after" in queue_part, out

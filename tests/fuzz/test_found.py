@@ -1,7 +1,7 @@
 """What the fuzz suite found, each shrunk to one input and played on the same wire (docs/testing in README).
 
-Each test fails until the product is fixed; the report of issue 16 names the module at fault. They stay in the
-suite as the fixes' regression tests.
+Each test failed until the product was fixed, and names the module that was at fault. They stay in the suite as
+the fixes' regression tests.
 """
 
 from __future__ import annotations

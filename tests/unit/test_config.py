@@ -151,7 +151,7 @@ def test_malformed_dial_settings_are_refused_with_the_variable_named(var: str, v
         load_settings({**BASE, var: value}, dotenv=None)
 
 
-# -- #15 language -------------------------------------------------------------------------------------------
+# -- language -----------------------------------------------------------------------------------------------
 def test_language_defaults_to_english_and_reads_channel_overrides(tmp_path: Path) -> None:
     from tests.conftest import make_settings
 
@@ -171,7 +171,7 @@ def test_an_unknown_language_is_refused_with_the_variable_named(tmp_path: Path, 
         make_settings(tmp_path, **{var: value})
 
 
-# -- #14 queue health and the daily digest ------------------------------------------------------------------
+# -- queue health and the daily digest ----------------------------------------------------------------------
 def test_queue_health_defaults_and_digest_time() -> None:
     s = load_settings(BASE, dotenv=None)
     assert (s.sla_seconds, s.digest_at, s.queue_cooldown_seconds) == (20, "18:00", 600)

@@ -124,7 +124,7 @@ async def test_a_crafted_pickle_and_a_text_time_in_the_job_tables_are_one_log_li
         finally:
             await shutdown(rt)
     assert not pwned.exists()
-    jobs_lines = [r.getMessage() for r in caplog.records if r.name in ("storage.jobs", "bot.ops.scheduled")]
+    jobs_lines = [r.getMessage() for r in caplog.records if r.name in ("storage.migrations", "bot.ops.scheduled")]
     assert jobs_lines == [
         "old scheduled job dropped id='evil' why=not a job ringbot wrote (another function or shape)",
         "scheduled job set aside key='bad' why=due_at is not a time in unix seconds (str); it is never run",

@@ -295,7 +295,7 @@ async def test_a_refused_slack_token_skips_the_channel_checks(tmp_path: Path, si
 
 
 async def test_doctor_says_whether_the_digest_uploads_a_chart_or_draws_text_bars(tmp_path: Path, simulator) -> None:
-    """#14: without files:write (or without matplotlib) the digest draws text bars; doctor says so, and why."""
+    """Without files:write (or without matplotlib) the digest draws text bars; doctor says so, and why."""
     from bot.queues.chart import charts_available
 
     slack = FakeSlack(

@@ -19,6 +19,7 @@ import pytest
 from bot.devtools.fakeslack import FakeSlack
 from bot.outbox import Outbox
 from storage import Store
+from tests.support.rows import outbox_row
 from tests.support.waiting import eventually
 from tests.wire.test_outbox import Rig, decision
 
@@ -132,7 +133,7 @@ async def test_recovery_survives_a_slack_that_answers_html(tmp_path, fake, caplo
         rig.store.mark_outbox(1, "inflight")
         fake.fail_html("conversations.history", status=502)
         await rig.outbox.recover()  # no exception: the row is looked at again later
-        assert rig.store.get_outbox(1)["status"] == "pending"
+        assert outbox_row(rig.store, 1)["status"] == "pending"
         assert await rig.outbox.drain(timeout=10) == 1
         assert len(fake.posts()) == 1
         no_tracebacks(caplog)

@@ -22,6 +22,7 @@ from bot.outbox import Outbox
 from bot.outbox.recovery import message_metadata
 from storage import Store
 from tests.support.clock import FakeClock
+from tests.support.rows import outbox_row
 from tests.support.waiting import eventually
 
 os.environ.setdefault("SKIP_SLACK_SDK_WARNING", "1")
@@ -139,7 +140,7 @@ async def test_alert_is_posted_once_with_blocks_metadata_and_its_ts_stored(rig, 
     }
     assert any(b["type"] == "actions" for b in call.body["blocks"])
     await eventually(lambda: rig.store.get_alert(alert["id"])["ts"] is not None, "the alert's ts stored")
-    assert rig.store.get_outbox(1)["status"] == "sent"
+    assert outbox_row(rig.store, 1)["status"] == "sent"
     assert (alert["channel"], rig.store.get_alert(alert["id"])["ts"]) in fake.messages
 
 
@@ -170,7 +171,7 @@ async def test_429_with_retry_after_is_honoured_and_the_post_delivered_once(rig,
     first, second = rig.times("chat.postMessage", ok_only=False)
     assert second - first >= 2.0 - EPS
     assert rig.outbox.stats.rate_limited == 1
-    assert rig.store.get_outbox(1)["attempts"] == 1  # the 429 did not count as a failed attempt
+    assert outbox_row(rig.store, 1)["attempts"] == 1  # the 429 did not count as a failed attempt
 
 
 async def test_two_500s_are_retried_with_backoff_and_the_post_delivered_once(rig, fake):
@@ -188,16 +189,16 @@ async def test_two_500s_are_retried_with_backoff_and_the_post_delivered_once(rig
 
 async def test_crash_after_slack_accepted_is_recovered_from_metadata_without_a_repost(rig, fake):
     rig.alerts.handle_decision(decision(1))
-    row = rig.store.get_outbox(1)
+    row = outbox_row(rig.store, 1)
     rig.store.mark_outbox(1, "inflight")
     # the previous process got this far: Slack accepted the post, then the process died before `sent`.
     resp = await rig.client.chat_postMessage(
         channel="C0CALLS", text="Missed call (before the crash)", metadata=message_metadata(row)
     )
-    assert rig.store.get_outbox(1)["status"] == "inflight"
+    assert outbox_row(rig.store, 1)["status"] == "inflight"
     fresh = rig.make_outbox()
     await fresh.recover()
-    assert rig.store.get_outbox(1)["status"] == "sent"
+    assert outbox_row(rig.store, 1)["status"] == "sent"
     assert rig.store.get_alert(1)["ts"] == resp["ts"]
     assert fresh.stats.recovered == 1
     rig.start()
@@ -210,9 +211,9 @@ async def test_row_left_inflight_that_slack_never_got_is_posted_exactly_once(rig
     rig.alerts.handle_decision(decision(1))
     rig.store.mark_outbox(1, "inflight")
     await rig.outbox.recover()
-    assert rig.store.get_outbox(1)["status"] == "pending"
+    assert outbox_row(rig.store, 1)["status"] == "pending"
     assert await rig.outbox.drain(timeout=10) == 1
-    assert len(fake.posts()) == 1 and rig.store.get_outbox(1)["status"] == "sent"
+    assert len(fake.posts()) == 1 and outbox_row(rig.store, 1)["status"] == "sent"
 
 
 async def test_unreadable_history_on_recovery_reposts_and_warns(rig, fake, caplog):
@@ -281,7 +282,7 @@ async def test_channel_not_found_holds_the_channel_logs_the_fix_once_and_posts_a
     tries = rig.times("chat.postMessage", ok_only=False)
     assert all(gap >= 30 - EPS for gap in gaps(tries))  # one try per hold, not one per row
     assert rig.store.outbox_counts().get("dead", 0) == 0 and fake.messages == {}
-    assert "channel_not_found" in rig.store.get_outbox(1)["error"]
+    assert "channel_not_found" in outbox_row(rig.store, 1)["error"]
     fake.clear_faults()  # someone invited the bot
     await eventually(lambda: len(fake.messages) == 3, "the three alerts, once the channel is fixed")
     assert rig.store.outbox_depth() == 0
@@ -292,7 +293,7 @@ async def test_a_refusal_of_the_row_itself_is_a_dead_letter_and_its_updates_are_
     with caplog.at_level(logging.ERROR, logger=LOGGER):
         rig.start()
         rig.alerts.handle_decision(decision(1))
-        await eventually(lambda: rig.store.get_outbox(1)["status"] == "dead", "the dead letter")
+        await eventually(lambda: outbox_row(rig.store, 1)["status"] == "dead", "the dead letter")
         rig.alerts.claim(1, "U0AN")  # an update for a never-posted alert does not wait forever
         await eventually(lambda: rig.store.outbox_depth() == 0, "the update given up")
     assert "outbox dead letter" in caplog.text and "channel=C0CALLS" in caplog.text
@@ -310,7 +311,7 @@ async def test_stop_finishes_the_inflight_post_and_leaves_the_rest_pending(tmp_p
         await rig.outbox.stop(2.0)
         assert rig.task.done() and not rig.task.cancelled()  # the wait was cut short, not timed out
         assert rig.task.exception() is None
-        assert [r["status"] for r in (rig.store.get_outbox(i) for i in (1, 2, 3))] == ["sent", "pending", "pending"]
+        assert [r["status"] for r in (outbox_row(rig.store, i) for i in (1, 2, 3))] == ["sent", "pending", "pending"]
     finally:
         rig.store.close()
 

@@ -16,6 +16,7 @@ from bot.outbox.recovery import message_metadata
 from bot.slack.text import say
 from storage import OutboxKind, OutboxRow, Store
 from tests.support.clock import FakeClock
+from tests.support.rows import outbox_row
 from tests.support.waiting import eventually
 
 KIND = OutboxKind.NOTICE  # any registered kind: the outbox does not know what it means
@@ -109,7 +110,7 @@ async def test_a_dm_is_opened_written_in_the_persons_language_and_the_row_moves_
     (vi,) = fake_slack.posts("D0VI")
     (en,) = fake_slack.posts("D0EN")
     assert vietnamese(vi.body["text"]) and en.body["text"] == EN
-    assert rig.store.get_outbox(1)["channel"] == "D0VI"  # where recovery looks for it
+    assert outbox_row(rig.store, 1)["channel"] == "D0VI"  # where recovery looks for it
     rig.store.close()
 
 
@@ -131,7 +132,7 @@ async def test_an_upload_goes_through_files_upload_v2(tmp_path, fake_slack) -> N
     assert await rig.outbox.drain(timeout=10) == 1
     assert [c.body["length"] for c in fake_slack.calls_to("upload")] == [len(b"\x89PNG sample")]
     assert len(fake_slack.calls_to("files.completeUploadExternal")) == 1
-    assert rig.store.get_outbox(1)["status"] == "sent"
+    assert outbox_row(rig.store, 1)["status"] == "sent"
     rig.store.close()
 
 
@@ -148,12 +149,12 @@ async def test_a_message_due_during_an_outage_is_sent_exactly_once_after_it(tmp_
 async def test_a_crash_after_slack_took_the_post_is_recovered_without_a_second_post(tmp_path, fake_slack) -> None:
     rig = Rig(tmp_path, fake_slack)
     rig.store.enqueue(KIND, "C0EN", body={"subject": "breach:7"})
-    row = rig.store.get_outbox(1)
+    row = outbox_row(rig.store, 1)
     rig.store.mark_outbox(1, "inflight")
     resp = await rig.client.chat_postMessage(channel="C0EN", text=EN, metadata=message_metadata(row))
     fresh = rig.make_outbox()  # the next process
     await fresh.recover()
-    assert rig.store.get_outbox(1)["status"] == "sent"
+    assert outbox_row(rig.store, 1)["status"] == "sent"
     assert rig.kind.sent_calls == [(1, "C0EN", resp["ts"])]  # the kind learnt where its message is
     assert await fresh.drain(timeout=5) == 0
     assert len(fake_slack.posts("C0EN")) == 1
@@ -182,7 +183,7 @@ async def test_a_row_that_waits_is_sent_when_it_can_and_a_gone_one_is_closed(tmp
     await eventually(lambda: len(fake_slack.posts("C0EN")) == 1, "the row that waited")
     await rig.outbox.stop(2.0)
     await asyncio.wait_for(task, 2.0)
-    assert rig.store.get_outbox(2)["error"].startswith("nothing left to send")
+    assert outbox_row(rig.store, 2)["error"].startswith("nothing left to send")
     rig.store.close()
 
 

@@ -25,6 +25,7 @@ from bot.slack.ids import ACTION_CALLBACK, ACTION_REASSIGN, ACTION_RELEASE, ACTI
 from storage import Store
 from storage.jobs import JobTable
 from tests.support.clock import FakeClock
+from tests.support.rows import count_rows, outbox_row
 from tests.wire.link_support import eventually, link_via_modal, set_device, wait_reply
 
 AN, BINH, ADMIN = "U0AN", "U0BINH", "UADMIN"
@@ -335,7 +336,7 @@ async def test_a_one_second_hang_up_is_not_alerted_and_appears_in_the_digest(own
     at = now_local(own)
     assert own.alerts.handle_decision(decision(1, at, number="0912000111", ring_seconds=1)) == "short"
     await own.drain()
-    assert own.ring.slack.posts(CHANNEL) == [] and own.store.count_alerts() == 0
+    assert own.ring.slack.posts(CHANNEL) == [] and count_rows(own.store, "alerts") == 0
     # The same number again, however short: a repeat call always alerts.
     assert own.alerts.handle_decision(decision(2, at + timedelta(minutes=1), number="0912000111", ring_seconds=1)) == (
         "new"
@@ -565,10 +566,10 @@ async def test_an_escalation_reply_and_dms_slack_took_before_a_kill_are_not_post
     [copy_row] = own.store.pending_outbox(kind="copy")
 
     async def killed_after_slack_took(row_id: int, *, channel: str, thread_ts: str | None = None) -> str:
-        if channel != own.store.get_outbox(row_id)["channel"]:
+        if channel != outbox_row(own.store, row_id)["channel"]:
             own.store.set_outbox_channel(row_id, channel)  # the DM was opened, the row moved to it
         assert own.store.claim_outbox(row_id, thread_ts=thread_ts)  # inflight, as the sender leaves it
-        row = own.store.get_outbox(row_id)
+        row = outbox_row(own.store, row_id)
         resp = await client.chat_postMessage(
             channel=channel, text="(before the kill)", thread_ts=thread_ts, metadata=message_metadata(row)
         )
@@ -593,7 +594,7 @@ async def test_an_escalation_reply_and_dms_slack_took_before_a_kill_are_not_post
 
     again = own.make_outbox()
     await again.recover()
-    assert own.store.get_outbox(reply_row["id"])["ts"] == reply_ts
+    assert outbox_row(own.store, reply_row["id"])["ts"] == reply_ts
     assert {own.store.outbox_status(r) for r in (reply_row["id"], dm_row["id"])} == {"sent"}
     await again.drain(timeout=10)
     assert [m.ts for m in own.replies(alert_id)] == [reply_ts]

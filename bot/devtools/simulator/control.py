@@ -6,15 +6,13 @@ import asyncio
 import json
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 
+from bot.devtools.simulator.account import ControlledAccount
 from bot.devtools.simulator.directory import AGENT_STATES, Device
 from bot.devtools.simulator.scenarios import CallOptions, ScenarioError
-
-if TYPE_CHECKING:
-    from bot.devtools.simulator.server import Simulator
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +38,7 @@ async def _body(request: web.Request) -> dict[str, Any]:
 
 
 class ControlApi:
-    def __init__(self, sim: Simulator) -> None:
+    def __init__(self, sim: ControlledAccount) -> None:
         self.sim = sim
 
     def add_routes(self, app: web.Application) -> None:
@@ -52,7 +50,7 @@ class ControlApi:
         r.add_post("/_sim/faults", self.faults)
         r.add_post("/_sim/faults/clear", self.faults_clear)
         r.add_put("/_sim/devices/{sip_user}", self.device)
-        r.add_put("/_sim/agents/{agent}", self.agent)  # #14: pause / ready an agent (the dashboard shows it)
+        r.add_put("/_sim/agents/{agent}", self.agent)  # pause / ready an agent (the dashboard shows it)
         r.add_post("/_sim/tokens/expire", self.tokens_expire)
         r.add_get("/_sim/state", self.state)
         r.add_post("/_sim/traffic", self.traffic)

@@ -9,15 +9,13 @@ import json
 import logging
 import re
 from datetime import UTC, datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
 
 from aiohttp import web
 
+from bot.devtools.simulator.account import RestAccount
 from bot.devtools.simulator.scenarios import GREGORIAN_OFFSET
-
-if TYPE_CHECKING:
-    from bot.devtools.simulator.server import Simulator
 
 log = logging.getLogger(__name__)
 
@@ -110,9 +108,9 @@ def queue_stats(records: list[dict[str, Any]], since: float, waiting: list[dict[
 
 
 class RestApi:
-    """Route handlers for /oapi/...; state lives in the Simulator."""
+    """Route handlers for /oapi/...; state lives in the account (the Simulator)."""
 
-    def __init__(self, sim: Simulator) -> None:
+    def __init__(self, sim: RestAccount) -> None:
         self.sim = sim
 
     def add_routes(self, app: web.Application) -> None:

@@ -12,13 +12,13 @@ import secrets
 import signal
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from aiohttp import web
 
 from bot.config import read_environment
+from bot.devtools.simulator.account import Faults
 from bot.devtools.simulator.control import ControlApi
 from bot.devtools.simulator.directory import Device, Directory, random_mobile
 from bot.devtools.simulator.rest import VN, RestApi, queue_stats
@@ -57,15 +57,6 @@ def stream_class(protocol: str) -> type[StreamServer]:
     if protocol not in STREAMS:
         raise SimulatorError(f"unknown stream protocol {protocol!r}; one of: {', '.join(STREAMS)}")
     return STREAMS[protocol]
-
-
-@dataclass
-class Faults:
-    """The next `count` REST calls (-1: all until cleared) are delayed by `delay` and/or fail with `status`."""
-
-    count: int = 0
-    status: int | None = None
-    delay: float = 0.0
 
 
 def _check(name: str, value: str, allowed: Iterable[str]) -> str:

@@ -174,7 +174,7 @@ def _actions(alert: Mapping[str, Any], *, withheld: bool = False, queue_calls_ba
         if status == "handled":
             elements.append(_button("alert.button.undo", ACTION_UNHANDLE, alert_id))
         else:
-            # #13: an open alert is owned by someone, or anyone may take it; admins give it to someone else.
+            # An open alert is owned by someone, or anyone may take it; admins give it to someone else.
             if alert.get("owner"):
                 elements.append(_button("own.button.release", ACTION_RELEASE, alert_id))
             else:
@@ -260,7 +260,7 @@ def render_alert(
     state = state_line(alert, agent_name)
     if state:
         blocks.append(section(state))
-    owned, badge = owner_line(alert, tz), unowned_badge(alert)  # #13: who owns it, or how long nobody has
+    owned, badge = owner_line(alert, tz), unowned_badge(alert)  # who owns it, or how long nobody has
     if owned or badge:
         blocks.append(context(owned or badge or ""))
     # The queue will call back: no second, manual call, unless its attempt did not reach the customer.

@@ -37,7 +37,7 @@ def render_home(
     workspace_url: str | None = None,
     owned: Sequence[Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """A `home` view for views.publish; `owned`: the person's own open alerts (#13), shown first when given."""
+    """A `home` view for views.publish; `owned`: the person's own open alerts, shown first when given."""
     blocks: list[Block] = [header(say("home.title"))]
     blocks.append(
         section(
@@ -48,7 +48,7 @@ def render_home(
     )
     blocks.append(divider())
 
-    if owned is not None:  # -- #13 ownership: "Owned by me" above "Open missed calls"
+    if owned is not None:  # -- ownership: "Owned by me" above "Open missed calls"
         blocks.append(header(say("home.owned_title")))
         if owned:
             mine = render_mine(

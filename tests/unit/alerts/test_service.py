@@ -17,6 +17,7 @@ from bot.calls.classify import CallDecision, Outcome
 from storage import NotSaved, Saved, Store
 from storage.jobs import JobTable
 from tests.support.clock import FakeClock
+from tests.support.rows import count_rows
 
 T0 = datetime(2026, 11, 24, 7, 5, tzinfo=UTC)
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -76,7 +77,7 @@ def test_missed_call_creates_one_alert_and_one_post_in_the_default_channel(svc, 
 def test_same_call_twice_is_a_duplicate_and_changes_nothing(svc, store, wakes):
     svc.handle_decision(decision())
     assert svc.handle_decision(decision(source="history")) == "duplicate"
-    assert store.count_alerts() == 1 and len(store.pending_outbox()) == 1 and wakes == [1]
+    assert count_rows(store, "alerts") == 1 and len(store.pending_outbox()) == 1 and wakes == [1]
 
 
 def test_repeat_call_from_same_number_in_another_spelling_updates_the_open_alert(svc, store):
@@ -90,7 +91,7 @@ def test_repeat_call_from_same_number_in_another_spelling_updates_the_open_alert
     )
     alert = store.alert_for_call("a1")
     assert alert["repeat_count"] == 2 and alert["last_call_id"] == "a2" and alert["last_call_at"] == later.timestamp()
-    assert store.count_alerts() == 1
+    assert count_rows(store, "alerts") == 1
     assert outbox(store) == [("post", 1, "C0DEFAULT"), ("update", 1, "C0DEFAULT"), ("reply", 1, "C0DEFAULT")]
     reply = store.pending_outbox(kind="reply")[0]
     assert reply["body"] == {"call_id": "a2"}  # worded when it is sent, in the channel's language then
@@ -140,7 +141,7 @@ def test_answered_call_from_before_the_miss_does_not_resolve_it(svc, store):
 def test_unanswered_outbound_and_unrelated_answered_calls_are_only_recorded(svc, store, wakes):
     assert svc.handle_decision(decision("o1", outcome=Outcome.OUTBOUND_UNANSWERED)) == "recorded"
     assert svc.handle_decision(decision("i1", outcome=Outcome.ANSWERED, number="0911222333")) == "recorded"
-    assert store.count_alerts() == 0 and store.pending_outbox() == [] and wakes == []
+    assert count_rows(store, "alerts") == 0 and store.pending_outbox() == [] and wakes == []
     assert store.get_call("o1")["direction"] == "outbound"
 
 
@@ -172,7 +173,7 @@ def test_decision_is_all_or_nothing_when_the_outbox_write_fails(svc, store, monk
     monkeypatch.setattr(store, "enqueue", broken)
     with pytest.raises(RuntimeError):
         svc.handle_decision(decision())
-    assert store.get_call("a1") is None and store.count_alerts() == 0
+    assert store.get_call("a1") is None and count_rows(store, "alerts") == 0
     monkeypatch.undo()
     assert svc.handle_decision(decision()) == "new"  # the retry is not mistaken for a duplicate
 
@@ -376,7 +377,7 @@ def test_each_call_from_a_withheld_number_is_its_own_alert_and_no_answered_call_
     assert svc.handle_decision(decision("w2", number=number, at=T0 + timedelta(minutes=1))) == "new"
     later = decision("w3", outcome=Outcome.ANSWERED, number=number, at=T0 + timedelta(minutes=2), talk_seconds=30)
     assert svc.handle_decision(later) == "recorded"
-    assert store.count_alerts() == 2 and all(a["status"] == "open" for a in store.open_alerts())
+    assert count_rows(store, "alerts") == 2 and all(a["status"] == "open" for a in store.open_alerts())
 
 
 # -- queue callbacks (docs/call-model.md) ------------------------------------------------------------------------
@@ -428,7 +429,7 @@ def test_a_queue_callback_that_did_not_reach_the_caller_says_so_on_the_alert(svc
 
 def test_a_queue_callback_for_a_call_without_an_alert_is_only_recorded(svc, store):
     assert svc.handle_decision(_callback_decision(Outcome.OUTBOUND_UNANSWERED)) == "recorded"
-    assert store.count_alerts() == 0 and store.get_call("agent-cb") is not None
+    assert count_rows(store, "alerts") == 0 and store.get_call("agent-cb") is not None
 
 
 def test_history_of_the_queues_callback_resolves_without_rewriting_the_call(svc, store):

@@ -18,6 +18,7 @@ from bot.calls.pipeline import Pipeline
 from bot.calls.tracker import Tracker
 from tests.support.clock import FakeClock
 from tests.support.payloads import ACCOUNT, ring_group
+from tests.support.rows import count_rows
 
 # Text as a hostile stream sends it: lone surrogates, NULs, escapes, Slack control sequences, long runs.
 hostile_text = st.text(
@@ -152,7 +153,7 @@ def test_other_accounts_events_are_dropped_counted_and_logged_once_per_account(s
     for name, body in theirs:
         pipeline.on_event(name, body)
     clock.now += 3
-    assert pipeline.flush() == [] and store.count_alerts() == 0 and store.count_legs() == 0
+    assert pipeline.flush() == [] and count_rows(store, "alerts") == 0 and count_rows(store, "legs") == 0
     assert pipeline.stats.foreign == len(theirs)
     assert counted.count(("events_dropped_total", {"reason": "foreign_account"})) == len(theirs)
     lines = [r.getMessage() for r in caplog.records if "another account" in r.getMessage()]

@@ -9,6 +9,7 @@ from bot.calls.pipeline import Pipeline
 from bot.calls.tracker import Tracker
 from tests.support.clock import FakeClock
 from tests.support.payloads import ANSWERED_7_1, ring_group
+from tests.support.rows import count_rows
 
 
 def build(store, grace: float = 2.0) -> tuple[Pipeline, FakeClock]:
@@ -23,18 +24,18 @@ def test_a_missed_call_becomes_one_alert_and_one_outbox_row_after_the_grace_wind
     for name, body in scenario.events:
         pipeline.on_event(name, body)
     assert pipeline.flush() == []  # still inside the grace window: nothing decided, legs written
-    assert store.count_legs() == 3
+    assert count_rows(store, "legs") == 3
     clock.now += 2.5
     decisions = pipeline.flush()
     assert [d.outcome.value for d in decisions] == ["missed"]
-    assert store.count_alerts() == 1
+    assert count_rows(store, "alerts") == 1
     assert [r["kind"] for r in store.pending_outbox()] == ["post"]
     # the same events again (a replay after reconnect) change nothing
     for name, body in scenario.events:
         pipeline.on_event(name, body)
     clock.now += 5
     pipeline.flush()
-    assert store.count_alerts() == 1
+    assert count_rows(store, "alerts") == 1
 
 
 def test_an_answered_call_is_recorded_without_an_alert(store) -> None:
@@ -43,7 +44,7 @@ def test_an_answered_call_is_recorded_without_an_alert(store) -> None:
         pipeline.on_event(name, body)
     clock.now += 3
     assert [d.outcome.value for d in pipeline.flush()] == ["answered"]
-    assert store.count_alerts() == 0
+    assert count_rows(store, "alerts") == 0
     assert store.get_call("5e2a91c07d1b4f1e8a3b@203.0.113.10")["outcome"] == "answered"
 
 
@@ -93,7 +94,7 @@ def test_while_another_program_holds_the_lock_decisions_and_legs_wait_and_none_i
     decided = pipeline.flush()
     assert [d.outcome.value for d in decided] == ["missed"] * 3
     assert pipeline.held() == (0, 0)
-    assert all(store.get_call(d.call_id) for d in decided) and store.count_legs() == 6
-    assert store.count_alerts() >= 1 and store.outbox_depth() >= 1
+    assert all(store.get_call(d.call_id) for d in decided) and count_rows(store, "legs") == 6
+    assert count_rows(store, "alerts") >= 1 and store.outbox_depth() >= 1
     assert pipeline.stats.decisions["missed"] == 3  # counted once, when committed
     store.close()

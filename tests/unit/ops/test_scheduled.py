@@ -19,6 +19,7 @@ from bot.ops.scheduled import DB_RETRY, Daily, Handler, Jobs
 from storage import DatabaseBusy, Store
 from storage.jobs import JobTable
 from tests.support.clock import FakeClock
+from tests.support.rows import set_aside_jobs
 
 NOON = datetime(2026, 12, 7, 12, 0, tzinfo=UTC).timestamp()
 
@@ -237,7 +238,7 @@ async def test_an_unreadable_row_is_one_line_set_aside_never_run_and_stalls_noth
         assert await jobs.run_due() == []
     assert [kw["n"] for _, kw in calls.seen] == [1, 2]
     assert lines(caplog) == [f"scheduled job set aside key='bad' why={why}; it is never run"]
-    [row] = JobTable(store).set_aside_rows()
+    [row] = set_aside_jobs(store)
     assert (row["key"], row["set_aside"]) == ("bad", why)
 
 
@@ -252,7 +253,7 @@ async def test_more_unreadable_rows_than_a_pass_reads_hold_up_no_job(store, cloc
     with caplog.at_level(logging.WARNING, logger="bot.ops.scheduled"):
         assert await jobs.run_due() == ["good"]  # text sorts after every number: the real job comes first
         await jobs.run_due()
-    assert len(lines(caplog)) == 150 and len(JobTable(store).set_aside_rows()) == 150
+    assert len(lines(caplog)) == 150 and len(set_aside_jobs(store)) == 150
 
 
 async def test_a_job_whose_removal_the_database_refused_is_not_run_twice(store, db, clock) -> None:

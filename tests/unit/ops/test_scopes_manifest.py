@@ -29,7 +29,7 @@ METHOD_SCOPES: dict[str, set[str]] = {
     "views.push": set(),
     "auth.test": set(),
     "chat.getPermalink": set(),
-    "files.uploadV2": {"files:write"},  # #14: getUploadURLExternal + upload + completeUploadExternal
+    "files.uploadV2": {"files:write"},  # getUploadURLExternal + upload + completeUploadExternal
 }
 CALL = re.compile(r"\.(chat|users|conversations|views|auth|files)_([a-zA-Z0-9_]+)\(")
 

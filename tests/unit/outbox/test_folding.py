@@ -8,6 +8,7 @@ import pytest
 
 from bot.outbox.folding import META_PREFIX, RESUME_WINDOW, Bursts, Fold
 from tests.support.clock import FakeClock
+from tests.support.rows import outbox_row
 
 THRESHOLD = 3
 IDLE = 60.0
@@ -41,13 +42,13 @@ def test_an_unreadable_fold_is_no_fold(raw):
 
 def test_a_few_waiting_posts_are_posted_plainly(store, bursts):
     ids = queue_posts(store, THRESHOLD)
-    assert bursts.thread_for(store.get_outbox(ids[0])) is None
+    assert bursts.thread_for(outbox_row(store, ids[0])) is None
     assert store.pending_outbox(kind="summary") == []
 
 
 def test_more_than_the_threshold_queues_one_summary_first(store, bursts, clock):
     ids = queue_posts(store, THRESHOLD + 2)
-    assert bursts.thread_for(store.get_outbox(ids[0])) == ""  # the summary goes first
+    assert bursts.thread_for(outbox_row(store, ids[0])) == ""  # the summary goes first
     (summary,) = store.pending_outbox(kind="summary")
     assert summary["body"] == {"upto_id": ids[-1], "count": THRESHOLD + 2}
     assert bursts.load("C1") == Fold(ts=None, outbox_id=summary["id"], upto_id=ids[-1], last_at=clock())
@@ -55,30 +56,30 @@ def test_more_than_the_threshold_queues_one_summary_first(store, bursts, clock):
 
 def test_once_the_summary_is_posted_the_burst_goes_in_its_thread(store, bursts):
     ids = queue_posts(store, THRESHOLD + 2)
-    bursts.thread_for(store.get_outbox(ids[0]))
+    bursts.thread_for(outbox_row(store, ids[0]))
     (summary,) = store.pending_outbox(kind="summary")
     bursts.summary_posted(summary, "1.0001")
-    assert all(bursts.thread_for(store.get_outbox(i)) == "1.0001" for i in ids)
+    assert all(bursts.thread_for(outbox_row(store, i)) == "1.0001" for i in ids)
 
 
 def test_a_burst_that_goes_on_keeps_its_thread_and_one_that_paused_starts_another(store, bursts, clock):
     ids = queue_posts(store, THRESHOLD + 2)
-    bursts.thread_for(store.get_outbox(ids[0]))
+    bursts.thread_for(outbox_row(store, ids[0]))
     (summary,) = store.pending_outbox(kind="summary")
     bursts.summary_posted(summary, "1.0001")
     more = queue_posts(store, 2)
     clock.advance(IDLE - 1)
-    assert bursts.thread_for(store.get_outbox(more[0])) == "1.0001"
+    assert bursts.thread_for(outbox_row(store, more[0])) == "1.0001"
     assert bursts.load("C1").upto_id == more[-1]  # the summary now covers them too
     later = queue_posts(store, 1)
     clock.advance(IDLE + 1)
-    assert bursts.thread_for(store.get_outbox(later[0])) == ""  # quiet too long: a new summary
+    assert bursts.thread_for(outbox_row(store, later[0])) == ""  # quiet too long: a new summary
     assert len(store.pending_outbox(kind="summary")) == 2
 
 
 def test_widening_takes_in_every_post_already_waiting(store, bursts):
     ids = queue_posts(store, THRESHOLD + 2)
-    bursts.thread_for(store.get_outbox(ids[0]))
+    bursts.thread_for(outbox_row(store, ids[0]))
     more = queue_posts(store, 3)
     assert bursts.widen("C1", ids[-1]) == more[-1]
     assert bursts.load("C1").upto_id == more[-1]

@@ -15,6 +15,7 @@ from bot.slack.i18n import speaking
 from storage import OutboxKind, Store
 from storage.queues import QueueStore
 from tests.support.clock import FakeClock
+from tests.support.rows import outbox_row
 from tests.unit.queues.conftest import Names
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -26,7 +27,7 @@ def kinds(store: Store, names: Names, clock: FakeClock, scopes: set[str] | None 
 
 
 def row_of(store: Store, row_id: int) -> dict:
-    row = store.get_outbox(row_id)
+    row = outbox_row(store, row_id)
     assert row is not None
     return dict(row)
 

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.slack.format import day_and_time, duration, list_time, number, relative_day
+from bot.slack.format import day_and_time, duration, list_time, number
 from bot.slack.i18n import speaking
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -41,14 +41,11 @@ def test_day_and_time_uses_the_locale_names() -> None:
         assert day_and_time(T0, TZ, now=T0 + 400 * 86400) == "14:05, Thứ Ba 24/11/2026"
 
 
-def test_relative_days() -> None:
+def test_a_list_time_says_yesterday_in_words_and_older_days_by_date() -> None:
     with speaking("vi"):
-        assert relative_day(T0, TZ, NOW) == "hôm nay"
-        assert relative_day(T0 - 86400, TZ, NOW) == "hôm qua"
         assert list_time(T0 - 86400, TZ, NOW) == "hôm qua 14:05"
         assert list_time(T0 - 2 * 86400, TZ, NOW) == "22/11 14:05"
     with speaking("en"):
-        assert relative_day(T0, TZ, NOW) == "today"
         assert list_time(T0 - 86400, TZ, NOW) == "yesterday 14:05"
 
 

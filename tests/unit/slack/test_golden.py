@@ -120,8 +120,9 @@ DASHBOARD = Dashboard(
 
 
 def help_lines() -> list[tuple[str, str]]:
-    """Said when rendered, so in the language of the case."""
-    return [(n, say(f"help.{n}")) for n in ("agents", "queues", "history", "missed", "call", "link", "routes", "route")]
+    """Said when rendered, so in the language of the case; `queues` with the line `/ring help` shows for it."""
+    names = ("agents", "queues", "history", "missed", "call", "link", "routes", "route")
+    return [(n, say("help.queues_live" if n == "queues" else f"help.{n}")) for n in names]
 
 
 CASES: dict[str, Callable[[], object]] = {

@@ -238,7 +238,7 @@ def cases(bad: str) -> dict[str, Callable[[], Any]]:
         "usage_history_period": lambda: usage_error(lambda: parse_period("999d")),
         "usage_route_channel": lambda: usage_error(lambda: parse_route(["CSKH", bad])),
         "usage_call_number": lambda: usage_error(lambda: parse_number(bad)),
-        # -- #13 ownership, escalation, overnight digest, /ring mine, the reassign picker
+        # -- ownership, escalation, overnight digest, /ring mine, the reassign picker
         "alert_owned": lambda: render_alert(
             alert(bad, owner=bad, owned_at=T0), call(bad), queue_name=bad, tz=TZ, now=T0
         ),
@@ -295,7 +295,7 @@ def test_every_renderer_is_covered() -> None:
     assert {name for name in public if f"{name}(" not in in_cases} == set()
 
 
-@pytest.mark.parametrize("lang", ["en", "vi"])  # #15: the Vietnamese sentences carry the same escaped fields
+@pytest.mark.parametrize("lang", ["en", "vi"])  # the Vietnamese sentences carry the same escaped fields
 @pytest.mark.parametrize("value", VALUES, ids=["hostile", "long", "urgent", "here", "surrogate"])
 @pytest.mark.parametrize("case", sorted(cases("x")))
 def test_hostile_values_render_inert(case: str, value: str, lang: str) -> None:

@@ -23,7 +23,8 @@ from bot.slack.text import say
 
 HCM = ZoneInfo("Asia/Ho_Chi_Minh")
 HELP = [
-    (name, say(f"help.{name}")) for name in ("agents", "queues", "history", "missed", "call", "link", "routes", "route")
+    (name, say("help.queues_live" if name == "queues" else f"help.{name}"))
+    for name in ("agents", "queues", "history", "missed", "call", "link", "routes", "route")
 ]
 NOW = datetime(2024, 3, 12, 3, 0, tzinfo=UTC)  # 10:00 local
 T0 = NOW.timestamp()

@@ -99,25 +99,3 @@ def test_calls_from_a_caller_are_counted_by_direction_since_a_moment(store: Stor
     store.insert_call(_call("c", customer_key="k1", started_at=250.0, direction="outbound"))
     assert store.count_calls_from("k1", 150.0) == 1
     assert store.count_calls_from("k1", 0.0, direction="outbound") == 1
-
-
-def test_queue_totals_count_inbound_calls_per_queue_busiest_first(store: Store) -> None:
-    store.insert_call(_call("a", queue_id="q1", started_at=100.0, outcome="answered", ring_seconds=10, talk_seconds=60))
-    store.insert_call(_call("b", queue_id="q1", started_at=110.0, outcome="missed", ring_seconds=30))
-    store.insert_call(_call("c", queue_id="q1", started_at=120.0, outcome="abandoned", ring_seconds=5))
-    store.insert_call(_call("d", queue_id="q2", started_at=130.0, outcome="answered", ring_seconds=4, talk_seconds=9))
-    store.insert_call(_call("e", queue_id="q2", started_at=10.0, outcome="missed"))  # before `since`
-    store.insert_call(_call("f", queue_id="q2", started_at=140.0, direction="outbound"))
-    store.insert_call(_call("g", started_at=150.0))  # no queue
-    q1, q2 = store.queue_totals(50.0)
-    assert q1 == {
-        "queue_id": "q1",
-        "offered": 3,
-        "handled": 1,
-        "abandoned": 1,
-        "missed": 1,
-        "avg_wait": 15.0,
-        "max_wait": 30,
-        "avg_talk": 60.0,
-    }
-    assert (q2["queue_id"], q2["offered"], q2["handled"], q2["avg_talk"]) == ("q2", 1, 1, 9.0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from storage import Store
+from tests.support.rows import count_rows
 
 
 def _leg(store: Store, leg_id: str) -> dict[str, object]:
@@ -13,14 +14,14 @@ def _leg(store: Store, leg_id: str) -> dict[str, object]:
 
 def test_a_batch_of_legs_is_saved_and_counted(store: Store) -> None:
     store.save_legs([{"leg_id": "a", "call_id": "c1", "created_at": 10.0}, {"leg_id": "b", "created_at": 11.0}])
-    assert store.count_legs() == 2
+    assert count_rows(store, "legs") == 2
     assert _leg(store, "a")["call_id"] == "c1"
     assert _leg(store, "b")["call_id"] is None
 
 
 def test_an_empty_batch_writes_nothing(store: Store) -> None:
     store.save_legs([])
-    assert store.count_legs() == 0
+    assert count_rows(store, "legs") == 0
 
 
 def test_a_leg_seen_again_keeps_its_first_times_and_takes_newly_known_names(store: Store) -> None:
@@ -39,7 +40,7 @@ def test_a_leg_seen_again_keeps_its_first_times_and_takes_newly_known_names(stor
         ]
     )
     leg = _leg(store, "a")
-    assert store.count_legs() == 1
+    assert count_rows(store, "legs") == 1
     assert (leg["created_at"], leg["answered_at"], leg["destroyed_at"]) == (10.0, 12.0, 30.0)
     assert (leg["call_id"], leg["direction"], leg["username"]) == ("c1", "inbound", "user_an101")
     assert leg["hangup_cause"] == "NORMAL_CLEARING"

@@ -9,10 +9,11 @@ import pytest
 
 from storage import OutboxKind, OutboxStatus, Store
 from tests.support.clock import FakeClock
+from tests.support.rows import outbox_row
 
 
 def _row(store: Store, row_id: int) -> dict[str, Any]:
-    row = store.get_outbox(row_id)
+    row = outbox_row(store, row_id)
     assert row is not None
     return dict(row)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from storage import Store
+from tests.support.rows import count_rows, outbox_row
 
 
 def test_prune_drops_old_legs_and_sent_outbox_rows_but_keeps_calls_and_pending_rows(store: Store) -> None:
@@ -16,8 +17,8 @@ def test_prune_drops_old_legs_and_sent_outbox_rows_but_keeps_calls_and_pending_r
     pending = store.enqueue("post", "C1", alert_id=2)
     store.insert_call({"call_id": "c", "direction": "inbound", "outcome": "missed", "started_at": 100.0})
     assert store.prune(legs_before=1_000.0, outbox_before=1_000.0) == {"legs": 1, "outbox": 1}
-    assert store.count_legs() == 1
-    pending_row = store.get_outbox(pending)
+    assert count_rows(store, "legs") == 1
+    pending_row = outbox_row(store, pending)
     assert pending_row is not None and pending_row["status"] == "pending"
     assert store.get_call("c") is not None
 
