@@ -126,9 +126,6 @@ class Pacer:
         self._paused[key] = max(self._paused.get(key, 0.0), until)
         return self._paused[key]
 
-    def paused_until(self, key: str) -> float:
-        return self._paused.get(key, 0.0)
-
     def rate_limited(self, key: str, retry_after: float) -> float:
         """Slack said 429: pause lane `key` for `retry_after` seconds (everything, when 429s keep coming).
         Returns when the pause ends."""

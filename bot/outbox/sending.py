@@ -362,7 +362,7 @@ class Sender:
             self.bursts.stale.add((channel, ts))
             self.bursts.postpone(channel, ts, now)
 
-    # -- #13: messages of their own (digests, supervisors' DMs) and the alert's DM copy -------------------
+    # -- the alert's DM copy, and rows written before messages were worded when sent ----------------------
     async def _open_dm(self, row: OutboxRow, user: str) -> str | None:
         """The DM channel with `user`, opened before the row's own call so that a refusal here (no `im:write`
         scope, a deactivated user) costs this row only: it is a dead letter, and no other post waits for a fix.
