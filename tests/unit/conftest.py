@@ -1,4 +1,5 @@
-"""A store on a real SQLite file (WAL and all) whose clock only moves when the test says so."""
+"""For the unit tests of the store and of what reads it: a store on a real SQLite file (WAL and all) whose clock
+only moves when the test says so."""
 
 from __future__ import annotations
 
