@@ -201,7 +201,7 @@ def parse_routes(data: object, path: Path, queue_ids: Mapping[str, str] | None =
     return routes
 
 
-def parse_route_settings(
+def settings_of_routes_file(
     data: object, path: Path, queue_ids: Mapping[str, str] | None = None
 ) -> dict[str, dict[str, object]]:
     """Route keys -> validated settings JSON from the file's `settings:` section; {} when there is none."""
@@ -264,7 +264,7 @@ def load_routes_file(
     p = Path(path)
     data = _read(p)
     routes = parse_routes(data, p, queue_ids)
-    settings = parse_route_settings(data, p, queue_ids)
+    settings = settings_of_routes_file(data, p, queue_ids)
     owners = OwnershipStore(store)
     with store.transaction():
         if replace:
