@@ -62,7 +62,7 @@ def describe(settings: RouteSettings, label: str) -> str:
         target=label,
         escalate=esc,
         second=second,
-        hours=escape(describe_week(settings.week)),
+        hours=say("route_settings.always") if settings.week is None else escape(describe_week(settings.week)),
         holidays=escape(", ".join(settings.holidays)) or say("route_settings.none"),
         urgent=say("route_settings.on" if settings.urgent else "route_settings.off"),
         min_ring=say("route_settings.seconds", seconds=settings.min_ring_seconds)

@@ -502,6 +502,7 @@ MESSAGES: dict[str, str] = {
     "\n• holidays: {holidays}\n• urgent (post after hours): {urgent}\n• short hang-ups under: {min_ring}",
     "route_settings.escalate": "{minutes} min unowned, to {targets}",
     "route_settings.never": "never",
+    "route_settings.always": "always open",
     "route_settings.off": "off",
     "route_settings.on": "on",
     "route_settings.here": "@here",
