@@ -12,7 +12,7 @@ import sqlite3
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
@@ -42,6 +42,7 @@ from bot.calls.tracker import Tracker
 from bot.config import Settings, SetupError
 from bot.ops.instance import InstanceLock
 from bot.ops.metrics import Metrics, describe_ringbot
+from bot.ops.retention import prune_daily
 from bot.ops.scheduled import Handler, Jobs
 from bot.outbox.errors import WORKSPACE_ERRORS, error_code
 from bot.outbox.message import MessageKind
@@ -63,8 +64,7 @@ from storage import Store, write_failure
 log = logging.getLogger(__name__)
 
 HEARTBEAT_KEY = "bot_heartbeat"
-LEG_RETENTION_DAYS = 7  # legs are diagnostics; the decided calls are kept
-OUTBOX_RETENTION_DAYS = 7  # sent Slack messages; alerts keep their channel and ts
+PRUNE_FIRST_SECONDS = 300  # the first daily prune after a start, once the start-up work is done
 HEARTBEAT_SECONDS = 10
 OUTBOX_STALE_SECONDS = 300  # /healthz is unhealthy while an alert has waited this long to reach Slack
 # The event loop never waits on another program's database lock for longer than this per statement; what must be
@@ -565,18 +565,21 @@ async def start(
             pass  # in store.health, which /healthz reports
 
     async def prune() -> None:
-        now = time.time()
         try:
-            removed = store.prune(
-                legs_before=now - LEG_RETENTION_DAYS * 86400, outbox_before=now - OUTBOX_RETENTION_DAYS * 86400
-            )
+            await prune_daily(store, now=time.time(), retention_days=settings.retention_days)
         except sqlite3.OperationalError as exc:
-            log.warning("database prune skipped (%s); next run in 6 h", exc)
-            return
-        log.info("database pruned legs=%s outbox=%s", removed["legs"], removed["outbox"])
+            log.warning("database prune skipped (%s); next run in 24 h", exc)
 
     scheduler.add_job(checkpoint, "interval", seconds=600, id="checkpoint", replace_existing=True)
-    scheduler.add_job(prune, "interval", hours=6, id="prune", replace_existing=True)
+    # In memory, not a stored job: a prune missed or repeated costs nothing, and every start runs one soon.
+    scheduler.add_job(
+        prune,
+        "interval",
+        hours=24,
+        id="prune",
+        replace_existing=True,
+        next_run_time=datetime.now(UTC) + timedelta(seconds=PRUNE_FIRST_SECONDS),
+    )
     await heartbeat()
     scheduler.add_job(heartbeat, "interval", seconds=HEARTBEAT_SECONDS, id="heartbeat", replace_existing=True)
     scheduler.add_job(flush, "interval", seconds=1, id="flush", replace_existing=True)
