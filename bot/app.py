@@ -192,14 +192,16 @@ class Runtime:
         s = self.stream.stats
         now = time.time()
         store = self.deps.store
+        given_up: list[dict[str, Any]] | None
         try:
             depth = store.outbox_depth()
             oldest = store.oldest_undelivered_at()
+            given_up = [dict(g) for g in store.given_up_outbox()]
             read_failure = None
         except sqlite3.OperationalError as exc:  # locked without WAL, unreadable file...
-            depth, oldest, read_failure = None, None, write_failure(exc)
+            depth, oldest, given_up, read_failure = None, None, None, write_failure(exc)
         except Exception:  # noqa: BLE001 - any database failure is what /healthz reports, not a crash of it
-            depth, oldest, read_failure = None, None, "error"
+            depth, oldest, given_up, read_failure = None, None, None, "error"
         writes = store.health
         db_state = writes.state if writes.state != "ok" else (read_failure or "ok")
         db_since = writes.since if writes.state != "ok" else None
@@ -222,6 +224,8 @@ class Runtime:
             },
             "outbox_depth": depth,
             "outbox_oldest_age_seconds": oldest_age,
+            # Per channel (or person), Slack messages given up after a day of refusals, with why and the fix.
+            "outbox_given_up": given_up,
             "database": db_state,  # ok | busy (another program holds its lock) | full | readonly | error
             "database_problem_seconds": round(now - db_since, 1) if db_since is not None else None,
             "database_detail": writes.detail if writes.state != "ok" else None,

@@ -28,6 +28,7 @@ from storage.rows import (
     CallRow,
     DialRuleRow,
     FoldStats,
+    GivenUp,
     LegRow,
     LinkRow,
     OutboxChanges,
@@ -96,6 +97,8 @@ _OUTBOX_DECODERS: Decoders = {"kind": OutboxKind, "status": OutboxStatus, "body"
 
 
 log = logging.getLogger(__name__)
+
+GIVEN_UP = "given up: "  # how the error of an outbox row given up for a channel or DM that kept refusing starts
 
 MAX_HELD_CHANGES = 1000  # people's changes kept in memory while the database refuses writes; past it, refused
 
@@ -661,6 +664,26 @@ class Store:
             sql += " AND channel = ?"
             params.append(channel)
         return self._write(sql, params).rowcount
+
+    def give_up_outbox(self, why: str, *, created_before: float, channel: str | None = None) -> int:
+        """Give up the rows still waiting (pending) that were queued before `created_before`, in `channel` or in
+        every channel: dead, with `error` saying `given up: <why>`. How many."""
+        sql = "UPDATE outbox SET status = 'dead', error = ? WHERE status = 'pending' AND created_at < ?"
+        params: list[object] = [f"{GIVEN_UP}{why}"[:1000], created_before]
+        if channel is not None:
+            sql += " AND channel = ?"
+            params.append(channel)
+        return self._write(sql, params).rowcount
+
+    def given_up_outbox(self, *, limit: int = 20) -> list[GivenUp]:
+        """Rows given up for a channel (or a person's DM) that kept refusing, per channel, most first: what
+        /healthz and doctor show until they are requeued or pruned."""
+        rows = self._select(
+            "SELECT channel, count(*) AS rows, max(error) AS error FROM outbox"
+            " WHERE status = 'dead' AND substr(error, 1, ?) = ? GROUP BY channel ORDER BY rows DESC, channel LIMIT ?",
+            (len(GIVEN_UP), GIVEN_UP, limit),
+        )
+        return cast("list[GivenUp]", rows)
 
     def fold_stats(self, channel: str, thread_ts: str | None, upto_id: int) -> FoldStats:
         """Alerts in a burst fold: already posted under `thread_ts`, or still waiting (post rows up to `upto_id`).
