@@ -36,6 +36,10 @@ def _alert(store: Store, clock: FakeClock, call_id: str, at: float) -> int:
     return store.create_alert({"call_id": call_id, "channel": "C1", "outcome": "missed", "last_call_at": at})
 
 
+def _ids(store: Store, table: str) -> list[int]:
+    return [r[0] for r in store.conn.execute(f"SELECT id FROM {table} ORDER BY id")]
+
+
 def _count(store: Store, table: str) -> int:
     return int(store.conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
 
@@ -114,15 +118,14 @@ def test_finished_outbox_rows_go_and_rows_on_their_way_to_slack_stay(store: Stor
     recent = store.enqueue("post", "C1", alert_id=4)
     store.mark_outbox(recent, "sent", ts="2.2", sent_at=NEW)
     assert prune_all(store, CUT)["outbox"] == 2
-    assert store.get_outbox(sent) is None and store.get_outbox(dead) is None
-    assert store.get_outbox(pending) is not None and store.get_outbox(recent) is not None
+    assert _ids(store, "outbox") == [pending, recent]
 
 
 def test_legs_and_finished_outbox_rows_go_from_the_shorter_diagnostics_cutoff(store: Store, clock: FakeClock) -> None:
     store.save_legs([{"leg_id": "a", "created_at": NEW - 8 * DAY}, {"leg_id": "b", "created_at": NEW - DAY}])
     _call(store, "week-old", NEW - 8 * DAY)
     removed = prune_all(store, Cutoff.at(NEW - 400 * DAY, short=NEW - 7 * DAY))
-    assert removed["legs"] == 1 and store.count_legs() == 1
+    assert removed["legs"] == 1 and _count(store, "legs") == 1
     assert removed["calls"] == 0 and store.get_call("week-old") is not None
 
 
