@@ -12,7 +12,7 @@ import sqlite3
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
@@ -42,6 +42,7 @@ from bot.calls.tracker import Tracker
 from bot.config import Settings, SetupError
 from bot.ops.instance import InstanceLock
 from bot.ops.metrics import Metrics, describe_ringbot
+from bot.ops.retention import prune_daily
 from bot.ops.scheduled import Handler, Jobs
 from bot.outbox.errors import WORKSPACE_ERRORS, error_code
 from bot.outbox.message import MessageKind
@@ -63,8 +64,7 @@ from storage import Store, write_failure
 log = logging.getLogger(__name__)
 
 HEARTBEAT_KEY = "bot_heartbeat"
-LEG_RETENTION_DAYS = 7  # legs are diagnostics; the decided calls are kept
-OUTBOX_RETENTION_DAYS = 7  # sent Slack messages; alerts keep their channel and ts
+PRUNE_FIRST_SECONDS = 300  # the first daily prune after a start, once the start-up work is done
 HEARTBEAT_SECONDS = 10
 OUTBOX_STALE_SECONDS = 300  # /healthz is unhealthy while an alert has waited this long to reach Slack
 # The event loop never waits on another program's database lock for longer than this per statement; what must be
@@ -192,14 +192,16 @@ class Runtime:
         s = self.stream.stats
         now = time.time()
         store = self.deps.store
+        given_up: list[dict[str, Any]] | None
         try:
             depth = store.outbox_depth()
             oldest = store.oldest_undelivered_at()
+            given_up = [dict(g) for g in store.given_up_outbox()]
             read_failure = None
         except sqlite3.OperationalError as exc:  # locked without WAL, unreadable file...
-            depth, oldest, read_failure = None, None, write_failure(exc)
+            depth, oldest, given_up, read_failure = None, None, None, write_failure(exc)
         except Exception:  # noqa: BLE001 - any database failure is what /healthz reports, not a crash of it
-            depth, oldest, read_failure = None, None, "error"
+            depth, oldest, given_up, read_failure = None, None, None, "error"
         writes = store.health
         db_state = writes.state if writes.state != "ok" else (read_failure or "ok")
         db_since = writes.since if writes.state != "ok" else None
@@ -222,6 +224,8 @@ class Runtime:
             },
             "outbox_depth": depth,
             "outbox_oldest_age_seconds": oldest_age,
+            # Per channel (or person), Slack messages given up after a day of refusals, with why and the fix.
+            "outbox_given_up": given_up,
             "database": db_state,  # ok | busy (another program holds its lock) | full | readonly | error
             "database_problem_seconds": round(now - db_since, 1) if db_since is not None else None,
             "database_detail": writes.detail if writes.state != "ok" else None,
@@ -565,18 +569,21 @@ async def start(
             pass  # in store.health, which /healthz reports
 
     async def prune() -> None:
-        now = time.time()
         try:
-            removed = store.prune(
-                legs_before=now - LEG_RETENTION_DAYS * 86400, outbox_before=now - OUTBOX_RETENTION_DAYS * 86400
-            )
+            await prune_daily(store, now=time.time(), retention_days=settings.retention_days)
         except sqlite3.OperationalError as exc:
-            log.warning("database prune skipped (%s); next run in 6 h", exc)
-            return
-        log.info("database pruned legs=%s outbox=%s", removed["legs"], removed["outbox"])
+            log.warning("database prune skipped (%s); next run in 24 h", exc)
 
     scheduler.add_job(checkpoint, "interval", seconds=600, id="checkpoint", replace_existing=True)
-    scheduler.add_job(prune, "interval", hours=6, id="prune", replace_existing=True)
+    # In memory, not a stored job: a prune missed or repeated costs nothing, and every start runs one soon.
+    scheduler.add_job(
+        prune,
+        "interval",
+        hours=24,
+        id="prune",
+        replace_existing=True,
+        next_run_time=datetime.now(UTC) + timedelta(seconds=PRUNE_FIRST_SECONDS),
+    )
     await heartbeat()
     scheduler.add_job(heartbeat, "interval", seconds=HEARTBEAT_SECONDS, id="heartbeat", replace_existing=True)
     scheduler.add_job(flush, "interval", seconds=1, id="flush", replace_existing=True)

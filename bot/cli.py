@@ -1,4 +1,4 @@
-"""The `ringbot` command: run, demo, simulator, doctor, backfill, requeue."""
+"""The `ringbot` command: run, demo, simulator, doctor, backfill, requeue, purge."""
 
 from __future__ import annotations
 
@@ -156,6 +156,19 @@ def _parser() -> argparse.ArgumentParser:
         "posted twice.",
     )
     requeue.add_argument("--channel", type=_channel, default=None, help="only this channel id (default: every channel)")
+
+    purge = _command(
+        sub,
+        "purge",
+        "delete calls, alerts, audit and the rest from before a date, and shrink the file",
+        "Delete now what the daily prune would delete once RINGBOT_RETENTION_DAYS covered the date: calls, alerts "
+        "(with their owners and DM copies), audit rows, short hang-ups, queue breaches, digests, legs and the "
+        "Slack messages already sent or given up, from before the date (midnight in RINGBOT_TIMEZONE); then give "
+        "the space back to the file system. Routes, links, dial rules and watches are kept. A database made "
+        "before retention existed is rewritten once (VACUUM) so that it can shrink; that needs ringbot run "
+        "stopped.",
+    )
+    purge.add_argument("--before", required=True, help="keep this day and later, YYYY-MM-DD (required)")
     return p
 
 
@@ -189,6 +202,7 @@ def main(argv: list[str] | None = None) -> int:
         "doctor": _doctor,
         "requeue": _requeue,
         "backfill": _backfill,
+        "purge": _purge,
     }
     try:
         return commands[args.command](settings, args)
@@ -265,6 +279,46 @@ def _backfill(settings: Settings, args: argparse.Namespace) -> int:
     from bot.app import run_backfill
 
     return asyncio.run(run_backfill(settings, datetime(since.year, since.month, since.day)))
+
+
+def _purge(settings: Settings, args: argparse.Namespace) -> int:
+    try:
+        day = date.fromisoformat(args.before)
+    except ValueError:
+        return _fail(f"--before must be YYYY-MM-DD, got {args.before!r}")
+    before = datetime(day.year, day.month, day.day, tzinfo=settings.tz)
+    if before > datetime.now(settings.tz):
+        return _fail(f"--before {day} is in the future: nothing recorded so far would be kept")
+    import sqlite3
+
+    from bot.app import bot_is_running
+    from bot.ops.retention import purge
+    from storage import Store
+
+    store = Store.open(settings.db_path)
+    try:
+        done = purge(store, before.timestamp(), may_vacuum=not bot_is_running(store))
+    except sqlite3.OperationalError as exc:
+        return _fail(f"purge stopped: the database refused ({exc}); nothing more was deleted, run it again")
+    finally:
+        store.close()
+    print(f"purge before {day} ({settings.timezone}):")
+    for table, count in done.removed.items():
+        print(f"  {table:<16} {count:>9} removed")
+    print(f"  total            {sum(done.removed.values()):>9} removed")
+    if done.switched:
+        print("database rewritten once (VACUUM) so that pruned space goes back to the file system from now on")
+    elif done.switch_refused:
+        print(
+            f"the file keeps its size: it was made before retention and needs one VACUUM, which could not run "
+            f"({done.switch_refused}); stop ringbot run and purge again"
+        )
+    print(f"database size {_mb(done.bytes_before)} -> {_mb(done.bytes_after)}")
+    return 0
+
+
+def _mb(size: int) -> str:
+    return f"{size / 1e6:.1f} MB"
 
 
 def _demo(args: argparse.Namespace) -> int:

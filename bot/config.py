@@ -73,6 +73,7 @@ class Settings:
     sla_seconds: int = 20  # a call answered within this many seconds of ringing counts toward the service level
     digest_at: str = "18:00"  # local HH:MM of the daily digest in each alert channel; "" when RINGBOT_DIGEST_AT=off
     queue_cooldown_seconds: int = 600  # after a queue recovers, a new breach this soon re-opens the same message
+    retention_days: int = 400  # calls, alerts, audit and the rest older than this are pruned every day
 
     @property
     def tz(self) -> ZoneInfo:
@@ -127,7 +128,10 @@ _ENV = {
     "RINGBOT_SLA_SECONDS": ("sla_seconds", False),
     "RINGBOT_DIGEST_AT": ("digest_at", False),
     "RINGBOT_QUEUE_COOLDOWN_SECONDS": ("queue_cooldown_seconds", False),
+    "RINGBOT_RETENTION_DAYS": ("retention_days", False),
 }
+# `/ring stats 30d` reads a month of calls, so less than that would empty it; ten years is plenty.
+MIN_RETENTION_DAYS, MAX_RETENTION_DAYS = 31, 3650
 LANGUAGES = ("en", "vi")  # bot/slack/i18n.py LANGUAGES (this layer may not import it)
 
 _DIAL_PREFIX = re.compile(r"^\+?[0-9]{1,20}$")  # as long as a number validate_number lets through
@@ -237,6 +241,14 @@ def _parse(var: str, name: str, raw: str) -> object:
         if not 0 <= whole <= 86400:
             raise ConfigError(f"{var} must be between 0 and 86400 seconds, got {raw!r}")
         return whole
+    if name == "retention_days":
+        try:
+            days = int(raw)
+        except ValueError:
+            raise ConfigError(f"{var} must be a whole number of days, got {raw!r}") from None
+        if not MIN_RETENTION_DAYS <= days <= MAX_RETENTION_DAYS:
+            raise ConfigError(f"{var} must be between {MIN_RETENTION_DAYS} and {MAX_RETENTION_DAYS} days, got {raw!r}")
+        return days
     if name == "digest_at":
         if raw.strip().lower() in ("", "off", "no", "false", "0"):
             return ""

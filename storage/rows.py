@@ -51,6 +51,14 @@ class OutboxStatus(StrEnum):
     DEAD = "dead"  # gave up (a permanent Slack error, or too many attempts); `ringbot outbox requeue` revives it
 
 
+class GivenUp(TypedDict):
+    """Outbox rows given up in one channel (or a person's DM) that kept refusing them, and why (the newest reason)."""
+
+    channel: str
+    rows: int
+    error: str
+
+
 class LegRow(TypedDict):
     """One leg of a call as the stream reported it (kept for diagnostics; pruned when old)."""
 

@@ -298,6 +298,10 @@ def open_db(path: str | Path, *, busy_timeout: float = 5.0) -> Database:
     try:
         conn = sqlite3.connect(str(path), timeout=5.0)  # long enough to apply the schema at start-up
         db = Database(conn)
+        if not conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchone():
+            # A new database gives the pages of pruned rows back to the file system (storage/retention.py). It
+            # must be said before the first table exists; an older file switches at `ringbot purge` (a VACUUM).
+            conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
         if str(path) != ":memory:":
             db.enable_wal()
         # NORMAL in WAL survives a process crash (kill -9); only power loss could drop the last commit.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sqlite3
 import time
 from collections import deque
@@ -27,6 +28,7 @@ from storage.rows import (
     CallRow,
     DialRuleRow,
     FoldStats,
+    GivenUp,
     LegRow,
     LinkRow,
     OutboxChanges,
@@ -61,6 +63,25 @@ MAX_DEFERRED_AUDIT = 10_000  # audit rows kept in memory while the database is b
 _OPEN_IN = "(" + ", ".join(f"'{s.value}'" for s in OPEN_ALERT_STATUSES) + ")"
 
 
+# Audit results that say a person was refused (not an admin, a double click, too many dials, no phone linked, a
+# number that is not one): counted per person, action and minute rather than written one row each.
+COALESCED_RESULTS = frozenset({"refused", "duplicate", "rate_limited", "not_linked", "invalid_number"})
+_TIMES = re.compile(r"^(.*?)(?: ?\[(\d+) times this minute\])?$", re.S)
+
+
+def counted_detail(detail: str | None) -> str:
+    """An audit row's detail with one more of the same refusal counted: `Q1` -> `Q1 [2 times this minute]`."""
+    match = _TIMES.match(detail or "")
+    text, times = (match[1], int(match[2] or 1)) if match else (detail or "", 1)
+    return f"{text} [{times + 1} times this minute]".lstrip()
+
+
+def refusals_in(detail: str | None) -> int:
+    """How many refusals an audit row stands for (1 unless `counted_detail` counted more)."""
+    match = _TIMES.match(detail or "")
+    return int(match[2]) if match and match[2] else 1
+
+
 def _json(text: str) -> object:
     """A JSON column as Python. Text that is not JSON comes back as it is rather than failing the read."""
     try:
@@ -75,6 +96,8 @@ _OUTBOX_DECODERS: Decoders = {"kind": OutboxKind, "status": OutboxStatus, "body"
 
 
 log = logging.getLogger(__name__)
+
+GIVEN_UP = "given up: "  # how the error of an outbox row given up for a channel or DM that kept refusing starts
 
 MAX_HELD_CHANGES = 1000  # people's changes kept in memory while the database refuses writes; past it, refused
 
@@ -615,6 +638,26 @@ class Store:
             params.append(channel)
         return self._write(sql, params).rowcount
 
+    def give_up_outbox(self, why: str, *, created_before: float, channel: str | None = None) -> int:
+        """Give up the rows still waiting (pending) that were queued before `created_before`, in `channel` or in
+        every channel: dead, with `error` saying `given up: <why>`. How many."""
+        sql = "UPDATE outbox SET status = 'dead', error = ? WHERE status = 'pending' AND created_at < ?"
+        params: list[object] = [f"{GIVEN_UP}{why}"[:1000], created_before]
+        if channel is not None:
+            sql += " AND channel = ?"
+            params.append(channel)
+        return self._write(sql, params).rowcount
+
+    def given_up_outbox(self, *, limit: int = 20) -> list[GivenUp]:
+        """Rows given up for a channel (or a person's DM) that kept refusing, per channel, most first: what
+        /healthz and doctor show until they are requeued or pruned."""
+        rows = self._select(
+            "SELECT channel, count(*) AS rows, max(error) AS error FROM outbox"
+            " WHERE status = 'dead' AND substr(error, 1, ?) = ? GROUP BY channel ORDER BY rows DESC, channel LIMIT ?",
+            (len(GIVEN_UP), GIVEN_UP, limit),
+        )
+        return cast("list[GivenUp]", rows)
+
     def fold_stats(self, channel: str, thread_ts: str | None, upto_id: int) -> FoldStats:
         """Alerts in a burst fold: already posted under `thread_ts`, or still waiting (post rows up to `upto_id`).
 
@@ -767,6 +810,10 @@ class Store:
         `flush_deferred`): what people did is never lost to a busy database."""
         row = (self.clock(), slack_user, sip_user, number, alert_id, action, result, detail)
         try:
+            if slack_user is not None and result in COALESCED_RESULTS:
+                counted = self._count_refusal(row[0], slack_user, action, result)
+                if counted is not None:
+                    return counted
             cur = self._write(_INSERT_AUDIT, row)
         except DatabaseBusy:
             if self._writing_depth:
@@ -777,6 +824,22 @@ class Store:
         if self._deferred_audit and not self._writing_depth:
             self.flush_deferred()
         return _new_id(cur)
+
+    def _count_refusal(self, at: float, slack_user: str, action: str, result: str) -> int | None:
+        """The same refusal again within the same minute: its row's count goes up (in `detail`) instead of a new
+        row, so someone pressing a refused button a thousand times adds one row a minute. The row's id, or None
+        when this is the first of the minute."""
+        minute = at - at % 60
+        found = self.conn.execute(
+            "SELECT id, detail FROM audit WHERE slack_user = ? AND at >= ? AND at < ? AND action = ? AND result = ?"
+            " ORDER BY id DESC LIMIT 1",
+            (slack_user, minute, minute + 60, action, result),
+        ).fetchone()
+        if found is None:
+            return None
+        row_id, detail = found
+        self._write("UPDATE audit SET detail = ? WHERE id = ?", (counted_detail(detail), row_id))
+        return int(row_id)
 
     def flush_deferred(self) -> int:
         """Write the audit rows a busy database made wait; how many. Still busy: they wait for the next try."""
@@ -850,18 +913,6 @@ class Store:
         return [r[0] for r in rows]
 
     # -- upkeep -----------------------------------------------------------------------------------
-    def prune(self, *, legs_before: float, outbox_before: float) -> dict[str, int]:
-        """Drop what only diagnostics need once it is old: legs, and outbox rows already sent.
-        Calls, alerts, links and the audit trail are kept."""
-        with self._writing(), self.db.atomic():
-            legs = self._write(
-                "DELETE FROM legs WHERE COALESCE(destroyed_at, created_at, 0) < ?", (legs_before,)
-            ).rowcount
-            sent = self._write(
-                "DELETE FROM outbox WHERE status = 'sent' AND COALESCE(sent_at, created_at) < ?", (outbox_before,)
-            ).rowcount
-        return {"legs": legs, "outbox": sent}
-
     def checkpoint(self) -> None:
         """Fold the WAL back into the database file without waiting for readers."""
         self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")

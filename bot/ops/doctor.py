@@ -29,6 +29,7 @@ from bot.queues.daily_digest import chart_mode
 from bot.stream.client import StreamAuthError, StreamClient
 from bot.stream.probe import probe
 from storage import Store
+from storage.store import GIVEN_UP
 
 T = TypeVar("T")
 
@@ -332,6 +333,33 @@ def check_database(settings: Settings) -> tuple[Check, list[str]]:
     return Check("database", True, f"{path} readable and writable (journal {mode})"), channels
 
 
+def check_given_up(settings: Settings) -> list[Check]:
+    """One failed line per channel (or person) whose Slack messages were given up after a day of refusals;
+    nothing when there are none (or no database yet)."""
+    path = Path(settings.db_path)
+    if not path.is_file():
+        return []
+    try:
+        store = Store.open_read_only(path)
+        try:
+            given_up = store.given_up_outbox()
+        finally:
+            store.close()
+    except sqlite3.Error:
+        return []  # the database check says what is wrong with the file
+    return [
+        Check(
+            f"messages to {g['channel']}",
+            False,
+            f"{g['rows']} Slack message(s) given up: {g['error'].removeprefix(GIVEN_UP)}",
+            f"fix what it names, then: ringbot requeue --channel {g['channel']}"
+            if g["channel"][:1] in ("C", "G", "D")
+            else "fix what it names, then: ringbot requeue",
+        )
+        for g in given_up
+    ]
+
+
 def alert_channels(settings: Settings, stored: list[str]) -> tuple[dict[str, str], list[Check]]:
     """Every channel an alert can go to -> where it is configured; a routes file that cannot be read is a check."""
     where: dict[str, str] = {settings.alert_channel: "RINGBOT_ALERT_CHANNEL"}
@@ -431,6 +459,7 @@ async def _run_checks(settings: Settings, out: Callable[[str], None]) -> int:
     checks.append(await check_http_port(settings))
     db, stored = check_database(settings)
     checks.append(db)
+    checks += check_given_up(settings)
     channels, route_checks = alert_channels(settings, stored)
     checks += route_checks
     if slack[0].ok:

@@ -20,6 +20,9 @@ PERSISTENT_429 = 3  # consecutive 429s before every channel pauses
 CHANNEL_BACKOFF_CAP = 30.0
 # How often a channel (or the workspace) held for a problem only a person can fix is tried again.
 HOLD_SECONDS = 30.0
+# How long a row waits in a held channel (or workspace) before it is given up: an alert a day late helps nobody,
+# and a channel nobody fixes must not be retried forever. `ringbot requeue` sends given-up rows after the fix.
+GIVE_UP_SECONDS = 86400.0
 
 
 def post_lane(channel: str) -> str:

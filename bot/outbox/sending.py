@@ -33,12 +33,13 @@ from bot.outbox.errors import (
 )
 from bot.outbox.folding import Bursts
 from bot.outbox.message import Gone, MessageKind, Wait
-from bot.outbox.pacing import ALL, HOLD_SECONDS, UPDATES, Pacer, post_lane, retry_delay
+from bot.outbox.pacing import ALL, GIVE_UP_SECONDS, HOLD_SECONDS, UPDATES, Pacer, post_lane, retry_delay
 from bot.outbox.recovery import CannotVerify, PostFinder, message_metadata
 from bot.slack.blocks import Block
 from bot.slack.i18n import speaking
 from bot.slack.render.alert import render_alert_plain
 from storage import AlertRow, OutboxChanges, OutboxKind, OutboxRow, OutboxStatus, OwnershipStore
+from storage.store import GIVEN_UP
 
 if TYPE_CHECKING:
     from slack_sdk.web.async_slack_response import AsyncSlackResponse
@@ -165,6 +166,8 @@ class Sender:
         self.trouble: dict[str, str] = {}
         self.unbooked: list[Callable[[], None]] = []  # records of Slack answers the database could not take yet
         self.trouble_since: dict[str, float] = {}
+        # Lanes (a channel, ALL) and people whose rows were given up, and why: logged once each, not per row.
+        self.given_up: dict[str, str] = {}
 
     async def send(self, row: OutboxRow, alert: AlertRow | None) -> None:
         """Send `row`; `alert` is its alert when the caller has already read it. Raises Blocked.
@@ -374,8 +377,15 @@ class Sender:
             if exc.response.status_code == 429:
                 raise Blocked() from None
             code = error_code(exc.response)
-            fix = " (fix: add the im:write scope and reinstall the app)" if code == "missing_scope" else ""
-            self.dead(row, f"cannot open the DM with {user}: {code}{fix}", log_level=logging.WARNING)
+            fix = (
+                "add the im:write scope and reinstall the app"
+                if code == "missing_scope"
+                else "none needed if the person left; otherwise check their Slack account"
+            )
+            error = f"{GIVEN_UP}cannot open the DM with {user}: {code} (fix: {fix})"
+            first = self.given_up.get(f"dm:{user}") != error
+            self.given_up[f"dm:{user}"] = error
+            self.dead(row, error, log_level=logging.WARNING if first else logging.DEBUG)
             return None
         except Exception:  # noqa: BLE001 - network or timeout: the row waits and is tried again
             raise Blocked() from None
@@ -703,6 +713,7 @@ class Sender:
                 )
             )
             self.stats.held += 1
+            self._give_up_old(None if key == ALL else channel, failure.error)
             self._trouble(
                 ALL if key == ALL else channel,
                 failure.error,
@@ -712,6 +723,28 @@ class Sender:
             )
         else:
             self.dead(row, failure.error)
+
+    def _give_up_old(self, channel: str | None, error: str) -> None:
+        """Rows held for longer than GIVE_UP_SECONDS in `channel` (None: every channel, held for the workspace)
+        are given up with the reason and the fix; logged once per channel, however many rows and tries."""
+        requeue = "ringbot requeue" + (f" --channel {channel}" if channel else "")
+        why = f"held for a day: {error}; after the fix, `{requeue}` sends them"
+        try:
+            count = self.store.give_up_outbox(why, created_before=self.clock() - GIVE_UP_SECONDS, channel=channel)
+        except sqlite3.OperationalError:
+            return  # the next try, HOLD_SECONDS later, gives them up
+        if not count:
+            return
+        key = channel or ALL
+        first = key not in self.given_up
+        self.given_up[key] = why
+        log.log(
+            logging.ERROR if first else logging.DEBUG,
+            "outbox gave up rows=%s %s: %s",
+            count,
+            "in every channel" if channel is None else f"channel={channel}",
+            why,
+        )
 
     def _rate_limited(self, key: str, seconds: float) -> float:
         self.stats.rate_limited += 1
@@ -728,6 +761,7 @@ class Sender:
 
     def _cleared(self, channel: str) -> None:
         for key in (channel, ALL):
+            self.given_up.pop(key, None)
             if key in self.trouble:
                 error = self.trouble.pop(key)
                 since = self.trouble_since.pop(key, self.clock())

@@ -19,7 +19,7 @@ from tests.e2e.procs import free_port
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
-COMMANDS = ("run", "demo", "simulator", "doctor", "backfill", "requeue")
+COMMANDS = ("run", "demo", "simulator", "doctor", "backfill", "requeue", "purge")
 REQUIRED = ("ANTBUDDY_APP_ID", "ANTBUDDY_APP_SECRET", "ANTBUDDY_ACCOUNT_ID", "SLACK_BOT_TOKEN", "RINGBOT_ALERT_CHANNEL")
 GOOD = {  # every required variable, valid; nothing here is ever contacted
     "ANTBUDDY_APP_ID": "cli-app",
@@ -271,6 +271,67 @@ def test_requeue_gives_dead_letters_another_go_and_says_how_many(tmp_path: Path)
         assert all(r["attempts"] >= 1 for r in store.pending_outbox())  # so each is looked up in Slack first
     finally:
         store.close()
+
+
+def _old_database(db: Path) -> None:
+    """A database as ringbot made it before retention (no incremental vacuum), with two years of calls."""
+    import sqlite3
+
+    from storage import Store
+
+    sqlite3.connect(db).execute("CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT)").connection.close()
+    store = Store.open(db)
+    day = 86400.0
+    now = time.time()
+    with store.transaction():
+        for n in range(2000):
+            at = now - (n % 730) * day
+            store.insert_call(
+                {"call_id": f"call-{n}", "direction": "inbound", "outcome": "answered", "started_at": at}
+                | {"detail": {"note": "x" * 500}}
+            )
+            store.conn.execute("INSERT INTO audit(at, action, result) VALUES (?, 'link', 'ok')", (at,))
+    store.close()
+
+
+def test_purge_deletes_what_is_older_than_the_date_says_what_per_table_and_shrinks_an_old_file(
+    tmp_path: Path,
+) -> None:
+    from storage import Store
+
+    db = tmp_path / "ringbot.db"
+    _old_database(db)
+    size = db.stat().st_size
+    cut = time.strftime("%Y-%m-%d", time.localtime(time.time() - 365 * 86400))
+    env = clean_env(tmp_path, **GOOD, RINGBOT_DB=str(db), RINGBOT_TIMEZONE="UTC")
+    proc = ringbot(tmp_path, "purge", "--before", cut, env=env)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0] == f"purge before {cut} (UTC):"
+    removed = {w[0]: int(w[1]) for w in (line.split() for line in lines[1:]) if len(w) == 3 and w[2] == "removed"}
+    store = Store.open(db)
+    try:
+        kept = store.conn.execute("SELECT count(*) FROM calls").fetchone()[0]
+        assert removed["calls"] == 2000 - kept and 900 < removed["calls"] < 1100
+        assert removed["audit"] == removed["calls"] and removed["total"] == 2 * removed["calls"]
+        assert store.conn.execute("PRAGMA auto_vacuum").fetchone()[0] == 2  # incremental from now on
+    finally:
+        store.close()
+    assert "rewritten once (VACUUM)" in proc.stdout
+    assert db.stat().st_size < size * 0.7
+
+
+@pytest.mark.parametrize(
+    ("before", "says"),
+    [("2024-13-01", "--before must be YYYY-MM-DD"), ("2999-01-01", "--before 2999-01-01 is in the future")],
+)
+def test_purge_refuses_a_date_it_cannot_read_or_one_in_the_future_with_one_line(
+    tmp_path: Path, before: str, says: str
+) -> None:
+    env = clean_env(tmp_path, **GOOD, RINGBOT_DB=str(tmp_path / "ringbot.db"))
+    proc = ringbot(tmp_path, "purge", "--before", before, env=env)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.count("\n") == 1 and says in proc.stderr
 
 
 def test_a_malformed_routes_file_stops_run_with_exit_2_naming_it(tmp_path: Path) -> None:

@@ -187,3 +187,14 @@ def test_queue_health_defaults_and_digest_time() -> None:
 def test_queue_health_settings_are_checked(var: str, value: str) -> None:
     with pytest.raises(ConfigError, match=var):
         load_settings({**BASE, var: value}, dotenv=None)
+
+
+def test_retention_is_400_days_unless_set() -> None:
+    assert load_settings(BASE, dotenv=None).retention_days == 400
+    assert load_settings({**BASE, "RINGBOT_RETENTION_DAYS": "90"}, dotenv=None).retention_days == 90
+
+
+@pytest.mark.parametrize("value", ["a year", "12.5", "30", "0", "-1", "4000"])
+def test_a_retention_that_is_not_a_whole_number_of_days_from_31_to_3650_is_refused(value: str) -> None:
+    with pytest.raises(ConfigError, match="RINGBOT_RETENTION_DAYS"):
+        load_settings({**BASE, "RINGBOT_RETENTION_DAYS": value}, dotenv=None)

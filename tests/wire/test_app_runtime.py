@@ -34,7 +34,7 @@ async def test_runtime_jobs_health_metrics_and_heartbeat(tmp_path: Path, simulat
         # every job is a coroutine: a plain function would run in a thread and break the SQLite connection
         jobs = rt.scheduler.get_jobs()
         assert {j.id for j in jobs} >= {
-            "reconcile", "queues", "agents", "checkpoint", "heartbeat", RUNNER_JOB_ID, "flush"
+            "reconcile", "queues", "agents", "checkpoint", "heartbeat", RUNNER_JOB_ID, "flush", "prune"
         }  # fmt: skip
         assert all(asyncio.iscoroutinefunction(j.func) for j in jobs)
         assert bot_is_running(rt.deps.store)
@@ -48,6 +48,14 @@ async def test_runtime_jobs_health_metrics_and_heartbeat(tmp_path: Path, simulat
         assert doc["status"] == "ok" and doc["stream"]["connected"] and doc["database"] == "ok"
         assert doc["stream"]["protocol"] == "socketio" and doc["outbox_depth"] == 0
         assert doc["unhealthy"] == [] and doc["slack"] == {"token_checked": True, "refusing": None}
+        assert doc["outbox_given_up"] == []
+        rt.deps.store.enqueue("notice", "C0GONE", body={"key": "x"})
+        rt.deps.store.give_up_outbox("held for a day: slack refused: is_archived", created_before=time.time() + 1)
+        async with httpx.AsyncClient(timeout=5) as http:
+            doc = (await http.get(f"http://127.0.0.1:{rt.http_port}/healthz")).json()
+        assert doc["outbox_given_up"] == [
+            {"channel": "C0GONE", "rows": 1, "error": "given up: held for a day: slack refused: is_archived"}
+        ]
         assert metrics.headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8"
         assert "# TYPE ringbot_stream_connected gauge" in metrics.text
         assert "ringbot_antbuddy_seconds_count" in metrics.text  # the token request was observed

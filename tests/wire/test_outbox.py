@@ -383,3 +383,29 @@ async def test_a_burst_summary_counts_every_queued_call_at_once_and_is_not_edite
         assert fake.calls_to("chat.update") == []  # nothing changed, so nothing was edited
     finally:
         rig.store.close()
+
+
+async def test_a_channel_that_refuses_for_a_day_has_its_rows_given_up_with_the_fix_in_one_log_line(rig, fake, caplog):
+    """A held channel is not tried every 30 s forever: once its rows have waited a day they are dead, their error
+    saying why and how to send them after the fix, and the log says so once for the channel, not once per row."""
+    rig.store.clock = rig.clock  # rows queued on the outbox's clock, so that a day passes for both
+    fake.fail("chat.postMessage", status=200, error="not_in_channel", count=10**6)
+    with caplog.at_level(logging.DEBUG, logger=LOGGER):
+        rig.start()
+        for n in range(3):
+            rig.alerts.handle_decision(decision(n))
+        await eventually(lambda: rig.outbox.stats.held >= 1, "the channel held")
+        rig.clock.advance(3600)
+        rig.alerts.handle_decision(decision(9))  # queued an hour later: not a day old when the others go
+        rig.clock.advance(86400 - 3600 + 60)
+        await eventually(lambda: rig.store.outbox_counts().get("dead", 0) == 3, "the day-old rows given up", timeout=20)
+    counts = rig.store.outbox_counts()
+    assert counts.get("pending", 0) + counts.get("inflight", 0) == 1
+    errors = [e for (e,) in rig.store.conn.execute("SELECT error FROM outbox WHERE id <= 3 ORDER BY id")]
+    assert len(errors) == 3
+    assert all(e.startswith("given up: held for a day: slack refused: not_in_channel") for e in errors)
+    assert all("invite @ringbot" in e and "ringbot requeue --channel C0CALLS" in e for e in errors)
+    gave_up = [r for r in caplog.records if "outbox gave up" in r.getMessage() and r.levelno == logging.ERROR]
+    assert len(gave_up) == 1 and "channel=C0CALLS" in gave_up[0].getMessage()
+    assert rig.store.given_up_outbox() == [{"channel": "C0CALLS", "rows": 3, "error": errors[0]}]
+    assert fake.messages == {}

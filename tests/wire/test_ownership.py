@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -453,6 +454,23 @@ async def test_without_the_im_write_scope_only_the_dm_copy_is_given_up_and_the_c
     assert len(ring.slack.posts(CHANNEL)) == 2  # no workspace-wide hold for a DM that cannot be opened
     [(status, error)] = own.store.conn.execute("SELECT status, error FROM outbox WHERE kind = 'copy'").fetchall()
     assert status == "dead" and "im:write" in error
+
+
+async def test_a_person_whose_dm_cannot_be_opened_is_logged_once_and_shown_as_given_up(own, caplog) -> None:
+    ring = own.ring
+    await link_via_modal(ring, AN, AN_SIP, AN_PW)
+    ring.slack.fail("conversations.open", status=200, error="user_disabled", count=10)
+    with caplog.at_level(logging.DEBUG, logger="bot.outbox"):
+        for n, number in ((1, "0987654321"), (2, "0901111222"), (3, "0903333444")):
+            own.alerts.handle_decision(decision(n, now_local(own), number=number, dialled="201", agents_rung=(AN_SIP,)))
+        await own.drain()
+    copies = own.store.conn.execute("SELECT status, error FROM outbox WHERE kind = 'copy'").fetchall()
+    assert len(copies) == 3 and {status for status, _ in copies} == {"dead"}
+    assert all(error.startswith(f"given up: cannot open the DM with {AN}: user_disabled") for _, error in copies)
+    warned = [r.args[3] for r in caplog.records if "dead letter" in r.getMessage() and r.levelno >= logging.WARNING]
+    assert sorted(warned) == [AN, ADMIN]  # one line a person (the link notices too), not one per message
+    given_up = {g["channel"]: g["rows"] for g in own.store.given_up_outbox()}
+    assert given_up == {AN: 4, ADMIN: 1}  # AN: three DM copies and the notice of the link
 
 
 # -- in the reader's language ----------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from storage import Store
+from storage.store import refusals_in
 from tests.support.clock import FakeClock
 
 
@@ -55,3 +56,32 @@ def test_the_latest_successful_call_back_per_number_since_a_moment(store: Store,
     assert found == {"0987654321": {"number": "0987654321", "slack_user": "U0BINH", "at": clock.now}}
     assert store.callbacks_for_numbers([], since) == {}
     assert store.callbacks_for_numbers(["0911111111"], clock.now + 1) == {}
+
+
+def test_the_same_refusal_within_a_minute_is_counted_in_one_row(store: Store, clock: FakeClock) -> None:
+    clock.now = 1_700_000_040.0  # on a minute
+    first = store.add_audit("route", "refused", slack_user="U0AN", detail="queue:Q1")
+    for _ in range(4):
+        clock.advance(10)
+        assert store.add_audit("route", "refused", slack_user="U0AN", detail="queue:Q2") == first
+    rows = store.audit()
+    assert (
+        len(rows) == 1 and rows[0]["detail"] == "queue:Q1 [5 times this minute]" and refusals_in(rows[0]["detail"]) == 5
+    )
+    clock.advance(20)  # the next minute: a row of its own
+    assert store.add_audit("route", "refused", slack_user="U0AN") != first
+    assert len(store.audit()) == 2
+
+
+def test_refusals_are_counted_per_person_action_and_result_and_nothing_else_is(store: Store, clock: FakeClock) -> None:
+    clock.now = 1_700_000_040.0
+    for _ in range(2):
+        store.add_audit("route", "refused", slack_user="U0AN")
+        store.add_audit("route", "refused", slack_user="U0BINH")
+        store.add_audit("queue_watch", "refused", slack_user="U0AN")
+        store.add_audit("click_to_call", "duplicate", slack_user="U0AN")
+        store.add_audit("click_to_call", "ok", slack_user="U0AN")  # a call made is never folded into another
+        store.add_audit("route", "refused")  # nobody to count it against
+    rows = store.audit(limit=100)
+    assert len(rows) == 4 + 2 + 2
+    assert sorted(refusals_in(r["detail"]) for r in rows if r["result"] != "ok" and r["slack_user"]) == [2, 2, 2, 2]
