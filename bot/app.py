@@ -107,7 +107,7 @@ def build_deps(
         queue_name=directory.queue_name,
     )
     notices = Notices(settings.admin_channel, settings.admins, wake=wake_outbox or (lambda: None))
-    links = Links(store, Vault(settings.secret_key), notices)
+    links = Links(store, Vault(settings.secret_key, settings.secret_key_old), notices)
     dialer = Dialer(
         antbuddy,
         store,

@@ -1,4 +1,4 @@
-"""The `ringbot` command: run, demo, simulator, doctor, backfill, requeue, purge."""
+"""The `ringbot` command: run, demo, simulator, doctor, backfill, requeue, purge, rotate-key."""
 
 from __future__ import annotations
 
@@ -169,6 +169,14 @@ def _parser() -> argparse.ArgumentParser:
         "stopped.",
     )
     purge.add_argument("--before", required=True, help="keep this day and later, YYYY-MM-DD (required)")
+    _command(
+        sub,
+        "rotate-key",
+        "re-encrypt the stored SIP passwords from RINGBOT_SECRET_KEY_OLD to RINGBOT_SECRET_KEY",
+        "Re-encrypt with RINGBOT_SECRET_KEY every stored SIP password that only RINGBOT_SECRET_KEY_OLD opens, in one "
+        "transaction, so nobody links their phone again; safe beside a running ringbot. A password neither key opens "
+        "is named and left as it is (exit 2). The procedure: docs/operations.md, Rotating the secret key.",
+    )
     return p
 
 
@@ -203,6 +211,7 @@ def main(argv: list[str] | None = None) -> int:
         "requeue": _requeue,
         "backfill": _backfill,
         "purge": _purge,
+        "rotate-key": _rotate_key,
     }
     try:
         return commands[args.command](settings, args)
@@ -268,6 +277,46 @@ def _requeue(settings: Settings, args: argparse.Namespace) -> int:
         "(each is first looked up in Slack, so nothing is posted twice)"
     )
     return 0
+
+
+def _rotate_key(settings: Settings, args: argparse.Namespace) -> int:
+    import sqlite3
+    from pathlib import Path
+
+    from bot.callback.links import rotate_key
+    from bot.callback.vault import Vault
+    from storage import Store, write_failure
+
+    if not settings.secret_key:
+        return _fail("RINGBOT_SECRET_KEY is not set: it is the key the stored SIP passwords are re-encrypted with")
+    if not Path(settings.db_path).is_file():
+        return _fail(f"RINGBOT_DB {settings.db_path} does not exist: there are no stored SIP passwords to re-encrypt")
+    vault = Vault(settings.secret_key, settings.secret_key_old)
+    store = Store.open(settings.db_path)
+    try:
+        done = rotate_key(store, vault)
+    except sqlite3.OperationalError as exc:
+        return _fail(f"the database cannot be written ({write_failure(exc)}): nothing was changed, try again")
+    finally:
+        store.close()
+    print(f"{done.rotated} SIP password(s) re-encrypted with RINGBOT_SECRET_KEY; {done.already_new} already were")
+    if done.changed:
+        print(f"{done.changed} link(s) changed by a running ringbot meanwhile: left as they are")
+    if done.unreadable:
+        whose = ", ".join(f"{_printable(s.slack_user)} ({_printable(s.sip_user)})" for s in done.unreadable)
+        return _fail(
+            f"{len(done.unreadable)} stored SIP password(s) open with neither key and were left as they are: {whose}; "
+            "set RINGBOT_SECRET_KEY_OLD to the key they were sealed with and run rotate-key again, or have them "
+            "link again with /ring link"
+        )
+    if vault.has_old_key:
+        print("No stored SIP password needs RINGBOT_SECRET_KEY_OLD any more: remove it and restart ringbot.")
+    return 0
+
+
+def _printable(text: str) -> str:
+    """A stored value on one terminal line: what is not printable (a newline, an escape sequence) becomes `?`."""
+    return "".join(c if c.isprintable() else "?" for c in text)
 
 
 def _backfill(settings: Settings, args: argparse.Namespace) -> int:

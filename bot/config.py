@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 import re
 from collections.abc import Mapping
@@ -23,7 +25,14 @@ class ConfigError(SetupError):
 
 
 SECRET_FIELDS = frozenset(
-    {"antbuddy_app_secret", "slack_bot_token", "slack_app_token", "slack_signing_secret", "secret_key"}
+    {
+        "antbuddy_app_secret",
+        "slack_bot_token",
+        "slack_app_token",
+        "slack_signing_secret",
+        "secret_key",
+        "secret_key_old",
+    }
 )
 
 HISTORY_DATE_FORMATS = ("iso", "unix", "unix_ms", "date", "gregorian")
@@ -53,6 +62,7 @@ class Settings:
     db_path: str = "./ringbot.db"
     timezone: str = "Asia/Ho_Chi_Minh"
     secret_key: str = field(default="", repr=False)
+    secret_key_old: str = field(default="", repr=False)  # opens passwords sealed before a rotation; never seals
     admins: tuple[str, ...] = ()
     http_host: str = "0.0.0.0"
     http_port: int = 3000
@@ -109,6 +119,7 @@ _ENV = {
     "RINGBOT_DB": ("db_path", False),
     "RINGBOT_TIMEZONE": ("timezone", False),
     "RINGBOT_SECRET_KEY": ("secret_key", False),
+    "RINGBOT_SECRET_KEY_OLD": ("secret_key_old", False),
     "RINGBOT_ADMINS": ("admins", False),
     "RINGBOT_HTTP_HOST": ("http_host", False),
     "RINGBOT_HTTP_PORT": ("http_port", False),
@@ -153,6 +164,40 @@ def normalise_dial_rule(text: str) -> str:
     if not _DIAL_PREFIX.fullmatch(word):
         raise ValueError(f"{text.strip()!r} is neither a country code (VN, GB) nor a number prefix (+4420, 1900)")
     return word
+
+
+MIN_PASSPHRASE = 16  # characters: a shorter secret key is too easy to guess from a stolen database
+_BASE64_PADDED = re.compile(r"[A-Za-z0-9_\-+/]+={1,2}")  # what a Fernet key looks like: base64 ending in padding
+
+
+def fernet_key(key: str) -> bytes | None:
+    """The key's bytes when it is a Fernet key (url-safe base64 of exactly 32 bytes, 44 characters), else None."""
+    raw = key.strip().encode()
+    try:
+        decoded = base64.urlsafe_b64decode(raw)
+    except (binascii.Error, ValueError):
+        return None
+    return raw if len(decoded) == 32 and len(raw) == 44 else None
+
+
+def secret_key_problem(var: str, key: str, *, old: bool = False) -> str | None:
+    """Why `key` cannot be the secret key `var` (one sentence naming `var`, never the key), or None when it can.
+
+    A key is a Fernet key, or a passphrase of at least MIN_PASSPHRASE characters (the vault stretches it). Base64
+    text ending in `=` padding is meant as a Fernet key: when it is not one (cut short, a character lost or
+    changed), it is refused rather than stretched into a key nobody meant. The old key (`old`) is held only to
+    what ringbot once accepted, since it must open what was sealed with it: before this check such a value was
+    stretched as a passphrase, and it still is."""
+    if fernet_key(key) is not None:
+        return None
+    if len(key) < MIN_PASSPHRASE:
+        return f"{var} is neither a Fernet key nor a passphrase of at least {MIN_PASSPHRASE} characters"
+    if not old and _BASE64_PADDED.fullmatch(key.strip()):
+        return (
+            f"{var} looks like a Fernet key but is not one (a Fernet key is 44 characters of url-safe base64, "
+            "32 bytes): copy it again whole (docs/operations.md, Rotating the secret key)"
+        )
+    return None
 
 
 def read_dotenv(path: str | Path = ".env") -> dict[str, str]:
@@ -331,3 +376,21 @@ def _check(s: Settings, mode: str | None) -> None:
         ZoneInfo(s.timezone)
     except (ZoneInfoNotFoundError, ValueError):
         raise ConfigError(f"RINGBOT_TIMEZONE is not a known time zone: {s.timezone!r}") from None
+    _check_secret_keys(s)
+
+
+def _check_secret_keys(s: Settings) -> None:
+    """A secret key that is set must be usable: a malformed one stops ringbot here rather than leaving linking
+    refused (or, for a mistyped Fernet key, sealing passwords with a key nobody has written down)."""
+    if s.secret_key_old and not s.secret_key:
+        raise ConfigError(
+            "RINGBOT_SECRET_KEY_OLD is set but RINGBOT_SECRET_KEY is not: the old key only opens passwords, "
+            "the new one seals them (docs/operations.md, Rotating the secret key)"
+        )
+    for var, key, old in (
+        ("RINGBOT_SECRET_KEY", s.secret_key, False),
+        ("RINGBOT_SECRET_KEY_OLD", s.secret_key_old, True),
+    ):
+        problem = secret_key_problem(var, key, old=old) if key else None
+        if problem:
+            raise ConfigError(problem)

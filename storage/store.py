@@ -770,6 +770,21 @@ class Store:
     def delete_link(self, slack_user: str) -> bool:
         return self._write("DELETE FROM links WHERE slack_user = ?", (slack_user,)).rowcount == 1
 
+    def links(self) -> list[LinkRow]:
+        """Every stored link, by Slack user (for re-sealing the passwords with a new key)."""
+        return cast("list[LinkRow]", self._select("SELECT * FROM links ORDER BY slack_user"))
+
+    def reseal_link(self, slack_user: str, was: str, now: str) -> bool:
+        """Replace a link's sealed password `was` with `now` (the same password, another key); False when the link
+        changed meanwhile (relinked or removed), which is then left as it is."""
+        return (
+            self._write(
+                "UPDATE links SET sip_password_enc = ? WHERE slack_user = ? AND sip_password_enc = ?",
+                (now, slack_user, was),
+            ).rowcount
+            == 1
+        )
+
     def slack_user_for_sip(self, sip_user: str) -> str | None:
         """The Slack user linked to this SIP username (to @mention the agent who answered)."""
         row = self.conn.execute(

@@ -1,6 +1,7 @@
 """Device links (Slack user ↔ SIP device): the one module that encrypts a SIP password, when a link is
-saved, and decrypts it, when the dialer rings that device. Nothing else sees a password or a key. It is also the
-one way a link changes: who may, the audit row, and who is told."""
+saved, and decrypts it, when the dialer rings that device, or re-seals it with a new key (`ringbot rotate-key`).
+Nothing else sees a password or a key. It is also the one way a link changes: who may, the audit row, and who is
+told."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import logging
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from bot.callback.vault import Vault
+from bot.callback.vault import Sealer, Vault
 from bot.outbox.notice import Field, Notice, Notices
 from bot.slack.blocks import escape
 from storage import NotSaved, Saved, SipUserTaken, Store
@@ -234,3 +235,77 @@ class Links:
     def password(self, link: DeviceLink) -> str:
         """The SIP password in clear, for one click-to-call; VaultError when this key cannot open it."""
         return self.vault.decrypt(link.sealed_password)
+
+
+# -- the secret key: which key opens each stored password, and re-sealing them with the new one -------------
+@dataclass(frozen=True)
+class Sealed:
+    """A stored password, by whose it is (never the password)."""
+
+    slack_user: str
+    sip_user: str
+
+
+@dataclass(frozen=True)
+class KeyCensus:
+    """Which key opens the stored SIP passwords (for `ringbot doctor`)."""
+
+    new: int = 0  # RINGBOT_SECRET_KEY opens them
+    old: int = 0  # only RINGBOT_SECRET_KEY_OLD does: `ringbot rotate-key` has not re-sealed them yet
+    neither: tuple[Sealed, ...] = ()  # no key opens them: their owners link again, or the right old key is set
+
+    @property
+    def total(self) -> int:
+        return self.new + self.old + len(self.neither)
+
+
+@dataclass(frozen=True)
+class Rotation:
+    """What `rotate_key` did."""
+
+    rotated: int  # sealed with the old key, now with the new one
+    already_new: int  # the new key already opened them
+    unreadable: tuple[Sealed, ...]  # neither key opens them: left as they are
+    changed: int = 0  # relinked or unlinked while rotating (sealed by the running bot): left as they are
+
+
+def key_census(store: Store, vault: Vault) -> KeyCensus:
+    """Which key opens each stored SIP password. VaultUnavailable without a usable key."""
+    counts = {Sealer.NEW: 0, Sealer.OLD: 0}
+    neither: list[Sealed] = []
+    for row in store.links():
+        sealer = vault.sealer(row["sip_password_enc"])
+        if sealer is Sealer.NEITHER:
+            neither.append(Sealed(row["slack_user"], row["sip_user"]))
+        else:
+            counts[sealer] += 1
+    return KeyCensus(counts[Sealer.NEW], counts[Sealer.OLD], tuple(neither))
+
+
+def rotate_key(store: Store, vault: Vault) -> Rotation:
+    """Re-seal with the new key every stored SIP password that only the old key opens, all in one transaction
+    with its audit row, so nobody links their phone again. A password neither key opens is left as it is (and
+    named in the result); one relinked or unlinked meanwhile by a running ringbot is not overwritten. Raises
+    VaultUnavailable without a usable key, sqlite3.OperationalError (nothing written) when the database cannot
+    be written."""
+    # Decrypt and seal before the transaction, so the write lock is held only for the updates: a running bot's
+    # writes wait for a few milliseconds, not for the cryptography.
+    resealed: list[tuple[str, str, str]] = []  # (slack user, token now, token re-sealed)
+    already_new = 0
+    unreadable: list[Sealed] = []
+    for row in store.links():
+        token = row["sip_password_enc"]
+        sealer = vault.sealer(token)
+        if sealer is Sealer.NEW:
+            already_new += 1
+        elif sealer is Sealer.NEITHER:
+            unreadable.append(Sealed(row["slack_user"], row["sip_user"]))
+        else:
+            resealed.append((row["slack_user"], token, vault.rotate(token)))
+    rotated = 0
+    with store.transaction():
+        for slack_user, was, now in resealed:
+            rotated += store.reseal_link(slack_user, was, now)
+        detail = f"rotated={rotated} already_new={already_new} unreadable={len(unreadable)}"
+        store.add_audit("rotate_key", "partial" if unreadable else "ok", detail=detail)
+    return Rotation(rotated, already_new, tuple(unreadable), len(resealed) - rotated)

@@ -22,6 +22,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.alerts.routes import RoutesFileError, read_routes_file
 from bot.antbuddy import AntBuddyClient, AuthError
+from bot.callback.links import KeyCensus, key_census
 from bot.callback.vault import Vault
 from bot.config import Settings
 from bot.ops.scopes import REQUIRED_SCOPES
@@ -413,6 +414,8 @@ async def check_channels(settings: Settings, channels: dict[str, str]) -> list[C
 
 
 def check_secret_key(settings: Settings) -> Check:
+    """The key works, and which key opens the SIP passwords already stored: some may still need the old key
+    (`ringbot rotate-key`), none may (RINGBOT_SECRET_KEY_OLD can go), or no key opens some (their owners relink)."""
     if not settings.secret_key:
         return Check(
             "secret key",
@@ -421,10 +424,67 @@ def check_secret_key(settings: Settings) -> Check:
             'python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"',
         )
     try:
-        Vault(settings.secret_key).encrypt("probe")
+        vault = Vault(settings.secret_key, settings.secret_key_old)
+        vault.encrypt("probe")
     except Exception as exc:  # noqa: BLE001 - every failure becomes one line of the report
         return Check("secret key", False, str(exc), "generate a Fernet key (see docs/setup.md)")
-    return Check("secret key", True, "SIP passwords will be encrypted at rest")
+    census = stored_passwords(settings, vault)
+    rotation = "docs/operations.md, Rotating the secret key"
+    if census is None or census.total == 0:
+        if vault.has_old_key:
+            return Check(
+                "secret key",
+                True,
+                "no SIP password is stored: RINGBOT_SECRET_KEY_OLD is not needed, you can remove it",
+            )
+        return Check("secret key", True, "SIP passwords will be encrypted at rest")
+    if census.neither:
+        whose = ", ".join(sealed.slack_user for sealed in census.neither[:10])
+        more = f" and {len(census.neither) - 10} more" if len(census.neither) > 10 else ""
+        opener = (
+            "neither RINGBOT_SECRET_KEY nor RINGBOT_SECRET_KEY_OLD opens"
+            if vault.has_old_key
+            else "RINGBOT_SECRET_KEY does not open"
+        )
+        return Check(
+            "secret key",
+            False,
+            f"{opener} {len(census.neither)} of {census.total} stored SIP passwords "
+            f"(Call back is refused for {whose}{more})",
+            f"set RINGBOT_SECRET_KEY_OLD to the key they were sealed with and run `ringbot rotate-key`, "
+            f"or have them /ring link again ({rotation})",
+        )
+    if census.old:
+        return Check(
+            "secret key",
+            True,
+            f"{census.old} of {census.total} stored SIP passwords still need RINGBOT_SECRET_KEY_OLD: "
+            f"run `ringbot rotate-key` ({rotation})",
+        )
+    if vault.has_old_key:
+        return Check(
+            "secret key",
+            True,
+            f"all {census.total} stored SIP passwords open with RINGBOT_SECRET_KEY: nothing needs "
+            "RINGBOT_SECRET_KEY_OLD any more, you can remove it",
+        )
+    return Check("secret key", True, f"SIP passwords encrypted at rest; all {census.total} stored open with this key")
+
+
+def stored_passwords(settings: Settings, vault: Vault) -> KeyCensus | None:
+    """Which key opens each stored SIP password, read-only; None when there is no database (or no links table)
+    to read: the database check says why."""
+    path = Path(settings.db_path)
+    if not path.is_file():
+        return None
+    try:
+        store = Store.open_read_only(path)
+        try:
+            return key_census(store, vault)
+        finally:
+            store.close()
+    except sqlite3.Error:
+        return None
 
 
 async def run_doctor(settings: Settings, out: Callable[[str], None] = print) -> int:

@@ -198,3 +198,34 @@ def test_retention_is_400_days_unless_set() -> None:
 def test_a_retention_that_is_not_a_whole_number_of_days_from_31_to_3650_is_refused(value: str) -> None:
     with pytest.raises(ConfigError, match="RINGBOT_RETENTION_DAYS"):
         load_settings({**BASE, "RINGBOT_RETENTION_DAYS": value}, dotenv=None)
+
+
+# -- the secret keys ----------------------------------------------------------------------------------
+FERNET = "kP0gG2v4QZ6q2y7b8y1u0hS3X5c4W6e8r0t2y4u6i8o="
+
+
+@pytest.mark.parametrize(
+    ("env", "needle"),
+    [
+        ({"RINGBOT_SECRET_KEY": "too-short"}, "RINGBOT_SECRET_KEY is neither a Fernet key nor a passphrase"),
+        ({"RINGBOT_SECRET_KEY": FERNET[:30] + FERNET[31:]}, "RINGBOT_SECRET_KEY looks like a Fernet key but is not"),
+        ({"RINGBOT_SECRET_KEY": FERNET, "RINGBOT_SECRET_KEY_OLD": "too-short"}, "RINGBOT_SECRET_KEY_OLD is neither"),
+        ({"RINGBOT_SECRET_KEY_OLD": FERNET}, "RINGBOT_SECRET_KEY_OLD is set but RINGBOT_SECRET_KEY is not"),
+    ],
+)
+def test_a_malformed_secret_key_is_a_configuration_error_that_never_shows_the_key(
+    env: dict[str, str], needle: str
+) -> None:
+    with pytest.raises(ConfigError, match=needle) as err:
+        load_settings({**BASE, **env}, dotenv=None)
+    for value in env.values():
+        assert value not in str(err.value)
+
+
+def test_fernet_keys_passphrases_and_an_old_key_ringbot_once_stretched_are_accepted() -> None:
+    mistyped = FERNET[:30] + FERNET[31:]
+    s = load_settings({**BASE, "RINGBOT_SECRET_KEY": FERNET, "RINGBOT_SECRET_KEY_OLD": mistyped}, dotenv=None)
+    assert (s.secret_key, s.secret_key_old) == (FERNET, mistyped)
+    assert mistyped in s.secrets() and mistyped not in repr(s)
+    passphrase = load_settings({**BASE, "RINGBOT_SECRET_KEY": "  a long enough passphrase  "}, dotenv=None)
+    assert passphrase.secret_key == "a long enough passphrase"

@@ -12,8 +12,11 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+from bot.callback.links import Links
+from bot.callback.vault import Vault
 from bot.devtools.fakeslack import FakeSlack
 from bot.ops.doctor import run_doctor
+from bot.outbox.notice import Notices
 from storage import Store
 from tests.conftest import make_settings
 from tests.e2e.procs import free_port
@@ -129,11 +132,56 @@ async def test_no_secret_key_fails_that_line_with_the_command_that_makes_one(
     assert failed(lines) == [key]
 
 
-async def test_a_malformed_secret_key_fails_that_line(tmp_path: Path, simulator, fake_slack: FakeSlack) -> None:
-    code, lines = await doctor(tmp_path, simulator, fake_slack, RINGBOT_SECRET_KEY="too-short")
+# A malformed RINGBOT_SECRET_KEY never reaches doctor: the configuration refuses it (tests/unit/test_config.py,
+# tests/e2e/test_rotate_key.py).
+OLD_KEY = "Xw3hQnQ0yJb8mZrS1cJ0pG7vVt2kL9eA5uN4fR6dT8o="
+
+
+def seal_links(tmp_path: Path, key: str, *people: str) -> None:
+    """Links stored while `key` was RINGBOT_SECRET_KEY, one per Slack user."""
+    store = Store.open(tmp_path / "ringbot.db")
+    try:
+        links = Links(store, Vault(key), Notices())
+        for user in people:
+            links.link(user, f"sip-{user.lower()}", f"pw-{user}", by=user, is_admin=False)
+    finally:
+        store.close()
+
+
+async def test_doctor_counts_the_stored_passwords_that_still_need_the_old_key(
+    tmp_path: Path, simulator, fake_slack: FakeSlack
+) -> None:
+    seal_links(tmp_path, OLD_KEY, "U0AN", "U0BINH")
+    seal_links(tmp_path, SECRET_KEY, "U0CHI")
+    code, lines = await doctor(tmp_path, simulator, fake_slack, RINGBOT_SECRET_KEY_OLD=OLD_KEY)
+    assert code == 0, "\n".join(lines)
+    key = line_for(lines, "secret key")
+    assert "2 of 3 stored SIP passwords still need RINGBOT_SECRET_KEY_OLD: run `ringbot rotate-key`" in key
+
+
+async def test_doctor_says_the_old_key_can_go_once_nothing_needs_it(
+    tmp_path: Path, simulator, fake_slack: FakeSlack
+) -> None:
+    seal_links(tmp_path, SECRET_KEY, "U0AN", "U0BINH")
+    code, lines = await doctor(tmp_path, simulator, fake_slack, RINGBOT_SECRET_KEY_OLD=OLD_KEY)
+    assert code == 0, "\n".join(lines)
+    key = line_for(lines, "secret key")
+    assert key.startswith("[ok  ]") and "nothing needs RINGBOT_SECRET_KEY_OLD any more, you can remove it" in key
+    code, lines = await doctor(tmp_path, simulator, fake_slack)
+    assert "you can remove it" not in line_for(lines, "secret key")
+
+
+async def test_doctor_names_whose_password_no_key_opens_and_fails(
+    tmp_path: Path, simulator, fake_slack: FakeSlack
+) -> None:
+    seal_links(tmp_path, OLD_KEY, "U0AN", "U0DUC")
+    code, lines = await doctor(tmp_path, simulator, fake_slack)  # the old key was dropped before rotating
     assert code == 1
-    assert failed(lines) == [line_for(lines, "secret key")]
-    assert "too-short" not in "\n".join(lines)
+    key = line_for(lines, "secret key")
+    assert failed(lines) == [key]
+    assert "RINGBOT_SECRET_KEY does not open 2 of 2 stored SIP passwords" in key and "U0AN, U0DUC" in key
+    assert "RINGBOT_SECRET_KEY_OLD" in key and "ringbot rotate-key" in key
+    assert "pw-U0AN" not in "\n".join(lines)
 
 
 async def test_a_forced_protocol_the_server_does_not_speak_fails_the_stream_line(

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 
-from bot.callback.links import LinkRefused, Links, Refusal
+from bot.callback.links import KeyCensus, LinkRefused, Links, Refusal, Sealed, key_census, rotate_key
 from bot.callback.vault import Vault, VaultError, VaultUnavailable
 from bot.outbox.notice import Notices
 from storage import OutboxKind, Saved, Store
@@ -149,3 +149,81 @@ def test_while_the_database_refuses_writes_a_link_waits_and_a_device_taken_meanw
         ("UEVE", "link.taken_late", "UEVE"),
     ]
     store.close()
+
+
+# -- rotating the secret key ------------------------------------------------------------------------------
+OLD_KEY, NEW_KEY, LOST_KEY = (Fernet.generate_key().decode() for _ in range(3))
+
+
+def seal(store: Store, key: str, slack_user: str, sip_user: str, password: str) -> None:
+    """A link stored while `key` was RINGBOT_SECRET_KEY."""
+    Links(store, Vault(key), Notices()).link(slack_user, sip_user, password, by=slack_user, is_admin=False)
+
+
+def test_rotate_key_reseals_the_old_passwords_so_the_new_key_alone_opens_every_one(store: Store) -> None:
+    seal(store, OLD_KEY, "UAN", "sip-an", "pw-an")
+    seal(store, OLD_KEY, "UBINH", "sip-binh", "pw-binh")
+    seal(store, NEW_KEY, "UCHI", "sip-chi", "pw-chi")
+    chi_before = store.get_link("UCHI")
+    both = Vault(NEW_KEY, OLD_KEY)
+    assert key_census(store, both) == KeyCensus(new=1, old=2)
+
+    done = rotate_key(store, both)
+
+    assert (done.rotated, done.already_new, done.unreadable, done.changed) == (2, 1, (), 0)
+    new_only = Links(store, Vault(NEW_KEY), Notices())
+    for user, password in (("UAN", "pw-an"), ("UBINH", "pw-binh"), ("UCHI", "pw-chi")):
+        link = new_only.get(user)
+        assert link is not None and new_only.password(link) == password
+    assert store.get_link("UCHI") == chi_before  # already on the new key: untouched
+    assert key_census(store, both) == KeyCensus(new=3, old=0)
+    [audit] = store.audit(action="rotate_key")
+    assert (audit["result"], audit["detail"]) == ("ok", "rotated=2 already_new=1 unreadable=0")
+    assert rotate_key(store, both).rotated == 0  # a second run has nothing left to do
+
+
+def test_a_password_neither_key_opens_is_named_and_left_as_it_is(store: Store) -> None:
+    seal(store, OLD_KEY, "UAN", "sip-an", "pw-an")
+    seal(store, LOST_KEY, "UDUC", "sip-duc", "pw-duc")
+    duc_before = store.get_link("UDUC")
+
+    done = rotate_key(store, Vault(NEW_KEY, OLD_KEY))
+
+    assert (done.rotated, done.unreadable) == (1, (Sealed("UDUC", "sip-duc"),))
+    assert store.get_link("UDUC") == duc_before
+    assert "pw-duc" not in repr(done)
+    assert key_census(store, Vault(NEW_KEY, OLD_KEY)).neither == (Sealed("UDUC", "sip-duc"),)
+    assert store.audit(action="rotate_key")[0]["result"] == "partial"
+
+
+def test_a_link_changed_while_rotating_is_not_overwritten(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    seal(store, OLD_KEY, "UAN", "sip-an", "pw-an")
+    both = Vault(NEW_KEY, OLD_KEY)
+    rotate = both.rotate
+
+    def relinked_meanwhile(token: str) -> str:  # a running ringbot relinks UAN between the read and the write
+        seal(store, NEW_KEY, "UAN", "sip-an", "pw-an-2")
+        return rotate(token)
+
+    monkeypatch.setattr(both, "rotate", relinked_meanwhile)
+    done = rotate_key(store, both)
+    assert (done.rotated, done.changed) == (0, 1)
+    link = Links(store, Vault(NEW_KEY), Notices()).get("UAN")
+    assert link is not None and Vault(NEW_KEY).decrypt(link.sealed_password) == "pw-an-2"
+
+
+def test_nothing_is_written_when_the_database_refuses_the_rotation(store: Store, tmp_path: Path) -> None:
+    seal(store, OLD_KEY, "UAN", "sip-an", "pw-an")
+    before = store.get_link("UAN")
+    rotating = Store.open(tmp_path / "links.db", busy_timeout=0.05)
+    holder = sqlite3.connect(tmp_path / "links.db", isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another program holds the write lock
+    try:
+        with pytest.raises(sqlite3.OperationalError):
+            rotate_key(rotating, Vault(NEW_KEY, OLD_KEY))
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+        rotating.close()
+    assert store.get_link("UAN") == before
+    assert store.audit(action="rotate_key") == []
