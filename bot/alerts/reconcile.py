@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from bot.calls.classify import CallDecision, call_direction, classify_record, record_call_ids
 from bot.calls.numbers import number_key
+from storage.queues import QueueStore
 
 if TYPE_CHECKING:
     from bot.alerts.service import AlertService
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 WATERMARK_KEY = "history_watermark"
 # From when the calls table holds every call (the stream, reconciliation and the history fill together): unix seconds.
 RECORDS_SINCE_KEY = "records_since"
+RECORDS_BEGAN_KEY = "records_began"  # records_since as first set, before the history fill moved it back
 MATCH_WINDOW = 120.0
 HISTORY_DAYS = 31  # AntBuddy keeps this many days of call history
 
@@ -60,7 +62,8 @@ class ReconcileResult:
 def records_since(store: Store, *, default: float) -> float:
     """From when ringbot's call records are complete. The first time it is asked: as far back as the stored calls
     go when ringbot ran on this database before (it has a watermark), else `default` (where the first
-    reconciliation starts); kept, and moved back by the history fill."""
+    reconciliation starts); kept (a database that refuses the write asks again next time), and moved back by the
+    history fill."""
     raw = store.get_meta(RECORDS_SINCE_KEY)
     try:
         if raw:
@@ -69,12 +72,25 @@ def records_since(store: Store, *, default: float) -> float:
         log.warning("records_since unreadable value=%r; set again", raw)
     value = default
     if store.get_meta(WATERMARK_KEY):
-        from storage.queues import QueueStore
-
         first = QueueStore(store).first_call_at()
         value = min(value, first) if first is not None else value
-    store.set_meta(RECORDS_SINCE_KEY, f"{value:.3f}")
+    with contextlib.suppress(sqlite3.OperationalError):
+        store.set_meta(RECORDS_SINCE_KEY, f"{value:.3f}")
+        if not store.get_meta(RECORDS_BEGAN_KEY):
+            store.set_meta(RECORDS_BEGAN_KEY, f"{value:.3f}")
     return value
+
+
+def records_began(store: Store, *, default: float) -> float:
+    """Where ringbot's records began, before any history was read for the figures: the first reconciliation starts
+    there, so the calls it may alert on and the calls read for figures only meet without a gap or an overlap."""
+    raw = store.get_meta(RECORDS_BEGAN_KEY)
+    try:
+        if raw:
+            return float(raw)
+    except ValueError:
+        log.warning("records_began unreadable value=%r", raw)
+    return records_since(store, default=default)
 
 
 def stored_call(store: Store, record: HistoryRecord, decision: CallDecision) -> CallRow | None:
@@ -152,7 +168,7 @@ class Reconciler:
                 start = mark - timedelta(seconds=self.overlap_seconds)
             else:  # the first pass starts where ringbot's records do (the history fill reads what lies before)
                 first = now - timedelta(seconds=self.first_run_lookback + self.overlap_seconds)
-                start = datetime.fromtimestamp(records_since(self.store, default=first.timestamp()), tz=UTC)
+                start = datetime.fromtimestamp(records_began(self.store, default=first.timestamp()), tz=UTC)
         result = ReconcileResult(start=start, end=end)
         if end <= start:
             return result
