@@ -41,11 +41,17 @@ def match_queue(queues: list[Queue], words: list[str]) -> tuple[Queue | None, li
 async def cmd_queues(deps: Deps, ctx: CommandContext) -> Message:
     """Every queue AntBuddy lists (even with no calls today), members with their live state, callers waiting now,
     today's figures from our own records; `/ring queues <name>` for one, with its waiting callers."""
-    listed, dash, agents = await asyncio.gather(
-        deps.directory.queues(), deps.directory.dashboard(), maybe(deps.directory.agents(), []), return_exceptions=True
-    )
     today = now(deps)
-    note = await deps.queues.records_note(fig.period_bounds("today", today)[0])
+    # Today's calls ringbot's records lack are read from history while AntBuddy answers the rest.
+    listed, dash, agents, note = await asyncio.gather(
+        deps.directory.queues(),
+        deps.directory.dashboard(),
+        maybe(deps.directory.agents(), []),
+        deps.queues.records_note(fig.period_bounds("today", today)[0]),
+        return_exceptions=True,
+    )
+    if isinstance(note, BaseException):
+        raise note
     per = deps.queues.today(today)
     error = None
     states: dict[str, str] = {}
