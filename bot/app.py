@@ -26,7 +26,7 @@ from bot.alerts.escalation import Escalation
 from bot.alerts.lists import Lists
 from bot.alerts.messages import alert_messages
 from bot.alerts.overnight import Overnight
-from bot.alerts.reconcile import Reconciler
+from bot.alerts.reconcile import HistoryFill, Reconciler
 from bot.alerts.routes import load_routes_file
 from bot.alerts.routing import Routing
 from bot.alerts.service import AlertService
@@ -49,13 +49,16 @@ from bot.outbox.message import MessageKind
 from bot.outbox.notice import Notices, notice_kinds
 from bot.outbox.sending import Render
 from bot.outbox.worker import Outbox
-from bot.queues.daily_digest import DailyDigest
+from bot.queues import figures
+from bot.queues.chart import charts_available, render_chart
+from bot.queues.daily_digest import DailyDigest, day_bounds
 from bot.queues.queue_alerts import QueueAlerts
-from bot.queues.queue_messages import queue_messages
+from bot.queues.queue_messages import DigestFigures, chart_words, queue_messages
 from bot.queues.service import QueueService
 from bot.services import Services
 from bot.slack import i18n
 from bot.slack.app import build_bolt_app, build_slack_client, start_http
+from bot.slack.i18n import speaking
 from bot.slack.people import Languages
 from bot.stream.client import StreamAuthError, StreamClient
 from handlers import register as register_listeners
@@ -140,6 +143,7 @@ def build_deps(
         queues=QueueService(
             store,
             queue_alerts,
+            HistoryFill(store, antbuddy, alerts),
             default_channel=settings.alert_channel,
             tz=settings.tz,
             sla=settings.sla_seconds,
@@ -449,6 +453,12 @@ async def start(
     reconciler = Reconciler(store, antbuddy, deps.alerts, tz=settings.tz, settle_seconds=settle, settle=pipeline.settle)
     reconcile_lock = asyncio.Lock()
 
+    async def fill_today() -> None:
+        # Today's calls from before ringbot's records start (a fresh install, a new database) are read from
+        # AntBuddy's history for the figures, in a task of their own; nothing to do once the records cover today.
+        midnight, _ = figures.period_bounds("today", datetime.now(settings.tz))
+        await deps.queues.history.ensure(midnight, wait=0)
+
     async def reconcile(reason: str) -> None:
         if reconcile_lock.locked():
             return  # one pass at a time; the running one covers this request
@@ -456,6 +466,7 @@ async def start(
             try:
                 result = await reconciler.run_once()
                 log.info("reconciled reason=%s result=%s", reason, result)
+                await fill_today()
             except Exception as exc:  # noqa: BLE001 - next pass will retry from the same watermark
                 log.warning("reconcile failed reason=%s error=%s", reason, exc)
 
@@ -599,6 +610,7 @@ async def start(
     jobs.start()
     scheduler.start()
     rt.scheduler = scheduler
+    rt.spawn(fill_today(), name="history-fill-today")
     rt.spawn(deps.directory.refresh_queues(), name="refresh-queues")
     rt.spawn(deps.directory.refresh_agents(), name="refresh-agents")
 
@@ -657,6 +669,7 @@ async def shutdown(rt: Runtime, *, timeout: float = 8.0) -> None:
     await asyncio.gather(*tasks, return_exceptions=True)
     if rt.http_runner is not None:
         await _bounded(rt.http_runner.cleanup(), 1.0)
+    await _bounded(rt.deps.queues.history.stop(), 1.0)
     rt.deps.store.set_meta(HEARTBEAT_KEY, "0")
     await _bounded(rt.deps.directory.aclose(), 1.0)
     await _bounded(rt.deps.antbuddy.aclose(), 1.0)
@@ -777,16 +790,7 @@ async def run_backfill(settings: Settings, since: datetime, *, out: Callable[[st
     owns the outbox. Returns the exit code."""
     client = build_slack_client(settings.slack_bot_token, settings.slack_api_url)
     deps = build_deps(settings, slack_client=client)
-    outbox = Outbox(
-        deps.store,
-        client,
-        render=alert_renderer(deps),
-        kinds=outbox_kinds(deps),
-        channel_language=deps.channel_languages.of,
-        person_language=deps.languages.of,
-        rate_per_second=settings.channel_posts_per_second,
-        tz=settings.tz,
-    )
+    outbox = command_outbox(deps, client, settings)
     try:
         await deps.directory.refresh_queues()
     except Exception as exc:  # noqa: BLE001 - queue names are nice to have
@@ -801,20 +805,107 @@ async def run_backfill(settings: Settings, since: datetime, *, out: Callable[[st
             + (f", {result.resolved_by_history} resolved by a later answered call" * bool(result.resolved_by_history))
             + (f", {result.errors} record(s) could not be read (see the log)" if result.errors else "")
         )
-        if bot_is_running(deps.store):
-            # Two outboxes on one database could post the same row twice: the running bot sends these.
-            out(
-                f"ringbot run is running on this database: it posts the {deps.store.outbox_depth()} queued "
-                "Slack message(s) itself"
-            )
-            return 0
-        await outbox.recover()
-        sent = await outbox.drain(timeout=600.0)
+        return await send_queued(deps, outbox, started=started, out=out)
+    finally:
+        await deps.antbuddy.aclose()
+        deps.store.close()
+
+
+def command_outbox(deps: Services, client: AsyncWebClient, settings: Settings) -> Outbox:
+    """The outbox of a one-off command (backfill, digest --post), which sends what it queued when no bot runs."""
+    return Outbox(
+        deps.store,
+        client,
+        render=alert_renderer(deps),
+        kinds=outbox_kinds(deps),
+        channel_language=deps.channel_languages.of,
+        person_language=deps.languages.of,
+        rate_per_second=settings.channel_posts_per_second,
+        tz=settings.tz,
+    )
+
+
+async def send_queued(deps: Services, outbox: Outbox, *, started: float, out: Callable[[str], None]) -> int:
+    """Post what a one-off command queued, unless a running bot owns the outbox (it sends them). Exit code 0."""
+    if bot_is_running(deps.store):
+        # Two outboxes on one database could post the same row twice: the running bot sends these.
         out(
-            f"posted {sent} Slack messages; {deps.store.outbox_depth()} still pending "
-            f"({time.monotonic() - started:.1f} s)"
+            f"ringbot run is running on this database: it posts the {deps.store.outbox_depth()} queued "
+            "Slack message(s) itself"
         )
         return 0
+    await outbox.recover()
+    sent = await outbox.drain(timeout=600.0)
+    out(f"posted {sent} Slack messages; {deps.store.outbox_depth()} still pending ({time.monotonic() - started:.1f} s)")
+    return 0
+
+
+# -- ringbot digest --------------------------------------------------------------------------------
+
+COMMAND_FILL_WAIT = 120.0  # seconds a command waits for AntBuddy's history of the day it shows
+
+
+async def _digest_deps(settings: Settings, day: str) -> tuple[AsyncWebClient, Services, str | None]:
+    """The services, queue names, and the day's calls read from history where ringbot's records lack them; the
+    sentence saying from when the records start when they still do not cover the day."""
+    client = build_slack_client(settings.slack_bot_token, settings.slack_api_url)
+    deps = build_deps(settings, slack_client=client)
+    try:
+        await deps.directory.refresh_queues()
+    except Exception as exc:  # noqa: BLE001 - queue names are nice to have
+        log.warning("queue names unavailable error=%s", exc)
+    since, _ = day_bounds(day, settings.tz)
+    with speaking(settings.language):
+        note = await deps.queues.records_note(since, wait=COMMAND_FILL_WAIT)
+    return client, deps, note
+
+
+@dataclass(frozen=True)
+class DigestPreview:
+    """What `ringbot digest --preview` shows: the message as the channel would get it, the sentence saying from
+    when ringbot's records start (when they do not cover the day), the chart PNG (None without matplotlib)."""
+
+    message: dict[str, Any]
+    note: str | None
+    png: bytes | None
+
+
+async def preview_digest(settings: Settings, day: str, *, lang: str) -> DigestPreview:
+    """`ringbot digest --preview`: the digest of `day` in `lang`, from the calls stored (and those history adds for
+    the day), with its chart (text bars in the message instead without matplotlib). Sends nothing."""
+    _, deps, _ = await _digest_deps(settings, day)
+    try:
+        now = time.time()
+        figures = DigestFigures(
+            deps.store, deps.directory, tz=settings.tz, sla=settings.sla_seconds, clock=time.time, scopes=lambda: None
+        )
+        body = {"day": day, "due_at": now, "queue_ids": None}
+        charts = charts_available()
+        with speaking(lang):
+            note = await deps.queues.records_note(day_bounds(day, settings.tz)[0], wait=0)
+            message = figures.message(body, bars=not charts)
+            _, period, _ = figures.period(body)
+            words = chart_words(day, settings.tz, now=now)
+        png = await asyncio.to_thread(render_chart, period.hours, words) if charts else None
+        return DigestPreview({"text": message.text, "blocks": message.blocks}, note, png)
+    finally:
+        await deps.antbuddy.aclose()
+        deps.store.close()
+
+
+async def post_digest(settings: Settings, day: str, *, out: Callable[[str], None] = print) -> int:
+    """`ringbot digest --post`: the digest of `day` queued now to every alert channel (DAILY_DIGEST rows, as the
+    daily job queues them), then sent like backfill's alerts: by the running bot, else by this command."""
+    started = time.monotonic()
+    client, deps, note = await _digest_deps(settings, day)
+    try:
+        if note:
+            out(note)
+        digest = DailyDigest(deps.store, deps.directory, default_channel=settings.alert_channel, tz=settings.tz,
+                             wake=lambda: None)  # fmt: skip
+        channels = digest.queue_now(day)
+        out(f"digest of {day} queued for {len(channels)} channel(s): {', '.join(channels)}")
+        return await send_queued(deps, command_outbox(deps, client, settings), started=started, out=out)
     finally:
         await deps.antbuddy.aclose()
         deps.store.close()

@@ -1,4 +1,4 @@
-"""The `ringbot` command: run, demo, simulator, doctor, backfill, requeue, purge, rotate-key."""
+"""The `ringbot` command: run, demo, simulator, doctor, backfill, digest, requeue, purge, rotate-key."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import logging
 import sys
 from collections.abc import Callable
 from datetime import date, datetime
+from pathlib import Path
 from typing import NoReturn
 
 from bot import __version__
@@ -148,6 +149,26 @@ def _parser() -> argparse.ArgumentParser:
     )
     back.add_argument("--since", required=True, help="first day to read, YYYY-MM-DD (required)")
 
+    digest = _command(
+        sub,
+        "digest",
+        "the daily digest on demand: --preview prints it and writes its chart, --post sends it now",
+        "The daily digest of a day, now. --preview prints it as the channel would read it and writes its chart to a "
+        "PNG file, sending nothing; --post queues it for every alert channel and sends it (a running bot on the "
+        "same database sends it instead). Calls of the day that ringbot's records lack are read from AntBuddy's "
+        "history first.",
+    )
+    what = digest.add_mutually_exclusive_group(required=True)
+    what.add_argument("--preview", action="store_true", help="print the digest and write its chart; send nothing")
+    what.add_argument("--post", action="store_true", help="send the digest to the alert channels now")
+    digest.add_argument("--date", default=None, help="the day, YYYY-MM-DD (default: today, in RINGBOT_TIMEZONE)")
+    digest.add_argument(
+        "--lang", choices=("en", "vi"), default=None, help="--preview: its language (default: RINGBOT_LANGUAGE)"
+    )
+    digest.add_argument(
+        "--out", default=None, help="--preview: the chart's PNG file (default: ./ringbot-digest-<day>.png)"
+    )
+
     requeue = _command(
         sub,
         "requeue",
@@ -212,6 +233,7 @@ def main(argv: list[str] | None = None) -> int:
         "backfill": _backfill,
         "purge": _purge,
         "rotate-key": _rotate_key,
+        "digest": _digest,
     }
     try:
         return commands[args.command](settings, args)
@@ -368,6 +390,43 @@ def _purge(settings: Settings, args: argparse.Namespace) -> int:
 
 def _mb(size: int) -> str:
     return f"{size / 1e6:.1f} MB"
+
+
+def _digest(settings: Settings, args: argparse.Namespace) -> int:
+    today = datetime.now(settings.tz).date()
+    try:
+        day = date.fromisoformat(args.date) if args.date else today
+    except ValueError:
+        return _fail(f"--date must be YYYY-MM-DD, got {args.date!r}")
+    if day > today:
+        return _fail(f"--date {day} is in the future (today is {today} in {settings.timezone})")
+    if args.post:
+        from bot.app import post_digest
+        from bot.devtools.console import mrkdwn_to_text
+
+        return asyncio.run(post_digest(settings, day.isoformat(), out=lambda line: print(mrkdwn_to_text(line))))
+    png = Path(args.out or f"ringbot-digest-{day}.png")
+    return _preview_digest(settings, day.isoformat(), lang=args.lang or settings.language, out=png)
+
+
+def _preview_digest(settings: Settings, day: str, *, lang: str, out: Path) -> int:
+    from bot.app import preview_digest
+    from bot.devtools.console import message_to_text, mrkdwn_to_text
+
+    preview = asyncio.run(preview_digest(settings, day, lang=lang))
+    for line in message_to_text(preview.message):
+        print(line)
+    if preview.note:
+        print(mrkdwn_to_text(preview.note))
+    if preview.png is None:
+        print("no chart: matplotlib is not installed (pip install 'ringbot[charts]'); the text bars above stand in")
+        return 0
+    try:
+        out.write_bytes(preview.png)
+    except OSError as exc:
+        return _fail(f"cannot write the chart to {out}: {exc.strerror or exc}")
+    print(f"chart written to {out}")
+    return 0
 
 
 def _demo(args: argparse.Namespace) -> int:

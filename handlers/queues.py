@@ -11,14 +11,14 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.antbuddy.models import Queue
+from bot.antbuddy.models import Queue, QueueSummary
 from bot.queues import figures as fig
 from bot.queues.health import WatchSyntax, parse_thresholds
 from bot.queues.service import AlreadyOnIt, NotAdmin, Saved, UnknownBreach
 from bot.slack.blocks import escape
 from bot.slack.format import channel_mention, mention
 from bot.slack.ids import ACTION_QUEUE_ON_IT
-from bot.slack.render.queues import MemberView, QueueView, render_queue_list, render_watches
+from bot.slack.render.queues import MemberView, QueueView, Totals, render_queue_list, render_watches
 from bot.slack.text import say
 from handlers.answers import maybe, now
 from handlers.args import UsageError, fold, no_args, usage
@@ -41,18 +41,28 @@ def match_queue(queues: list[Queue], words: list[str]) -> tuple[Queue | None, li
 async def cmd_queues(deps: Deps, ctx: CommandContext) -> Message:
     """Every queue AntBuddy lists (even with no calls today), members with their live state, callers waiting now,
     today's figures from our own records; `/ring queues <name>` for one, with its waiting callers."""
-    listed, dash, agents = await asyncio.gather(
-        deps.directory.queues(), deps.directory.dashboard(), maybe(deps.directory.agents(), []), return_exceptions=True
+    today = now(deps)
+    # Today's calls ringbot's records lack are read from history while AntBuddy answers the rest.
+    listed, dash, agents, note = await asyncio.gather(
+        deps.directory.queues(),
+        deps.directory.dashboard(),
+        maybe(deps.directory.agents(), []),
+        deps.queues.records_note(fig.period_bounds("today", today)[0]),
+        return_exceptions=True,
     )
-    per = deps.queues.today(now(deps))
+    if isinstance(note, BaseException):
+        raise note
+    per = deps.queues.today(today)
     error = None
     states: dict[str, str] = {}
+    totals: dict[str | None, Totals] = {}
     if isinstance(dash, BaseException):
         error = error_text(dash, timeout=deps.directory.timeout)
         if error is None:
             raise dash
     else:
         states = {a.agent_id: a.status or "" for a in dash.agents if a.agent_id}
+        totals = {q.queue_id: antbuddy_totals(q) for q in dash.queues}
     if isinstance(listed, BaseException):
         error = error_text(listed, timeout=deps.directory.timeout)
         if error is None:
@@ -78,8 +88,17 @@ async def cmd_queues(deps: Deps, ctx: CommandContext) -> Message:
         qid = q.queue_id or ""
         members = [MemberView(names.get(a, a), states.get(a, "logged_out") if states else None) for a in q.agent_ids]
         waiting = deps.queues.waiting_now(qid)
-        views.append(QueueView(qid, q.name or qid, members, waiting, per.get(qid, fig.Figures())))
-    return render_queue_list(views, deps.settings.sla_seconds, detail=detail, error=error)
+        views.append(QueueView(qid, q.name or qid, members, waiting, per.get(qid, fig.Figures()), totals.get(qid)))
+    # A dashboard that does not split its figures by queue gives one total, shown above the queues.
+    everything = totals.get(None) if not detail else None
+    return render_queue_list(
+        views, deps.settings.sla_seconds, detail=detail, error=error, antbuddy_all=everything, note=note
+    )
+
+
+def antbuddy_totals(q: QueueSummary) -> Totals:
+    """AntBuddy's own figures for today, as the dashboard gives them."""
+    return Totals(q.offered, q.handled, q.abandoned, q.avg_waiting, q.max_waiting)
 
 
 _PERIODS_VI = {("hom", "nay"): "today", ("hom", "qua"): "yesterday", ("7", "ngay"): "7d", ("30", "ngay"): "30d"}
@@ -100,7 +119,7 @@ async def cmd_stats(deps: Deps, ctx: CommandContext) -> Message:
         if chosen is None or rest:
             raise UsageError(usage("stats"), say("queues.unknown", queue=escape(" ".join(args), limit=80)))
         queue_id = chosen.queue_id
-    return deps.queues.stats(period, now=now(deps), names=deps.directory.queue_names(), queue_id=queue_id)
+    return await deps.queues.stats(period, now=now(deps), names=deps.directory.queue_names(), queue_id=queue_id)
 
 
 async def cmd_watch(deps: Deps, ctx: CommandContext) -> Message:

@@ -171,6 +171,11 @@ class QueueStore:
             params += (queue_id,)
         return [CallFact(*r) for r in self.store.conn.execute(sql, params).fetchall()]
 
+    def first_call_at(self) -> float | None:
+        """When the oldest stored call started (None: no calls yet)."""
+        row = self.store.conn.execute("SELECT min(started_at) FROM calls").fetchone()
+        return float(row[0]) if row and row[0] is not None else None
+
     def callbacks(self, since: float, until: float) -> list[float]:
         """Seconds from each alert to its first successful call back, for call backs made in the period."""
         rows = self.store.conn.execute(

@@ -178,5 +178,6 @@ async def bot_http(tmp_path: Path, fake_slack: FakeSlack, simulator: Any) -> Asy
             yield BotHTTP(f"http://127.0.0.1:{port}/slack/events", deps, fake_slack, simulator, http)
         finally:
             await runner.cleanup()
+            await deps.queues.history.stop()  # a history read a command started
             await deps.antbuddy.aclose()
             deps.store.close()

@@ -9,6 +9,7 @@ stores each call once, so passes can overlap freely. What a record means is bot/
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sqlite3
 import time
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from bot.calls.classify import CallDecision, call_direction, classify_record, record_call_ids
 from bot.calls.numbers import number_key
+from storage.queues import QueueStore
 
 if TYPE_CHECKING:
     from bot.alerts.service import AlertService
@@ -29,7 +31,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 WATERMARK_KEY = "history_watermark"
+# From when the calls table holds every call (the stream, reconciliation and the history fill together): unix seconds.
+RECORDS_SINCE_KEY = "records_since"
+RECORDS_BEGAN_KEY = "records_began"  # records_since as first set, before the history fill moved it back
 MATCH_WINDOW = 120.0
+HISTORY_DAYS = 31  # AntBuddy keeps this many days of call history
 
 
 class HistorySource(Protocol):
@@ -51,6 +57,64 @@ class ReconcileResult:
     start: datetime | None = None
     end: datetime | None = None
     outcomes: dict[str, int] = field(default_factory=dict)  # handle_decision results by name
+
+
+def records_since(store: Store, *, default: float) -> float:
+    """From when ringbot's call records are complete. The first time it is asked: as far back as the stored calls
+    go when ringbot ran on this database before (it has a watermark), else `default` (where the first
+    reconciliation starts); kept (a database that refuses the write asks again next time), and moved back by the
+    history fill."""
+    raw = store.get_meta(RECORDS_SINCE_KEY)
+    try:
+        if raw:
+            return float(raw)
+    except ValueError:
+        log.warning("records_since unreadable value=%r; set again", raw)
+    value = default
+    if store.get_meta(WATERMARK_KEY):
+        first = QueueStore(store).first_call_at()
+        value = min(value, first) if first is not None else value
+    with contextlib.suppress(sqlite3.OperationalError):
+        store.set_meta(RECORDS_SINCE_KEY, f"{value:.3f}")
+        if not store.get_meta(RECORDS_BEGAN_KEY):
+            store.set_meta(RECORDS_BEGAN_KEY, f"{value:.3f}")
+    return value
+
+
+def records_began(store: Store, *, default: float) -> float:
+    """Where ringbot's records began, before any history was read for the figures: the first reconciliation starts
+    there, so the calls it may alert on and the calls read for figures only meet without a gap or an overlap."""
+    raw = store.get_meta(RECORDS_BEGAN_KEY)
+    try:
+        if raw:
+            return float(raw)
+    except ValueError:
+        log.warning("records_began unreadable value=%r", raw)
+    return records_since(store, default=default)
+
+
+def stored_call(store: Store, record: HistoryRecord, decision: CallDecision) -> CallRow | None:
+    """The stored call this record describes: same call id, else same caller and direction within ±120 s."""
+    for call_id in record_call_ids(record):
+        call = store.get_call(call_id)
+        if call is not None:
+            return call
+    if not record_call_ids(record):
+        call = store.get_call(decision.call_id)  # a synthetic id stored by an earlier pass
+        if call is not None:
+            return call
+    key = number_key(decision.customer_number)
+    if not key:
+        return None
+    near = store.find_call_near(
+        key, decision.started_at.timestamp(), window=MATCH_WINDOW, direction=call_direction(decision.outcome)
+    )
+    if near is None:
+        return None
+    claimed = ((near.get("detail") or {}).get("history") or {}).get("call_id")
+    if claimed and record.call_id and claimed != record.call_id:
+        return None  # that stream call already matched another history record: this one is a second call
+    return near
 
 
 # -- the reconciler ----------------------------------------------------------------------------------
@@ -100,9 +164,11 @@ class Reconciler:
             start = since.astimezone(UTC) if since.tzinfo else since.replace(tzinfo=UTC)
         else:
             mark = self.watermark()
-            start = (mark if mark else now - timedelta(seconds=self.first_run_lookback)) - timedelta(
-                seconds=self.overlap_seconds
-            )
+            if mark:
+                start = mark - timedelta(seconds=self.overlap_seconds)
+            else:  # the first pass starts where ringbot's records do (the history fill reads what lies before)
+                first = now - timedelta(seconds=self.first_run_lookback + self.overlap_seconds)
+                start = datetime.fromtimestamp(records_began(self.store, default=first.timestamp()), tz=UTC)
         result = ReconcileResult(start=start, end=end)
         if end <= start:
             return result
@@ -197,24 +263,120 @@ class Reconciler:
             result.new_alerts += 1
 
     def _match(self, record: HistoryRecord, decision: CallDecision) -> CallRow | None:
-        """The stored call this record describes: same call id, else same caller and direction within ±120 s."""
-        for call_id in record_call_ids(record):
-            call = self.store.get_call(call_id)
-            if call is not None:
-                return call
-        if not record_call_ids(record):
-            call = self.store.get_call(decision.call_id)  # a synthetic id stored by an earlier pass
-            if call is not None:
-                return call
-        key = number_key(decision.customer_number)
-        if not key:
-            return None
-        near = self.store.find_call_near(
-            key, decision.started_at.timestamp(), window=MATCH_WINDOW, direction=call_direction(decision.outcome)
-        )
-        if near is None:
-            return None
-        claimed = ((near.get("detail") or {}).get("history") or {}).get("call_id")
-        if claimed and record.call_id and claimed != record.call_id:
-            return None  # that stream call already matched another history record: this one is a second call
-        return near
+        return stored_call(self.store, record, decision)
+
+
+# -- the figures before ringbot's records start ----------------------------------------------------------
+@dataclass
+class FillResult:
+    records: int = 0
+    stored: int = 0  # calls ringbot did not have, stored for the figures
+    known: int = 0  # already stored
+    skipped: int = 0  # not a call (classify_record says so), or outside the window
+    complete: bool = False  # the whole window was read: the records now start at its beginning
+
+
+class HistoryFill:
+    """Reads what ringbot's records lack of a period (before `records_since`) from AntBuddy's history, through the
+    reconciler's reader, classifier and matcher, and stores those calls for the figures only
+    (`AlertService.record_only`: a call from before ringbot watched raises no alert). One read at a time, as a
+    task of its own: a command waits for it a few seconds at most, and the loop is let go every 50 records."""
+
+    def __init__(
+        self,
+        store: Store,
+        antbuddy: HistorySource,
+        alerts: AlertService,
+        *,
+        clock: Callable[[], float] = time.time,
+        first_run_lookback: float = 900,
+        overlap_seconds: float = 600,
+    ) -> None:
+        self.store = store
+        self.antbuddy = antbuddy
+        self.alerts = alerts
+        self.clock = clock
+        self.first_run_lookback = first_run_lookback
+        self.overlap_seconds = overlap_seconds
+        self._task: asyncio.Task[FillResult] | None = None
+        self._since = 0.0  # where the running (or last) read starts
+
+    def records_since(self) -> float:
+        """From when ringbot's records are complete (the reconciler's first pass starts there on a fresh install)."""
+        return records_since(self.store, default=self.clock() - self.first_run_lookback - self.overlap_seconds)
+
+    def oldest(self) -> float:
+        """The oldest instant AntBuddy's history still holds (with an hour to spare)."""
+        return self.clock() - HISTORY_DAYS * 86400 + 3600
+
+    def covers(self, since: float) -> bool:
+        """The records hold every call since `since` (or as far back as AntBuddy keeps them)."""
+        return self.records_since() <= max(since, self.oldest())
+
+    async def ensure(self, since: float, *, wait: float) -> bool:
+        """Read what the records lack from `since` unless a read already under way covers it, waiting `wait`
+        seconds at most (the read goes on after); True when the records cover `since` now."""
+        if self.covers(since):
+            return True
+        if self._task is None or self._task.done() or self._since > since:
+            self._start(since)
+        if wait > 0 and self._task is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._task), wait)
+        return self.covers(since)
+
+    def _start(self, since: float) -> None:
+        previous = self._task
+
+        async def read() -> FillResult:
+            if previous is not None and not previous.done():
+                await asyncio.wait({previous})  # one read at a time: the next one starts where it stopped
+            return await self.fill(since)
+
+        self._since = since
+        self._task = asyncio.get_running_loop().create_task(read(), name="history-fill")
+
+    async def stop(self) -> None:
+        """Cancel a read under way (shutdown)."""
+        task, self._task = self._task, None
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def fill(self, since: float) -> FillResult:
+        """One read of [since, records_since) (no further back than AntBuddy keeps); errors are logged, and the
+        records then still start where they did."""
+        until = self.records_since()
+        since = max(since, self.oldest())
+        result = FillResult()
+        if since >= until:
+            result.complete = True
+            return result
+        start, end = datetime.fromtimestamp(since, tz=UTC), datetime.fromtimestamp(until, tz=UTC)
+        try:
+            async for record in self.antbuddy.history(start, end):
+                result.records += 1
+                if result.records % 50 == 0:
+                    await asyncio.sleep(0)  # a long read must not hold up the stream and Slack
+                decision = classify_record(record) if start <= record.started_at < end else None
+                if decision is None:
+                    result.skipped += 1
+                elif stored_call(self.store, record, decision) is None and self.alerts.record_only(decision):
+                    result.stored += 1
+                else:
+                    result.known += 1
+        except Exception as exc:  # noqa: BLE001 - AntBuddy or the database refused: the next ask reads again
+            log.warning(
+                "history fill stopped start=%s end=%s error=%s: %s", start.isoformat(), end.isoformat(),
+                type(exc).__name__, exc,
+            )  # fmt: skip
+            return result
+        if since < self.records_since():
+            self.store.set_meta(RECORDS_SINCE_KEY, f"{since:.3f}")
+        result.complete = True
+        log.info(
+            "history fill done start=%s end=%s records=%s stored=%s known=%s",
+            start.isoformat(), end.isoformat(), result.records, result.stored, result.known,
+        )  # fmt: skip
+        return result

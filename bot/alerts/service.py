@@ -84,29 +84,9 @@ class AlertService:
         """Store the call once and act on it: 'new' | 'repeat' | 'resolved' | 'recorded' | 'duplicate', or
         'held' (after hours: stored, not posted, in the next digest) | 'short' (a short hang-up: counted only)."""
         outcome = Outcome(decision.outcome)
-        # A withheld caller (anonymous, private, no caller id) has no key: two such calls are not the same person,
-        # so each is its own alert, never a repeat, and no answered call resolves it by number.
-        key = "" if is_withheld(decision.customer_number) else number_key(decision.customer_number)
+        call = self.call_row(decision)
+        key = str(call["customer_key"])
         started_at = decision.started_at.timestamp()
-        call: dict[str, object] = {
-            "call_id": decision.call_id,
-            "direction": call_direction(outcome),
-            "outcome": outcome.value,
-            "customer_number": decision.customer_number,
-            "customer_key": key,
-            "dialled": decision.dialled,
-            "queue_id": decision.queue_id,
-            "started_at": started_at,
-            "ended_at": decision.ended_at.timestamp(),
-            "ring_seconds": int(decision.ring_seconds or 0),
-            "talk_seconds": int(decision.talk_seconds or 0),
-            "hangup_cause": decision.hangup_cause,
-            "agents_rung": list(decision.agents_rung),
-            "answered_by": decision.answered_by,
-            "source": decision.source,
-            "in_history": decision.source == "history",
-            "decided_at": self.clock(),
-        }
         result = "recorded"
         with self.store.transaction():
             if not self.store.insert_call(call):
@@ -125,6 +105,38 @@ class AlertService:
             )
             self.wake()
         return result
+
+    def call_row(self, decision: CallDecision) -> dict[str, object]:
+        """The `calls` row of a decided call."""
+        outcome = Outcome(decision.outcome)
+        # A withheld caller (anonymous, private, no caller id) has no key: two such calls are not the same person,
+        # so each is its own alert, never a repeat, and no answered call resolves it by number.
+        key = "" if is_withheld(decision.customer_number) else number_key(decision.customer_number)
+        return {
+            "call_id": decision.call_id,
+            "direction": call_direction(outcome),
+            "outcome": outcome.value,
+            "customer_number": decision.customer_number,
+            "customer_key": key,
+            "dialled": decision.dialled,
+            "queue_id": decision.queue_id,
+            "started_at": decision.started_at.timestamp(),
+            "ended_at": decision.ended_at.timestamp(),
+            "ring_seconds": int(decision.ring_seconds or 0),
+            "talk_seconds": int(decision.talk_seconds or 0),
+            "hangup_cause": decision.hangup_cause,
+            "agents_rung": list(decision.agents_rung),
+            "answered_by": decision.answered_by,
+            "source": decision.source,
+            "in_history": decision.source == "history",
+            "decided_at": self.clock(),
+        }
+
+    def record_only(self, decision: CallDecision) -> bool:
+        """Store a call from before ringbot's records start, for the figures only: it raises, repeats and resolves
+        nothing (its moment has passed; `ringbot backfill` alerts on old calls). False when already stored."""
+        with self.store.transaction():
+            return self.store.insert_call(self.call_row(decision))
 
     def _raise_alert(self, decision: CallDecision, call: Mapping[str, object], key: str, started_at: float) -> str:
         existing = self.store.open_alert_for(key) if key else None

@@ -117,19 +117,35 @@ class DailyDigest:
         were queued. A database that refuses the write raises, and the job is tried again (nothing half done)."""
         due_at = self.clock() - late  # a digest that fell due while ringbot was down is still that day's
         day = datetime.fromtimestamp(due_at, self.tz).strftime("%Y-%m-%d")
+        queued = self._queue(day, due_at, once=True)
+        if queued:
+            log.info("daily digest queued day=%s channels=%s late_s=%.0f", day, ",".join(queued), late)
+            self.wake_outbox()
+        return len(queued)
+
+    def queue_now(self, day: str) -> list[str]:
+        """`ringbot digest --post`: the digest of `day` (YYYY-MM-DD) to every alert channel now, asked for, so sent
+        even when the day's own digest went already (and the day's own still goes at RINGBOT_DIGEST_AT); the
+        channels. ValueError on a malformed day."""
+        day_bounds(day, self.tz)
+        queued = self._queue(day, self.clock(), once=False)
+        log.info("digest queued on demand day=%s channels=%s", day, ",".join(queued))
+        self.wake_outbox()
+        return queued
+
+    def _queue(self, day: str, due_at: float, *, once: bool) -> list[str]:
+        """One DAILY_DIGEST row per alert channel, in one transaction; `once`: only to channels that have not had
+        the day's digest, and recorded as had."""
         since, until = day_bounds(day, self.tz)
         seen = {c.queue_id for c in self.qstore.queue_calls(since, until) if c.queue_id}
         routed = self.channels(sorted(seen | set(self.directory.queue_names())))
         queued: list[str] = []
         with self.store.transaction():
             for channel, queue_ids in routed.items():
-                if not self.qstore.mark_digest(day, channel):
+                if once and not self.qstore.mark_digest(day, channel):
                     continue  # already queued (a second run, a restart): never twice
                 only = None if channel == self.default_channel else sorted(queue_ids)
                 body = {"day": day, "due_at": due_at, "queue_ids": only}
                 self.store.enqueue(OutboxKind.DAILY_DIGEST, channel, body=body)
                 queued.append(channel)
-        if queued:
-            log.info("daily digest queued day=%s channels=%s late_s=%.0f", day, ",".join(queued), late)
-            self.wake_outbox()
-        return len(queued)
+        return queued

@@ -16,6 +16,7 @@ from bot.outbox.message import Gone, MessageKind, Outgoing, Upload
 from bot.queues.chart import ChartWords, render_chart
 from bot.queues.daily_digest import build_period, chart_mode, day_bounds
 from bot.queues.queue_alerts import breach_of
+from bot.slack.format import day_label
 from bot.slack.render.digest import OpenAlert, Period, render_daily_digest
 from bot.slack.render.queues import AlertView, render_queue_alert
 from bot.slack.text import say
@@ -167,25 +168,18 @@ class DigestChartMessage:
         if not self.figures.charts() or str(row.get("error") or "").startswith(REFUSED):
             return self.bars(row)  # no chart after all, or Slack refused the upload (no files:write): the bars
         day, period, _ = self.figures.period(row["body"])
-        png = await self._draw(period, day)
+        words = chart_words(day, self.figures.tz, now=self.figures.clock())
+        png = await self._draw(period, words)
         if png is None:
             return self.bars(row)
-        title = say("digest.chart_title", day=day)
-        return Outgoing(text=title, thread_ts=thread_ts, upload=Upload(png, f"ringbot-{day}.png", title))
+        return Outgoing(text=words.title, thread_ts=thread_ts, upload=Upload(png, f"ringbot-{day}.png", words.title))
 
     def bars(self, row: OutboxRow) -> Outgoing:
         """The digest message again, with its text bars: an edit of the digest, in place of the chart."""
         message = self.figures.message(row["body"], bars=True)
         return Outgoing(text=message.text, blocks=message.blocks, edit_ts=row["thread_ts"])
 
-    async def _draw(self, period: Period, day: str) -> bytes | None:
-        words = ChartWords(
-            title=say("digest.chart_title", day=day),
-            answered=say("digest.legend.answered"),
-            missed=say("digest.legend.missed"),
-            abandoned=say("digest.legend.abandoned"),
-            sla=say("digest.legend.sla"),
-        )
+    async def _draw(self, period: Period, words: ChartWords) -> bytes | None:
         started = time.perf_counter()
         try:
             png = await asyncio.to_thread(render_chart, period.hours, words)  # matplotlib blocks: off the loop
@@ -200,6 +194,19 @@ class DigestChartMessage:
 
     def subject(self, row: OutboxRow) -> str | None:
         return None
+
+
+def chart_words(day: str, tz: tzinfo, *, now: float) -> ChartWords:
+    """The chart's words in the language being spoken; its day written as the alerts write days."""
+    return ChartWords(
+        title=say("digest.chart_title", day=day_label(day_bounds(day, tz)[0], tz, now=now)),
+        answered=say("digest.legend.answered"),
+        missed=say("digest.legend.missed"),
+        abandoned=say("digest.legend.abandoned"),
+        sla=say("digest.legend.sla"),
+        hour_axis=say("digest.axis.hour"),
+        calls_axis=say("digest.axis.calls"),
+    )
 
 
 def queue_messages(

@@ -11,11 +11,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
+from bot.alerts.reconcile import HistoryFill
 from bot.queues import figures as fig
 from bot.queues.daily_digest import build_period
 from bot.queues.health import Thresholds
 from bot.queues.queue_alerts import QueueAlerts
 from bot.slack.blocks import escape
+from bot.slack.format import day_and_time
 from bot.slack.render.digest import render_stats
 from bot.slack.text import say
 from storage import NotSaved, Saved, Store
@@ -23,6 +25,9 @@ from storage.queues import QueueStore, WatchRow
 from storage.rows import OutboxKind
 
 Message = dict[str, object]
+# How long a command waits for AntBuddy's history of a period ringbot's records lack; past it, it answers with
+# what it has and says from when (the read goes on, and the next ask counts it).
+FILL_WAIT = 4.0
 
 
 class NotAdmin(Exception):
@@ -57,6 +62,7 @@ class QueueService:
         self,
         store: Store,
         alerts: QueueAlerts,
+        history: HistoryFill,
         *,
         default_channel: str,
         tz: tzinfo,
@@ -66,6 +72,7 @@ class QueueService:
         self.store = store
         self.qstore = QueueStore(store)
         self.alerts = alerts
+        self.history = history
         self.default_channel = default_channel
         self.tz = tz
         self.sla = sla
@@ -82,13 +89,21 @@ class QueueService:
         since, until = fig.period_bounds("today", now)
         return fig.by_queue(self.qstore.queue_calls(since, until), self.sla)
 
+    async def records_note(self, since: float, *, wait: float = FILL_WAIT) -> str | None:
+        """Have the records cover [since, now): what they lack is read from AntBuddy's history (waiting `wait`
+        seconds at most). None when they do; else the sentence saying from when they start."""
+        if await self.history.ensure(since, wait=wait):
+            return None
+        return say("records.from", time=day_and_time(self.history.records_since(), self.tz))
+
     def waiting_now(self, queue_id: str) -> list[tuple[str | None, float]]:
         """(caller, seconds waited) of everyone waiting in the queue now, longest first."""
         return self.alerts.waiting_now(queue_id)
 
-    def stats(self, period: str, *, now: datetime, names: dict[str, str], queue_id: str | None) -> Message:
-        """`/ring stats [period] [queue]`."""
+    async def stats(self, period: str, *, now: datetime, names: dict[str, str], queue_id: str | None) -> Message:
+        """`/ring stats [period] [queue]`, after reading what ringbot's records lack of the period from history."""
         since, until = fig.period_bounds(period, now)
+        note = await self.records_note(since)
         label = say(f"stats.period.{period}")
         in_queue = say("stats.in_queue", queue=escape(names.get(queue_id, queue_id), limit=80)) if queue_id else ""
         p = build_period(
@@ -101,7 +116,7 @@ class QueueService:
             names=names,
             queue_ids={queue_id} if queue_id else None,
         )
-        return render_stats(p, empty_label=label)
+        return render_stats(p, empty_label=label, note=note)
 
     def watches(self) -> WatchList:
         rows = self.qstore.watches()

@@ -57,6 +57,11 @@ def day_and_time(at: float | None, tz: tzinfo, *, now: float | None = None) -> s
     return f"{dt:%H:%M}, {format_date(dt, pattern, locale=lang)}"
 
 
+def day_label(at: float, tz: tzinfo, *, now: float | None = None) -> str:
+    """'Mon 2 Mar' / 'Thứ Hai 2/3': the day of `at` as day_and_time writes it (the year only when not this year)."""
+    return day_and_time(at, tz, now=now).split(", ", 1)[1]
+
+
 def list_time(at: float | None, tz: tzinfo, now: datetime) -> str:
     """`14:05` today, `yesterday 14:05` / `hôm qua 14:05`, `12/03 14:05` another day (day/month, as read in
     Vietnam): one line of a list."""

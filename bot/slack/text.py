@@ -397,6 +397,12 @@ MESSAGES: dict[str, str] = {
     "queues.waiting_caller": "• {caller} waiting {wait}",
     "queues.unknown": "There is no queue called {queue}. `/ring queues` lists them.",
     "queues.dashboard_down": "Live agent states are unavailable: {error}",
+    "queues.antbuddy": "AntBuddy today: {offered} offered · {handled} handled · {abandoned} abandoned · wait avg"
+    " {avg} / longest {max}",
+    "queues.antbuddy_all": "AntBuddy's own totals today, all queues: {offered} offered · {handled} handled ·"
+    " {abandoned} abandoned · wait avg {avg} / longest {max}",
+    "records.from": ":information_source: ringbot's records start at {time}: calls before then are not counted yet"
+    " (AntBuddy's history is being read; ask again in a minute).",
     "stats.title": "Calls {period}{queue}",
     "stats.period.today": "today",
     "stats.period.yesterday": "yesterday",
@@ -437,6 +443,8 @@ MESSAGES: dict[str, str] = {
     "digest.legend.missed": "missed",
     "digest.legend.abandoned": "abandoned",
     "digest.legend.sla": "service level %",
+    "digest.axis.hour": "hour of the day",
+    "digest.axis.calls": "calls",
     "digest.bars": "Calls per hour (█ = busiest hour):",
     "digest.open_alerts": "Open queue alerts: {alerts}",
     "digest.open_alert": "{queue} since {time} ({owner})",

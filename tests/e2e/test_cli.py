@@ -19,7 +19,7 @@ from tests.e2e.procs import free_port
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
-COMMANDS = ("run", "demo", "simulator", "doctor", "backfill", "requeue", "purge", "rotate-key")
+COMMANDS = ("run", "demo", "simulator", "doctor", "backfill", "digest", "requeue", "purge", "rotate-key")
 REQUIRED = ("ANTBUDDY_APP_ID", "ANTBUDDY_APP_SECRET", "ANTBUDDY_ACCOUNT_ID", "SLACK_BOT_TOKEN", "RINGBOT_ALERT_CHANNEL")
 GOOD = {  # every required variable, valid; nothing here is ever contacted
     "ANTBUDDY_APP_ID": "cli-app",

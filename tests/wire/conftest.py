@@ -68,6 +68,7 @@ async def bot_with_outbox(tmp_path: Path, fake_slack: FakeSlack, simulator: Any,
             sending.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sending
+            await deps.queues.history.stop()  # a history read a command started
             await deps.antbuddy.aclose()
             deps.store.close()
 

@@ -49,6 +49,9 @@ class ControlledAccount(Protocol):
     stream: StreamServer
     faults: Faults
     devices: dict[str, Device]
+    clock: Callable[[], float]
+
+    def history_day(self, count: int, since: float, until: float) -> list[CallPlan]: ...
 
     def plan(self, scenario: str, opts: CallOptions | None = None) -> CallPlan: ...
 

@@ -44,6 +44,7 @@ class ControlApi:
     def add_routes(self, app: web.Application) -> None:
         r = app.router
         r.add_post("/_sim/calls", self.calls)
+        r.add_post("/_sim/history", self.history)
         r.add_post("/_sim/events", self.events)
         r.add_post("/_sim/burst", self.burst)
         r.add_post("/_sim/drop", self.drop)
@@ -70,6 +71,26 @@ class ControlApi:
         return web.json_response(
             {"call_id": plan.call_id, "leg_ids": plan.leg_ids, "scenario": plan.scenario, "record": plan.record}
         )
+
+    async def history(self, request: web.Request) -> web.Response:
+        """`{"calls": N, "since": unix, "until": unix}`: N queue calls in history only (a day already under way)."""
+        body = await _body(request)
+        try:
+            count = int(body.get("calls", 0))
+            until = float(body.get("until") or self.sim.clock())
+            since = float(body.get("since") or until - 3600)
+        except (TypeError, ValueError):
+            return _bad("calls, since and until must be numbers")
+        if not 0 < count <= MAX_BURST:
+            return _bad(f"calls must be 1..{MAX_BURST}")
+        try:
+            plans = self.sim.history_day(count, since, until)
+        except ScenarioError as exc:
+            return _bad(str(exc))
+        return web.json_response(
+            {"count": len(plans), "calls": [{"call_id": p.call_id, "scenario": p.scenario, "queue_id": p.queue_id,
+                                              "start": p.start} for p in plans]}
+        )  # fmt: skip
 
     async def events(self, request: web.Request) -> web.Response:
         try:

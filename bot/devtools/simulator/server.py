@@ -12,7 +12,7 @@ import secrets
 import signal
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any
 
 from aiohttp import web
@@ -27,6 +27,7 @@ from bot.devtools.simulator.scenarios import (
     PAYLOAD_STYLES,
     CallOptions,
     CallPlan,
+    ScenarioError,
     build_call,
     random_call,
 )
@@ -90,6 +91,7 @@ class Simulator:
         click_speed: float = 0.01,
         clock: Callable[[], float] = time.time,
         kazoo_version: int | None = None,
+        tz: tzinfo = VN,
     ) -> None:
         self.app_id, self.app_secret, self.account_id = app_id, app_secret, account_id
         self.domain, self.email = domain, email
@@ -110,6 +112,7 @@ class Simulator:
         self.unreachable = set(unreachable)
         self.click_speed = click_speed
         self.clock = clock
+        self.tz = tz  # the call center's day: where the dashboard's "today" starts
         self.rng = random.Random(seed)
         self.directory = Directory(account_id=account_id, domain=domain)
         self.devices: dict[str, Device] = {
@@ -318,6 +321,28 @@ class Simulator:
         self.calls_emitted += 1
         return plan
 
+    def history_day(self, count: int, since: float, until: float) -> list[CallPlan]:
+        """`count` queue calls that started in [since, until), spread evenly, written to history only (no stream
+        events): what AntBuddy already holds when ringbot is installed mid-day. About one in five callers gives up
+        waiting (queue_abandoned), the rest are answered; queues and callers are the sim's, chosen by its seed."""
+        if count < 1 or until <= since:
+            raise ScenarioError("history needs calls >= 1 and since < until")
+        step = (until - since) / count
+        plans = []
+        for i in range(count):
+            scenario = "queue_abandoned" if i % 5 == 4 else "queue_answered"
+            opts = CallOptions(
+                caller=random_mobile(self.rng),
+                queue_id=self.rng.choice(self.directory.queues).queue_id,
+                start=since + i * step,
+                speed=0.0,
+                wait_seconds=self.rng.randint(5, 60),
+            )
+            plan = self.plan(scenario, opts)
+            self.add_history(plan.record)
+            plans.append(plan)
+        return plans
+
     def add_history(self, record: dict[str, Any]) -> None:
         self.history.append(copy.deepcopy(record))
         if record.get("recording"):
@@ -378,7 +403,7 @@ class Simulator:
                 }
             )
         counts_and_details: dict[str, Any] = {**counts, "status_details": details}
-        today = datetime.fromtimestamp(now, VN).replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+        today = datetime.fromtimestamp(now, self.tz).replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
         waiting = [{**w, "wait_time": int(now - w["entered_timestamp"])} for w in self.waiting.values()]
         if self.dashboard_queues == "aggregate":
             queue: Any = queue_stats(self.history, today, waiting)

@@ -8,7 +8,7 @@ from datetime import tzinfo
 from typing import Any
 
 from bot.queues.figures import Figures, Hour, busiest
-from bot.slack.blocks import escape, header, message, packed_sections, section
+from bot.slack.blocks import context, escape, header, message, packed_sections, section
 from bot.slack.format import clock_time, day_and_time, mention
 from bot.slack.render.queues import NAME_LIMIT, pct, secs
 from bot.slack.text import say
@@ -78,12 +78,13 @@ def _period_lines(p: Period) -> list[str]:
     return lines
 
 
-def render_stats(p: Period, *, empty_label: str) -> Message:
-    """`/ring stats`."""
+def render_stats(p: Period, *, empty_label: str, note: str | None = None) -> Message:
+    """`/ring stats`. `note`: from when ringbot's records start, when they do not cover the period."""
+    tail = [context(note)] if note else []
     if p.overall.offered == 0:
         text = say("stats.nothing", period=empty_label)
-        return message(text, [section(text)])
-    return message(p.title, [header(p.title), *packed_sections(_period_lines(p), max_blocks=40)])
+        return message(text, [section(text), *tail])
+    return message(p.title, [header(p.title), *packed_sections(_period_lines(p), max_blocks=40), *tail])
 
 
 @dataclass(frozen=True)

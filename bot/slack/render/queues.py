@@ -82,12 +82,28 @@ class MemberView:
 
 
 @dataclass(frozen=True)
+class Totals:
+    """AntBuddy's own figures for today (its dashboard), shown beside ringbot's."""
+
+    offered: int
+    handled: int
+    abandoned: int
+    avg_wait: float
+    max_wait: float
+
+    def line(self, key: str) -> str:
+        return say(key, offered=self.offered, handled=self.handled, abandoned=self.abandoned,
+                   avg=duration(self.avg_wait), max=duration(self.max_wait))  # fmt: skip
+
+
+@dataclass(frozen=True)
 class QueueView:
     queue_id: str
     name: str
     members: list[MemberView]
     waiting: list[tuple[str | None, float]]  # (caller, seconds waited), longest first
     today: Figures = field(default_factory=Figures)
+    antbuddy: Totals | None = None  # the dashboard's figures for this queue, when it gives them per queue
 
 
 def _queue_lines(q: QueueView, sla_seconds: int, *, detail: bool) -> list[str]:
@@ -110,6 +126,8 @@ def _queue_lines(q: QueueView, sla_seconds: int, *, detail: bool) -> list[str]:
             max=secs(f.max_wait),
         )
     ]
+    if q.antbuddy is not None:
+        lines.append(q.antbuddy.line("queues.antbuddy"))
     if q.members:
         members = ", ".join(
             say(
@@ -131,14 +149,27 @@ def _queue_lines(q: QueueView, sla_seconds: int, *, detail: bool) -> list[str]:
 
 
 def render_queue_list(
-    queues: list[QueueView], sla_seconds: int, *, detail: bool = False, error: str | None = None
+    queues: list[QueueView],
+    sla_seconds: int,
+    *,
+    detail: bool = False,
+    error: str | None = None,
+    antbuddy_all: Totals | None = None,
+    note: str | None = None,
 ) -> Message:
-    """`/ring queues` (every queue AntBuddy knows) or `/ring queues <name>` (one, with its waiting callers)."""
+    """`/ring queues` (every queue AntBuddy knows) or `/ring queues <name>` (one, with its waiting callers).
+    `antbuddy_all`: AntBuddy's totals for all queues (a dashboard that does not split them by queue); `note`: from
+    when ringbot's records start, when that is after midnight."""
     if not queues:
         text = error or say("queues.none")  # AntBuddy failing is not the same as AntBuddy having no queues
         return message(text, [section(text)])
     lines = [line for q in queues for line in _queue_lines(q, sla_seconds, detail=detail)]
-    blocks = [header(say("queues.list_title")), *packed_sections(lines, max_blocks=45)]
+    blocks = [header(say("queues.list_title"))]
+    if antbuddy_all is not None:
+        blocks.append(context(antbuddy_all.line("queues.antbuddy_all")))
+    blocks += packed_sections(lines, max_blocks=43)
+    if note:
+        blocks.append(context(note))
     if error:
         blocks.append(context(say("queues.dashboard_down", error=error)))
     return message(say("queues.list_title"), blocks)

@@ -114,7 +114,7 @@ async def test_the_chart_is_queued_after_the_digest_and_drawn_off_the_loop(store
     with speaking("vi"):
         out = await chart.render(dict(queued))
     assert out.upload is not None and out.thread_ts == "3.0003" and out.edit_ts is None
-    assert out.upload.content[:8] == b"\x89PNG\r\n\x1a\n" and out.upload.title == "Cuộc gọi theo giờ, 2026-03-02"
+    assert out.upload.content[:8] == b"\x89PNG\r\n\x1a\n" and out.upload.title == "Cuộc gọi theo giờ, Thứ Hai 2/3/2026"
     refused = {**queued, "error": "slack refused: missing_scope (fix: add files:write)"}
     with speaking("en"):
         bars = await chart.render(refused)  # Slack will not take the file: the digest shows its bars instead

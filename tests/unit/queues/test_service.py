@@ -4,13 +4,16 @@ one transaction; a database that refuses writes keeps the change until it can (S
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot.alerts.reconcile import HistoryFill
+from bot.alerts.service import AlertService
+from bot.antbuddy import HistoryRecord
 from bot.queues.health import parse_thresholds
 from bot.queues.queue_alerts import QueueAlerts
 from bot.queues.service import AlreadyOnIt, NotAdmin, QueueService, UnknownBreach
@@ -20,6 +23,14 @@ from tests.support.clock import FakeClock
 from tests.unit.queues.conftest import Names
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+
+
+class NoHistory:
+    """AntBuddy's history, empty: what the records lack reads as nothing."""
+
+    async def history(self, start: datetime, end: datetime) -> AsyncIterator[HistoryRecord]:
+        for record in ():
+            yield record
 
 
 @pytest.fixture
@@ -35,7 +46,8 @@ def quick(tmp_path: Path, clock: FakeClock) -> Iterator[Store]:
 @pytest.fixture
 def service(quick: Store, clock: FakeClock, names: Names) -> QueueService:
     alerts = QueueAlerts(quick, names, default_channel="C0ALERTS", wake=lambda: None, clock=clock, mono=clock)
-    return QueueService(quick, alerts, default_channel="C0ALERTS", tz=TZ, sla=20, wake=lambda: None)
+    history = HistoryFill(quick, NoHistory(), AlertService(quick, default_channel="C0ALERTS", clock=clock), clock=clock)
+    return QueueService(quick, alerts, history, default_channel="C0ALERTS", tz=TZ, sla=20, wake=lambda: None)
 
 
 class Locked:
@@ -132,7 +144,7 @@ def test_i_am_on_it_while_the_database_is_locked_is_kept_and_written_later(
     assert len(quick.pending_outbox(kind=OutboxKind.QUEUE_ALERT)) == 1
 
 
-def test_stats_and_today_read_our_own_call_records(service: QueueService, quick: Store, clock: FakeClock) -> None:
+async def test_stats_and_today_read_our_own_call_records(service: QueueService, quick: Store, clock: FakeClock) -> None:
     now = datetime.fromtimestamp(clock(), TZ)
     quick.conn.execute(
         "INSERT INTO calls(call_id, direction, outcome, queue_id, started_at, ring_seconds)"
@@ -142,5 +154,5 @@ def test_stats_and_today_read_our_own_call_records(service: QueueService, quick:
     quick.conn.commit()
     today = service.today(now)
     assert today["q1"].answered == 1 and today["q2"].abandoned == 1
-    stats = service.stats("today", now=now, names={"q1": "CSKH"}, queue_id="q1")
+    stats = await service.stats("today", now=now, names={"q1": "CSKH"}, queue_id="q1")
     assert "*CSKH*: 1 offered · 1 answered" in str(stats["blocks"]) and "q2" not in str(stats["blocks"])

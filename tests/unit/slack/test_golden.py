@@ -26,6 +26,7 @@ import pytest
 from bot.antbuddy import Agent, AgentStatus, Dashboard, QueueSummary
 from bot.queues.figures import Figures, Hour
 from bot.queues.health import Breach, Level
+from bot.slack.format import day_and_time
 from bot.slack.i18n import speaking
 from bot.slack.render.alert import caller_text, render_alert, render_burst_summary, render_repeat_reply
 from bot.slack.render.answers import (
@@ -49,6 +50,7 @@ from bot.slack.render.queues import (
     AlertView,
     MemberView,
     QueueView,
+    Totals,
     render_queue_alert,
     render_queue_list,
     render_watches,
@@ -401,6 +403,12 @@ CASES.update(
         "queue_list_antbuddy_down": lambda: render_queue_list(
             [QueueView("q-cskh", "CSKH", [], [], CSKH_TODAY)], 20, error=say("antbuddy.slow", seconds="5")
         ),
+        "queue_list_antbuddy_totals": lambda: render_queue_list(
+            [QueueView("q-cskh", "CSKH", [], [], CSKH_TODAY, Totals(41, 33, 8, 12.4, 95.0))],
+            20,
+            antbuddy_all=Totals(52, 40, 12, 14.0, 130.0),
+            note=say("records.from", time=day_and_time(T0 - 3600, TZ)),
+        ),
         "watches": lambda: render_watches(WATCHES, {"q-cskh": "C0CSKH", "q-sales": "C0ALERTS"}, {"q-cskh"}),
         "watches_none": lambda: render_watches([], {}, set()),
         "stats": lambda: render_stats(
@@ -409,6 +417,11 @@ CASES.update(
         "stats_nothing": lambda: render_stats(
             Period(say("stats.title", period=say("stats.period.yesterday"), queue=""), [], Figures(), DAY),
             empty_label=say("stats.period.yesterday"),
+        ),
+        "stats_records_start": lambda: render_stats(
+            period(say("stats.title", period=say("stats.period.7d"), queue="")),
+            empty_label=say("stats.period.7d"),
+            note=say("records.from", time=day_and_time(T0 - 3600, TZ)),
         ),
         "daily_digest_bars": lambda: render_daily_digest(
             period(say("digest.title", day="2026-11-24")), [OpenAlert("CSKH", T0 - 300, "U0SUPER")], TZ, bars=True
