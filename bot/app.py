@@ -32,6 +32,7 @@ from bot.alerts.routing import Routing
 from bot.alerts.service import AlertService
 from bot.antbuddy import AntBuddyClient
 from bot.antbuddy.directory import Directory
+from bot.antbuddy.models import HistoryPage
 from bot.callback.callbacks import CallBack
 from bot.callback.dialer import Dialer
 from bot.callback.links import Links
@@ -765,9 +766,15 @@ async def run_standby(
 # -- ringbot backfill ------------------------------------------------------------------------------
 
 
-async def run_backfill(settings: Settings, since: datetime, *, out: Callable[[str], None] = print) -> int:
+async def run_backfill(
+    settings: Settings,
+    since: datetime,
+    *,
+    out: Callable[[str], None] = print,
+    on_page: Callable[[HistoryPage], None] | None = None,
+) -> int:
     """`ringbot backfill`: reconcile history since `since` into alerts, then post them unless a running bot
-    owns the outbox. Returns the exit code."""
+    owns the outbox; `on_page` is told of each page of history read. Returns the exit code."""
     client = build_slack_client(settings.slack_bot_token, settings.slack_api_url)
     deps = build_deps(settings, slack_client=client)
     outbox = Outbox(
@@ -787,7 +794,7 @@ async def run_backfill(settings: Settings, since: datetime, *, out: Callable[[st
     reconciler = Reconciler(deps.store, deps.antbuddy, deps.alerts, tz=settings.tz)
     started = time.monotonic()
     try:
-        result = await reconciler.backfill(since.date())
+        result = await reconciler.backfill(since.date(), on_page=on_page)
         out(
             f"backfill since {since.date()}: read {result.records} call(s) from AntBuddy's history, "
             f"{result.new_alerts} new alert(s), {result.matched} already known"
