@@ -32,6 +32,7 @@ from bot.alerts.routing import Routing
 from bot.alerts.service import AlertService
 from bot.antbuddy import AntBuddyClient
 from bot.antbuddy.directory import Directory
+from bot.antbuddy.errors import AuthError
 from bot.antbuddy.models import HistoryPage
 from bot.callback.callbacks import CallBack
 from bot.callback.dialer import Dialer
@@ -72,6 +73,7 @@ OUTBOX_STALE_SECONDS = 300  # /healthz is unhealthy while an alert has waited th
 # written then waits off the loop (docs/operations.md, The database).
 LOOP_BUSY_TIMEOUT = 0.05
 DB_BUSY_UNHEALTHY_SECONDS = 60  # /healthz says "busy" at once, and unhealthy after this long
+ANTBUDDY_CHECK_SECONDS = 15.0  # the start-up credentials check waits this long for AntBuddy's answer
 AUTH_RETRY_CAP = 300.0  # seconds between auth.test tries while Slack cannot be reached at start-up
 STANDBY_POLL_SECONDS = 1.0  # a standby retries the instance lock this often: takeover within ~1 s + start-up
 
@@ -364,6 +366,18 @@ async def check_slack_token(client: AsyncWebClient) -> dict[str, Any] | None:
     return data
 
 
+async def check_antbuddy_credentials(settings: Settings) -> None:
+    """One auth_token request: app credentials AntBuddy refuses raise SetupError (no call would ever be read, so
+    the bot must not start); AntBuddy unreachable now is only logged (the stream keeps trying, /healthz says so)."""
+    async with AntBuddyClient.from_settings(settings, retries=0) as probe:
+        try:
+            await asyncio.wait_for(probe.auth_token(), ANTBUDDY_CHECK_SECONDS)
+        except AuthError as exc:
+            raise SetupError(str(exc)) from None
+        except Exception as exc:  # noqa: BLE001 - unreachable or odd for now: the stream retries and reports it
+            log.warning("antbuddy not answering at start-up error=%s; the stream keeps trying", type(exc).__name__)
+
+
 async def retry_slack_token(rt: Runtime, client: AsyncWebClient) -> None:
     """Background: auth.test with backoff until Slack answers (a refused token then stops the bot)."""
     delay = 2.0
@@ -392,6 +406,7 @@ async def start(
     describe_role(metrics, active=True)
     client = slack_client or build_slack_client(settings.slack_bot_token, settings.slack_api_url)
     identity = await check_slack_token(client)  # a refused token stops here, before anything is started
+    await check_antbuddy_credentials(settings)  # so do refused AntBuddy credentials
     store = Store.open(settings.db_path, busy_timeout=LOOP_BUSY_TIMEOUT)
     antbuddy = AntBuddyClient.from_settings(settings)
     outbox: Outbox | None = None
@@ -520,9 +535,8 @@ async def start(
     async def run_stream() -> None:
         try:
             await stream.run()
-        except StreamAuthError as exc:
+        except StreamAuthError as exc:  # refused before the stream ever worked: a setting to fix, not to retry
             rt.fatal = str(exc)
-            log.error("stream stopped: %s", exc)
             rt.stopping.set()
 
     rt.spawn(run_stream(), name="stream")
@@ -667,7 +681,8 @@ async def _bounded(step: Awaitable[object], seconds: float) -> None:
 
 async def run(settings: Settings, *, mode: str) -> int:
     """`ringbot run`: take the database's instance lock (or wait for it as a standby), start, wait for
-    SIGTERM/SIGINT (or a fatal stream error), shut down. Returns the exit code."""
+    SIGTERM/SIGINT, shut down. Returns the exit code; a credential refused once running had started (AntBuddy's
+    before the stream ever worked, Slack's once it answered) raises SetupError after an orderly shutdown."""
     lock = InstanceLock.for_database(settings.db_path)
     try:
         if not lock.try_acquire() and not await run_standby(settings, lock):
@@ -675,7 +690,9 @@ async def run(settings: Settings, *, mode: str) -> int:
         rt = await start(settings, mode=mode)
         await rt.stopping.wait()
         await shutdown(rt)
-        return 1 if rt.fatal else 0
+        if rt.fatal:
+            raise SetupError(rt.fatal)
+        return 0
     finally:
         lock.release()  # only after shutdown: the standby must not start while this one still posts
 
