@@ -58,6 +58,7 @@ from bot.services import Services
 from bot.slack import i18n
 from bot.slack.app import build_bolt_app, build_slack_client, start_http
 from bot.slack.people import Languages
+from bot.slack.socket_log import SocketModeLog
 from bot.stream.client import StreamAuthError, StreamClient
 from handlers import register as register_listeners
 from storage import Store, write_failure
@@ -75,6 +76,7 @@ LOOP_BUSY_TIMEOUT = 0.05
 DB_BUSY_UNHEALTHY_SECONDS = 60  # /healthz says "busy" at once, and unhealthy after this long
 ANTBUDDY_CHECK_SECONDS = 15.0  # the start-up credentials check waits this long for AntBuddy's answer
 AUTH_RETRY_CAP = 300.0  # seconds between auth.test tries while Slack cannot be reached at start-up
+SOCKET_MODE_RETRY_SECONDS = 10.0  # Socket Mode pings this often, and retries a failed connection as often
 STANDBY_POLL_SECONDS = 1.0  # a standby retries the instance lock this often: takeover within ~1 s + start-up
 
 
@@ -170,6 +172,7 @@ class Runtime:
     http_runner: web.AppRunner | None = None
     http_port: int | None = None
     socket_handler: AsyncSocketModeHandler | None = None
+    socket_log: SocketModeLog | None = None  # Socket Mode's connection state, in socket mode
     bolt: AsyncApp | None = None
     # The background tasks still running (see `spawn`); shutdown cancels them.
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
@@ -222,6 +225,7 @@ class Runtime:
             "slack": {
                 "token_checked": self.slack_identity is not None,
                 "refusing": refused,  # what Slack answers every post with, when it refuses them all
+                **({"socket_mode": self.socket_log.state} if self.socket_log is not None else {}),
             },
             "outbox_depth": depth,
             "outbox_oldest_age_seconds": oldest_age,
@@ -625,9 +629,20 @@ async def start(
         await shutdown(rt)  # what already started stops in order; the caller prints the one sentence
         raise
     if mode == "socket":
-        handler = AsyncSocketModeHandler(bolt, settings.slack_app_token, web_client=client)
-        await handler.connect_async()
+        rt.socket_log = SocketModeLog(
+            logging.getLogger("bot.slack.socket_mode"), retry_seconds=SOCKET_MODE_RETRY_SECONDS
+        )
+        handler = AsyncSocketModeHandler(
+            bolt,
+            settings.slack_app_token,
+            logger=rt.socket_log,  # type: ignore[arg-type]  # a LoggerAdapter: slack_sdk only calls Logger methods
+            web_client=client,
+            ping_interval=SOCKET_MODE_RETRY_SECONDS,
+        )
         rt.socket_handler = handler
+        # In the background: slack_sdk retries a failed connection until it works, and start-up must not wait on
+        # it (/healthz, the stream and the outbox already run; the log says how the connection fares).
+        rt.spawn(handler.connect_async(), name="socket-mode")
     if install_signals:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
