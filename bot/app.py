@@ -32,6 +32,8 @@ from bot.alerts.routing import Routing
 from bot.alerts.service import AlertService
 from bot.antbuddy import AntBuddyClient
 from bot.antbuddy.directory import Directory
+from bot.antbuddy.errors import AuthError
+from bot.antbuddy.models import HistoryPage
 from bot.callback.callbacks import CallBack
 from bot.callback.dialer import Dialer
 from bot.callback.links import Links
@@ -60,6 +62,7 @@ from bot.slack import i18n
 from bot.slack.app import build_bolt_app, build_slack_client, start_http
 from bot.slack.i18n import speaking
 from bot.slack.people import Languages
+from bot.slack.socket_log import SocketModeLog
 from bot.stream.client import StreamAuthError, StreamClient
 from handlers import register as register_listeners
 from storage import Store, write_failure
@@ -74,7 +77,9 @@ OUTBOX_STALE_SECONDS = 300  # /healthz is unhealthy while an alert has waited th
 # written then waits off the loop (docs/operations.md, The database).
 LOOP_BUSY_TIMEOUT = 0.05
 DB_BUSY_UNHEALTHY_SECONDS = 60  # /healthz says "busy" at once, and unhealthy after this long
+ANTBUDDY_CHECK_SECONDS = 15.0  # the start-up credentials check waits this long for AntBuddy's answer
 AUTH_RETRY_CAP = 300.0  # seconds between auth.test tries while Slack cannot be reached at start-up
+SOCKET_MODE_RETRY_SECONDS = 10.0  # Socket Mode pings this often, and retries a failed connection as often
 STANDBY_POLL_SECONDS = 1.0  # a standby retries the instance lock this often: takeover within ~1 s + start-up
 
 
@@ -171,6 +176,7 @@ class Runtime:
     http_runner: web.AppRunner | None = None
     http_port: int | None = None
     socket_handler: AsyncSocketModeHandler | None = None
+    socket_log: SocketModeLog | None = None  # Socket Mode's connection state, in socket mode
     bolt: AsyncApp | None = None
     # The background tasks still running (see `spawn`); shutdown cancels them.
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
@@ -225,6 +231,7 @@ class Runtime:
             "slack": {
                 "token_checked": self.slack_identity is not None,
                 "refusing": refused,  # what Slack answers every post with, when it refuses them all
+                **({"socket_mode": self.socket_log.state} if self.socket_log is not None else {}),
             },
             "outbox_depth": depth,
             "outbox_oldest_age_seconds": oldest_age,
@@ -371,6 +378,18 @@ async def check_slack_token(client: AsyncWebClient) -> dict[str, Any] | None:
     return data
 
 
+async def check_antbuddy_credentials(settings: Settings) -> None:
+    """One auth_token request: app credentials AntBuddy refuses raise SetupError (no call would ever be read, so
+    the bot must not start); AntBuddy unreachable now is only logged (the stream keeps trying, /healthz says so)."""
+    async with AntBuddyClient.from_settings(settings, retries=0) as probe:
+        try:
+            await asyncio.wait_for(probe.auth_token(), ANTBUDDY_CHECK_SECONDS)
+        except AuthError as exc:
+            raise SetupError(str(exc)) from None
+        except Exception as exc:  # noqa: BLE001 - unreachable or odd for now: the stream retries and reports it
+            log.warning("antbuddy not answering at start-up error=%s; the stream keeps trying", type(exc).__name__)
+
+
 async def retry_slack_token(rt: Runtime, client: AsyncWebClient) -> None:
     """Background: auth.test with backoff until Slack answers (a refused token then stops the bot)."""
     delay = 2.0
@@ -399,6 +418,7 @@ async def start(
     describe_role(metrics, active=True)
     client = slack_client or build_slack_client(settings.slack_bot_token, settings.slack_api_url)
     identity = await check_slack_token(client)  # a refused token stops here, before anything is started
+    await check_antbuddy_credentials(settings)  # so do refused AntBuddy credentials
     store = Store.open(settings.db_path, busy_timeout=LOOP_BUSY_TIMEOUT)
     antbuddy = AntBuddyClient.from_settings(settings)
     outbox: Outbox | None = None
@@ -534,9 +554,8 @@ async def start(
     async def run_stream() -> None:
         try:
             await stream.run()
-        except StreamAuthError as exc:
+        except StreamAuthError as exc:  # refused before the stream ever worked: a setting to fix, not to retry
             rt.fatal = str(exc)
-            log.error("stream stopped: %s", exc)
             rt.stopping.set()
 
     rt.spawn(run_stream(), name="stream")
@@ -629,9 +648,20 @@ async def start(
         await shutdown(rt)  # what already started stops in order; the caller prints the one sentence
         raise
     if mode == "socket":
-        handler = AsyncSocketModeHandler(bolt, settings.slack_app_token, web_client=client)
-        await handler.connect_async()
+        rt.socket_log = SocketModeLog(
+            logging.getLogger("bot.slack.socket_mode"), retry_seconds=SOCKET_MODE_RETRY_SECONDS
+        )
+        handler = AsyncSocketModeHandler(
+            bolt,
+            settings.slack_app_token,
+            logger=rt.socket_log,  # type: ignore[arg-type]  # a LoggerAdapter: slack_sdk only calls Logger methods
+            web_client=client,
+            ping_interval=SOCKET_MODE_RETRY_SECONDS,
+        )
         rt.socket_handler = handler
+        # In the background: slack_sdk retries a failed connection until it works, and start-up must not wait on
+        # it (/healthz, the stream and the outbox already run; the log says how the connection fares).
+        rt.spawn(handler.connect_async(), name="socket-mode")
     if install_signals:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -686,7 +716,8 @@ async def _bounded(step: Awaitable[object], seconds: float) -> None:
 
 async def run(settings: Settings, *, mode: str) -> int:
     """`ringbot run`: take the database's instance lock (or wait for it as a standby), start, wait for
-    SIGTERM/SIGINT (or a fatal stream error), shut down. Returns the exit code."""
+    SIGTERM/SIGINT, shut down. Returns the exit code; a credential refused once running had started (AntBuddy's
+    before the stream ever worked, Slack's once it answered) raises SetupError after an orderly shutdown."""
     lock = InstanceLock.for_database(settings.db_path)
     try:
         if not lock.try_acquire() and not await run_standby(settings, lock):
@@ -694,7 +725,9 @@ async def run(settings: Settings, *, mode: str) -> int:
         rt = await start(settings, mode=mode)
         await rt.stopping.wait()
         await shutdown(rt)
-        return 1 if rt.fatal else 0
+        if rt.fatal:
+            raise SetupError(rt.fatal)
+        return 0
     finally:
         lock.release()  # only after shutdown: the standby must not start while this one still posts
 
@@ -785,9 +818,15 @@ async def run_standby(
 # -- ringbot backfill ------------------------------------------------------------------------------
 
 
-async def run_backfill(settings: Settings, since: datetime, *, out: Callable[[str], None] = print) -> int:
+async def run_backfill(
+    settings: Settings,
+    since: datetime,
+    *,
+    out: Callable[[str], None] = print,
+    on_page: Callable[[HistoryPage], None] | None = None,
+) -> int:
     """`ringbot backfill`: reconcile history since `since` into alerts, then post them unless a running bot
-    owns the outbox. Returns the exit code."""
+    owns the outbox; `on_page` is told of each page of history read. Returns the exit code."""
     client = build_slack_client(settings.slack_bot_token, settings.slack_api_url)
     deps = build_deps(settings, slack_client=client)
     outbox = command_outbox(deps, client, settings)
@@ -798,7 +837,7 @@ async def run_backfill(settings: Settings, since: datetime, *, out: Callable[[st
     reconciler = Reconciler(deps.store, deps.antbuddy, deps.alerts, tz=settings.tz)
     started = time.monotonic()
     try:
-        result = await reconciler.backfill(since.date())
+        result = await reconciler.backfill(since.date(), on_page=on_page)
         out(
             f"backfill since {since.date()}: read {result.records} call(s) from AntBuddy's history, "
             f"{result.new_alerts} new alert(s), {result.matched} already known"

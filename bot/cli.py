@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import errno
 import logging
+import os
+import signal
 import sys
 from collections.abc import Callable
 from datetime import date, datetime
@@ -207,6 +210,27 @@ def _fail(message: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """`ringbot`: the exit code of the command asked for. A reader that goes away (`ringbot doctor | head -1`)
+    ends it quietly, as it ends a Unix tool."""
+    try:
+        code = _main(argv)
+        sys.stdout.flush()  # a reader gone shows here, not as Python's "Exception ignored" at exit
+    except BrokenPipeError:
+        return _reader_gone()
+    return code
+
+
+def _reader_gone() -> int:
+    """Stop without a word once nobody reads our output: /dev/null takes what is still buffered (Python flushes
+    stdout at exit), and the status is the one a shell shows for a tool ended by SIGPIPE (128 + 13)."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    return 128 + signal.SIGPIPE
+
+
+def _main(argv: list[str] | None) -> int:
     from storage.schema import DatabaseUnusable
 
     args = _parser().parse_args(argv)
@@ -345,11 +369,23 @@ def _backfill(settings: Settings, args: argparse.Namespace) -> int:
     try:
         since = date.fromisoformat(args.since)
     except ValueError:
-        print(f"ringbot: --since must be YYYY-MM-DD, got {args.since!r}", file=sys.stderr)
-        return 2
+        return _fail(f"--since must be YYYY-MM-DD, got {args.since!r}")
+    today = datetime.now(settings.tz).date()
+    if since > today:
+        return _fail(f"--since {since} is in the future (today is {today} in {settings.timezone}): nothing to read")
     from bot.app import run_backfill
+    from bot.ops.progress import BackfillProgress
 
-    return asyncio.run(run_backfill(settings, datetime(since.year, since.month, since.day)))
+    # Progress and the summary are the command's output (stdout); log lines go to stderr (bot/ops/logs.py).
+    progress = BackfillProgress(sys.stdout, settings.tz, bar=sys.stdout.isatty())
+
+    def say(line: str) -> None:
+        progress.end_bar()
+        print(line, flush=True)
+
+    return asyncio.run(
+        run_backfill(settings, datetime(since.year, since.month, since.day), out=say, on_page=progress.page)
+    )
 
 
 def _purge(settings: Settings, args: argparse.Namespace) -> int:

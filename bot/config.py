@@ -200,6 +200,21 @@ def secret_key_problem(var: str, key: str, *, old: bool = False) -> str | None:
     return None
 
 
+def is_channel_id(text: str, kinds: str) -> bool:
+    """A Slack conversation id (`C0123ABCD`) whose first letter is one of `kinds`; never a name like `#general`:
+    Slack takes a name for a new post, but editing it, reading the channel back and linking to it need the id."""
+    return len(text) >= 2 and text[0] in kinds and text.isascii() and text.isalnum() and text.upper() == text
+
+
+def channel_id_wanted(var: str, value: str) -> str:
+    """The one line saying a channel setting holds a name (or anything else) instead of the channel's id."""
+    name = " (a channel's name)" if value.startswith("#") or not value.isupper() else ""
+    return (
+        f"{var} must be a channel id like C0123ABCD, got {value!r}{name}: in Slack open the channel, click its "
+        "name, and copy the Channel ID shown at the bottom of the About tab"
+    )
+
+
 def read_dotenv(path: str | Path = ".env") -> dict[str, str]:
     """The `.env` file's variables (none if it is absent); the environment still wins over them."""
     p = Path(path)
@@ -368,10 +383,10 @@ def _check(s: Settings, mode: str | None) -> None:
         raise ConfigError("SLACK_SIGNING_SECRET is not set (required in HTTP mode)")
     if mode == "socket" and not s.slack_app_token:
         raise ConfigError("SLACK_APP_TOKEN is not set (required in Socket Mode)")
-    if s.alert_channel[:1] not in ("C", "G", "D") and not s.alert_channel.startswith("#"):
-        raise ConfigError(f"RINGBOT_ALERT_CHANNEL must be a channel id like C0123ABCD, got {s.alert_channel!r}")
-    if s.admin_channel and s.admin_channel[:1] not in ("C", "G"):
-        raise ConfigError(f"RINGBOT_ADMIN_CHANNEL must be a channel id like C0123ABCD, got {s.admin_channel!r}")
+    if not is_channel_id(s.alert_channel, "CGD"):
+        raise ConfigError(channel_id_wanted("RINGBOT_ALERT_CHANNEL", s.alert_channel))
+    if s.admin_channel and not is_channel_id(s.admin_channel, "CG"):
+        raise ConfigError(channel_id_wanted("RINGBOT_ADMIN_CHANNEL", s.admin_channel))
     try:
         ZoneInfo(s.timezone)
     except (ZoneInfoNotFoundError, ValueError):

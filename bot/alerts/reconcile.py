@@ -25,6 +25,7 @@ from storage.queues import QueueStore
 if TYPE_CHECKING:
     from bot.alerts.service import AlertService
     from bot.antbuddy import HistoryRecord
+    from bot.antbuddy.models import HistoryPage
     from storage import Store
     from storage.rows import CallRow
 
@@ -39,7 +40,9 @@ HISTORY_DAYS = 31  # AntBuddy keeps this many days of call history
 
 
 class HistorySource(Protocol):
-    def history(self, start: datetime, end: datetime) -> AsyncIterator[HistoryRecord]: ...
+    def history(
+        self, start: datetime, end: datetime, *, on_page: Callable[[HistoryPage], None] | None = None
+    ) -> AsyncIterator[HistoryRecord]: ...
 
 
 @dataclass
@@ -154,8 +157,11 @@ class Reconciler:
             log.warning("history watermark unreadable value=%r; starting from the lookback", raw)
             return None
 
-    async def run_once(self, *, since: datetime | None = None) -> ReconcileResult:
-        """Read history since the watermark (or `since`), raise what is missing, enrich what matched.
+    async def run_once(
+        self, *, since: datetime | None = None, on_page: Callable[[HistoryPage], None] | None = None
+    ) -> ReconcileResult:
+        """Read history since the watermark (or `since`), raise what is missing, enrich what matched; `on_page`
+        is told of each page of history read (`ringbot backfill` shows it).
 
         The watermark moves to the end of the window only when the whole window was read."""
         now = datetime.fromtimestamp(self.clock(), tz=UTC)
@@ -174,7 +180,10 @@ class Reconciler:
             return result
         deferred_from: datetime | None = None  # start of the earliest record left for the stream to decide
         try:
-            async for record in self.antbuddy.history(start, end):
+            records = (
+                self.antbuddy.history(start, end, on_page=on_page) if on_page else self.antbuddy.history(start, end)
+            )
+            async for record in records:
                 result.records += 1
                 if result.records % 50 == 0:
                     await asyncio.sleep(0)  # a long pass must not hold up the stream and Slack
@@ -226,10 +235,10 @@ class Reconciler:
         )
         return result
 
-    async def backfill(self, since: date) -> ReconcileResult:
+    async def backfill(self, since: date, *, on_page: Callable[[HistoryPage], None] | None = None) -> ReconcileResult:
         """`ringbot backfill --since`: one pass from local midnight of `since` (still exactly once)."""
         start = datetime(since.year, since.month, since.day, tzinfo=self.tz)
-        return await self.run_once(since=start)
+        return await self.run_once(since=start, on_page=on_page)
 
     @staticmethod
     def _ended_too_recently(record: HistoryRecord, cut: datetime) -> bool:

@@ -27,6 +27,7 @@ from bot.antbuddy.errors import (
 from bot.antbuddy.models import (
     Agent,
     Dashboard,
+    HistoryPage,
     HistoryRecord,
     Queue,
     Token,
@@ -198,17 +199,40 @@ class AntBuddyClient:
         """One page of history for a window of at most 31 days."""
         return _parse_history_items(await self._history_items(start, end, page, limit))
 
-    async def history(self, start: datetime, end: datetime, *, limit: int = 100) -> AsyncIterator[HistoryRecord]:
-        """Every record from `start` to `end`: <=31-day windows, pages walked until a short page.
+    async def history(
+        self,
+        start: datetime,
+        end: datetime,
+        *,
+        limit: int = 100,
+        on_page: Callable[[HistoryPage], None] | None = None,
+    ) -> AsyncIterator[HistoryRecord]:
+        """Every record from `start` to `end`: <=31-day windows, pages walked until a short page. `on_page` is
+        told of each page as it arrives, before its records are yielded (`ringbot backfill` shows progress).
 
         Adjacent windows share their boundary instant, so a record there may come twice: dedupe by call id.
         """
         # A `date` format is inclusive at both ends: keep such windows a day shorter to stay within 31 days.
         span = MAX_WINDOW - timedelta(days=1) if self._date_format == "date" else MAX_WINDOW
-        for window_start, window_end in history_windows(start, end, span):
+        windows = history_windows(start, end, span)
+        for number, (window_start, window_end) in enumerate(windows, start=1):
             for page in range(1, MAX_PAGES_PER_WINDOW + 1):
                 items = await self._history_items(window_start, window_end, page, limit)
-                for record in _parse_history_items(items):
+                records = _parse_history_items(items)
+                if on_page is not None:
+                    on_page(
+                        HistoryPage(
+                            window=number,
+                            windows=len(windows),
+                            window_start=window_start,
+                            window_end=window_end,
+                            page=page,
+                            records=len(records),
+                            earliest=min((r.started_at for r in records), default=None),
+                            last=len(items) < limit,
+                        )
+                    )
+                for record in records:
                     yield record
                 if len(items) < limit:
                     break

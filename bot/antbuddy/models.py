@@ -56,6 +56,21 @@ class HistoryRecord:
 
 
 @dataclass(frozen=True)
+class HistoryPage:
+    """One page of history as it was read: which window of how many, the page number in it, how many records,
+    and the earliest start among them (None on an empty page). `last` when the window has no more pages."""
+
+    window: int  # 1-based
+    windows: int
+    window_start: datetime  # aware UTC
+    window_end: datetime
+    page: int  # 1-based, within the window
+    records: int
+    earliest: datetime | None
+    last: bool
+
+
+@dataclass(frozen=True)
 class AgentStatus:
     agent_id: str | None
     username: str | None

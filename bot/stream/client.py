@@ -55,7 +55,9 @@ class TokenLike(Protocol):
 
 
 class StreamAuthError(Exception):
-    """The stream refused a freshly fetched token a second time: the credentials or account id are wrong."""
+    """AntBuddy refused us before the stream ever worked: the app id / secret (no token), or a freshly fetched
+    token a second time (the account id). Once the stream has worked, a refusal is retried instead: someone may
+    be rotating the secret, and /healthz shows the stream down meanwhile."""
 
 
 @dataclass
@@ -130,13 +132,15 @@ class StreamClient:
         self._stop = asyncio.Event()
         self._connected = asyncio.Event()
         self._auth_failed = asyncio.Event()
-        self._refusals = 0  # consecutive refused subscribes; two in a row stop the client
+        self._refusals = 0  # consecutive refused subscribes; two in a row stop the client until it has worked
+        self._accepted = False  # a subscription has held (an event came, or no refusal within the settle time)
         self._background: set[asyncio.Task[None]] = set()
         self._connected_before = False
 
     # ---- public -------------------------------------------------------------------------------------------
     async def run(self) -> None:
-        """Connect and stay connected until stop(); raises StreamAuthError when a fresh token is refused again."""
+        """Connect and stay connected until stop(); raises StreamAuthError when AntBuddy refuses the credentials
+        or a fresh token again before the stream has ever worked (afterwards it keeps retrying)."""
         attempt = 0
         try:
             while not self._stop.is_set():
@@ -227,6 +231,8 @@ class StreamClient:
         try:
             token = await asyncio.wait_for(self._get_token(), self.connect_timeout * 3)
         except AuthError as exc:
+            if not self._accepted:
+                raise StreamAuthError(str(exc)) from None
             raise _Failure("credentials_rejected", f"AntBuddy refused the app credentials: {exc}") from None
         except TimeoutError:
             raise _Failure("network", "fetching an AntBuddy token timed out") from None
@@ -282,7 +288,9 @@ class StreamClient:
 
     async def _supervise(self, transport: Transport, token: TokenLike) -> str:
         refresh_at = self._refresh_at(token)
-        settle_at: float | None = self._clock() + self.auth_settle_seconds if self._refusals else None
+        settle_at: float | None = (
+            self._clock() + self.auth_settle_seconds if self._refusals or not self._accepted else None
+        )
         closed = asyncio.create_task(transport.closed())
         stopping = asyncio.create_task(self._stop.wait())
         refused = asyncio.create_task(self._auth_failed.wait())
@@ -300,12 +308,14 @@ class StreamClient:
                     return "stopped"
                 if refused.done():
                     self._refusals += 1
-                    if self._refusals >= 2:
+                    if self._refusals >= 2 and not self._accepted:
                         log.error("stream stopped cause=subscribe_refused_twice")
                         raise StreamAuthError(
                             "AntBuddy's event stream refused a freshly issued token twice: check "
                             "ANTBUDDY_APP_ID / ANTBUDDY_APP_SECRET and ANTBUDDY_ACCOUNT_ID"
                         )
+                    if self._refusals >= 2:  # it worked before: back off and keep trying, /healthz shows it down
+                        raise _Failure("subscribe_refused", "the stream refused a freshly issued token again")
                     raise _Failure(
                         "subscribe_refused", "the stream refused the token; retrying with a new one", immediate=True
                     )
@@ -316,7 +326,7 @@ class StreamClient:
                 if silent >= self.watchdog_seconds:
                     return f"watchdog: no frame for {silent:.1f}s"
                 if settle_at is not None and now >= settle_at:
-                    self._refusals, settle_at = 0, None
+                    self._refusals, settle_at, self._accepted = 0, None, True
                 if refresh_at is not None and now >= refresh_at:
                     token, refresh_at = await self._refresh(transport, token)
         finally:
@@ -361,7 +371,7 @@ class StreamClient:
             log.warning("stream server error message=%r", str(message)[:200])
             self.stats.last_error = f"server error: {str(message)[:200]}"
             return
-        self._refusals = 0  # events flow: the token was accepted
+        self._refusals, self._accepted = 0, True  # events flow: the token was accepted
         self.stats.events_by_type[event_label(name)] += 1  # bounded: a hostile server may invent names
         self.stats.last_event_at = time.time()
         try:

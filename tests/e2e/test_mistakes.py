@@ -28,13 +28,20 @@ def one_line(proc: subprocess.CompletedProcess, *needles: str) -> str:
 
 
 def run_env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    return clean_env(tmp_path, **GOOD, SLACK_SIGNING_SECRET="s" * 32, RINGBOT_HTTP_HOST="127.0.0.1", **extra)
+    return clean_env(tmp_path, **{**GOOD, "SLACK_SIGNING_SECRET": "s" * 32, "RINGBOT_HTTP_HOST": "127.0.0.1", **extra})
 
 
 def test_every_missing_setting_is_named_in_one_line_and_a_missing_env_file_is_said(tmp_path: Path) -> None:
     line = one_line(ringbot(tmp_path, "run"), *REQUIRED)
     assert line.startswith("ringbot: configuration error: ") and "are not set (required)" in line
     assert "no .env file in" in line
+
+
+def test_a_channel_name_for_the_alert_channel_stops_run_saying_how_to_find_the_id(tmp_path: Path) -> None:
+    proc = ringbot(tmp_path, "run", env=run_env(tmp_path, RINGBOT_ALERT_CHANNEL="#general"))
+    line = one_line(proc, "RINGBOT_ALERT_CHANNEL must be a channel id like C0123ABCD, got '#general'")
+    assert "Channel ID" in line and "About tab" in line
+    assert not (tmp_path / "cwd" / "ringbot.db").exists(), "nothing was started"
 
 
 def test_an_http_port_in_use(tmp_path: Path) -> None:

@@ -60,6 +60,21 @@ def test_malformed_values_are_refused_with_the_variable_named(var: str, value: s
         load_settings({**BASE, var: value}, dotenv=None)
 
 
+@pytest.mark.parametrize("name", ["#general", "general", "#C0123ABCD", "c0123abcd", "C0123 ABCD"])
+def test_a_channel_name_instead_of_its_id_is_refused_saying_where_the_id_is(name: str) -> None:
+    for var in ("RINGBOT_ALERT_CHANNEL", "RINGBOT_ADMIN_CHANNEL"):
+        with pytest.raises(ConfigError) as err:
+            load_settings({**BASE, var: name}, dotenv=None)
+        message = str(err.value)
+        assert message.startswith(f"{var} must be a channel id like C0123ABCD, got {name!r}")
+        assert "Channel ID" in message and "About tab" in message and "\n" not in message
+
+
+@pytest.mark.parametrize("channel", ["C0123ABCD", "G0PRIVATE", "D0DIRECT"])
+def test_a_channel_id_is_taken_as_the_alert_channel(channel: str) -> None:
+    assert load_settings({**BASE, "RINGBOT_ALERT_CHANNEL": channel}, dotenv=None).alert_channel == channel
+
+
 def test_secrets_never_appear_in_repr_or_errors() -> None:
     s = load_settings({**BASE, "SLACK_APP_TOKEN": "xapp-1-topsecret", "RINGBOT_SECRET_KEY": "k" * 44}, dotenv=None)
     text = repr(s)

@@ -188,18 +188,55 @@ async def test_heartbeats_keep_the_watchdog_quiet() -> None:
         assert server.server.heartbeats_answered >= 5  # type: ignore[attr-defined]
 
 
-async def test_rejected_app_credentials_are_retried_and_logged_as_such(caplog: pytest.LogCaptureFixture) -> None:
-    sink, tokens = Sink(), Tokens(fail_with=AuthError("AntBuddy refused the app id or secret."))
+async def test_app_credentials_refused_on_the_first_connection_stop_the_client_naming_them() -> None:
+    sink, tokens = Sink(), Tokens(fail_with=AuthError("AntBuddy refused the auth_token credentials (HTTP 401)."))
+    async with sim_backend("kazoo") as server, running(server, tokens, sink) as client:
+        with pytest.raises(StreamAuthError, match=r"refused the auth_token credentials \(HTTP 401\)"):
+            await asyncio.wait_for(client.task, 5.0)  # type: ignore[attr-defined]
+        assert await server.subscribes() == 0 and not client.stats.connected
+
+
+async def worked_once(server: Backend, client: StreamClient, sink: Sink) -> None:
+    """The stream has worked: subscribed, and an event came through."""
+    await subscribes_reach(server, 3)
+    await server.emit("CHANNEL_CREATE", call_event("first"))
+    await wait_until(lambda: "first" in sink.call_ids(), what="an event")
+
+
+async def test_app_credentials_refused_after_the_stream_worked_are_retried_and_logged_as_such(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    sink, tokens = Sink(), Tokens()
     caplog.set_level(logging.WARNING, logger="bot.stream.client")
     async with sim_backend("kazoo") as server, running(server, tokens, sink) as client:
+        await worked_once(server, client, sink)
+        tokens.fail_with = AuthError("AntBuddy refused the app id or secret.")  # the secret rotated under us
+        assert await server.drop() == 1
         await wait_until(
             lambda: sum("cause=credentials_rejected" in r.getMessage() for r in caplog.records) >= 2,
             what="two logged credential failures",
         )
+        assert not client.task.done() and not client.stats.connected  # type: ignore[attr-defined]
         assert "refused the app credentials" in (client.stats.last_error or "")
         tokens.fail_with = None
-        assert await client.wait_connected(5.0)
-        await subscribes_reach(server, 3)
+        await subscribes_reach(server, 6)
+        await server.emit("CHANNEL_CREATE", call_event("after"))
+        await wait_until(lambda: "after" in sink.call_ids(), what="events again once the credentials work")
+
+
+@pytest.mark.parametrize("kind", BACKENDS)
+async def test_tokens_refused_after_the_stream_worked_are_retried_with_backoff_not_fatal(kind: str) -> None:
+    sink, tokens = Sink(), Tokens()
+    async with backend(kind) as server:
+        await server.refuse("tok-2", "tok-3", "tok-4")
+        async with running(server, tokens, sink) as client:
+            await worked_once(server, client, sink)
+            assert await server.drop() >= 1
+            await subscribes_reach(server, 6, timeout=8.0)  # accepted ones: tok-1's, then tok-5's
+            assert tokens.issued == ["tok-1", "tok-2", "tok-3", "tok-4", "tok-5"]
+            assert not client.task.done()  # type: ignore[attr-defined]
+            await server.emit("CHANNEL_DESTROY", call_event("with-tok-5"))
+            await wait_until(lambda: "with-tok-5" in sink.call_ids(), what="an event with the fifth token")
 
 
 async def test_unreachable_server_is_retried_with_backoff_and_logged_as_network(

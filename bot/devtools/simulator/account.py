@@ -50,6 +50,8 @@ class ControlledAccount(Protocol):
     faults: Faults
     devices: dict[str, Device]
     clock: Callable[[], float]
+    app_id: str
+    app_secret: str
 
     def history_day(self, count: int, since: float, until: float) -> list[CallPlan]: ...
 

@@ -53,6 +53,7 @@ class ControlApi:
         r.add_put("/_sim/devices/{sip_user}", self.device)
         r.add_put("/_sim/agents/{agent}", self.agent)  # pause / ready an agent (the dashboard shows it)
         r.add_post("/_sim/tokens/expire", self.tokens_expire)
+        r.add_put("/_sim/credentials", self.credentials)
         r.add_get("/_sim/state", self.state)
         r.add_post("/_sim/traffic", self.traffic)
         r.add_delete("/_sim/traffic", self.traffic_stop)
@@ -179,6 +180,18 @@ class ControlApi:
         except KeyError as exc:
             return _bad(str(exc.args[0]), 404)
         return web.json_response({"agent": ext, "status": status})
+
+    async def credentials(self, request: web.Request) -> web.Response:
+        """The app id and secret AntBuddy accepts from now on (as when someone rotates the secret in its portal):
+        {"app_id": ..., "app_secret": ...}, either or both. Tokens already issued stay valid."""
+        body = await _body(request)
+        for key in ("app_id", "app_secret"):
+            if key in body and (not isinstance(body[key], str) or not body[key]):
+                return _bad(f"{key} must be a non-empty string")
+        self.sim.app_id = body.get("app_id", self.sim.app_id)
+        self.sim.app_secret = body.get("app_secret", self.sim.app_secret)
+        changed = [k for k in ("app_id", "app_secret") if k in body]
+        return web.json_response({"app_id": self.sim.app_id, "changed": changed})
 
     async def tokens_expire(self, request: web.Request) -> web.Response:
         return web.json_response({"expired": self.sim.expire_tokens()})
