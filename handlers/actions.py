@@ -41,6 +41,7 @@ from bot.slack.ids import (
     ACTION_UNHANDLE,
 )
 from bot.slack.text import say
+from bot.values import row_id
 from handlers.answers import caller_history_query, history_message, now
 from handlers.deps import Deps, Message
 from handlers.dial import dial_answer
@@ -134,11 +135,8 @@ def _value(body: Body) -> str:
 
 
 def _alert_id(value: str) -> int | None:
-    """The alert id in a button value; None for anything that is not a plain positive integer."""
-    text = value.strip()
-    if not text.isdigit() or len(text) > 18:
-        return None
-    return int(text)
+    """The alert id in a button value; None for anything that is not a plain positive integer in ASCII digits."""
+    return row_id(value.strip())
 
 
 # -- on an alert --------------------------------------------------------------------------------------

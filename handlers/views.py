@@ -31,6 +31,7 @@ from bot.slack.render.link import (
 )
 from bot.slack.render.ownership import reassign_modal
 from bot.slack.text import say
+from bot.values import row_id
 from handlers.deps import Deps, Message
 from handlers.replies import database_why
 
@@ -178,14 +179,14 @@ async def submit_reassign(deps: Deps, ack: Callable[..., Awaitable[object]], bod
     """Checked in the ack (admin, a person picked, the alert still open): errors show in the dialog."""
     user_id = body["user"]["id"]
     view = body.get("view") or {}
-    meta = str(view.get("private_metadata") or "")
+    alert_id = row_id(view.get("private_metadata"))
     to = picked_owner(view)
-    if not meta.isdigit() or len(meta) > 18 or to is None:
+    if alert_id is None or to is None:
         await ack(response_action="errors", errors={"owner": say("own.reassign.pick")})
         return
     try:
         saved = deps.alerts.ownership.reassign(
-            int(meta), to, by=user_id, is_admin=await _is_admin_quickly(deps, user_id)
+            alert_id, to, by=user_id, is_admin=await _is_admin_quickly(deps, user_id)
         )
     except Refused as refused:
         await ack(response_action="errors", errors={"owner": refused_text(refused)})
