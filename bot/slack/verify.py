@@ -43,8 +43,22 @@ TOO_LARGE = Refusal(413, "too_large")
 CONTENT_TYPE = Refusal(400, "content_type")  # signed, but not a content type Slack sends
 NOT_UTF8 = Refusal(400, "not_utf8")
 NOT_A_PAYLOAD = Refusal(400, "not_a_payload")  # signed, but the body is not a Slack payload
+# Signed, but a click or dialog submission in a shape Slack never sends: answered 200 (so nobody retries it) and
+# ignored, since Bolt would trip over it before any listener ran.
+NOT_SLACK_SHAPE = Refusal(200, "not_slack_shape")
 REASONS = tuple(
-    r.reason for r in (UNSIGNED, MALFORMED, STALE, BAD_SIGNATURE, TOO_LARGE, CONTENT_TYPE, NOT_UTF8, NOT_A_PAYLOAD)
+    r.reason
+    for r in (
+        UNSIGNED,
+        MALFORMED,
+        STALE,
+        BAD_SIGNATURE,
+        TOO_LARGE,
+        CONTENT_TYPE,
+        NOT_UTF8,
+        NOT_A_PAYLOAD,
+        NOT_SLACK_SHAPE,
+    )
 )
 
 
@@ -97,6 +111,29 @@ def read_payload(mimetype: str, charset: str | None, body: bytes) -> tuple[str, 
     if _SURROGATE_ESCAPE.search(json_text):
         return text, _without_lone_surrogates(data)
     return text, data
+
+
+def check_shape(payload: dict[str, Any]) -> Refusal | None:
+    """A click or a dialog submission has the fields Bolt reads before any listener runs, with the types Slack
+    gives them: a click's first action is an object with a text `action_id`; a submission (or a closed dialog)
+    comes from a user id and carries a view object whose `callback_id`, `type` and `private_metadata` are text and
+    whose `state` is an object. Anything else (Bolt would raise on it: an HTTP 500 and a traceback) is refused.
+    Whether the user, the values and the metadata mean anything is the listener's to check."""
+    kind = payload.get("type")
+    if kind == "block_actions":
+        actions = payload.get("actions")
+        if not isinstance(actions, list) or not actions or not isinstance(actions[0], dict):
+            return NOT_SLACK_SHAPE
+        return None if isinstance(actions[0].get("action_id"), str) else NOT_SLACK_SHAPE
+    if kind in ("view_submission", "view_closed"):
+        user, view = payload.get("user"), payload.get("view")
+        if not isinstance(user, dict) or not isinstance(user.get("id"), str) or not isinstance(view, dict):
+            return NOT_SLACK_SHAPE
+        text = all(isinstance(view.get(key, ""), str) for key in ("type", "private_metadata"))
+        if not text or not isinstance(view.get("callback_id"), str) or "type" not in view:
+            return NOT_SLACK_SHAPE
+        return None if isinstance(view.get("state", {}), dict) else NOT_SLACK_SHAPE
+    return None
 
 
 def _without_lone_surrogates(value: Any) -> Any:

@@ -6,13 +6,15 @@ suite as the fixes' regression tests.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 
 from bot.devtools.fakeslack import view_submission_body
-from bot.slack.ids import VIEW_LINK
+from bot.slack.ids import VIEW_LINK, VIEW_REASSIGN
 from tests.fuzz.harness import ACCOUNT, Bot, running_bot
 from tests.fuzz.strategies import GarbageLeg, RawJSON
 from tests.support.payloads import DID, T0
@@ -118,3 +120,83 @@ async def test_a_duration_beyond_64_bits_is_ignored_and_the_call_still_alerted(b
     await bot.assert_legit_calls_alerted_once("kazoo")
     assert len(bot.posts_for("found-bigduration")) == 1, "the missed call with a huge duration was lost"
     bot.logs.assert_clean("a 20-digit Duration-Seconds")
+
+
+SUBMITTED = {"type": "view_submission", "user": {"id": "UADMIN"}, "team": {"id": "T0DEMO"}, "api_app_id": "A0RINGBOT"}
+PICKED = {"values": {"owner": {"owner": {"type": "users_select", "selected_user": "U0AGENT"}}}}
+
+
+def submission(view: Any, **top: Any) -> str:
+    """A view_submission payload with `view` as given and the top-level keys changed (None: removed)."""
+    payload: dict[str, Any] = {**SUBMITTED, "view": view}
+    for key, value in top.items():
+        if value is None:
+            payload.pop(key, None)
+        else:
+            payload[key] = value
+    return urlencode({"payload": json.dumps(payload)})
+
+
+FORGED_SUBMISSIONS = {
+    "no user": submission({"type": "modal", "callback_id": VIEW_LINK}, user=None),
+    "user as text": submission({"type": "modal", "callback_id": VIEW_LINK}, user="UADMIN"),
+    "a 3,000-character user id": submission({"type": "modal", "callback_id": VIEW_LINK}, user={"id": "U" * 3000}),
+    "no user on the reassign picker": submission(
+        {"type": "modal", "callback_id": VIEW_REASSIGN, "private_metadata": "1", "state": PICKED}, user=None
+    ),
+    "view as text": submission("callback_id"),
+    "view as a number": submission(5),
+    "view as a list": submission(["callback_id"]),
+    "callback id as a number": submission({"type": "modal", "callback_id": 5}),
+    "view without its type": submission({"callback_id": "nobody's"}),
+    "metadata as a number": submission({"type": "modal", "callback_id": VIEW_LINK, "private_metadata": 5}),
+    "metadata as a list": submission({"type": "modal", "callback_id": VIEW_REASSIGN, "private_metadata": [1]}),
+    "metadata nested 5,000 deep": submission(
+        {"type": "modal", "callback_id": VIEW_LINK, "private_metadata": "[" * 5000 + "]" * 5000}
+    ),
+    "state as a list": submission(
+        {"type": "modal", "callback_id": VIEW_REASSIGN, "private_metadata": "1", "state": [1]}
+    ),
+    "a picked user as a list": submission(
+        {"type": "modal", "callback_id": VIEW_REASSIGN, "private_metadata": "1", "state": {"values": {"owner": [1]}}}
+    ),
+    "a dialog we never opened": submission({"type": "modal", "callback_id": "alert_reassign_v0"}),
+    "a closed view as a number": submission(5, type="view_closed"),
+}
+
+
+@pytest.mark.parametrize("bot", ["socketio"], indirect=True)
+async def test_a_forged_dialog_submission_gets_200_and_is_ignored(bot: Bot) -> None:
+    """Found: a view_submission without `user` (KeyError in handlers/views.py), with `view` not an object or without
+    its `type` (Bolt's own matchers raise), or with `private_metadata` not text (bot/slack/render/link.py:
+    `LinkForm.load`) -> HTTP 500 and an ERROR traceback. At fault: the Bolt wiring (bot/slack/app.py, no shape
+    check at the front door, bot/slack/verify.py) and handlers/views.py. Now: 200, nothing changed, no ERROR."""
+    alert_id = bot.rt.deps.store.create_alert(
+        {
+            "call_id": "found-forged-view",
+            "customer_number": "0277000005",
+            "customer_key": "+84277000005",
+            "outcome": "missed",
+            "channel": "C0ALERTS",
+        }
+    )
+    for what, body in FORGED_SUBMISSIONS.items():
+        resp = await bot.signed(body.replace('"private_metadata": "1"', f'"private_metadata": "{alert_id}"'))
+        assert resp.status_code == 200, f"{what}: HTTP {resp.status_code} {resp.text[:200]}"
+        # nothing, or (from a real user, in a dialog of ours) the dialog's own field errors
+        assert not resp.content or resp.json().get("response_action") == "errors", f"{what}: {resp.text[:200]}"
+    assert bot.rt.deps.alerts.owners.get(alert_id)["owner"] is None, "a forged submission gave the alert away"
+    await bot.assert_legit_calls_alerted_once("snake")
+    bot.logs.assert_clean("forged dialog submissions")
+
+
+@pytest.mark.parametrize("bot", ["socketio"], indirect=True)
+@pytest.mark.parametrize("metadata", ["²", "٣", "1²", "-1", " 1", "9" * 19])
+async def test_a_reassign_picker_whose_metadata_is_not_an_alert_id_asks_to_pick_again(bot: Bot, metadata: str) -> None:
+    """Found: `private_metadata: "²"` passes `str.isdigit()` and then `int()` raises ValueError: HTTP 500 and an
+    ERROR traceback. At fault: handlers/views.py (`submit_reassign`). Now: the dialog shows its error."""
+    body = submission({"type": "modal", "callback_id": VIEW_REASSIGN, "private_metadata": metadata, "state": PICKED})
+    resp = await bot.signed(body)
+    assert resp.status_code == 200, resp.text
+    assert resp.json().get("response_action") == "errors", resp.text
+    bot.logs.assert_clean(f"reassign metadata {metadata!r}")

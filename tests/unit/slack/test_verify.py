@@ -111,4 +111,58 @@ def test_lone_surrogates_in_a_payload_become_replacement_characters() -> None:
 
 
 def test_refusal_reasons_are_a_fixed_set() -> None:
-    assert len(set(REASONS)) == len(REASONS) == 8
+    assert len(set(REASONS)) == len(REASONS) == 9
+
+
+SUBMISSION = {"type": "view_submission", "user": {"id": "U0AGENT"}, "view": {"type": "modal", "callback_id": "x"}}
+
+
+def _with(payload: dict, **changes: object) -> dict:
+    out = json.loads(json.dumps(payload))
+    for key, value in changes.items():
+        if value is None:
+            out.pop(key, None)
+        else:
+            out[key] = value
+    return out
+
+
+def test_clicks_and_submissions_in_slacks_shape_pass_the_shape_check() -> None:
+    assert verify.check_shape(SUBMISSION) is None
+    assert verify.check_shape(_with(SUBMISSION, type="view_closed")) is None
+    assert verify.check_shape({"type": "block_actions", "actions": [{"action_id": "a"}]}) is None
+    assert verify.check_shape({"command": "/ring", "text": "help"}) is None  # a slash command: not its business
+    assert verify.check_shape({"type": "event_callback", "event": 5}) is None
+
+
+@given(
+    st.sampled_from(
+        [
+            {"user": None},
+            {"user": "U0AGENT"},
+            {"user": {"id": 5}},
+            {"view": None},
+            {"view": "callback_id"},
+            {"view": 5},
+            {"view": ["callback_id"]},
+            {"view": {"type": "modal", "callback_id": 5}},
+            {"view": {"callback_id": "x"}},
+            {"view": {"type": ["modal"], "callback_id": "x"}},
+            {"view": {"type": "modal", "callback_id": "x", "private_metadata": 5}},
+            {"view": {"type": "modal", "callback_id": "x", "private_metadata": ["1"]}},
+            {"view": {"type": "modal", "callback_id": "x", "state": [1]}},
+        ]
+    ),
+    st.sampled_from(["view_submission", "view_closed"]),
+)
+def test_a_submission_bolt_would_trip_over_is_answered_200_and_ignored(changes: dict, kind: str) -> None:
+    assert verify.check_shape(_with(SUBMISSION, type=kind, **changes)) == verify.NOT_SLACK_SHAPE
+    assert verify.NOT_SLACK_SHAPE.status == 200
+
+
+@given(st.sampled_from([None, "x", [], [5], ["a"], [{"action_id": 5}], [{"value": "1"}], [{"action_id": None}]]))
+def test_a_click_whose_first_action_has_no_text_action_id_is_ignored(actions: object) -> None:
+    click = {"type": "block_actions", "user": {"id": "U0AGENT"}}
+    if actions is not None:
+        click["actions"] = actions
+    assert verify.check_shape(click) == verify.NOT_SLACK_SHAPE
