@@ -13,11 +13,14 @@ from urllib.parse import urlencode
 
 import pytest
 
-from bot.devtools.fakeslack import view_submission_body
-from bot.slack.ids import VIEW_LINK, VIEW_REASSIGN
+from bot.devtools.fakeslack import block_actions_body, view_submission_body
+from bot.slack.ids import ACTION_QUEUE_ON_IT, VIEW_LINK, VIEW_REASSIGN
+from bot.slack.text import say
+from storage.queues import QueueStore
 from tests.fuzz.harness import ACCOUNT, Bot, running_bot
 from tests.fuzz.strategies import GarbageLeg, RawJSON
 from tests.support.payloads import DID, T0
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -200,3 +203,39 @@ async def test_a_reassign_picker_whose_metadata_is_not_an_alert_id_asks_to_pick_
     assert resp.status_code == 200, resp.text
     assert resp.json().get("response_action") == "errors", resp.text
     bot.logs.assert_clean(f"reassign metadata {metadata!r}")
+
+
+@pytest.mark.parametrize("bot", ["socketio"], indirect=True)
+async def test_im_on_it_checks_the_clickers_id_its_value_and_its_channel(bot: Bot) -> None:
+    """Found: "I'm on it" took any non-empty user id (a 3,000-character one became the queue alert's owner, shown in
+    its message), `"²"` as its value passed `str.isdigit()` and crashed `int()` (ERROR, traceback), and a click from
+    any channel counted. At fault: handlers/queues.py (`claim`). Now: checked like the alert buttons, and only in
+    the queue alert's own channel."""
+    store = bot.rt.deps.store
+    with store.transaction():
+        breach_id = QueueStore(store).save_breach(
+            None,
+            {"queue_id": "q-found", "channel": "C0ALERTS", "level": 1, "reasons": "waiting", "started_at": T0,
+             "peak_waiting": 3, "snapshot": {"queue": "CSKH", "waiting": 3, "longest": 30.0, "ready": 0}},
+        )  # fmt: skip
+    forged = [
+        ("U" * 3000, str(breach_id), "C0ALERTS"),
+        ("U0AGENT", "²", "C0ALERTS"),
+        ("U0AGENT", f"{breach_id}\u00b2", "C0ALERTS"),
+        ("U0AGENT", str(breach_id), "C0ELSEWHERE"),
+        ("U0AGENT", str(breach_id), ""),
+    ]
+    for user, value, channel in forged:
+        url = bot.response_url()
+        body = block_actions_body(ACTION_QUEUE_ON_IT, value, user_id=user, channel_id=channel, response_url=url)
+        resp = await bot.signed(body)
+        assert resp.status_code == 200, resp.text
+        answer = await bot.answer_to(url, f"I'm on it by {user[:20]} value={value!r} in {channel!r}")
+        assert answer["text"] == say("button.invalid"), answer
+    assert QueueStore(store).breach(breach_id)["owner"] is None  # type: ignore[index]
+    url = bot.response_url()
+    await bot.signed(block_actions_body(ACTION_QUEUE_ON_IT, str(breach_id), user_id="U0AGENT", channel_id="C0ALERTS",
+                                        response_url=url))  # fmt: skip
+    owner = lambda: QueueStore(store).breach(breach_id)["owner"] == "U0AGENT"  # type: ignore[index]  # noqa: E731
+    await eventually(owner, "the real click, in the queue alert's channel, took it")
+    bot.logs.assert_clean("forged I'm on it clicks")
