@@ -140,6 +140,12 @@ def click_channel(body: Body) -> str:
     return ""
 
 
+def trigger(body: Body) -> str:
+    """The click's trigger_id (for views.open), or "" when it is not text (views.open then fails, and says so)."""
+    found = body.get("trigger_id")
+    return found if isinstance(found, str) else ""
+
+
 def clicked_where_shown(deps: Deps, body: Body) -> bool:
     """An alert's button clicked where that alert shows to the clicker (its channel, or their DM copy). A value
     that names no alert passes: the button's own work answers that the alert is gone."""
@@ -248,8 +254,8 @@ async def open_link(deps: Deps, body: Body, client: AsyncWebClient) -> Message |
         client,
         user_id=user_id,
         target=value if _USER_ID.fullmatch(value) else user_id,  # anything else: your own phone
-        channel=((body.get("channel") or {}).get("id")) or "",
-        trigger_id=body.get("trigger_id", ""),
+        channel=click_channel(body),
+        trigger_id=trigger(body),
     )
 
 
@@ -348,6 +354,4 @@ async def reassign_alert(deps: Deps, body: Body, client: AsyncWebClient) -> Mess
     alert_id = _alert_id(_value(body))
     if alert_id is None:
         return {"text": say("own.gone")}
-    return await open_reassign_modal(
-        deps, client, user_id=user_id, alert_id=alert_id, trigger_id=body.get("trigger_id", "")
-    )
+    return await open_reassign_modal(deps, client, user_id=user_id, alert_id=alert_id, trigger_id=trigger(body))

@@ -9,12 +9,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode
 
 import pytest
 
 from bot.devtools.fakeslack import block_actions_body, view_submission_body
-from bot.slack.ids import ACTION_QUEUE_ON_IT, VIEW_LINK, VIEW_REASSIGN
+from bot.slack.ids import ACTION_OPEN_LINK, ACTION_QUEUE_ON_IT, VIEW_LINK, VIEW_REASSIGN
 from bot.slack.text import say
 from storage.queues import QueueStore
 from tests.fuzz.harness import ACCOUNT, Bot, running_bot
@@ -239,3 +239,34 @@ async def test_im_on_it_checks_the_clickers_id_its_value_and_its_channel(bot: Bo
     owner = lambda: QueueStore(store).breach(breach_id)["owner"] == "U0AGENT"  # type: ignore[index]  # noqa: E731
     await eventually(owner, "the real click, in the queue alert's channel, took it")
     bot.logs.assert_clean("forged I'm on it clicks")
+
+
+@pytest.mark.parametrize("bot", ["socketio"], indirect=True)
+async def test_link_my_phone_with_a_channel_or_trigger_of_the_wrong_type_opens_the_dialog_without_a_traceback(
+    bot: Bot,
+) -> None:
+    """Found by the fuzz of every listener: a "Link my phone" click whose `channel` is text (`"²"`) rather than an
+    object -> `AttributeError: 'str' object has no attribute 'get'`, an ERROR with a traceback, and "Something went
+    wrong". At fault: handlers/actions.py (`open_link` read the channel and trigger_id without checking them)."""
+    for changes in ({"channel": "²"}, {"channel": ["C0ALERTS"], "trigger_id": 5}):
+        url = bot.response_url()
+        payload = json.loads(
+            urlencode_payload(block_actions_body(ACTION_OPEN_LINK, "", user_id="U0AGENT", response_url=url))
+        )
+        payload.update(changes)
+        opened = len([c for c in bot.slack.calls if c.method == "views.open"])
+        resp = await bot.signed(urlencode({"payload": json.dumps(payload)}))
+        assert resp.status_code == 200, resp.text
+        await eventually(
+            lambda url=url, opened=opened: (
+                bot.answers_to(url) or len([c for c in bot.slack.calls if c.method == "views.open"]) > opened
+            ),
+            f"an answer to Link my phone with {changes}",
+        )
+        assert all(a.get("text") != say("error.internal") for a in bot.answers_to(url)), bot.answers_to(url)
+    bot.logs.assert_clean("Link my phone with a channel or trigger of the wrong type")
+
+
+def urlencode_payload(body: str) -> str:
+    """The JSON payload inside a form body as the fake Slack builds it."""
+    return parse_qs(body)["payload"][0]
