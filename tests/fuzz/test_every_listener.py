@@ -58,6 +58,10 @@ CLICK_PATHS: tuple[tuple[str | int, ...], ...] = (
     ("message",),
     ("trigger_id",),
     ("team",),
+    ("response_url",),
+    ("enterprise",),
+    ("event",),
+    ("authorizations",),
 )
 SUBMISSION_PATHS: tuple[tuple[str | int, ...], ...] = (
     ("user",),
@@ -73,6 +77,9 @@ SUBMISSION_PATHS: tuple[tuple[str | int, ...], ...] = (
     ("view", "state", "values", "sip_user", "sip_user", "value"),
     ("view", "state", "values", "sip_password", "sip_password", "value"),
     ("trigger_id",),
+    ("team",),
+    ("enterprise",),
+    ("event",),
 )
 COMMAND_FIELDS = ("user_id", "channel_id", "team_id", "trigger_id", "response_url")
 

@@ -5,10 +5,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 from urllib.parse import quote
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from slack_bolt.listener_matcher import builtins
+from slack_bolt.request import BoltRequest
+from slack_bolt.response import BoltResponse
 
 from bot.slack import verify
 from bot.slack.verify import FORM, JSON, MAX_BODY_BYTES, REASONS, Refusal
@@ -132,7 +137,51 @@ def test_clicks_and_submissions_in_slacks_shape_pass_the_shape_check() -> None:
     assert verify.check_shape(_with(SUBMISSION, type="view_closed")) is None
     assert verify.check_shape({"type": "block_actions", "actions": [{"action_id": "a"}]}) is None
     assert verify.check_shape({"command": "/ring", "text": "help"}) is None  # a slash command: not its business
-    assert verify.check_shape({"type": "event_callback", "event": 5}) is None
+    assert verify.check_shape({"type": "event_callback", "event": {"type": "app_home_opened", "user": "U1"}}) is None
+
+
+@pytest.mark.parametrize(
+    "kind", ["interactive_message", "dialog_submission", "dialog_cancellation", "workflow_step_edit"]
+)
+def test_interactions_of_kinds_ringbot_never_makes_are_ignored(kind: str) -> None:
+    assert verify.check_shape({"type": kind, "callback_id": "x", "actions": []}) == verify.NOT_SLACK_SHAPE
+
+
+KINDS = ["block_actions", "view_submission", "view_closed", "event_callback", "shortcut", "block_suggestion", None]
+GARBAGE = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.sampled_from(["", "id", "x", "U1", "alert_callback"]),
+    lambda inner: st.lists(inner, max_size=2) | st.dictionaries(st.sampled_from(["id", "type", "user", "0"]), inner),
+    max_leaves=4,
+)
+FIELDS = ("user", "team", "enterprise", "channel", "authorizations", "event", "message", "item", "actions", "view")
+
+
+@given(
+    kind=st.sampled_from(KINDS),
+    fields=st.dictionaries(st.sampled_from(FIELDS), GARBAGE, max_size=4),
+    ext_shared=st.booleans(),
+)
+def test_whatever_passes_the_shape_check_bolt_can_route_without_raising(
+    kind: str | None, fields: dict, ext_shared: bool
+) -> None:
+    """The property the check exists for, against Bolt itself: its context extraction and every kind of matcher
+    ringbot registers (buttons, dialogs, /ring, App Home) read a payload that passed without raising."""
+    payload = {**fields, "is_ext_shared_channel": ext_shared}
+    if kind is not None:
+        payload["type"] = kind
+    if verify.check_shape(payload) is not None:
+        return
+    request = BoltRequest(body=payload, mode="socket_mode")  # builds Bolt's context from the payload
+    response = BoltResponse(status=200)
+    for matcher in (
+        builtins.action("alert_callback"),
+        builtins.action(re.compile("(?s).*")),
+        builtins.view("link_device"),
+        builtins.view(re.compile("(?s).*")),
+        builtins.command("/ring"),
+        builtins.event("app_home_opened"),
+    ):
+        matcher.matches(request, response)
 
 
 @given(
