@@ -158,12 +158,10 @@ def _bolt_can_read(node: dict[str, Any], depth: int = 0) -> bool:
     authorizations = node.get("authorizations")
     if authorizations is not None and not isinstance(authorizations, list):
         return False
-    for inner in [*(authorizations or [])[:1], *(node.get(key) for key in _INNER)]:
-        if inner is None:
-            continue
-        if not isinstance(inner, dict) or (depth < 3 and not _bolt_can_read(inner, depth + 1)):
-            return False
-    return True
+    if "event" in node and not isinstance(node["event"], dict):  # Bolt looks inside an `event` that is there at all
+        return False
+    inner = [*(authorizations or [])[:1], *(node[key] for key in _INNER if node.get(key) is not None)]
+    return all(isinstance(i, dict) and (depth >= 3 or _bolt_can_read(i, depth + 1)) for i in inner)
 
 
 def _without_lone_surrogates(value: Any) -> Any:

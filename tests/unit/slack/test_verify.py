@@ -9,7 +9,7 @@ import re
 from urllib.parse import quote
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from slack_bolt.listener_matcher import builtins
 from slack_bolt.request import BoltRequest
@@ -148,12 +148,15 @@ def test_interactions_of_kinds_ringbot_never_makes_are_ignored(kind: str) -> Non
 
 
 KINDS = ["block_actions", "view_submission", "view_closed", "event_callback", "shortcut", "block_suggestion", None]
+FIELDS = ("user", "team", "enterprise", "channel", "authorizations", "event", "message", "item", "actions", "view")
 GARBAGE = st.recursive(
     st.none() | st.booleans() | st.integers() | st.sampled_from(["", "id", "x", "U1", "alert_callback"]),
-    lambda inner: st.lists(inner, max_size=2) | st.dictionaries(st.sampled_from(["id", "type", "user", "0"]), inner),
+    lambda inner: (
+        st.lists(inner, max_size=2)
+        | st.dictionaries(st.sampled_from(["id", "type", "0", "action_id", "callback_id", *FIELDS]), inner)
+    ),
     max_leaves=4,
 )
-FIELDS = ("user", "team", "enterprise", "channel", "authorizations", "event", "message", "item", "actions", "view")
 
 
 @given(
@@ -161,6 +164,8 @@ FIELDS = ("user", "team", "enterprise", "channel", "authorizations", "event", "m
     fields=st.dictionaries(st.sampled_from(FIELDS), GARBAGE, max_size=4),
     ext_shared=st.booleans(),
 )
+@example(kind="event_callback", fields={"authorizations": [None]}, ext_shared=False)  # found: Bolt reads [0]
+@example(kind="event_callback", fields={"event": None}, ext_shared=True)  # found: Bolt looks into a null event
 def test_whatever_passes_the_shape_check_bolt_can_route_without_raising(
     kind: str | None, fields: dict, ext_shared: bool
 ) -> None:
