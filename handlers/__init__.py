@@ -16,3 +16,4 @@ def register(app: AsyncApp, deps: Deps) -> None:
     home.register(app, deps)  # App Home (events)
     queues.register(app, deps)  # the queue alert's "I'm on it"
     actions.register_fallback(app)  # last: any action id no listener above took
+    views.register_fallback(app)  # and any dialog callback id

@@ -5,7 +5,11 @@ only the person who clicked, through response_url.
 A click whose payload we did not make (no user, a value longer than Slack allows or not text, an action id we
 never rendered) is answered "this button is no longer valid"; a value that does not parse as what its button
 carries gets that button's own "no longer exists" sentence. Never "something went wrong": the value is the
-clicker's to forge, so it is checked before anything reads it."""
+clicker's to forge, so it is checked before anything reads it.
+
+A button on an alert counts only when it is clicked where the alert shows: the channel it was posted in, or the
+clicker's own DM copy of it. A click naming an alert from anywhere else (a forged payload that reuses a real
+alert id) is told the button is no longer valid."""
 
 from __future__ import annotations
 
@@ -41,6 +45,7 @@ from bot.slack.ids import (
     ACTION_UNHANDLE,
 )
 from bot.slack.text import say
+from bot.values import row_id
 from handlers.answers import caller_history_query, history_message, now
 from handlers.deps import Deps, Message
 from handlers.dial import dial_answer
@@ -60,6 +65,10 @@ MORE_OFFSET_MAX = 10_000  # 500 pages of history: further is not a page anyone r
 _MORE_TEXT_MAX = {"k": 64, "a": 128, "w": 32, "p": 64, "t": 500}
 
 Body = dict[str, Any]  # Slack's block_actions payload, as Bolt hands it over
+# The buttons on an alert (value: its id), answered only from where the alert shows (clicked_where_shown).
+ALERT_BUTTONS = frozenset(
+    {ACTION_CALLBACK, ACTION_HANDLED, ACTION_UNHANDLE, ACTION_HISTORY, ACTION_TAKE, ACTION_RELEASE, ACTION_REASSIGN}
+)
 ButtonWork = Callable[[Deps, Body, AsyncWebClient], Awaitable[Message | None]]
 
 
@@ -73,6 +82,9 @@ def register(app: AsyncApp, deps: Deps) -> None:
             with speaking(await deps.languages.of(clicker(body))):  # the clicker's language
                 if not well_formed(body):
                     await no_longer_valid(respond, action_id, "malformed")
+                    return
+                if action_id in ALERT_BUTTONS and not clicked_where_shown(deps, body):
+                    await no_longer_valid(respond, action_id, "wrong_channel")
                     return
                 await answer(
                     ephemeral(respond), lambda: work(deps, body, client), timeout=timeout or deps.directory.timeout
@@ -117,6 +129,31 @@ def well_formed(body: Body) -> bool:
     return value is None or (isinstance(value, str) and len(value) <= VALUE_MAX and value.isprintable())
 
 
+def click_channel(body: Body) -> str:
+    """The channel the click came from (Slack sends `channel.id`, and `container.channel_id` for a message); ""
+    when the payload names none."""
+    for key, field in (("channel", "id"), ("container", "channel_id")):
+        node = body.get(key)
+        found = node.get(field) if isinstance(node, dict) else None
+        if isinstance(found, str) and found:
+            return found
+    return ""
+
+
+def trigger(body: Body) -> str:
+    """The click's trigger_id (for views.open), or "" when it is not text (views.open then fails, and says so)."""
+    found = body.get("trigger_id")
+    return found if isinstance(found, str) else ""
+
+
+def clicked_where_shown(deps: Deps, body: Body) -> bool:
+    """An alert's button clicked where that alert shows to the clicker (its channel, or their DM copy). A value
+    that names no alert passes: the button's own work answers that the alert is gone."""
+    alert_id = _alert_id(_value(body))
+    places = deps.lists.where_shown(alert_id, _user(body)) if alert_id is not None else None
+    return places is None or click_channel(body) in places
+
+
 def clicker(body: Body) -> str:
     """The clicker's user id if the payload has a well-formed one, else "" (their language is then the default)."""
     user = body.get("user")
@@ -134,11 +171,8 @@ def _value(body: Body) -> str:
 
 
 def _alert_id(value: str) -> int | None:
-    """The alert id in a button value; None for anything that is not a plain positive integer."""
-    text = value.strip()
-    if not text.isdigit() or len(text) > 18:
-        return None
-    return int(text)
+    """The alert id in a button value; None for anything that is not a plain positive integer in ASCII digits."""
+    return row_id(value.strip())
 
 
 # -- on an alert --------------------------------------------------------------------------------------
@@ -220,8 +254,8 @@ async def open_link(deps: Deps, body: Body, client: AsyncWebClient) -> Message |
         client,
         user_id=user_id,
         target=value if _USER_ID.fullmatch(value) else user_id,  # anything else: your own phone
-        channel=((body.get("channel") or {}).get("id")) or "",
-        trigger_id=body.get("trigger_id", ""),
+        channel=click_channel(body),
+        trigger_id=trigger(body),
     )
 
 
@@ -320,6 +354,4 @@ async def reassign_alert(deps: Deps, body: Body, client: AsyncWebClient) -> Mess
     alert_id = _alert_id(_value(body))
     if alert_id is None:
         return {"text": say("own.gone")}
-    return await open_reassign_modal(
-        deps, client, user_id=user_id, alert_id=alert_id, trigger_id=body.get("trigger_id", "")
-    )
+    return await open_reassign_modal(deps, client, user_id=user_id, alert_id=alert_id, trigger_id=trigger(body))

@@ -12,6 +12,7 @@ from bot.alerts.route_settings import SETTING_WORDS
 from bot.calls.numbers import clean, number_key
 from bot.slack.blocks import escape
 from bot.slack.text import MESSAGES, say
+from bot.values import is_digits
 
 ECHO_LIMIT = 60  # characters of a typed word quoted back in an error
 MAX_DAYS = 31  # AntBuddy's history window; our own store could go further but answers stay readable
@@ -30,8 +31,8 @@ def usage(sub: str) -> str:
 _USER = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
 _CHANNEL = re.compile(r"^<#([CG][A-Z0-9]+)(?:\|[^>]*)?>$")
 _CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{6,}$")
-_NUMBER_PART = re.compile(r"^\+?[\d().\-]+$")
-_DAYS = re.compile(r"^(\d{1,3})d$")
+_NUMBER_PART = re.compile(r"^\+?[0-9().\-]+$")  # ASCII digits: bot/values.py says why
+_DAYS = re.compile(r"^([0-9]{1,3})d$")
 
 
 class UsageError(ValueError):
@@ -139,14 +140,14 @@ def parse_period(token: str) -> Period | None:
 
 
 def is_number_part(token: str) -> bool:
-    return bool(_NUMBER_PART.match(token)) and any(c.isdigit() for c in token)
+    return bool(_NUMBER_PART.match(token)) and any(c in "0123456789" for c in token)
 
 
 def parse_number(text: str) -> str:
     """A phone number as typed (spaces and separators allowed) -> cleaned digits; UsageError if not one."""
     cleaned = clean(text)
     digits = cleaned.lstrip("+")
-    if not digits.isdigit() or not 3 <= len(digits) <= 20:
+    if not is_digits(digits) or not 3 <= len(digits) <= 20:
         raise UsageError(usage("call"), say("usage.not_a_number", text=_echo(text)))
     return cleaned
 
@@ -257,7 +258,7 @@ SUBCOMMAND_ALIASES: dict[str, str] = {
 }
 _SHARE_VI = "chia-se"
 _MISSED_VI = ("nho", "goi-nho", "bi-bo", "bo")
-_DAYS_VI = re.compile(r"^(\d{1,3})ngay$")
+_DAYS_VI = re.compile(r"^([0-9]{1,3})ngay$")
 
 
 def fold(word: str) -> str:
@@ -284,7 +285,7 @@ def join_vietnamese(args: tuple[str, ...] | list[str]) -> list[str]:
     for token in args:
         if out:
             prev, this = fold(out[-1]), fold(token)
-            if (prev, this) == ("hom", "nay") or (prev.isdigit() and len(prev) <= 3 and this in ("ngay", "gio")):
+            if (prev, this) == ("hom", "nay") or (is_digits(prev) and len(prev) <= 3 and this in ("ngay", "gio")):
                 out[-1] = f"{out[-1]}{'-' if prev == 'hom' else ''}{token}"
                 continue
         out.append(token)

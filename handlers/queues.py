@@ -17,9 +17,12 @@ from bot.queues.health import WatchSyntax, parse_thresholds
 from bot.queues.service import AlreadyOnIt, NotAdmin, Saved, UnknownBreach
 from bot.slack.blocks import escape
 from bot.slack.format import channel_mention, mention
+from bot.slack.i18n import speaking
 from bot.slack.ids import ACTION_QUEUE_ON_IT
 from bot.slack.render.queues import MemberView, QueueView, Totals, render_queue_list, render_watches
 from bot.slack.text import say
+from bot.values import row_id
+from handlers.actions import click_channel, clicker, no_longer_valid, well_formed
 from handlers.answers import maybe, now
 from handlers.args import UsageError, fold, no_args, usage
 from handlers.deps import CommandContext, Deps, Message
@@ -164,17 +167,25 @@ def register(app: AsyncApp, deps: Deps) -> None:
     @app.action(ACTION_QUEUE_ON_IT)
     async def on_it(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient) -> None:
         await ack()
-        await answer(ephemeral(respond), lambda: claim(deps, body), timeout=deps.directory.timeout)
+        with speaking(await deps.languages.of(clicker(body))):  # the clicker's language
+            if not well_formed(body):  # checked like the alert buttons: a forged user never owns a breach
+                await no_longer_valid(respond, ACTION_QUEUE_ON_IT, "malformed")
+                return
+            await answer(ephemeral(respond), lambda: claim(deps, body), timeout=deps.directory.timeout)
 
 
 async def claim(deps: Deps, body: dict[str, Any]) -> Message | None:
-    user = body.get("user") if isinstance(body.get("user"), dict) else {}
-    user_id = str((user or {}).get("id") or "")
-    value = str(((body.get("actions") or [{}])[0] or {}).get("value") or "")
-    if not user_id or not value.isdigit() or len(value) > 18:
+    """I'm on it (value: the breach id), from a click `well_formed` passed; only in the queue alert's channel."""
+    user_id = clicker(body)
+    breach_id = row_id(str(body["actions"][0].get("value") or "").strip())
+    if not user_id or breach_id is None:
+        return {"text": say("button.invalid")}
+    shown_in = deps.queues.where_shown(breach_id)
+    if shown_in is not None and click_channel(body) != shown_in:
+        log.info("button refused action=%s reason=wrong_channel", ACTION_QUEUE_ON_IT)
         return {"text": say("button.invalid")}
     try:
-        result = deps.queues.claim(int(value), user_id)
+        result = deps.queues.claim(breach_id, user_id)
     except UnknownBreach:
         return {"text": say("button.invalid")}
     except AlreadyOnIt as taken:

@@ -31,6 +31,7 @@ from bot.slack.render.link import (
 )
 from bot.slack.render.ownership import reassign_modal
 from bot.slack.text import say
+from bot.values import row_id
 from handlers.deps import Deps, Message
 from handlers.replies import database_why
 
@@ -45,14 +46,42 @@ USER_ID = re.compile(r"[UW][A-Z0-9]{2,20}")
 def register(app: AsyncApp, deps: Deps) -> None:
     @app.view(VIEW_LINK)
     async def on_link_submit(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        user = (body.get("user") or {}).get("id") if isinstance(body.get("user"), dict) else None
+        if not (user := submitter(body)):
+            await ignore(ack, VIEW_LINK)
+            return
         # the field errors come in the ack (3 s): the language known without asking Slack
-        with speaking(deps.languages.known(user if isinstance(user, str) else "")):
+        with speaking(deps.languages.known(user)):
             await submit_link(deps, client, ack, body)
 
     @app.view(VIEW_REASSIGN)  # an admin gives a missed call to someone
     async def on_reassign_submit(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        await submit_reassign(deps, ack, body)
+        if not submitter(body):
+            await ignore(ack, VIEW_REASSIGN)
+            return
+        with speaking(deps.languages.known(submitter(body))):
+            await submit_reassign(deps, ack, body)
+
+
+def register_fallback(app: AsyncApp) -> None:
+    """A submission of a dialog we never opened (a forged or retired callback id): acked and ignored, so it gets
+    200 rather than Bolt's 404. Registered after the listeners above, since Bolt runs the first that matches."""
+
+    @app.view(re.compile(r"(?s).*"))
+    async def unknown_dialog(ack: AsyncAck) -> None:
+        await ignore(ack, "unknown")
+
+
+def submitter(body: dict[str, Any]) -> str:
+    """The submitting user's id if it is one Slack would send, else "" (a forged submission)."""
+    user = body.get("user")
+    uid = user.get("id") if isinstance(user, dict) else None
+    return uid if isinstance(uid, str) and USER_ID.fullmatch(uid) else ""
+
+
+async def ignore(ack: Callable[..., Awaitable[object]], callback: str) -> None:
+    """Close the request with 200 and do nothing: no user to answer, or a dialog that is not ours."""
+    log.info("dialog submission ignored callback=%s", callback)  # `callback` is ours, never the payload's
+    await ack()
 
 
 async def open_link_modal(
@@ -84,8 +113,8 @@ async def submit_link(
     A SIP user belongs to one Slack person: linking one that someone else has, or linking for someone else,
     needs an admin (who then moves it). AntBuddy has no way to check a SIP password without ringing the
     device, so the first link of a SIP user is trusted, and every link is announced to the admins."""
-    user_id = body["user"]["id"]
-    submitted = body.get("view") or {}
+    user_id = submitter(body)
+    submitted: dict[str, Any] = body["view"] if isinstance(body.get("view"), dict) else {}
     form = LinkForm.load(submitted.get("private_metadata"), user_id)
     target = form.target
     sip_user, password = submitted_fields(submitted)
@@ -169,23 +198,25 @@ async def open_reassign_modal(
 
 def picked_owner(view: dict[str, Any]) -> str | None:
     """The user picked in the reassign modal (a Slack user id, else None)."""
-    values = ((view.get("state") or {}).get("values") or {}).get("owner") or {}
-    picked = (values.get("owner") or {}).get("selected_user")
+    node: Any = view
+    for key in ("state", "values", "owner", "owner", "selected_user"):  # only Slack's own shape counts
+        node = node.get(key) if isinstance(node, dict) else None
+    picked = node
     return picked if isinstance(picked, str) and USER_ID.fullmatch(picked) else None
 
 
 async def submit_reassign(deps: Deps, ack: Callable[..., Awaitable[object]], body: dict[str, Any]) -> None:
     """Checked in the ack (admin, a person picked, the alert still open): errors show in the dialog."""
-    user_id = body["user"]["id"]
-    view = body.get("view") or {}
-    meta = str(view.get("private_metadata") or "")
+    user_id = submitter(body)
+    view: dict[str, Any] = body["view"] if isinstance(body.get("view"), dict) else {}
+    alert_id = row_id(view.get("private_metadata"))
     to = picked_owner(view)
-    if not meta.isdigit() or len(meta) > 18 or to is None:
+    if alert_id is None or to is None:
         await ack(response_action="errors", errors={"owner": say("own.reassign.pick")})
         return
     try:
         saved = deps.alerts.ownership.reassign(
-            int(meta), to, by=user_id, is_admin=await _is_admin_quickly(deps, user_id)
+            alert_id, to, by=user_id, is_admin=await _is_admin_quickly(deps, user_id)
         )
     except Refused as refused:
         await ack(response_action="errors", errors={"owner": refused_text(refused)})

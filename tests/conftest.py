@@ -130,7 +130,7 @@ class BotHTTP:
         value: str,
         *,
         user: str = "U0AGENT",
-        channel: str = "C0CALLS",
+        channel: str = "C0ALERTS",  # RINGBOT_ALERT_CHANNEL: where the alerts' buttons are
         message_ts: str = "",
         **kw: Any,
     ) -> httpx.Response:

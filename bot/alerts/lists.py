@@ -38,6 +38,15 @@ class Lists:
         """One alert, for a button that names it (History, Reassign)."""
         return self._store.get_alert(alert_id)
 
+    def where_shown(self, alert_id: int, user: str) -> frozenset[str] | None:
+        """The channels where `user` sees the alert's buttons: the channel it was posted in, and the DM its copy was
+        sent to them in (nobody else can click in that DM). None when there is no such alert."""
+        alert = self._store.get_alert(alert_id)
+        if alert is None:
+            return None
+        copy = self._owners.get_copy(alert_id, user)
+        return frozenset(c for c in (alert["channel"], copy and copy.get("channel")) if isinstance(c, str) and c)
+
     def call(self, call_id: str) -> CallRow | None:
         """One call, for a button that names it (Play recording)."""
         return self._store.get_call(call_id)

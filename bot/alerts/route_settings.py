@@ -16,10 +16,14 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from bot.alerts.hours import HoursError, Week, parse_holidays, parse_week
+from bot.values import whole
 
 if TYPE_CHECKING:
     from storage import OwnershipStore
 
+WEEK_MINUTES = 7 * 24 * 60  # the longest escalation delay
+MIN_RING_MAX = 600  # seconds: a caller who waited longer is never a short hang-up
+TYPED_NUMBER_MAX = 10**9  # a typed number of minutes or seconds beyond this is not a setting, just a typo
 ESCALATE_AFTER_MIN = 15  # minutes unowned before the thread reply that mentions the escalation target
 _TARGET = re.compile(r"^(?:[UWS][A-Z0-9]{2,20}|here|channel)$")
 FIELDS = (
@@ -75,11 +79,12 @@ class RouteSettings:
 
 
 def _minutes(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, str)) or not _whole(str(value).strip()):
+    text = str(value).strip() if isinstance(value, (int, str)) and not isinstance(value, bool) else ""
+    number = whole(text, most=10**18)
+    if number is None:
         raise SettingsError(f"{name} must be a whole number of minutes (0 = off), got {value!r}")
-    number = int(str(value).strip())
-    if number > 7 * 24 * 60:
-        raise SettingsError(f"{name} must be at most a week ({7 * 24 * 60} minutes)")
+    if number > WEEK_MINUTES:
+        raise SettingsError(f"{name} must be at most a week ({WEEK_MINUTES} minutes)")
     return number
 
 
@@ -110,8 +115,8 @@ def settings_from(data: Mapping[str, object] | None) -> RouteSettings:
     except HoursError as exc:
         raise SettingsError(str(exc)) from None
     min_ring = data.get("min_ring_seconds", 0)
-    if isinstance(min_ring, bool) or not isinstance(min_ring, int) or not 0 <= min_ring <= 600:
-        raise SettingsError(f"min_ring_seconds must be 0 to 600 seconds, got {min_ring!r}")
+    if isinstance(min_ring, bool) or not isinstance(min_ring, int) or not 0 <= min_ring <= MIN_RING_MAX:
+        raise SettingsError(f"min_ring_seconds must be 0 to {MIN_RING_MAX} seconds, got {min_ring!r}")
     return RouteSettings(
         escalate_after=_minutes("escalate_after", data.get("escalate_after", ESCALATE_AFTER_MIN)),
         escalate_to=_ids("escalate_to", data.get("escalate_to")),
@@ -136,16 +141,18 @@ def apply_setting(current: RouteSettings, word: str, values: list[str]) -> Route
         if values[:1] and values[0].lower() in ("off", "never", "0"):
             data.update(escalate_after=0, second_after=0)
             return settings_from(data)
-        if not values or not _whole(values[0]):
+        after = _number(values[0]) if values else None
+        if after is None:
             raise SettingsSyntax(word)
         rest = values[1:]
         then = next((i for i, v in enumerate(rest) if v.lower() == "then"), None)
         first, second = (rest, []) if then is None else (rest[:then], rest[then + 1 :])
-        data.update(escalate_after=int(values[0]), escalate_to=[_mention_id(v) for v in first])
+        data.update(escalate_after=after, escalate_to=[_mention_id(v) for v in first])
         if second:
-            if not _whole(second[0]):
+            second_after = _number(second[0])
+            if second_after is None:
                 raise SettingsSyntax(word)
-            data.update(second_after=int(second[0]), supervisors=[_mention_id(v) for v in second[1:]])
+            data.update(second_after=second_after, supervisors=[_mention_id(v) for v in second[1:]])
         return settings_from(data)
     if word == "hours":
         if values[:1] and values[0].lower() in ("always", "off", "none", "24/7"):
@@ -153,7 +160,7 @@ def apply_setting(current: RouteSettings, word: str, values: list[str]) -> Route
             return settings_from(data)
         if len(values) < 2 or len(values) % 2:
             raise SettingsSyntax(word)
-        data["hours"] = {values[i]: values[i + 1] for i in range(0, len(values), 2)}
+        data["hours"] = typed_hours(values)
         return settings_from(data)
     if word == "holidays":
         data["holidays"] = [] if values[:1] and values[0].lower() in ("none", "off") else values
@@ -164,16 +171,26 @@ def apply_setting(current: RouteSettings, word: str, values: list[str]) -> Route
         data["urgent"] = values[0] == "on"
         return settings_from(data)
     if word == "min-ring":
-        if len(values) != 1 or not _whole(values[0]):
+        seconds = _number(values[0]) if len(values) == 1 else None
+        if seconds is None:
             raise SettingsSyntax(word)
-        data["min_ring_seconds"] = int(values[0])
+        data["min_ring_seconds"] = seconds
         return settings_from(data)
     raise SettingsSyntax(word)
 
 
-def _whole(word: str) -> bool:
-    """A whole number in ASCII digits (`str.isdigit` also takes `²`, which `int` refuses)."""
-    return word.isascii() and word.isdigit()
+def typed_hours(values: list[str]) -> dict[str, str]:
+    """`mon 08:00-12:00 mon 13:00-17:00 tue 08:00-17:00` -> one entry per day word, its spans in the order typed:
+    a day named twice keeps both spans (a dict built pair by pair would keep only the last)."""
+    hours: dict[str, str] = {}
+    for day, span in zip(values[::2], values[1::2], strict=True):
+        hours[day] = f"{hours[day]} {span}" if day in hours else span
+    return hours
+
+
+def _number(word: str) -> int | None:
+    """A typed number of minutes or seconds (ASCII digits; `²` is not one); settings_from checks its range."""
+    return whole(word, most=TYPED_NUMBER_MAX)
 
 
 def _mention_id(token: str) -> str:

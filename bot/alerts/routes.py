@@ -37,6 +37,7 @@ from bot.alerts.route_settings import SettingsError, settings_from
 from bot.calls.numbers import clean, format_number, number_key
 from bot.slack.blocks import escape
 from bot.slack.text import say
+from bot.values import is_digits
 from storage import OwnershipStore
 
 if TYPE_CHECKING:
@@ -46,7 +47,7 @@ log = logging.getLogger(__name__)
 
 CHANNEL_RE = re.compile(r"^[CGD][A-Z0-9]{2,}$")
 SECTIONS = ("default", "queues", "dids", "settings")
-_NUMBER_PART = re.compile(r"^\+?[\d().\-]+$")
+_NUMBER_PART = re.compile(r"^\+?[0-9().\-]+$")  # ASCII digits: bot/values.py says why
 QUOTES = "\"'“”"
 
 
@@ -112,13 +113,13 @@ class UnknownQueue(TargetError):
 
 
 def _is_number_part(token: str) -> bool:
-    return bool(_NUMBER_PART.match(token)) and any(c.isdigit() for c in token)
+    return bool(_NUMBER_PART.match(token)) and any(c in "0123456789" for c in token)
 
 
 def did_target(typed: str) -> RouteTarget:
     """A DID as typed (`028 7301 9555`, `+842873019555`) -> its target. Raises NotANumber."""
     digits = clean(typed).lstrip("+")
-    if not digits.isdigit() or not 3 <= len(digits) <= 20:
+    if not is_digits(digits) or not 3 <= len(digits) <= 20:
         raise NotANumber(typed)
     key = number_key(typed)
     return RouteTarget(TargetKind.DID, f"did:{key}", format_number(key))

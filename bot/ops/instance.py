@@ -11,6 +11,8 @@ import fcntl
 import os
 from pathlib import Path
 
+from bot.values import whole
+
 
 def lock_path(db_path: str | Path) -> Path:
     """`<RINGBOT_DB>.lock`: beside the database, so every process on that file agrees on one lock."""
@@ -57,7 +59,7 @@ class InstanceLock:
             text = self.path.read_text().strip()
         except OSError:
             return None
-        return int(text) if text.isdigit() else None
+        return whole(text, most=2**31)  # a pid
 
     def release(self) -> None:
         """Give the lock up (closing the descriptor drops the flock); a standby takes over within its poll."""

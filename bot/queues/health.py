@@ -67,7 +67,7 @@ class WatchSyntax(ValueError):
     """`/ring watch` words we could not read; args[0] is the word."""
 
 
-_RULE = re.compile(r"^(waiting|wait|abandon)(>=|>|=)(\d{1,5})(s|sec|m|min|%)?$")
+_RULE = re.compile(r"^(waiting|wait|abandon)(>=|>|=)([0-9]{1,5})(s|sec|m|min|%)?$")  # ASCII digits only
 
 
 def parse_thresholds(words: list[str]) -> Thresholds | None:

@@ -151,6 +151,11 @@ class QueueService:
 
         return self.store.write_or_hold(change, what=f"queue_watch {queue_id} off"), watched
 
+    def where_shown(self, breach_id: int) -> str | None:
+        """The channel a breach's queue alert (and its "I'm on it") is posted in; None for a breach we do not have."""
+        breach = self.qstore.breach(breach_id)
+        return breach["channel"] if breach is not None else None
+
     def claim(self, breach_id: int, user: str) -> Saved:
         """ "I'm on it": the first person to press it owns the breach, and its message says so (an edit, queued in
         the same transaction). AlreadyOnIt when someone was first; UnknownBreach for a breach we do not have."""

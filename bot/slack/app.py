@@ -2,8 +2,9 @@
 /healthz and /metrics. The bot's own loop stays in charge: nothing here calls app.start().
 
 POST /slack/events passes the front door (bot/slack/verify.py) before Bolt sees it: an unsigned, forged,
-stale, oversized or unreadable request is answered 401/400/413 here, counted, and logged at most once a
-minute per reason, never with a traceback."""
+stale, oversized or unreadable request is answered 401/400/413 here, and a signed click or dialog submission
+in a shape Slack never sends 200 and ignored; each is counted, and logged at most once a minute per reason,
+never with a traceback."""
 
 from __future__ import annotations
 
@@ -195,6 +196,12 @@ def add_slack_routes(
                 on_refused(admitted.reason)
             return web.Response(status=admitted.status, text=_REFUSAL_TEXT.get(admitted.status, "refused"))
         text, body = admitted
+        shape = verify.check_shape(body)
+        if shape is not None:
+            refusals.note(shape, request.remote)
+            if on_refused is not None:
+                on_refused(shape.reason)
+            return web.Response(status=shape.status)  # 200 and nothing to show: ignored
         bolt_req = AsyncBoltRequest(body=text, query=request.query_string, headers=dict(request.headers))
         if bolt_req.body != body:
             # Bolt takes any form containing the word "payload" (a channel, a user name, a /ring argument) for

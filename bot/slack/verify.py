@@ -43,8 +43,23 @@ TOO_LARGE = Refusal(413, "too_large")
 CONTENT_TYPE = Refusal(400, "content_type")  # signed, but not a content type Slack sends
 NOT_UTF8 = Refusal(400, "not_utf8")
 NOT_A_PAYLOAD = Refusal(400, "not_a_payload")  # signed, but the body is not a Slack payload
+# Signed, but in a shape Slack never sends (a click or dialog submission with fields of the wrong type, say), or an
+# interaction of a kind ringbot never makes: answered 200 (so nobody retries it) and ignored, since Bolt would trip
+# over it before any listener ran.
+NOT_SLACK_SHAPE = Refusal(200, "not_slack_shape")
 REASONS = tuple(
-    r.reason for r in (UNSIGNED, MALFORMED, STALE, BAD_SIGNATURE, TOO_LARGE, CONTENT_TYPE, NOT_UTF8, NOT_A_PAYLOAD)
+    r.reason
+    for r in (
+        UNSIGNED,
+        MALFORMED,
+        STALE,
+        BAD_SIGNATURE,
+        TOO_LARGE,
+        CONTENT_TYPE,
+        NOT_UTF8,
+        NOT_A_PAYLOAD,
+        NOT_SLACK_SHAPE,
+    )
 )
 
 
@@ -97,6 +112,56 @@ def read_payload(mimetype: str, charset: str | None, body: bytes) -> tuple[str, 
     if _SURROGATE_ESCAPE.search(json_text):
         return text, _without_lone_surrogates(data)
     return text, data
+
+
+# What Bolt reads from every payload before any listener runs (to build its context, and in its own middleware):
+# who and where (each text or an object), the authorizations (a list of objects), and the objects it looks into.
+_IDENTITIES = ("enterprise", "team", "user", "channel")
+_INNER = ("event", "message", "previous_message", "item", "assistant_thread")
+# Interactions of kinds ringbot never makes (legacy attachments, dialogs and workflow steps): Bolt's button matcher
+# reads them too, and trips over their fields.
+_NOT_OURS = frozenset({"interactive_message", "dialog_submission", "dialog_cancellation", "workflow_step_edit"})
+
+
+def check_shape(payload: dict[str, Any]) -> Refusal | None:
+    """A payload has the fields Bolt reads before any listener runs, with the types Slack gives them; anything else
+    (Bolt would raise on it: an HTTP 500 and a traceback) is refused. Every payload: who and where are text or
+    objects, the objects Bolt looks into are objects. A click: its first action is an object with a text
+    `action_id`. A submission (or a closed dialog): from a user id, with a view object whose `callback_id`, `type`
+    and `private_metadata` are text and whose `state` is an object. Whether the user, the values and the metadata
+    mean anything is the listener's to check."""
+    kind = payload.get("type")
+    if kind in _NOT_OURS or not _bolt_can_read(payload):
+        return NOT_SLACK_SHAPE
+    if kind == "block_actions":
+        actions = payload.get("actions")
+        if not isinstance(actions, list) or not actions or not isinstance(actions[0], dict):
+            return NOT_SLACK_SHAPE
+        return None if isinstance(actions[0].get("action_id"), str) else NOT_SLACK_SHAPE
+    if kind in ("view_submission", "view_closed"):
+        user, view = payload.get("user"), payload.get("view")
+        if not isinstance(user, dict) or not isinstance(user.get("id"), str) or not isinstance(view, dict):
+            return NOT_SLACK_SHAPE
+        text = all(isinstance(view.get(key, ""), str) for key in ("type", "private_metadata"))
+        if not text or not isinstance(view.get("callback_id"), str) or "type" not in view:
+            return NOT_SLACK_SHAPE
+        return None if isinstance(view.get("state", {}), dict) else NOT_SLACK_SHAPE
+    return None
+
+
+def _bolt_can_read(node: dict[str, Any], depth: int = 0) -> bool:
+    """Bolt's context extraction (slack_bolt/request/internals.py) and its self-event filter will not raise on
+    `node`: who and where are absent, text or objects; `authorizations` is a list of such objects; the objects it
+    recurses into are objects, and hold the same (three levels: Slack nests no deeper here)."""
+    if any(not isinstance(node.get(key), (str, dict, type(None))) for key in _IDENTITIES):
+        return False
+    authorizations = node.get("authorizations")
+    if authorizations is not None and not isinstance(authorizations, list):
+        return False
+    if "event" in node and not isinstance(node["event"], dict):  # Bolt looks inside an `event` that is there at all
+        return False
+    inner = [*(authorizations or [])[:1], *(node[key] for key in _INNER if node.get(key) is not None)]
+    return all(isinstance(i, dict) and (depth >= 3 or _bolt_can_read(i, depth + 1)) for i in inner)
 
 
 def _without_lone_surrogates(value: Any) -> Any:

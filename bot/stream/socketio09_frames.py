@@ -7,6 +7,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from bot.values import whole
+
 DISCONNECT, CONNECT, HEARTBEAT, MESSAGE, JSON, EVENT, ACK, ERROR, NOOP = range(9)
 PACKET_TYPES = {DISCONNECT, CONNECT, HEARTBEAT, MESSAGE, JSON, EVENT, ACK, ERROR, NOOP}
 
@@ -163,10 +165,11 @@ def decode_frame(text: str) -> list[str]:
             raise FrameError(f"expected a frame marker at {pos}")
         close = text.find(FRAME_MARK, pos + 1)
         digits = text[pos + 1 : close] if close > 0 else ""
-        if not digits.isdigit():
+        length = whole(digits, most=4 * len(text))  # counted in UTF-8 bytes by some servers
+        if length is None:
             raise FrameError(f"bad frame length at {pos}")
         start = close + 1
-        end = _take(text, start, int(digits))
+        end = _take(text, start, length)
         if end is None:
             raise FrameError(f"frame length {digits} does not match the data at {start}")
         packets.append(text[start:end])
@@ -177,7 +180,8 @@ def decode_frame(text: str) -> list[str]:
 def error_text(data: str) -> tuple[str, bool]:
     """An error packet's data -> (readable reason, whether the server advises reconnecting)."""
     reason, _, advice = data.partition("+")
-    if reason.isdigit() and int(reason) < len(ERROR_REASONS):
-        reason = ERROR_REASONS[int(reason)]
-    reconnect = advice.isdigit() and int(advice) < len(ERROR_ADVICE) and ERROR_ADVICE[int(advice)] == "reconnect"
+    reason_number, advice_number = whole(reason, most=len(ERROR_REASONS) - 1), whole(advice, most=len(ERROR_ADVICE) - 1)
+    if reason_number is not None:
+        reason = ERROR_REASONS[reason_number]
+    reconnect = advice_number is not None and ERROR_ADVICE[advice_number] == "reconnect"
     return reason or "unknown error", reconnect

@@ -15,17 +15,10 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from bot.slack.ids import (
-    ACTION_CALLBACK,
-    ACTION_HANDLED,
-    ACTION_HISTORY,
-    ACTION_MORE,
-    ACTION_OPEN_LINK,
-    ACTION_PLAY_RECORDING,
-    ACTION_UNHANDLE,
-    VIEW_LINK,
-)
+from bot.slack import ids
+from bot.slack.ids import ACTION_MORE, VIEW_LINK
 from bot.slack.render.link import BLOCK_PASSWORD, BLOCK_SIP_USER, INPUT_ACTION
+from handlers.commands import SUBCOMMANDS as RING_SUBCOMMANDS
 from tests.support.payloads import DID, HOST, REALM, T0
 
 STYLES = ("kazoo", "snake")
@@ -410,17 +403,67 @@ def stream_garbage(draw: st.DrawFn, *, account: str) -> list[Event]:
 
 # -- Slack ------------------------------------------------------------------------------------------------------
 
-SUBCOMMANDS = ("help", "agents", "queues", "history", "missed", "call", "link", "unlink", "me", "routes", "route")
+# Every sub-command, action id and dialog callback id the bot answers, read from where they are defined, so a new
+# one is fuzzed the day it is added.
+SUBCOMMANDS = tuple(RING_SUBCOMMANDS)
+ACTIONS = tuple(sorted({v for k, v in vars(ids).items() if k.startswith("ACTION_")}))
+VIEWS = tuple(sorted({v for k, v in vars(ids).items() if k.startswith("VIEW_")}))
 USERS = ("U0AGENT", "U0AGENT", "UADMIN", "U0OTHER")
-ACTIONS = (
-    ACTION_CALLBACK,
-    ACTION_HANDLED,
-    ACTION_UNHANDLE,
-    ACTION_HISTORY,
-    ACTION_PLAY_RECORDING,
-    ACTION_OPEN_LINK,
-    ACTION_MORE,
-)
+
+# Digits str.isdigit() takes that are not ASCII: superscripts (int() refuses them), Arabic-Indic, Persian,
+# full-width, Devanagari (int() reads them), circled and mathematical ones.
+UNICODE_DIGITS = ("²", "³", "¹", "٣", "۷", "３", "७", "①", "𝟘", "٠٩٠٩١٢٣٤٥٦")
+
+
+def unicode_number() -> st.SearchStrategy[str]:
+    """A number spelled, wholly or in part, with digits that are not ASCII."""
+    digit = st.sampled_from(UNICODE_DIGITS)
+    return st.one_of(
+        digit,
+        st.builds(lambda n, d: f"{n}{d}", st.integers(0, 10**6), digit),
+        st.builds(lambda d, n: f"{d}{n}", digit, st.integers(0, 10**6)),
+        st.text(st.characters(categories=["Nd", "No"]), min_size=1, max_size=8),
+    )
+
+
+MISSING = object()  # a key removed from a payload (see `forgery`)
+
+
+def forgery(paths: tuple[tuple[str | int, ...], ...]) -> st.SearchStrategy[dict[tuple[str | int, ...], Any]]:
+    """Changes a forger makes to a payload: a few of `paths` removed, or given Unicode digits or any JSON value
+    (the wrong type, mostly). Applied with `forge` to the payload of every listener in turn."""
+    change = st.one_of(st.just(MISSING), unicode_number(), json_garbage(max_leaves=3))
+    return st.dictionaries(st.sampled_from(paths), change, max_size=3)
+
+
+def forge(payload: dict[str, Any], changes: dict[tuple[str | int, ...], Any]) -> dict[str, Any]:
+    """A copy of `payload` with `changes` made, shortest path first; a path whose parent is gone or is no longer
+    a container (an earlier change replaced it) is skipped."""
+    out = json.loads(json.dumps(payload))
+    for path, value in sorted(changes.items(), key=lambda item: len(item[0])):
+        *parents, last = path
+        node: Any = out
+        for key in parents:
+            node = _child(node, key)
+        if isinstance(node, dict) and isinstance(last, str):
+            if value is MISSING:
+                node.pop(last, None)
+            else:
+                node[last] = value
+        elif isinstance(node, list) and _child(node, last) is not None:
+            if value is MISSING:
+                del node[last]
+            else:
+                node[last] = value
+    return out
+
+
+def _child(node: Any, key: str | int) -> Any:
+    if isinstance(node, dict) and isinstance(key, str):
+        return node.get(key)
+    if isinstance(node, list) and isinstance(key, int) and 0 <= key < len(node):
+        return node[key]
+    return None
 
 
 def ring_text() -> st.SearchStrategy[str]:
@@ -443,6 +486,7 @@ def action_value(action_id: str) -> st.SearchStrategy[str]:
     more)."""
     forged = st.one_of(
         st.integers().map(str),
+        unicode_number(),
         st.sampled_from(["", "0", "-1", "1e9", "NaN", "null", "[]", "{}", "1 OR 1=1", "U0OTHER", "<@UADMIN>"]),
         st.builds(json.dumps, json_garbage(max_leaves=4)),
         slack_text(),

@@ -23,6 +23,7 @@ from bot.outbox import Outbox
 from bot.outbox.recovery import message_metadata
 from bot.slack.i18n import ChannelLanguages
 from bot.slack.ids import ACTION_CALLBACK, ACTION_REASSIGN, ACTION_RELEASE, ACTION_TAKE, VIEW_REASSIGN
+from bot.slack.text import say
 from storage import Store
 from storage.jobs import JobTable
 from tests.support.clock import FakeClock
@@ -377,6 +378,32 @@ async def test_a_direct_extension_miss_goes_to_the_channel_and_the_dm_and_both_f
     channel_view, dm_view = own.message(alert_id).blocks, ring.slack.messages[(copy["channel"], copy["ts"])].blocks
     assert dm_view == channel_view
     assert "is calling back" in text_of(dm_view) and f"Owned by <@{AN}>" in text_of(dm_view)
+
+
+async def test_an_alerts_buttons_count_only_in_its_channel_and_in_the_clickers_own_dm_copy(own) -> None:
+    """A click names the alert by id, which a forger can copy into a payload from any channel: only the alert's
+    channel and the DM its copy was sent to (to that person, the only one who can click there) are honoured."""
+    ring = own.ring
+    await set_device(ring, AN_SIP, AN_PW)
+    await link_via_modal(ring, AN, AN_SIP, AN_PW)
+    replies = len(ring.responses())
+    own.alerts.handle_decision(decision(1, now_local(own), dialled="201", agents_rung=(AN_SIP,)))
+    alert_id = own.store.alert_for_call("call-1")["id"]
+    await own.drain()
+    [copy] = own.alerts.owners.copies(alert_id)
+    assert copy["channel"] == "D0AN"
+
+    for user, channel in ((BINH, "C0ELSEWHERE"), (BINH, "D0AN"), (ADMIN, "")):  # not where the alert shows them
+        resp = await ring.action(ACTION_TAKE, str(alert_id), user=user, channel=channel)
+        assert resp.status_code == 200
+        replies += 1
+        assert await wait_reply(ring, replies) == say("button.invalid")
+    assert own.alerts.owners.get(alert_id)["owner"] is None
+
+    await ring.action(ACTION_TAKE, str(alert_id), user=AN, channel="D0AN")  # on AN's own copy
+    await eventually(lambda: own.alerts.owners.get(alert_id)["owner"] == AN, "AN took it from the DM copy")
+    await ring.action(ACTION_RELEASE, str(alert_id), user=AN, channel=CHANNEL)  # and in the channel
+    await eventually(lambda: own.alerts.owners.get(alert_id)["owner"] is None, "AN released it in the channel")
 
 
 async def test_a_queue_miss_has_no_dm_copy(own) -> None:

@@ -35,10 +35,12 @@ class LinkForm:
         return json.dumps({"target": self.target, "channel": self.channel})
 
     @classmethod
-    def load(cls, raw: str | None, fallback_user: str) -> LinkForm:
+    def load(cls, raw: object, fallback_user: str) -> LinkForm:
+        """What `dump` wrote; a forged or unreadable value falls back to the submitter's own phone (the listener
+        then checks the target anyway)."""
         try:
-            data = json.loads(raw or "{}")
-        except ValueError:
+            data = json.loads(raw) if isinstance(raw, str) and raw else {}
+        except (ValueError, RecursionError):
             data = {}
         if not isinstance(data, dict):
             data = {}

@@ -115,3 +115,32 @@ def test_a_setting_read_but_not_allowed_says_why_and_is_not_a_syntax_error() -> 
     with pytest.raises(SettingsError) as err:
         apply_setting(RouteSettings(), "min-ring", ["601"])
     assert not isinstance(err.value, SettingsSyntax) and "600" in str(err.value)
+
+
+def test_a_day_named_twice_in_hours_keeps_both_spans() -> None:
+    """`/ring route … hours mon 08:00-12:00 mon 13:00-17:00`: a lunch break, not only the afternoon."""
+    s = apply_setting(RouteSettings(), "hours", ["mon", "08:00-12:00", "mon", "13:00-17:00", "tue", "08:00-17:00"])
+    assert s.week is not None
+    assert s.week[0] == ((8 * 60, 12 * 60), (13 * 60, 17 * 60))
+    assert s.week[1] == ((8 * 60, 17 * 60),)
+    assert is_open(s.week, frozenset(), at(0, 9)) and is_open(s.week, frozenset(), at(0, 14))
+    assert not is_open(s.week, frozenset(), at(0, 12, 30))
+    assert describe_week(s.week) == "mon 08:00-12:00 13:00-17:00, tue 08:00-17:00"
+
+
+@pytest.mark.parametrize("span", ["٠٨:00-12:00", "08:00-1²:00", "０8:00-12:00"])
+def test_a_span_with_unicode_digits_is_not_a_time(span: str) -> None:
+    with pytest.raises(SettingsError):
+        apply_setting(RouteSettings(), "hours", ["mon", span])
+
+
+@pytest.mark.parametrize("values", [["²"], ["10", "<@U0LEAD>", "then", "٣"], ["1" * 5000]])
+def test_escalate_with_a_number_that_is_not_ascii_digits_is_a_syntax_error(values: list[str]) -> None:
+    with pytest.raises(SettingsSyntax):
+        apply_setting(RouteSettings(), "escalate", values)
+
+
+@pytest.mark.parametrize("value", ["²", "٣", "1e3", 10**30, True, None, [5]])
+def test_a_stored_escalation_delay_that_is_not_a_whole_number_is_refused(value: object) -> None:
+    with pytest.raises(SettingsError):
+        settings_from({"escalate_after": value})

@@ -14,6 +14,7 @@ from handlers.args import (
     parse_channel,
     parse_command,
     parse_history,
+    parse_number,
     parse_period,
     parse_route,
     parse_user,
@@ -134,3 +135,15 @@ def test_history_parser_never_fails_with_anything_but_usage(text):
         parse_history(text.split())
     except UsageError:
         pass
+
+
+@pytest.mark.parametrize("token", ["٣d", "²d", "７ngày", "٣"])
+def test_a_period_or_number_in_unicode_digits_is_not_understood(token: str) -> None:
+    """ASCII digits only (bot/values.py): `٣d` is not three days, `٣` is not a phone number."""
+    with pytest.raises(UsageError):
+        parse_history([token])
+
+
+def test_a_phone_number_in_unicode_digits_is_refused() -> None:
+    with pytest.raises(UsageError):
+        parse_number("٠٩٠٩١٢٣٤٥٦")

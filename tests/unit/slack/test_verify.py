@@ -5,10 +5,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 from urllib.parse import quote
 
-from hypothesis import given
+import pytest
+from hypothesis import example, given
 from hypothesis import strategies as st
+from slack_bolt.listener_matcher import builtins
+from slack_bolt.request import BoltRequest
+from slack_bolt.response import BoltResponse
 
 from bot.slack import verify
 from bot.slack.verify import FORM, JSON, MAX_BODY_BYTES, REASONS, Refusal
@@ -111,4 +116,107 @@ def test_lone_surrogates_in_a_payload_become_replacement_characters() -> None:
 
 
 def test_refusal_reasons_are_a_fixed_set() -> None:
-    assert len(set(REASONS)) == len(REASONS) == 8
+    assert len(set(REASONS)) == len(REASONS) == 9
+
+
+SUBMISSION = {"type": "view_submission", "user": {"id": "U0AGENT"}, "view": {"type": "modal", "callback_id": "x"}}
+
+
+def _with(payload: dict, **changes: object) -> dict:
+    out = json.loads(json.dumps(payload))
+    for key, value in changes.items():
+        if value is None:
+            out.pop(key, None)
+        else:
+            out[key] = value
+    return out
+
+
+def test_clicks_and_submissions_in_slacks_shape_pass_the_shape_check() -> None:
+    assert verify.check_shape(SUBMISSION) is None
+    assert verify.check_shape(_with(SUBMISSION, type="view_closed")) is None
+    assert verify.check_shape({"type": "block_actions", "actions": [{"action_id": "a"}]}) is None
+    assert verify.check_shape({"command": "/ring", "text": "help"}) is None  # a slash command: not its business
+    assert verify.check_shape({"type": "event_callback", "event": {"type": "app_home_opened", "user": "U1"}}) is None
+
+
+@pytest.mark.parametrize(
+    "kind", ["interactive_message", "dialog_submission", "dialog_cancellation", "workflow_step_edit"]
+)
+def test_interactions_of_kinds_ringbot_never_makes_are_ignored(kind: str) -> None:
+    assert verify.check_shape({"type": kind, "callback_id": "x", "actions": []}) == verify.NOT_SLACK_SHAPE
+
+
+KINDS = ["block_actions", "view_submission", "view_closed", "event_callback", "shortcut", "block_suggestion", None]
+FIELDS = ("user", "team", "enterprise", "channel", "authorizations", "event", "message", "item", "actions", "view")
+GARBAGE = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.sampled_from(["", "id", "x", "U1", "alert_callback"]),
+    lambda inner: (
+        st.lists(inner, max_size=2)
+        | st.dictionaries(st.sampled_from(["id", "type", "0", "action_id", "callback_id", *FIELDS]), inner)
+    ),
+    max_leaves=4,
+)
+
+
+@given(
+    kind=st.sampled_from(KINDS),
+    fields=st.dictionaries(st.sampled_from(FIELDS), GARBAGE, max_size=4),
+    ext_shared=st.booleans(),
+)
+@example(kind="event_callback", fields={"authorizations": [None]}, ext_shared=False)  # found: Bolt reads [0]
+@example(kind="event_callback", fields={"event": None}, ext_shared=True)  # found: Bolt looks into a null event
+def test_whatever_passes_the_shape_check_bolt_can_route_without_raising(
+    kind: str | None, fields: dict, ext_shared: bool
+) -> None:
+    """The property the check exists for, against Bolt itself: its context extraction and every kind of matcher
+    ringbot registers (buttons, dialogs, /ring, App Home) read a payload that passed without raising."""
+    payload = {**fields, "is_ext_shared_channel": ext_shared}
+    if kind is not None:
+        payload["type"] = kind
+    if verify.check_shape(payload) is not None:
+        return
+    request = BoltRequest(body=payload, mode="socket_mode")  # builds Bolt's context from the payload
+    response = BoltResponse(status=200)
+    for matcher in (
+        builtins.action("alert_callback"),
+        builtins.action(re.compile("(?s).*")),
+        builtins.view("link_device"),
+        builtins.view(re.compile("(?s).*")),
+        builtins.command("/ring"),
+        builtins.event("app_home_opened"),
+    ):
+        matcher.matches(request, response)
+
+
+@given(
+    st.sampled_from(
+        [
+            {"user": None},
+            {"user": "U0AGENT"},
+            {"user": {"id": 5}},
+            {"view": None},
+            {"view": "callback_id"},
+            {"view": 5},
+            {"view": ["callback_id"]},
+            {"view": {"type": "modal", "callback_id": 5}},
+            {"view": {"callback_id": "x"}},
+            {"view": {"type": ["modal"], "callback_id": "x"}},
+            {"view": {"type": "modal", "callback_id": "x", "private_metadata": 5}},
+            {"view": {"type": "modal", "callback_id": "x", "private_metadata": ["1"]}},
+            {"view": {"type": "modal", "callback_id": "x", "state": [1]}},
+        ]
+    ),
+    st.sampled_from(["view_submission", "view_closed"]),
+)
+def test_a_submission_bolt_would_trip_over_is_answered_200_and_ignored(changes: dict, kind: str) -> None:
+    assert verify.check_shape(_with(SUBMISSION, type=kind, **changes)) == verify.NOT_SLACK_SHAPE
+    assert verify.NOT_SLACK_SHAPE.status == 200
+
+
+@given(st.sampled_from([None, "x", [], [5], ["a"], [{"action_id": 5}], [{"value": "1"}], [{"action_id": None}]]))
+def test_a_click_whose_first_action_has_no_text_action_id_is_ignored(actions: object) -> None:
+    click = {"type": "block_actions", "user": {"id": "U0AGENT"}}
+    if actions is not None:
+        click["actions"] = actions
+    assert verify.check_shape(click) == verify.NOT_SLACK_SHAPE

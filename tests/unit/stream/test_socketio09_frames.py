@@ -123,3 +123,12 @@ def test_decoding_never_raises_anything_but_frame_error(text: str) -> None:
             f.decode_packet(packet)
     except f.FrameError:
         pass
+
+
+def test_unicode_digits_in_an_error_packet_or_a_frame_length_are_not_numbers() -> None:
+    """`²` passes str.isdigit() and then crashes int(): ASCII digits only (bot/values.py)."""
+    assert f.error_text("²+²") == ("²", False)
+    assert f.error_text("٠+٠") == ("٠", False)
+    for text in ("\ufffd²\ufffdabc", "\ufffd٣\ufffdabc"):
+        with pytest.raises(f.FrameError):
+            f.decode_frame(text)
