@@ -6,10 +6,12 @@ it; NotSaved when too many already wait."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
+from typing import TypeVar
 
 from bot.alerts.reconcile import HistoryFill
 from bot.queues import figures as fig
@@ -18,13 +20,14 @@ from bot.queues.health import Thresholds
 from bot.queues.queue_alerts import QueueAlerts
 from bot.slack.blocks import escape
 from bot.slack.format import day_and_time
-from bot.slack.render.digest import render_stats
+from bot.slack.render.digest import Period, render_stats
 from bot.slack.text import say
 from storage import NotSaved, Saved, Store
-from storage.queues import QueueStore, WatchRow
+from storage.queues import QueueStore, WatchRow, database_file, reading
 from storage.rows import OutboxKind
 
 Message = dict[str, object]
+T = TypeVar("T")
 # How long a command waits for AntBuddy's history of a period ringbot's records lack; past it, it answers with
 # what it has and says from when (the read goes on, and the next ask counts it).
 FILL_WAIT = 4.0
@@ -87,7 +90,7 @@ class QueueService:
     def today(self, now: datetime) -> dict[str | None, fig.Figures]:
         """Today's figures per queue id, from ringbot's own call records."""
         since, until = fig.period_bounds("today", now)
-        return fig.by_queue(self.qstore.queue_calls(since, until), self.sla)
+        return fig.counted_by_queue(self.qstore.outcome_counts(since, until, sla=self.sla))
 
     async def records_note(self, since: float, *, wait: float = FILL_WAIT) -> str | None:
         """Have the records cover [since, now): what they lack is read from AntBuddy's history (waiting `wait`
@@ -106,17 +109,31 @@ class QueueService:
         note = await self.records_note(since)
         label = say(f"stats.period.{period}")
         in_queue = say("stats.in_queue", queue=escape(names.get(queue_id, queue_id), limit=80)) if queue_id else ""
-        p = build_period(
-            self.qstore,
-            since,
-            until,
-            title=say("stats.title", period=label, queue=in_queue),
-            tz=self.tz,
-            sla=self.sla,
-            names=names,
-            queue_ids={queue_id} if queue_id else None,
-        )
+        title = say("stats.title", period=label, queue=in_queue)
+        only = {queue_id} if queue_id else None
+
+        def build(qstore: QueueStore) -> Period:
+            return build_period(
+                qstore, since, until, title=title, tz=self.tz, sla=self.sla, names=names, queue_ids=only
+            )
+
+        p = await self.off_loop(build)
         return render_stats(p, empty_label=label, note=note)
+
+    async def off_loop(self, read: Callable[[QueueStore], T]) -> T:
+        """`read` in a worker thread, on a read-only connection of its own (a month of figures takes SQLite a
+        tenth of a second or more, and no other request should wait for it); on the event loop for an in-memory
+        database, which only the main connection sees."""
+
+        path = database_file(self.store)
+        if path is None:
+            return read(self.qstore)
+
+        def in_thread() -> T:
+            with reading(path) as reader:
+                return read(reader)
+
+        return await asyncio.to_thread(in_thread)
 
     def watches(self) -> WatchList:
         rows = self.qstore.watches()
