@@ -889,8 +889,8 @@ async def preview_digest(settings: Settings, day: str, *, lang: str) -> DigestPr
         charts = charts_available()
         with speaking(lang):
             note = await deps.queues.records_note(day_bounds(day, settings.tz)[0], wait=0)
-            message = figures.message(body, bars=not charts)
-            _, period, _ = figures.period(body)
+            message = await figures.message(body, bars=not charts)
+            _, period, _ = await figures.period(body)
             words = chart_words(day, settings.tz, now=now)
         png = await asyncio.to_thread(render_chart, period.hours, words) if charts else None
         return DigestPreview({"text": message.text, "blocks": message.blocks}, note, png)

@@ -6,11 +6,12 @@ row through `Store.write_or_hold`), and a lone one commits by itself."""
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, TypedDict, cast
+from typing import Any, TypedDict, TypeVar, cast
 
 from storage.rows import JSONObject
 from storage.store import Store
@@ -98,6 +99,24 @@ def reading(path: str) -> Iterator[QueueStore]:
         yield QueueStore(reader)
     finally:
         reader.conn.close()  # not Store.close: a reader has nothing to checkpoint
+
+
+T = TypeVar("T")
+
+
+async def read_off_loop(store: Store, read: Callable[[QueueStore], T]) -> T:
+    """`read` in a worker thread, on a read-only connection of its own (a month of figures takes SQLite a good part
+    of a second, and no other request should wait for it); on the event loop for an in-memory database, which only
+    the store's own connection sees."""
+    path = database_file(store)
+    if path is None:
+        return read(QueueStore(store))
+
+    def in_thread() -> T:
+        with reading(path) as reader:
+            return read(reader)
+
+    return await asyncio.to_thread(in_thread)
 
 
 class WatchRow(TypedDict):

@@ -6,12 +6,10 @@ it; NotSaved when too many already wait."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
-from typing import TypeVar
 
 from bot.alerts.reconcile import HistoryFill
 from bot.queues import figures as fig
@@ -23,11 +21,10 @@ from bot.slack.format import day_and_time
 from bot.slack.render.digest import Period, render_stats
 from bot.slack.text import say
 from storage import NotSaved, Saved, Store
-from storage.queues import QueueStore, WatchRow, database_file, reading
+from storage.queues import QueueStore, WatchRow, read_off_loop
 from storage.rows import OutboxKind
 
 Message = dict[str, object]
-T = TypeVar("T")
 # How long a command waits for AntBuddy's history of a period ringbot's records lack; past it, it answers with
 # what it has and says from when (the read goes on, and the next ask counts it).
 FILL_WAIT = 4.0
@@ -117,23 +114,8 @@ class QueueService:
                 qstore, since, until, title=title, tz=self.tz, sla=self.sla, names=names, queue_ids=only
             )
 
-        p = await self.off_loop(build)
+        p = await read_off_loop(self.store, build)
         return render_stats(p, empty_label=label, note=note)
-
-    async def off_loop(self, read: Callable[[QueueStore], T]) -> T:
-        """`read` in a worker thread, on a read-only connection of its own (a month of figures takes SQLite a
-        tenth of a second or more, and no other request should wait for it); on the event loop for an in-memory
-        database, which only the main connection sees."""
-
-        path = database_file(self.store)
-        if path is None:
-            return read(self.qstore)
-
-        def in_thread() -> T:
-            with reading(path) as reader:
-                return read(reader)
-
-        return await asyncio.to_thread(in_thread)
 
     def watches(self) -> WatchList:
         rows = self.qstore.watches()

@@ -1,7 +1,7 @@
 """The figures SQLite adds up (storage/queues.py `period_counts`, read by `build_period`) are the figures the pure
 functions compute call by call, on random call rows: every count, rate and wait per queue and in total, the 24
 hours in time zones with DST and with quarter-hour offsets, the repeat callers and their order. And `/ring stats`
-reads them in a worker thread, on a connection of its own."""
+and the digest read them in a worker thread, on a connection of their own."""
 
 from __future__ import annotations
 
@@ -15,9 +15,8 @@ import pytest
 
 from bot.queues import figures as fig
 from bot.queues.daily_digest import build_period
-from bot.queues.service import QueueService
 from storage import Store
-from storage.queues import QueueStore, database_file, reading
+from storage.queues import QueueStore, database_file, read_off_loop, reading
 
 OUTCOMES = ("answered", "answered", "answered", "missed", "abandoned", "voicemail", "unknown")
 QUEUES = ("q1", "q2", "q3", None, "")
@@ -98,9 +97,7 @@ def test_a_period_is_read_in_a_worker_thread_on_its_own_connection(store: Store)
         seen.append((threading.get_ident(), qs.store.conn is store.conn))
         return fig.counted_total(qs.outcome_counts(0, 86_400, sla=SLA))
 
-    service = QueueService.__new__(QueueService)  # only its store is used to read off the loop
-    service.store, service.qstore = store, QueueStore(store)
-    total = asyncio.run(service.off_loop(read))
+    total = asyncio.run(read_off_loop(store, read))
     assert seen == [(seen[0][0], False)] and seen[0][0] != threading.get_ident()
     assert shown(total) == shown(fig.total(QueueStore(store).queue_calls(0, 86_400), SLA))
     with reading(path) as reader, pytest.raises(Exception, match="readonly"):
@@ -110,6 +107,4 @@ def test_a_period_is_read_in_a_worker_thread_on_its_own_connection(store: Store)
 def test_an_in_memory_database_is_read_on_the_loop() -> None:
     memory = Store.open(":memory:")
     assert database_file(memory) is None
-    service = QueueService.__new__(QueueService)
-    service.store, service.qstore = memory, QueueStore(memory)
-    assert asyncio.run(service.off_loop(lambda qs: threading.get_ident())) == threading.get_ident()
+    assert asyncio.run(read_off_loop(memory, lambda qs: threading.get_ident())) == threading.get_ident()
