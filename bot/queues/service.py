@@ -84,10 +84,11 @@ class QueueService:
         routed = self.store.route_for(queue_id=queue_id, did_key=None, queue_name=queue_name)
         return routed or self.default_channel
 
-    def today(self, now: datetime) -> dict[str | None, fig.Figures]:
-        """Today's figures per queue id, from ringbot's own call records."""
+    async def today(self, now: datetime) -> dict[str | None, fig.Figures]:
+        """Today's figures per queue id, from ringbot's own call records (added up in a worker thread)."""
         since, until = fig.period_bounds("today", now)
-        return fig.counted_by_queue(self.qstore.outcome_counts(since, until, sla=self.sla))
+        rows = await read_off_loop(self.store, lambda qstore: qstore.outcome_counts(since, until, sla=self.sla))
+        return fig.counted_by_queue(rows)
 
     async def records_note(self, since: float, *, wait: float = FILL_WAIT) -> str | None:
         """Have the records cover [since, now): what they lack is read from AntBuddy's history (waiting `wait`
