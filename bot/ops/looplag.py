@@ -110,7 +110,7 @@ class LoopLag:
 
     def _watch(self) -> None:
         """The watchdog thread: samples the loop thread's stack once per block, while the heartbeat is silent."""
-        step = min(self.beat, self.threshold) / 4
+        step = self.threshold / 4  # a block is seen within a quarter of the threshold past it
         while not self._stop.wait(step):
             with self._lock:
                 silent = self.clock() - self._last_beat - self.beat
