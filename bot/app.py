@@ -43,6 +43,7 @@ from bot.calls.pipeline import Pipeline
 from bot.calls.tracker import Tracker
 from bot.config import Settings, SetupError
 from bot.ops.instance import InstanceLock
+from bot.ops.looplag import LoopLag
 from bot.ops.metrics import Metrics, describe_ringbot
 from bot.ops.retention import prune_daily
 from bot.ops.scheduled import Handler, Jobs
@@ -173,6 +174,7 @@ class Runtime:
     reconciler: Reconciler
     scheduler: AsyncIOScheduler | None = None
     jobs: Jobs | None = None  # persisted one-off and daily jobs (bot/ops/scheduled.py)
+    loop_lag: LoopLag | None = None  # how late the event loop runs (bot/ops/looplag.py)
     http_runner: web.AppRunner | None = None
     http_port: int | None = None
     socket_handler: AsyncSocketModeHandler | None = None
@@ -543,6 +545,10 @@ async def start(
     jobs = build_jobs(deps, scheduler, daily_digest=daily_digest)
     rt.jobs = jobs
     await outbox.recover()
+    # How late the event loop runs, and one log line naming what blocked it past 100 ms.
+    rt.loop_lag = loop_lag = LoopLag()
+    metrics.gauge_fn("event_loop_lag_seconds", loop_lag.lag)
+    rt.spawn(loop_lag.run(), name="loop-lag")
     rt.spawn(pipeline.run(), name="pipeline")
     # Queue alerts watch the same events (read-only); their messages go through the outbox.
     queue_alerts = deps.queues.alerts
@@ -922,8 +928,8 @@ async def preview_digest(settings: Settings, day: str, *, lang: str) -> DigestPr
         charts = charts_available()
         with speaking(lang):
             note = await deps.queues.records_note(day_bounds(day, settings.tz)[0], wait=0)
-            message = figures.message(body, bars=not charts)
-            _, period, _ = figures.period(body)
+            message = await figures.message(body, bars=not charts)
+            _, period, _ = await figures.period(body)
             words = chart_words(day, settings.tz, now=now)
         png = await asyncio.to_thread(render_chart, period.hours, words) if charts else None
         return DigestPreview({"text": message.text, "blocks": message.blocks}, note, png)

@@ -55,7 +55,7 @@ async def cmd_queues(deps: Deps, ctx: CommandContext) -> Message:
     )
     if isinstance(note, BaseException):
         raise note
-    per = deps.queues.today(today)
+    per = await deps.queues.today(today)
     error = None
     states: dict[str, str] = {}
     totals: dict[str | None, Totals] = {}

@@ -6,10 +6,12 @@ row through `Store.write_or_hold`), and a lone one commits by itself."""
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, TypedDict, cast
+from typing import Any, TypedDict, TypeVar, cast
 
 from storage.rows import JSONObject
 from storage.store import Store
@@ -31,6 +33,90 @@ class CallFact:
     ring_seconds: int
     customer_key: str | None
     customer_number: str | None
+
+
+@dataclass(frozen=True)
+class OutcomeCount:
+    """The inbound calls of one queue with one outcome in a period, added up."""
+
+    queue_id: str | None
+    outcome: str
+    calls: int
+    within_sla: int  # answered within the SLA seconds
+    wait_sum: int  # seconds they rang, added up
+    wait_max: int
+
+
+@dataclass(frozen=True)
+class SlotCount:
+    """The inbound calls with one outcome that started in one quarter hour (UTC), added up."""
+
+    start: float  # the quarter hour's first second, unix seconds
+    outcome: str
+    calls: int
+    within_sla: int
+
+
+@dataclass(frozen=True)
+class PeriodCounts:
+    """What stats need of a period, added up by SQLite rather than read call by call."""
+
+    outcomes: list[OutcomeCount]
+    slots: list[SlotCount]
+    repeat: list[tuple[str, int]]  # (number shown, calls) of callers who called at least twice, most first
+    callbacks: list[float]
+
+
+# The inbound calls of a period, of some queues or all: `{only}` is empty or "AND queue_id IN (?, ...)". Each
+# wait is `int(ring_seconds or 0)`, as the per-call figures take it.
+_PERIOD = """FROM (SELECT started_at, outcome, queue_id, CAST(coalesce(ring_seconds, 0) AS INTEGER) AS wait,
+                   customer_key, customer_number
+                   FROM calls WHERE direction = 'inbound' AND started_at >= ? AND started_at < ? {only})"""
+_IN_TIME = "sum(outcome = 'answered' AND wait <= ?)"  # answered within the SLA (its seconds: the first parameter)
+
+
+def _period(since: float, until: float, queue_ids: set[str] | None) -> tuple[str, tuple[Any, ...]]:
+    """The FROM clause of a period's inbound calls, and its parameters."""
+    if queue_ids is None:
+        return _PERIOD.format(only=""), (since, until)
+    only = f"AND queue_id IN ({', '.join('?' * len(queue_ids))})"
+    return _PERIOD.format(only=only), (since, until, *sorted(queue_ids))
+
+
+def database_file(store: Store) -> str | None:
+    """The file the store's database lives in; None for an in-memory one, which no second connection can see."""
+    row = store.conn.execute("PRAGMA database_list").fetchone()
+    return str(row[2]) if row and row[2] else None
+
+
+@contextmanager
+def reading(path: str) -> Iterator[QueueStore]:
+    """A QueueStore on a connection of its own, read-only, to the database in `path` (`database_file`), for a long
+    read in a worker thread: SQLite's WAL lets it read while the main connection writes. Open and use it in that
+    thread."""
+    reader = Store.open_read_only(path)
+    try:
+        yield QueueStore(reader)
+    finally:
+        reader.conn.close()  # not Store.close: a reader has nothing to checkpoint
+
+
+T = TypeVar("T")
+
+
+async def read_off_loop(store: Store, read: Callable[[QueueStore], T]) -> T:
+    """`read` in a worker thread, on a read-only connection of its own (a month of figures takes SQLite a good part
+    of a second, and no other request should wait for it); on the event loop for an in-memory database, which only
+    the store's own connection sees."""
+    path = database_file(store)
+    if path is None:
+        return read(QueueStore(store))
+
+    def in_thread() -> T:
+        with reading(path) as reader:
+            return read(reader)
+
+    return await asyncio.to_thread(in_thread)
 
 
 class WatchRow(TypedDict):
@@ -170,6 +256,54 @@ class QueueStore:
             sql += " AND queue_id = ?"
             params += (queue_id,)
         return [CallFact(*r) for r in self.store.conn.execute(sql, params).fetchall()]
+
+    def period_counts(self, since: float, until: float, *, sla: int, queue_ids: set[str] | None = None) -> PeriodCounts:
+        """The inbound calls that started in [since, until) (of `queue_ids` only, when given), added up per queue and
+        outcome, per quarter hour and outcome, and per caller (the five who called most, at least twice: ties go to
+        whoever called first; a caller is their customer key, else their number, and shows as the number their
+        first call came from)."""
+        period, params = _period(since, until, queue_ids)
+        slots = [
+            SlotCount(*r)
+            for r in self.store.conn.execute(
+                f"""SELECT CAST(started_at / 900 AS INTEGER) * 900 AS slot, outcome, count(*), {_IN_TIME}
+                    {period} GROUP BY slot, outcome""",
+                (sla, *params),
+            )
+        ]
+        # SQLite takes a bare column (the number shown) from the row that gave min(): the caller's first call.
+        repeat = [
+            (str(r[0]), int(r[1]))
+            for r in self.store.conn.execute(
+                f"""SELECT coalesce(nullif(customer_number, ''), who), count(*) AS n, min(started_at) AS first
+                    FROM (SELECT started_at, customer_number,
+                                 coalesce(nullif(customer_key, ''), nullif(customer_number, '')) AS who {period})
+                    WHERE who IS NOT NULL GROUP BY who HAVING n >= 2 ORDER BY n DESC, first LIMIT 5""",
+                params,
+            )
+        ]
+        outcomes = self.outcome_counts(since, until, sla=sla, queue_ids=queue_ids)
+        return PeriodCounts(outcomes, slots, repeat, self.callbacks(since, until))
+
+    def outcome_counts(
+        self, since: float, until: float, *, sla: int, queue_ids: set[str] | None = None
+    ) -> list[OutcomeCount]:
+        """The inbound calls that started in [since, until) (of `queue_ids` only), added up per queue and outcome."""
+        period, params = _period(since, until, queue_ids)
+        rows = self.store.conn.execute(
+            f"SELECT queue_id, outcome, count(*), {_IN_TIME}, sum(wait), max(wait) {period} GROUP BY queue_id, outcome",
+            (sla, *params),
+        )
+        return [OutcomeCount(*r) for r in rows]
+
+    def queues_called(self, since: float, until: float) -> set[str]:
+        """The queues inbound calls that started in [since, until) reached."""
+        rows = self.store.conn.execute(
+            """SELECT DISTINCT queue_id FROM calls
+               WHERE direction = 'inbound' AND started_at >= ? AND started_at < ? AND queue_id != ''""",
+            (since, until),
+        )
+        return {str(r[0]) for r in rows}
 
     def first_call_at(self) -> float | None:
         """When the oldest stored call started (None: no calls yet)."""

@@ -171,6 +171,7 @@ def describe_ringbot(m: Metrics) -> Metrics:
     m.describe("slack_seconds", "histogram", "Slack Web API call latency")
     m.describe("antbuddy_seconds", "histogram", "AntBuddy REST call latency")
     m.describe("antbuddy_requests_total", "counter", "AntBuddy REST requests, by endpoint and result")
+    m.describe("event_loop_lag_seconds", "gauge", "The longest the event loop ran late over the last minute")
     m.describe("outbox_dead", "gauge", "Outbox rows given up on (see the log for why)")
     m.describe("stream_reconnects_total", "counter", "Event stream reconnects")
     m.describe("stream_connected", "gauge", "1 when the event stream is connected and subscribed")

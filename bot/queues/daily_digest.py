@@ -18,7 +18,7 @@ from bot.queues import figures as fig
 from bot.queues.chart import charts_available
 from bot.slack.render.digest import Period
 from storage import Store
-from storage.queues import CallFact, QueueStore
+from storage.queues import QueueStore
 from storage.rows import OutboxKind
 
 log = logging.getLogger(__name__)
@@ -58,23 +58,21 @@ def build_period(
     names: dict[str, str],
     queue_ids: set[str] | None = None,
 ) -> Period:
-    """A period's figures from ringbot's own call records (`queue_ids`: only these queues)."""
-    calls: list[CallFact] = qstore.queue_calls(since, until)
-    if queue_ids is not None:
-        calls = [c for c in calls if c.queue_id in queue_ids]
-    per = fig.by_queue(calls, sla)
+    """A period's figures from ringbot's own call records (`queue_ids`: only these queues), added up by SQLite: a
+    month of a busy center is a few thousand rows to Python, not every call."""
+    counts = qstore.period_counts(since, until, sla=sla, queue_ids=queue_ids)
+    per = fig.counted_by_queue(counts.outcomes)
     queues = sorted(
         ((names.get(q, q), f) for q, f in per.items() if q is not None), key=lambda p: (-p[1].offered, p[0])
     )
-    waits = qstore.callbacks(since, until)
     return Period(
         title=title,
         queues=queues,
-        overall=fig.total(calls, sla),
-        hours=fig.hourly(calls, tz, sla),
-        callbacks=len(waits),
-        callback_median=fig.median(waits),
-        repeat=fig.repeat_callers(calls),
+        overall=fig.counted_total(counts.outcomes),
+        hours=fig.counted_hourly(counts.slots, tz),
+        callbacks=len(counts.callbacks),
+        callback_median=fig.median(counts.callbacks),
+        repeat=counts.repeat,
     )
 
 
@@ -137,7 +135,7 @@ class DailyDigest:
         """One DAILY_DIGEST row per alert channel, in one transaction; `once`: only to channels that have not had
         the day's digest, and recorded as had."""
         since, until = day_bounds(day, self.tz)
-        seen = {c.queue_id for c in self.qstore.queue_calls(since, until) if c.queue_id}
+        seen = self.qstore.queues_called(since, until)
         routed = self.channels(sorted(seen | set(self.directory.queue_names())))
         queued: list[str] = []
         with self.store.transaction():

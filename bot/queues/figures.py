@@ -1,5 +1,9 @@
 """A period's queue figures from ringbot's own call records: counts, answer rate, service level, waits, busiest
-hours, repeat callers. Pure."""
+hours, repeat callers. Pure.
+
+Two ways in, the same figures out: one call at a time (`by_queue`, `total`, `hourly`), or the database's counts
+per queue and outcome and per quarter hour and outcome (`counted_by_queue`, `counted_total`, `counted_hourly`),
+which is how `/ring stats` and the digest read them (storage/queues.py adds them up in SQL)."""
 
 from __future__ import annotations
 
@@ -36,6 +40,9 @@ class Figures:
     missed: int = 0
     within_sla: int = 0  # answered within the SLA seconds
     waits: list[int] = field(default_factory=list)
+    # Figures added up by the database carry their waits as a sum and a maximum instead of one wait per call.
+    wait_sum: int | None = None
+    wait_max: int | None = None
 
     def add(self, outcome: str, wait: int, sla: int) -> None:
         self.offered += 1
@@ -48,6 +55,20 @@ class Figures:
         elif outcome == "missed":
             self.missed += 1
 
+    def add_counted(self, outcome: str, calls: int, within_sla: int, wait_sum: int, wait_max: int) -> None:
+        """`calls` calls of one outcome at once: `within_sla` of them answered within the SLA, their waits' sum
+        and maximum."""
+        self.offered += calls
+        self.within_sla += within_sla
+        self.wait_sum = (self.wait_sum or 0) + wait_sum
+        self.wait_max = wait_max if self.wait_max is None else max(self.wait_max, wait_max)
+        if outcome == "answered":
+            self.answered += calls
+        elif outcome == "abandoned":
+            self.abandoned += calls
+        elif outcome == "missed":
+            self.missed += calls
+
     @property
     def answer_rate(self) -> float | None:
         return 100.0 * self.answered / self.offered if self.offered else None
@@ -58,10 +79,14 @@ class Figures:
 
     @property
     def avg_wait(self) -> float | None:
+        if self.wait_sum is not None:  # every call is offered once, so `offered` counts the waits
+            return self.wait_sum / self.offered if self.offered else None
         return sum(self.waits) / len(self.waits) if self.waits else None
 
     @property
     def max_wait(self) -> int | None:
+        if self.wait_sum is not None:
+            return self.wait_max
         return max(self.waits) if self.waits else None
 
 
@@ -109,6 +134,68 @@ def hourly(calls: Iterable[CallLike], tz: tzinfo, sla: int) -> list[Hour]:
             counts[h][1] += 1
         elif c.outcome == "abandoned":
             counts[h][2] += 1
+    return [Hour(h, *v) for h, v in enumerate(counts)]
+
+
+class OutcomeCountLike(Protocol):
+    """The calls of one queue with one outcome, counted by the database."""
+
+    @property
+    def queue_id(self) -> str | None: ...
+    @property
+    def outcome(self) -> str: ...
+    @property
+    def calls(self) -> int: ...
+    @property
+    def within_sla(self) -> int: ...  # answered within the SLA seconds
+    @property
+    def wait_sum(self) -> int: ...
+    @property
+    def wait_max(self) -> int: ...
+
+
+class SlotCountLike(Protocol):
+    """The calls of one outcome that started in one quarter hour, counted by the database."""
+
+    @property
+    def start(self) -> float: ...  # the quarter hour's first second, unix seconds (a multiple of 900)
+    @property
+    def outcome(self) -> str: ...
+    @property
+    def calls(self) -> int: ...
+    @property
+    def within_sla(self) -> int: ...
+
+
+def counted_by_queue(rows: Iterable[OutcomeCountLike]) -> dict[str | None, Figures]:
+    """`by_queue` from the database's counts."""
+    out: dict[str | None, Figures] = {}
+    for r in rows:
+        out.setdefault(r.queue_id, Figures()).add_counted(r.outcome, r.calls, r.within_sla, r.wait_sum, r.wait_max)
+    return out
+
+
+def counted_total(rows: Iterable[OutcomeCountLike]) -> Figures:
+    """`total` from the database's counts."""
+    f = Figures()
+    for r in rows:
+        f.add_counted(r.outcome, r.calls, r.within_sla, r.wait_sum, r.wait_max)
+    return f
+
+
+def counted_hourly(slots: Iterable[SlotCountLike], tz: tzinfo) -> list[Hour]:
+    """`hourly` from counts per quarter hour. Every time zone's offset from UTC, and every change of it, falls on
+    a whole quarter hour, so all the calls of one quarter hour share their local hour."""
+    counts = [[0, 0, 0, 0] for _ in range(24)]
+    for s in slots:
+        h = datetime.fromtimestamp(s.start, tz).hour
+        if s.outcome == "answered":
+            counts[h][0] += s.calls
+            counts[h][3] += s.within_sla
+        elif s.outcome == "missed":
+            counts[h][1] += s.calls
+        elif s.outcome == "abandoned":
+            counts[h][2] += s.calls
     return [Hour(h, *v) for h, v in enumerate(counts)]
 
 

@@ -21,7 +21,7 @@ from bot.slack.render.digest import OpenAlert, Period, render_daily_digest
 from bot.slack.render.queues import AlertView, render_queue_alert
 from bot.slack.text import say
 from storage import OutboxRow, Store
-from storage.queues import BreachRow, QueueStore
+from storage.queues import BreachRow, QueueStore, read_off_loop
 from storage.rows import OutboxKind
 
 log = logging.getLogger(__name__)
@@ -102,8 +102,9 @@ class DigestFigures:
         """A chart image can be drawn and uploaded (else text bars)."""
         return chart_mode(self.scopes()).mode == "image"
 
-    def period(self, body: dict[str, Any]) -> tuple[str, Period, list[OpenAlert]]:
-        """(day, its figures, the open queue alerts) for a digest row's body; Gone when the body is unreadable."""
+    async def period(self, body: dict[str, Any]) -> tuple[str, Period, list[OpenAlert]]:
+        """(day, its figures, the open queue alerts) for a digest row's body; Gone when the body is unreadable. The
+        figures are added up in a worker thread (storage.queues.read_off_loop)."""
         day = body.get("day")
         queue_ids = body.get("queue_ids")
         try:
@@ -112,10 +113,14 @@ class DigestFigures:
             raise Gone(f"the digest's day is unreadable: {day!r}") from None
         only = {str(q) for q in queue_ids} if isinstance(queue_ids, list) else None
         names = self.directory.queue_names()
-        period = build_period(
-            self.qstore, since, until, title=say("digest.title", day=day), tz=self.tz, sla=self.sla, names=names,
-            queue_ids=only,
-        )  # fmt: skip
+        title = say("digest.title", day=day)
+
+        def build(qstore: QueueStore) -> Period:
+            return build_period(
+                qstore, since, until, title=title, tz=self.tz, sla=self.sla, names=names, queue_ids=only
+            )
+
+        period = await read_off_loop(self.qstore.store, build)
         open_alerts = [
             OpenAlert(str(b["snapshot"].get("queue") or names.get(b["queue_id"]) or b["queue_id"]), b["started_at"],
                       b["owner"])
@@ -124,9 +129,9 @@ class DigestFigures:
         ]  # fmt: skip
         return str(day), period, open_alerts
 
-    def message(self, body: dict[str, Any], *, bars: bool) -> Outgoing:
+    async def message(self, body: dict[str, Any], *, bars: bool) -> Outgoing:
         """The digest message; it says it is late when sent more than LATE_AFTER after it fell due."""
-        _, period, open_alerts = self.period(body)
+        _, period, open_alerts = await self.period(body)
         due_at = _number(body.get("due_at"))
         late = due_at if due_at is not None and self.clock() - due_at > LATE_AFTER else None
         msg = render_daily_digest(period, open_alerts, self.tz, bars=bars, late_since=late)
@@ -142,7 +147,7 @@ class DailyDigestMessage:
         self.store = store
 
     async def render(self, row: OutboxRow) -> Outgoing:
-        return self.figures.message(row["body"], bars=not self.figures.charts())
+        return await self.figures.message(row["body"], bars=not self.figures.charts())
 
     def sent(self, row: OutboxRow, *, channel: str, ts: str) -> None:
         if self.figures.charts():
@@ -166,17 +171,17 @@ class DigestChartMessage:
         if not thread_ts:
             raise Gone("the digest's chart has no digest message to go under")
         if not self.figures.charts() or str(row.get("error") or "").startswith(REFUSED):
-            return self.bars(row)  # no chart after all, or Slack refused the upload (no files:write): the bars
-        day, period, _ = self.figures.period(row["body"])
+            return await self.bars(row)  # no chart after all, or Slack refused the upload (no files:write): the bars
+        day, period, _ = await self.figures.period(row["body"])
         words = chart_words(day, self.figures.tz, now=self.figures.clock())
         png = await self._draw(period, words)
         if png is None:
-            return self.bars(row)
+            return await self.bars(row)
         return Outgoing(text=words.title, thread_ts=thread_ts, upload=Upload(png, f"ringbot-{day}.png", words.title))
 
-    def bars(self, row: OutboxRow) -> Outgoing:
+    async def bars(self, row: OutboxRow) -> Outgoing:
         """The digest message again, with its text bars: an edit of the digest, in place of the chart."""
-        message = self.figures.message(row["body"], bars=True)
+        message = await self.figures.message(row["body"], bars=True)
         return Outgoing(text=message.text, blocks=message.blocks, edit_ts=row["thread_ts"])
 
     async def _draw(self, period: Period, words: ChartWords) -> bytes | None:

@@ -18,10 +18,10 @@ from bot.queues.health import Thresholds
 from bot.queues.queue_alerts import QueueAlerts
 from bot.slack.blocks import escape
 from bot.slack.format import day_and_time
-from bot.slack.render.digest import render_stats
+from bot.slack.render.digest import Period, render_stats
 from bot.slack.text import say
 from storage import NotSaved, Saved, Store
-from storage.queues import QueueStore, WatchRow
+from storage.queues import QueueStore, WatchRow, read_off_loop
 from storage.rows import OutboxKind
 
 Message = dict[str, object]
@@ -84,10 +84,11 @@ class QueueService:
         routed = self.store.route_for(queue_id=queue_id, did_key=None, queue_name=queue_name)
         return routed or self.default_channel
 
-    def today(self, now: datetime) -> dict[str | None, fig.Figures]:
-        """Today's figures per queue id, from ringbot's own call records."""
+    async def today(self, now: datetime) -> dict[str | None, fig.Figures]:
+        """Today's figures per queue id, from ringbot's own call records (added up in a worker thread)."""
         since, until = fig.period_bounds("today", now)
-        return fig.by_queue(self.qstore.queue_calls(since, until), self.sla)
+        rows = await read_off_loop(self.store, lambda qstore: qstore.outcome_counts(since, until, sla=self.sla))
+        return fig.counted_by_queue(rows)
 
     async def records_note(self, since: float, *, wait: float = FILL_WAIT) -> str | None:
         """Have the records cover [since, now): what they lack is read from AntBuddy's history (waiting `wait`
@@ -106,16 +107,15 @@ class QueueService:
         note = await self.records_note(since)
         label = say(f"stats.period.{period}")
         in_queue = say("stats.in_queue", queue=escape(names.get(queue_id, queue_id), limit=80)) if queue_id else ""
-        p = build_period(
-            self.qstore,
-            since,
-            until,
-            title=say("stats.title", period=label, queue=in_queue),
-            tz=self.tz,
-            sla=self.sla,
-            names=names,
-            queue_ids={queue_id} if queue_id else None,
-        )
+        title = say("stats.title", period=label, queue=in_queue)
+        only = {queue_id} if queue_id else None
+
+        def build(qstore: QueueStore) -> Period:
+            return build_period(
+                qstore, since, until, title=title, tz=self.tz, sla=self.sla, names=names, queue_ids=only
+            )
+
+        p = await read_off_loop(self.store, build)
         return render_stats(p, empty_label=label, note=note)
 
     def watches(self) -> WatchList:

@@ -152,7 +152,7 @@ async def test_stats_and_today_read_our_own_call_records(service: QueueService, 
         (clock() - 60, clock() - 120),
     )
     quick.conn.commit()
-    today = service.today(now)
+    today = await service.today(now)
     assert today["q1"].answered == 1 and today["q2"].abandoned == 1
     stats = await service.stats("today", now=now, names={"q1": "CSKH"}, queue_id="q1")
     assert "*CSKH*: 1 offered · 1 answered" in str(stats["blocks"]) and "q2" not in str(stats["blocks"])
