@@ -8,12 +8,13 @@ makes of them: docs/call-model.md.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any  # what decoded JSON holds: Any is its honest type
+
+from bot.calls import jsontext
 
 GREGORIAN_OFFSET = 62167219200  # unix = gregorian - this (Kazoo's UNIX_EPOCH_IN_GREGORIAN)
 
@@ -237,7 +238,7 @@ def parse_timestamp(value: object) -> datetime | None:
 
 def _decode(event: str, payload: str | bytes | bytearray) -> Any:
     try:
-        return json.loads(payload)
+        return jsontext.loads(payload)
     except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
         raise MalformedEvent(f"{event}: payload is not valid JSON") from None
 
