@@ -224,9 +224,12 @@ async def run_pipeline(server: Server, http: Any, workdir: Path, round_no: int) 
 
     real_flush = pipeline.flush
 
-    def flush() -> Any:  # the pipeline's own flush, timed: when were the last legs written, the last call decided
-        out = real_flush()
-        if st["flushed"] is None and sum(stats.events.values()) + stats.rejected >= expected:
+    def flush(
+        **kwargs: Any,
+    ) -> Any:  # the pipeline's own flush, timed: when were the last legs written, the last call decided
+        out = real_flush(**kwargs)
+        written = pipeline.held() == (0, 0)  # nothing buffered: every leg and decision so far is in the database
+        if st["flushed"] is None and written and sum(stats.events.values()) + stats.rejected >= expected:
             st["flushed"], st["cpu1"] = time.perf_counter(), time.process_time()
         if st["flushed"] is not None and st["decided"] is None and len(tracker) == 0:
             st["decided"] = time.perf_counter()

@@ -220,8 +220,9 @@ class Pipeline:
         return len(self._held), len(self._legs)
 
     # -- background -------------------------------------------------------------------------------
-    def flush(self) -> list[CallDecision]:
-        """Write buffered legs, then decide every call whose grace has passed. Returns the decisions committed.
+    def flush(self, *, legs: bool = True) -> list[CallDecision]:
+        """Write buffered legs (unless `legs` is False: the run loop, woken only because a call's grace ended,
+        leaves them batching), then decide every call whose grace has passed. Returns the decisions committed.
 
         When the database refuses the writes, the legs and the decisions stay in memory and are written, in order,
         once it takes them again: nothing the stream decided is lost to a lock or a full disk."""
@@ -232,7 +233,7 @@ class Pipeline:
         if now < self._db_retry_at:
             self._hold(decisions)
             return []
-        if self._legs:
+        if legs and self._legs:
             rows = list(self._legs.values())
             self._legs.clear()
             try:
@@ -354,15 +355,14 @@ class Pipeline:
                         await self._wake.wait()
             self._wake.clear()
             now = self.clock()
-            if (
-                not self._stopping
-                and not self._due_now()
-                and len(self._legs) < self.batch_max
-                and now - last_flush < self.flush_interval
-            ):
+            legs_due = self._stopping or len(self._legs) >= self.batch_max or now - last_flush >= self.flush_interval
+            if not legs_due and not self._due_now():
                 continue  # woken only to re-arm the deadline: let legs keep batching
-            self.flush()
-            last_flush = self.clock()
+            # A call whose grace just ended is decided now; its legs wait for the batch (one write per interval,
+            # not one per decided call: calls end a few milliseconds apart in a busy stream).
+            self.flush(legs=legs_due)
+            if legs_due:
+                last_flush = self.clock()
 
     def _due_now(self) -> bool:
         now = self.clock()
