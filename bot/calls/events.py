@@ -114,13 +114,18 @@ def _norm_value(value: Any) -> Any:
 
 
 def _norm_dict(obj: dict[Any, Any]) -> dict[str, Any]:
+    # The hot loop of every event: a table look-up per key (both key styles land in the same cache), and the
+    # commonest value, a printable string, costs one type test and one C call.
     out: dict[str, Any] = {}
     cache = _KEY_CACHE
     for key, value in obj.items():
-        nk = cache.get(key) if type(key) is str else None
+        nk = cache.get(key)  # keys are hashable; only exact strings are ever cached, as normalised text
         if nk is None:
             nk = _norm_key(key)
-        if isinstance(value, (dict, list)) or (type(value) is str and not value.isprintable()):
+        if type(value) is str:
+            if not value.isprintable():
+                value = clean_text(value)
+        elif isinstance(value, (dict, list)):
             value = _norm_value(value)
         out[nk] = value
     return out
