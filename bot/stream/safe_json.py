@@ -1,8 +1,9 @@
 """The JSON module python-socketio decodes packets with. A payload Python cannot read (nested thousands deep)
 becomes an event named UNREADABLE, which the pipeline rejects and counts, instead of an exception in a task
-nobody awaits; a number of more than 100 digits (engineio's own limit) is read as null, so the rest of the
-event, maybe the DESTROY of a missed call, still counts. The common case is decoded by orjson
-(bot/calls/jsontext.py); what it refuses comes here."""
+nobody awaits; a number too long to be anything never fails the packet, so the rest of the event, maybe the
+DESTROY of a missed call, still counts. The common case is decoded by orjson (bot/calls/jsontext.py), which
+reads an integer past 64 bits as a float; what it refuses comes here, where a number of more than 100 digits
+(engineio's own limit) is read as null."""
 
 from __future__ import annotations
 
