@@ -8,12 +8,13 @@ makes of them: docs/call-model.md.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any  # what decoded JSON holds: Any is its honest type
+
+from bot.calls import jsontext
 
 GREGORIAN_OFFSET = 62167219200  # unix = gregorian - this (Kazoo's UNIX_EPOCH_IN_GREGORIAN)
 
@@ -113,13 +114,18 @@ def _norm_value(value: Any) -> Any:
 
 
 def _norm_dict(obj: dict[Any, Any]) -> dict[str, Any]:
+    # The hot loop of every event: a table look-up per key (both key styles land in the same cache), and the
+    # commonest value, a printable string, costs one type test and one C call.
     out: dict[str, Any] = {}
     cache = _KEY_CACHE
     for key, value in obj.items():
-        nk = cache.get(key) if type(key) is str else None
+        nk = cache.get(key)  # keys are hashable; only exact strings are ever cached, as normalised text
         if nk is None:
             nk = _norm_key(key)
-        if isinstance(value, (dict, list)) or (type(value) is str and not value.isprintable()):
+        if type(value) is str:
+            if not value.isprintable():
+                value = clean_text(value)
+        elif isinstance(value, (dict, list)):
             value = _norm_value(value)
         out[nk] = value
     return out
@@ -237,7 +243,7 @@ def parse_timestamp(value: object) -> datetime | None:
 
 def _decode(event: str, payload: str | bytes | bytearray) -> Any:
     try:
-        return json.loads(payload)
+        return jsontext.loads(payload)
     except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
         raise MalformedEvent(f"{event}: payload is not valid JSON") from None
 

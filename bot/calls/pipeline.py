@@ -220,8 +220,9 @@ class Pipeline:
         return len(self._held), len(self._legs)
 
     # -- background -------------------------------------------------------------------------------
-    def flush(self) -> list[CallDecision]:
-        """Write buffered legs, then decide every call whose grace has passed. Returns the decisions committed.
+    def flush(self, *, legs: bool = True) -> list[CallDecision]:
+        """Write buffered legs (unless `legs` is False: the run loop, woken only because a call's grace ended,
+        leaves them batching), then decide every call whose grace has passed. Returns the decisions committed.
 
         When the database refuses the writes, the legs and the decisions stay in memory and are written, in order,
         once it takes them again: nothing the stream decided is lost to a lock or a full disk."""
@@ -232,37 +233,43 @@ class Pipeline:
         if now < self._db_retry_at:
             self._hold(decisions)
             return []
-        if self._legs:
+        rows: list[LegRow] = []
+        if legs and self._legs:
             rows = list(self._legs.values())
             self._legs.clear()
-            try:
-                self.store.save_legs(rows)
-            except sqlite3.OperationalError as exc:  # busy, full, read-only: keep them for the next try
-                self._keep_legs(rows)
-                self._hold(decisions)
-                self._refused(exc, now)
-                return []
-            except Exception as exc:  # noqa: BLE001 - legs are diagnostics; decisions matter more
-                self.stats.errors += 1
-                log.error("saving legs failed count=%d error=%s", len(rows), exc)
-        if self._over_cap and self.tracker.open_calls() < 0.9 * self.tracker.max_open:
-            self._over_cap = False
-            log.info("open calls back under the cap open=%d evicted=%d", self.tracker.open_calls(), self._evicted)
-        if decisions:
-            # One transaction for the batch (one fsync); each decision is still all-or-nothing (a savepoint).
+        if rows or decisions:
+            # One transaction, one commit, for the legs and the decisions of this flush; the legs are a savepoint
+            # of their own and each decision is still all-or-nothing (a savepoint in handle_decision).
             try:
                 with self.store.transaction():
+                    if rows:
+                        self._save_legs(rows)
                     for decision in decisions:
                         self.decide(decision)
-            except sqlite3.OperationalError as exc:  # nothing of the batch was written: all of it tries again
+            except sqlite3.OperationalError as exc:  # busy, full, read-only: nothing was written; all tries again
+                self._keep_legs(rows)
                 self._hold(decisions)
                 self._refused(exc, now)
                 return []
             except Exception as exc:  # noqa: BLE001 - the commit failed: reconciliation raises them later
                 self.stats.errors += 1
-                log.error("committing decisions failed count=%d error=%s", len(decisions), exc)
+                log.error("committing decisions failed count=%d legs=%d error=%s", len(decisions), len(rows), exc)
+        if self._over_cap and self.tracker.open_calls() < 0.9 * self.tracker.max_open:
+            self._over_cap = False
+            log.info("open calls back under the cap open=%d evicted=%d", self.tracker.open_calls(), self._evicted)
         self._writable(now, len(decisions))
         return decisions
+
+    def _save_legs(self, rows: list[LegRow]) -> None:
+        """Inside flush's transaction. The database refusing the write propagates (the whole flush waits); any
+        other failure loses only these legs, which are diagnostics: the decisions matter more."""
+        try:
+            self.store.save_legs(rows)
+        except sqlite3.OperationalError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - see above
+            self.stats.errors += 1
+            log.error("saving legs failed count=%d error=%s", len(rows), exc)
 
     def _hold(self, decisions: list[CallDecision]) -> None:
         self._held = decisions
@@ -354,15 +361,14 @@ class Pipeline:
                         await self._wake.wait()
             self._wake.clear()
             now = self.clock()
-            if (
-                not self._stopping
-                and not self._due_now()
-                and len(self._legs) < self.batch_max
-                and now - last_flush < self.flush_interval
-            ):
+            legs_due = self._stopping or len(self._legs) >= self.batch_max or now - last_flush >= self.flush_interval
+            if not legs_due and not self._due_now():
                 continue  # woken only to re-arm the deadline: let legs keep batching
-            self.flush()
-            last_flush = self.clock()
+            # A call whose grace just ended is decided now; its legs wait for the batch (one write per interval,
+            # not one per decided call: calls end a few milliseconds apart in a busy stream).
+            self.flush(legs=legs_due)
+            if legs_due:
+                last_flush = self.clock()
 
     def _due_now(self) -> bool:
         now = self.clock()

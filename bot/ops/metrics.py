@@ -17,6 +17,7 @@ from bot.slack.verify import REASONS as REFUSAL_REASONS
 _DEFAULT_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 MAX_SERIES = 64  # label sets per metric; ours have a dozen at most
 OTHER = "other"
+MAX_INC_KEYS = 4096  # label sets `inc` remembers the series key of
 
 Key = tuple[str, tuple[tuple[str, str], ...]]
 
@@ -46,6 +47,9 @@ class Metrics:
         self._fns: dict[str, Callable[[], Iterable[tuple[dict[str, str], float]] | float]] = {}
         self._allowed: dict[tuple[str, str], frozenset[str]] = {}  # (metric, label) -> the values it may take
         self._series: dict[str, int] = {}  # metric -> label sets recorded so far
+        # inc's answer from `_key`, by (name, labels as given): counters are bumped for every stream event, and
+        # this skips the sorting and the bounds check after the first time (a series key never changes once made).
+        self._inc_keys: dict[tuple[object, ...], Key] = {}
 
     def describe(self, name: str, kind: str, help_text: str, buckets: tuple[float, ...] | None = None) -> None:
         self._help[name] = (kind, help_text)
@@ -79,8 +83,13 @@ class Metrics:
         return key
 
     def inc(self, name: str, amount: float = 1.0, **labels: str) -> None:
+        given = (name, *labels.items())
         with self._lock:
-            key = self._key(name, labels, self._values)
+            key = self._inc_keys.get(given)
+            if key is None:
+                key = self._key(name, labels, self._values)
+                if len(self._inc_keys) < MAX_INC_KEYS:  # a flood of invented values is not remembered
+                    self._inc_keys[given] = key
             self._values[key] = self._values.get(key, 0.0) + amount
 
     def set(self, name: str, value: float, **labels: str) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 
 import aiohttp
 
+from bot.calls import jsontext
 from bot.stream.transport import NotConnected, WebSocketTransport, websocket_url
 
 log = logging.getLogger(__name__)
@@ -68,7 +69,7 @@ class KazooTransport(WebSocketTransport):
 
     def _handle(self, text: str) -> None:
         try:
-            message = json.loads(text)
+            message = jsontext.loads(text)
         except (ValueError, RecursionError):  # not JSON, or nested deeper than Python can read
             self.malformed("frame is not JSON", text)
             return

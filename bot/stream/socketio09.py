@@ -7,7 +7,6 @@ The protocol as Kazoo speaks it is in docs/antbuddy-wire.md.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -15,6 +14,7 @@ from typing import Any
 
 import aiohttp
 
+from bot.calls import jsontext
 from bot.stream import socketio09_frames as frames
 from bot.stream.transport import (
     ConnectError,
@@ -204,7 +204,7 @@ class SocketIO09Transport(WebSocketTransport):
             payload: Any = packet.data
             if packet.type == frames.JSON:
                 try:
-                    payload = json.loads(packet.data)
+                    payload = jsontext.loads(packet.data)
                 except (ValueError, RecursionError):  # not JSON, or nested too deep
                     self.malformed("json packet data is not JSON", packet.data)
                     return None

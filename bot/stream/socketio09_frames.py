@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from bot.calls import jsontext
 from bot.values import whole
 
 DISCONNECT, CONNECT, HEARTBEAT, MESSAGE, JSON, EVENT, ACK, ERROR, NOOP = range(9)
@@ -104,7 +105,7 @@ def encode_event(name: str, args: Any) -> str:
 def decode_event(data: str) -> tuple[str, Any]:
     """The data of a `5:::` packet -> (name, args as received); raises FrameError if it is not an event."""
     try:
-        body = json.loads(data)
+        body = jsontext.loads(data)
     except (ValueError, RecursionError) as exc:  # not JSON, or nested too deep
         raise FrameError(f"event data is not JSON: {exc}") from None
     if not isinstance(body, dict) or not isinstance(body.get("name"), str):
