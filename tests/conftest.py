@@ -21,6 +21,19 @@ APP_SECRET = "test-app-secret-abcdef"
 SECRET_KEY_ENV = "RINGBOT_SECRET_KEY"
 
 
+# Slowest first: the tests that start processes and servers, then the fuzz suite, then the quick unit tests. With
+# several workers (.ci/run) the run then ends on short tests instead of waiting for a long one picked up last.
+RUN_ORDER = ("e2e", "wire", "fuzz")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        parts = item.path.relative_to(Path(__file__).parent).parts
+        return RUN_ORDER.index(parts[0]) if parts and parts[0] in RUN_ORDER else len(RUN_ORDER)
+
+    items.sort(key=rank)  # stable: the order inside each part is the collection order
+
+
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """A developer's real tokens never leak into tests."""

@@ -135,7 +135,10 @@ async def check_antbuddy(settings: Settings) -> list[Check]:
     return checks
 
 
-async def check_subscribe(settings: Settings, *, wait: float = 2.0) -> Check:
+SUBSCRIBE_WAIT = 2.0  # seconds after the subscribes in which AntBuddy's refusal would arrive
+
+
+async def check_subscribe(settings: Settings, *, wait: float = SUBSCRIBE_WAIT) -> Check:
     """Connect and subscribe for real: a wrong ANTBUDDY_ACCOUNT_ID only shows as a refused subscription."""
     async with AntBuddyClient.from_settings(settings, retries=0) as ab:
         client = StreamClient(
@@ -487,17 +490,20 @@ def stored_passwords(settings: Settings, vault: Vault) -> KeyCensus | None:
         return None
 
 
-async def run_doctor(settings: Settings, out: Callable[[str], None] = print) -> int:
-    """Every check, one line each and nothing else: log records are silenced while doctor runs."""
+async def run_doctor(
+    settings: Settings, out: Callable[[str], None] = print, *, subscribe_wait: float = SUBSCRIBE_WAIT
+) -> int:
+    """Every check, one line each and nothing else: log records are silenced while doctor runs. `subscribe_wait`:
+    how long an accepted subscription is watched for a late refusal (a refusal ends the wait at once)."""
     previous = logging.root.manager.disable
     logging.disable(logging.CRITICAL)
     try:
-        return await _run_checks(settings, out)
+        return await _run_checks(settings, out, subscribe_wait)
     finally:
         logging.disable(previous)
 
 
-async def _run_checks(settings: Settings, out: Callable[[str], None]) -> int:
+async def _run_checks(settings: Settings, out: Callable[[str], None], subscribe_wait: float) -> int:
     started = time.monotonic()
     out(
         f"[ok  ] configuration: loaded (mode {'socket' if settings.socket_mode else 'http'}, "
@@ -513,7 +519,7 @@ async def _run_checks(settings: Settings, out: Callable[[str], None]) -> int:
     elif not checks[-1].ok:
         checks.append(_skip("event subscription", "the event stream check failed"))
     else:
-        checks.append(await check_subscribe(settings))
+        checks.append(await check_subscribe(settings, wait=subscribe_wait))
     slack = await check_slack(settings)
     checks += slack
     checks.append(await check_http_port(settings))

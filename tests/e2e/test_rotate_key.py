@@ -175,6 +175,7 @@ def test_a_password_neither_key_opens_is_named_left_and_exits_2(tmp_path: Path) 
         (NEW_KEY[:10] + NEW_KEY[11:], "", "RINGBOT_SECRET_KEY looks like a Fernet key but is not one"),
         (NEW_KEY, "short", "RINGBOT_SECRET_KEY_OLD is neither a Fernet key nor a passphrase"),
     ],
+    ids=["too-short", "fernet-shaped", "old-too-short"],  # the keys are new each run: every worker must see one name
 )
 def test_a_malformed_secret_key_stops_ringbot_with_one_line_and_exit_2(
     tmp_path: Path, command: str, key: str, old: str, needle: str

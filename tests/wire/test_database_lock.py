@@ -1,7 +1,12 @@
-"""Another program holds the database's write lock for 30 s (a backup tool, an `sqlite3` shell) while calls come
-in on the stream and people use /ring and the alert buttons: Slack's 3-second ack deadline is met every time,
-/healthz answers at once and says the database is busy, and once the lock is gone every call is alerted, every
-click has taken effect and nothing is lost (docs/operations.md, The database)."""
+"""Another program holds the database's write lock (a backup tool, an `sqlite3` shell) while calls come in on the
+stream and people use /ring and the alert buttons: Slack's 3-second ack deadline is met every time, /healthz
+answers at once and says the database is busy, and once the lock is gone every call is alerted, every click has
+taken effect and nothing is lost (docs/operations.md, The database).
+
+The suite holds the lock 8 s: longer than every wait and retry inside the bot (a statement's 0.05 s busy
+timeout, the call pipeline's retries doubling to 2 s) and well under /healthz's 60 s "unhealthy", so the same
+code runs as under a longer lock, several retries at the longest delay included. The 30 s figure in
+docs/operations.md: `RINGBOT_TEST_LOCK_SECONDS=30 python -m pytest -s tests/wire/test_database_lock.py`."""
 
 from __future__ import annotations
 
@@ -21,14 +26,14 @@ from bot.slack.ids import ACTION_HANDLED
 from tests.conftest import SIGNING_SECRET, runtime_settings
 from tests.support.waiting import eventually
 
-HOLD_SECONDS = float(os.environ.get("RINGBOT_TEST_LOCK_SECONDS", "30"))
+HOLD_SECONDS = float(os.environ.get("RINGBOT_TEST_LOCK_SECONDS", "8"))
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(HOLD_SECONDS + 60)]
 
 CHANNEL = "C0ALERTS"
 ACK_LIMIT = 3.0
 
 
-async def test_a_database_locked_for_30_s_delays_no_ack_and_loses_nothing(
+async def test_a_database_locked_past_every_retry_delays_no_ack_and_loses_nothing(
     tmp_path: Path, simulator: Any, fake_slack: FakeSlack
 ) -> None:
     settings = runtime_settings(tmp_path, simulator, fake_slack)

@@ -15,7 +15,7 @@ from aiohttp import web
 from bot.callback.links import Links
 from bot.callback.vault import Vault
 from bot.devtools.fakeslack import FakeSlack
-from bot.ops.doctor import run_doctor
+from bot.ops.doctor import SUBSCRIBE_WAIT, run_doctor
 from bot.outbox.notice import Notices
 from storage import Store
 from tests.conftest import make_settings
@@ -24,7 +24,14 @@ from tests.e2e.procs import free_port
 SECRET_KEY = "kP0gG2v4QZ6q2y7b8y1u0hS3X5c4W6e8r0t2y4u6i8o="
 
 
-async def doctor(tmp_path: Path, sim: Any, slack: FakeSlack, **overrides: str) -> tuple[int, list[str]]:
+# An accepted subscription is watched this long for a late refusal; the simulator refuses within milliseconds, and
+# a refusal ends the wait at once, so the test that expects one keeps doctor's own wait (SUBSCRIBE_WAIT).
+SHORT_SUBSCRIBE_WAIT = 0.2
+
+
+async def doctor(
+    tmp_path: Path, sim: Any, slack: FakeSlack, *, subscribe_wait: float = SHORT_SUBSCRIBE_WAIT, **overrides: str
+) -> tuple[int, list[str]]:
     env = {
         "ANTBUDDY_API_URL": sim.url,
         "ANTBUDDY_WS_URL": sim.url,
@@ -35,7 +42,7 @@ async def doctor(tmp_path: Path, sim: Any, slack: FakeSlack, **overrides: str) -
         **overrides,
     }
     lines: list[str] = []
-    code = await run_doctor(make_settings(tmp_path, **env), out=lines.append)
+    code = await run_doctor(make_settings(tmp_path, **env), out=lines.append, subscribe_wait=subscribe_wait)
     return code, lines
 
 
@@ -213,7 +220,9 @@ async def test_an_unreachable_antbuddy_fails_fast_with_the_url(tmp_path: Path, f
 
 
 async def test_a_wrong_account_id_fails_the_subscription_line(tmp_path: Path, simulator, fake_slack: FakeSlack) -> None:
-    code, lines = await doctor(tmp_path, simulator, fake_slack, ANTBUDDY_ACCOUNT_ID="someone-elses-account")
+    code, lines = await doctor(
+        tmp_path, simulator, fake_slack, subscribe_wait=SUBSCRIBE_WAIT, ANTBUDDY_ACCOUNT_ID="someone-elses-account"
+    )
     assert code == 1
     sub = line_for(lines, "event subscription")
     assert sub.startswith("[FAIL]") and "ANTBUDDY_ACCOUNT_ID" in sub

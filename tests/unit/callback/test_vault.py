@@ -67,6 +67,7 @@ def test_key_problem_accepts_fernet_keys_and_long_passphrases_only() -> None:
         FERNET_KEY[:-1] + "A=",  # one character too many
         "c2VjcmV0LXBhc3NwaHJhc2UtMTIzNDU2Nzg=",  # base64, but of 26 bytes
     ],
+    ids=["cut-short", "one-too-many", "26-bytes"],  # the keys are new each run: every worker must see one name
 )
 def test_text_that_looks_like_a_fernet_key_but_is_not_one_is_malformed(key: str) -> None:
     problem = key_problem(key)
