@@ -183,7 +183,10 @@ async def test_slack_429_and_500s_delay_alerts_but_each_is_posted_once_and_pacin
         assert statuses.count(429) == 1 and statuses.count(500) == 2
         failed_at = [c.at for c in fake_slack.calls_to("chat.postMessage", ok_only=False) if c.status == 429][0]
         assert min(c.at for c in fake_slack.posts("C0ALERTS")) - failed_at >= 1.9  # Retry-After honoured
-        assert fake_slack.max_posts_per_window("C0ALERTS", 1.0) <= 3
+        # The pacer allows a burst of 3, then one a second: any 4 posts span at least 1 s when they are sent. They
+        # are timed here, as they arrive, so a busy machine can bring the fourth up to closer: a window of 0.8 s
+        # leaves that 0.2 s and still catches any post that skipped the pacer.
+        assert fake_slack.max_posts_per_window("C0ALERTS", 0.8) <= 3
         assert proc.terminate() == 0
     finally:
         proc.ensure_stopped()
