@@ -7,6 +7,8 @@ from functools import lru_cache
 
 import phonenumbers
 
+from bot.values import is_digits
+
 DEFAULT_REGION = "VN"
 # Caller ids a carrier sends instead of a hidden number: still someone outside.
 WITHHELD = frozenset({"anonymous", "unknown", "private", "restricted", "unavailable", "withheld"})
@@ -31,7 +33,7 @@ def number_key(raw: str | None, region: str = DEFAULT_REGION) -> str:
     """
     s = clean(raw)
     digits = s.lstrip("+")
-    if not digits.isdigit() or len(digits) < 7:
+    if not is_digits(digits) or len(digits) < 7:
         return s
     if not s.startswith("+") and region == "VN" and digits.startswith("84") and len(digits) in (11, 12):
         s = "+" + digits  # 84987654321 written without the plus
@@ -85,4 +87,4 @@ def is_external(number: str | None, authorizing_type: str | None = None) -> bool
     if text.lower() in WITHHELD:
         return True
     digits = text.lstrip("+").replace(" ", "").replace("-", "").replace(".", "").replace("(", "").replace(")", "")
-    return digits.isdigit() and len(digits) > 6
+    return is_digits(digits) and len(digits) > 6

@@ -76,3 +76,11 @@ def test_a_device_leg_is_judged_by_its_number() -> None:
                                                ("0909123456", False), ("VIETCOMBANK", False)])  # fmt: skip
 def test_withheld_means_no_number_to_call_back(number: str | None, withheld: bool) -> None:
     assert is_withheld(number) is withheld
+
+
+@pytest.mark.parametrize("digits", ["0987654³21", "٠٩٨٧٦٥٤٣٢١", "０９８７６５４３２１"])
+def test_digits_of_other_scripts_are_not_a_phone_number(digits: str) -> None:
+    """`str.isdigit()` takes `³` and Arabic-Indic or full-width digits; a caller id made of them is not an outside
+    number and keys as it is, never crashing `phonenumbers` or standing for 0987654321."""
+    assert not is_external(digits)
+    assert number_key(digits) == digits
